@@ -1,0 +1,69 @@
+/**
+ * buildApp(config): the whole HTTP server, used by main and by the tests.
+ * Fastify 5 + zod type provider (every route's schema validates and documents),
+ * one error handler, the guard hook, then each domain's routes.
+ */
+import Fastify, { type FastifyInstance } from 'fastify';
+import rateLimit from '@fastify/rate-limit';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
+import type { Config } from './config/config.js';
+import { createContext, type AppContext } from './context.js';
+import { adminRoutes } from './auth/admin-routes.js';
+import { guardPlugin } from './auth/guard.js';
+import { authRoutes } from './auth/routes.js';
+import { tokenRoutes } from './auth/token-routes.js';
+import { registerErrorHandling } from './http/error-handler.js';
+import { TooManyRequestsError } from './http/errors.js';
+import { loggerOptions } from './http/logging.js';
+import { registerDocs } from './http/docs.js';
+import { healthRoutes } from './ops/health.js';
+import { fileRoutes } from './files/routes.js';
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    ctx: AppContext;
+  }
+}
+
+export interface BuildOptions {
+  /** Pass false to silence logs (tests); default: pino at the configured level. */
+  logger?: boolean;
+}
+
+export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
+  const ctx = await createContext(config);
+  const app = Fastify({
+    logger: opts.logger === false ? false : loggerOptions(config.logLevel),
+    trustProxy: config.trustProxy,
+    // Keys may hold a 255-byte filename in a 32-deep folder: far beyond the default 100.
+    routerOptions: { maxParamLength: 16 * 1024, ignoreDuplicateSlashes: false },
+    bodyLimit: 1024 * 1024, // JSON bodies; byte uploads stream through their own parsers
+    requestTimeout: 0, // long uploads at a steady pace must succeed; idleness is cut instead
+    connectionTimeout: 0,
+    keepAliveTimeout: 65_000,
+    return503OnClosing: true,
+  });
+  app.decorate('ctx', ctx);
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  registerErrorHandling(app);
+  app.addHook('onClose', async () => {
+    await ctx.store.close();
+  });
+
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_req, context) => new TooManyRequestsError(context.ttl / 1000),
+  });
+  await registerDocs(app, config);
+  await app.register(guardPlugin, { guard: ctx.guard });
+
+  await app.register(async (scope) => {
+    await healthRoutes(scope, ctx);
+    await authRoutes(scope, ctx);
+    await tokenRoutes(scope, ctx);
+    await adminRoutes(scope, ctx);
+    await fileRoutes(scope, ctx);
+  });
+  return app;
+}

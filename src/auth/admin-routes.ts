@@ -1,0 +1,111 @@
+/** User management over HTTP (admin JWT with users:admin, or the service token). */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { errorResponses, security as SECURITY } from '../http/schemas.js';
+import type { AccessRule } from './principal.js';
+import { passwordSchema, publicUser, roleSchema, usernameSchema } from './users.js';
+
+const ADMIN: AccessRule = { role: 'admin', scope: 'users:admin' };
+
+const userSchema = z.object({
+  id: z.string(),
+  username: z.string(),
+  email: z.string().nullable(),
+  role: z.string(),
+  roles: z.array(z.string()),
+  is_active: z.boolean(),
+  quota_gb: z.number().nullable(),
+  created_at: z.string(),
+});
+
+const idParams = z.object({ id: z.string().min(1).max(128) });
+const security = SECURITY.admin;
+
+export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+
+  r.post(
+    '/v1/admin/users',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Create a user',
+        security,
+        body: z.object({
+          username: usernameSchema,
+          password: passwordSchema,
+          role: roleSchema.optional(),
+          email: z.email().max(320).optional(),
+        }),
+        response: { 201: userSchema, ...errorResponses(400, 401, 403, 409) },
+      },
+      config: { access: ADMIN },
+    },
+    async (request, reply) => {
+      const user = await ctx.users.create(request.body);
+      return reply.code(201).send(publicUser(user));
+    },
+  );
+
+  r.get(
+    '/v1/admin/users',
+    {
+      schema: { tags: ['admin'], summary: 'List users', security, response: { 200: z.object({ users: z.array(userSchema) }), ...errorResponses(401, 403) } },
+      config: { access: ADMIN },
+    },
+    async () => ({ users: (await ctx.users.list()).map(publicUser) }),
+  );
+
+  r.get(
+    '/v1/admin/users/:id',
+    {
+      schema: { tags: ['admin'], summary: 'One user', security, params: idParams, response: { 200: userSchema, ...errorResponses(401, 403, 404) } },
+      config: { access: ADMIN },
+    },
+    async (request) => publicUser(await ctx.users.get(request.params.id)),
+  );
+
+  r.patch(
+    '/v1/admin/users/:id',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Change role, password, active flag or quota',
+        security,
+        params: idParams,
+        body: z
+          .object({
+            role: roleSchema.optional(),
+            password: passwordSchema.optional(),
+            is_active: z.boolean().optional(),
+            quota_gb: z.number().positive().max(1_000_000).nullable().optional(),
+            email: z.email().max(320).nullable().optional(),
+          })
+          .strict(),
+        response: { 200: userSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+      config: { access: ADMIN },
+    },
+    async (request) => publicUser(await ctx.users.update(request.params.id, request.body)),
+  );
+
+  r.delete(
+    '/v1/admin/users/:id',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Delete a user (their tokens stop working)',
+        security,
+        params: idParams,
+        response: { 200: z.object({ deleted: z.literal(true), id: z.string() }), ...errorResponses(401, 403, 404) },
+      },
+      config: { access: ADMIN },
+    },
+    async (request) => {
+      await ctx.users.remove(request.params.id);
+      return { deleted: true as const, id: request.params.id };
+    },
+  );
+}

@@ -1,0 +1,60 @@
+/**
+ * Tokens from an external issuer (AUTH_JWT_PUBLIC_KEY_BASE64 or AUTH_JWT_JWKS_URL), checked
+ * with the same rules as ours: asymmetric algorithms only (pinned to the key type for a PEM),
+ * exp required, iss/aud when configured, `type` (if present) must be "access".
+ */
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
+
+const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
+
+function algorithmsFor(key: KeyObject): string[] {
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+      return ['RS256', 'RS384', 'RS512'];
+    case 'rsa-pss':
+      return ['PS256', 'PS384', 'PS512'];
+    case 'ec': {
+      const curve = key.asymmetricKeyDetails?.namedCurve;
+      return curve === 'prime256v1' ? ['ES256'] : curve === 'secp384r1' ? ['ES384'] : curve === 'secp521r1' ? ['ES512'] : [];
+    }
+    case 'ed25519':
+      return ['EdDSA', 'Ed25519'];
+    default:
+      return [];
+  }
+}
+
+export interface ExternalSettings {
+  publicKeyPem: string | undefined;
+  jwksUrl: string | undefined;
+  issuer: string | undefined;
+  audience: string | undefined;
+}
+
+export type ExternalVerify = (token: string) => Promise<JWTPayload>;
+
+/** Returns a verifier for the configured external issuer, or null when none is configured. */
+export function externalVerifier(settings: ExternalSettings): ExternalVerify | null {
+  const options = {
+    issuer: settings.issuer,
+    audience: settings.audience,
+    requiredClaims: ['exp'],
+    clockTolerance: 30,
+  };
+  const check = (payload: JWTPayload): JWTPayload => {
+    if (payload.type !== undefined && payload.type !== 'access') throw new Error('not an access token');
+    return payload;
+  };
+  if (settings.publicKeyPem) {
+    const key = createPublicKey(settings.publicKeyPem);
+    const algorithms = algorithmsFor(key);
+    if (algorithms.length === 0) throw new Error('AUTH_JWT_PUBLIC_KEY_BASE64: unsupported key type');
+    return async (token) => check((await jwtVerify(token, key, { ...options, algorithms })).payload);
+  }
+  if (settings.jwksUrl) {
+    const jwks = createRemoteJWKSet(new URL(settings.jwksUrl));
+    return async (token) => check((await jwtVerify(token, jwks, { ...options, algorithms: ASYMMETRIC })).payload);
+  }
+  return null;
+}

@@ -1,0 +1,73 @@
+/**
+ * POST /v1/files/generate-token: a backend service mints an access token for a user of
+ * its own (who need not exist in our user table). Parameters come from the query or a JSON
+ * body, as the seed clients send them either way.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { BadRequestError } from '../http/errors.js';
+import { errorResponses, security } from '../http/schemas.js';
+import { scopesForRole } from './principal.js';
+import { userIdSchema } from './user-id.js';
+import { roleSchema } from './users.js';
+
+const params = z.object({
+  user_id: userIdSchema.optional(),
+  expires_hours: z.coerce.number().positive().optional(),
+  role: roleSchema.optional(),
+  scope: z.string().max(512).optional(),
+});
+
+export async function tokenRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const maxHours = ctx.config.auth.maxTokenHours;
+
+  r.post(
+    '/v1/files/generate-token',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Mint an access token for a user (service token only)',
+        security: security.service,
+        querystring: params,
+        body: params.nullish(),
+        response: {
+          200: z.object({
+            token: z.string(),
+            token_type: z.literal('bearer'),
+            expires_in: z.number().int(),
+            expires_at: z.string(),
+            user_id: z.string(),
+          }),
+          ...errorResponses(400, 401, 403),
+        },
+      },
+      config: { access: { role: 'admin', serviceOnly: true } },
+    },
+    async (request) => {
+      const input = { ...request.query, ...(request.body ?? {}) };
+      if (!input.user_id) throw new BadRequestError('user_id is required', 'user_id_required');
+      const hours = input.expires_hours ?? 1;
+      if (hours > maxHours) throw new BadRequestError(`expires_hours must be at most ${maxHours}`, 'expires_hours_too_large');
+      const known = await ctx.users.get(input.user_id).catch(() => null);
+      const role = input.role ?? known?.role ?? 'operator';
+      const granted = scopesForRole(role) as string[];
+      const scope = input.scope ? input.scope.split(' ').filter(Boolean) : granted;
+      const beyond = scope.filter((s) => !granted.includes(s));
+      if (beyond.length > 0) throw new BadRequestError(`scope not allowed for role ${role}: ${beyond.join(' ')}`, 'invalid_scope');
+      const issued = await ctx.signer.issueAccess(
+        { userId: input.user_id, username: known?.username ?? input.user_id, role, scope: scope.join(' ') },
+        Math.round(hours * 3600),
+      );
+      return {
+        token: issued.token,
+        token_type: 'bearer' as const,
+        expires_in: issued.expiresIn,
+        expires_at: new Date(issued.exp * 1000).toISOString(),
+        user_id: input.user_id,
+      };
+    },
+  );
+}

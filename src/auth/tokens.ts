@@ -1,0 +1,111 @@
+/**
+ * Signing and verifying our own JWTs. Access tokens: header typ "at+jwt", claims iss, aud,
+ * sub, user_id, username, role, roles, scope, iat, exp, jti, type "access". Refresh tokens
+ * are JWTs too (typ "rt+jwt", type "refresh") so that one can never pass for the other.
+ * Verification pins the algorithm to the key's own and never looks at jku/x5u/jwk headers:
+ * the key is found only by `kid` in our own ring.
+ */
+import { randomUUID } from 'node:crypto';
+import { SignJWT, jwtVerify, type JWTPayload, type JWTHeaderParameters } from 'jose';
+import { UnauthorizedError } from '../http/errors.js';
+import type { KeyRing } from './keyring.js';
+import type { Role } from './principal.js';
+
+export type TokenType = 'access' | 'refresh';
+const TYP: Record<TokenType, string> = { access: 'at+jwt', refresh: 'rt+jwt' };
+
+export interface TokenSettings {
+  issuer: string;
+  audience: string;
+  accessTtlSeconds: number;
+  refreshTtlSeconds: number;
+}
+
+export interface AccessSubject {
+  userId: string;
+  username: string;
+  role: Role;
+  scope: string;
+}
+
+export interface IssuedToken {
+  token: string;
+  jti: string;
+  exp: number;
+  expiresIn: number;
+}
+
+/** Tolerated clock skew between this server and whoever minted or checks a token. */
+const CLOCK_TOLERANCE_S = 30;
+
+export class TokenSigner {
+  constructor(
+    private readonly keys: KeyRing,
+    readonly settings: TokenSettings,
+  ) {}
+
+  private async sign(type: TokenType, claims: JWTPayload, subject: string, ttlSeconds: number): Promise<IssuedToken> {
+    const { kid, alg, key } = this.keys.signingKey();
+    const jti = randomUUID();
+    const iat = Math.floor(Date.now() / 1000);
+    const exp = iat + ttlSeconds;
+    const token = await new SignJWT({ ...claims, type })
+      .setProtectedHeader({ alg, kid, typ: TYP[type] })
+      .setIssuer(this.settings.issuer)
+      .setAudience(this.settings.audience)
+      .setSubject(subject)
+      .setIssuedAt(iat)
+      .setExpirationTime(exp)
+      .setJti(jti)
+      .sign(key);
+    return { token, jti, exp, expiresIn: ttlSeconds };
+  }
+
+  issueAccess(subject: AccessSubject, ttlSeconds = this.settings.accessTtlSeconds): Promise<IssuedToken> {
+    return this.sign(
+      'access',
+      { user_id: subject.userId, username: subject.username, role: subject.role, roles: [subject.role], scope: subject.scope },
+      subject.userId,
+      ttlSeconds,
+    );
+  }
+
+  issueRefresh(userId: string): Promise<IssuedToken> {
+    return this.sign('refresh', {}, userId, this.settings.refreshTtlSeconds);
+  }
+
+  /**
+   * Verifies one of our own tokens: signature by `kid`, pinned algorithm, typ, iss, aud,
+   * exp (required), iat not in the future, and the `type` claim. Throws UnauthorizedError.
+   */
+  async verify(token: string, type: TokenType): Promise<JWTPayload & { sub: string; jti: string; exp: number }> {
+    try {
+      let pinned: string[] = [];
+      const { payload } = await jwtVerify(
+        token,
+        async (header: JWTHeaderParameters) => {
+          const found = header.kid ? await this.keys.verificationKey(header.kid) : null;
+          if (!found) throw new UnauthorizedError();
+          pinned = [found.alg];
+          if (header.alg !== found.alg) throw new UnauthorizedError();
+          return found.key;
+        },
+        {
+          algorithms: ['ES256', 'RS256', 'EdDSA'],
+          issuer: this.settings.issuer,
+          audience: this.settings.audience,
+          typ: TYP[type],
+          requiredClaims: ['exp', 'iat', 'jti', 'sub'],
+          clockTolerance: CLOCK_TOLERANCE_S,
+        },
+      );
+      const now = Math.floor(Date.now() / 1000);
+      if (pinned.length === 0 || payload.type !== type) throw new UnauthorizedError();
+      if (typeof payload.iat !== 'number' || payload.iat > now + CLOCK_TOLERANCE_S) throw new UnauthorizedError();
+      return payload as JWTPayload & { sub: string; jti: string; exp: number };
+    } catch {
+      // Whatever failed, the caller learns only that the token is not acceptable.
+      throw new UnauthorizedError('Invalid or expired token', 'invalid_token');
+    }
+  }
+}

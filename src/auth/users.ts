@@ -1,0 +1,126 @@
+/**
+ * User management: creation with hashed passwords, updates, soft deletion, the admin
+ * bootstrap, and authentication that costs the same for an unknown user as for a wrong
+ * password (so timing does not reveal which usernames exist).
+ */
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Role, UserRecord, UserStore } from '../db/types.js';
+import { GiB } from '../config/durations.js';
+import { NotFoundError } from '../http/errors.js';
+import type { PasswordHasher } from './passwords.js';
+import { ROLES } from './principal.js';
+
+export const usernameSchema = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, { message: 'letters, digits and . _ @ - only' });
+export const passwordSchema = z.string().min(8, { message: 'must be at least 8 characters' }).max(1024);
+export const roleSchema = z.enum(ROLES as [Role, ...Role[]]);
+
+/** The public view of a user: never the hash. */
+export interface PublicUser {
+  id: string;
+  username: string;
+  email: string | null;
+  role: Role;
+  roles: Role[];
+  is_active: boolean;
+  quota_gb: number | null;
+  created_at: string;
+}
+
+export function publicUser(u: UserRecord): PublicUser {
+  return {
+    id: u.id,
+    username: u.username,
+    email: u.email,
+    role: u.role,
+    roles: [u.role],
+    is_active: u.isActive,
+    quota_gb: u.quotaBytes === null ? null : u.quotaBytes / GiB,
+    created_at: u.createdAt,
+  };
+}
+
+export interface NewUserInput {
+  username: string;
+  password: string;
+  role?: Role;
+  email?: string | null;
+}
+
+export interface UserUpdate {
+  role?: Role;
+  password?: string;
+  is_active?: boolean;
+  quota_gb?: number | null;
+  email?: string | null;
+}
+
+export class UserService {
+  constructor(
+    private readonly store: UserStore,
+    private readonly hasher: PasswordHasher,
+  ) {}
+
+  async create(input: NewUserInput): Promise<UserRecord> {
+    return this.store.createUser({
+      id: randomUUID(),
+      username: input.username,
+      email: input.email ?? null,
+      passwordHash: await this.hasher.hash(input.password),
+      role: input.role ?? 'operator',
+      createdAt: new Date().toISOString(),
+    });
+  }
+
+  list(): Promise<UserRecord[]> {
+    return this.store.listUsers();
+  }
+
+  async get(id: string): Promise<UserRecord> {
+    const user = await this.store.getUserById(id);
+    if (!user) throw new NotFoundError('User not found', 'user_not_found');
+    return user;
+  }
+
+  /** Looks a user up by id, or else by username (the CLI takes either). */
+  async find(idOrUsername: string): Promise<UserRecord> {
+    const user = (await this.store.getUserById(idOrUsername)) ?? (await this.store.getUserByUsername(idOrUsername));
+    if (!user) throw new NotFoundError('User not found', 'user_not_found');
+    return user;
+  }
+
+  async update(id: string, update: UserUpdate): Promise<UserRecord> {
+    await this.get(id);
+    const updated = await this.store.updateUser(id, {
+      role: update.role,
+      isActive: update.is_active,
+      email: update.email,
+      quotaBytes: update.quota_gb === undefined ? undefined : update.quota_gb === null ? null : Math.floor(update.quota_gb * GiB),
+      passwordHash: update.password === undefined ? undefined : await this.hasher.hash(update.password),
+    });
+    return updated!;
+  }
+
+  async remove(id: string): Promise<void> {
+    if (!(await this.store.deleteUser(id))) throw new NotFoundError('User not found', 'user_not_found');
+  }
+
+  /** The user, or null for an unknown user, a wrong password or a disabled account. */
+  async authenticate(username: string, password: string): Promise<UserRecord | null> {
+    const user = await this.store.getUserByUsername(username);
+    if (!user) return this.hasher.verifyAgainstNothing(password).then(() => null);
+    const ok = await this.hasher.verify(password, user.passwordHash);
+    return ok && user.isActive ? user : null;
+  }
+
+  /** Creates the configured admin on first start; never overwrites an existing account. */
+  async bootstrapAdmin(username: string | undefined, password: string | undefined): Promise<UserRecord | null> {
+    if (!username || !password) return null;
+    if (await this.store.getUserByUsername(username)) return null;
+    return this.create({ username, password, role: 'admin' });
+  }
+}

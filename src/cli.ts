@@ -1,0 +1,78 @@
+/**
+ * The command line, over the same services as the HTTP routes:
+ *   npm run cli -- users add alice --role operator [--password P] [--email E]
+ *   npm run cli -- users list | users disable alice | users enable alice
+ *   npm run cli -- keys rotate
+ */
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { KeyRing } from './auth/keyring.js';
+import { publicUser, roleSchema } from './auth/users.js';
+import { exitOnConfigError, runtimeConfig } from './config/runtime.js';
+import { createContext, keyRingOptions } from './context.js';
+import { AppError } from './http/errors.js';
+
+const USAGE = `usage:
+  cli users add <username> [--role viewer|operator|admin] [--password P] [--email E]
+  cli users list
+  cli users disable <username|id>
+  cli users enable <username|id>
+  cli keys rotate`;
+
+async function run(argv: string[]): Promise<number> {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { role: { type: 'string' }, password: { type: 'string' }, email: { type: 'string' } },
+  });
+  const [area, action, name] = positionals;
+  let config;
+  try {
+    config = runtimeConfig((m) => process.stderr.write(`warning: ${m}\n`));
+  } catch (err) {
+    exitOnConfigError(err);
+  }
+  if (area === 'keys' && action === 'rotate') {
+    const kid = await KeyRing.rotate(keyRingOptions(config));
+    process.stdout.write(`new active key: ${kid}\n`);
+    return 0;
+  }
+  if (area !== 'users' || !action) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const ctx = await createContext(config);
+  try {
+    if (action === 'list') {
+      for (const u of await ctx.users.list()) {
+        process.stdout.write(`${u.id}\t${u.username}\t${u.role}\t${u.isActive ? 'active' : 'disabled'}\n`);
+      }
+      return 0;
+    }
+    if (!name) throw new Error(USAGE);
+    if (action === 'add') {
+      const password = values.password ?? randomBytes(12).toString('base64url');
+      const user = await ctx.users.create({ username: name, password, role: roleSchema.parse(values.role ?? 'operator'), email: values.email });
+      process.stdout.write(`${JSON.stringify(publicUser(user))}\n`);
+      if (!values.password) process.stdout.write(`generated password: ${password}\n`);
+      return 0;
+    }
+    if (action === 'disable' || action === 'enable') {
+      const user = await ctx.users.find(name);
+      await ctx.users.update(user.id, { is_active: action === 'enable' });
+      process.stdout.write(`${action}d ${user.username}\n`);
+      return 0;
+    }
+    throw new Error(USAGE);
+  } finally {
+    await ctx.store.close();
+  }
+}
+
+run(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${err instanceof AppError || err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,137 @@
+/**
+ * Env → typed Config. `loadConfig` is pure (tests call it with a plain object);
+ * `ensureSecrets` (in secrets.ts) fills the secrets that may be generated for local use.
+ */
+import path from 'node:path';
+import { envSchema, type Env } from './schema.js';
+import { GiB, MiB } from './durations.js';
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  production: boolean;
+  port: number;
+  host: string;
+  uploadRoot: string;
+  publicBaseUrl: string;
+  maxFileBytes: number;
+  quotaBytes: number;
+  logLevel: Env['LOG_LEVEL'];
+  trustProxy: boolean | string;
+  corsOrigins: string[];
+  databaseUrl: string;
+  storageBackend: Env['STORAGE_BACKEND'];
+  auth: {
+    serviceToken: string | undefined;
+    issuer: string;
+    audience: string;
+    alg: Env['AUTH_JWT_ALG'];
+    keysDir: string;
+    accessTtlSeconds: number;
+    refreshTtlSeconds: number;
+    maxTokenHours: number;
+    loginRateLimitPerMinute: number;
+    scryptLogN: number;
+    external: {
+      publicKeyPem: string | undefined;
+      jwksUrl: string | undefined;
+      issuer: string | undefined;
+      audience: string | undefined;
+    };
+    admin: { username: string | undefined; password: string | undefined };
+  };
+  signingKey: string | undefined;
+  metricsToken: string | undefined;
+  uploads: { expirySeconds: number };
+  serve: {
+    publicStorage: boolean;
+    publicCacheControl: string;
+    signedUrlMaxSeconds: number;
+    accelRedirectPrefix: string | undefined;
+  };
+  batch: { maxFiles: number; maxBytes: number; tokenTtlSeconds: number };
+  bodyIdleTimeoutMs: number;
+  shutdownGraceMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly variable: string, detail: string) {
+    super(`${variable}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function decodePem(base64: string | undefined): string | undefined {
+  if (!base64) return undefined;
+  const text = Buffer.from(base64, 'base64').toString('utf8');
+  if (!text.includes('-----BEGIN')) {
+    throw new ConfigError('AUTH_JWT_PUBLIC_KEY_BASE64', 'is not the base64 of a PEM public key');
+  }
+  return text;
+}
+
+function parseTrustProxy(raw: string | undefined): boolean | string {
+  if (raw === undefined || raw === 'false') return false;
+  if (raw === 'true') return true;
+  return raw; // an address list such as "127.0.0.1,::1" or "loopback"
+}
+
+/** Parses and validates the environment; throws ConfigError naming the first bad variable. */
+export function loadConfig(source: Record<string, string | undefined>): Config {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  const e = parsed.data;
+  if (e.NODE_ENV === 'production' && e.PASSWORD_SCRYPT_LOG_N < 17) {
+    throw new ConfigError('PASSWORD_SCRYPT_LOG_N', 'must be at least 17 (OWASP) when NODE_ENV=production');
+  }
+  const uploadRoot = path.resolve(e.UPLOAD_ROOT);
+  const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://${e.BIND_HOST}:${e.PORT}`).replace(/\/+$/, '');
+  return {
+    env: e.NODE_ENV,
+    production: e.NODE_ENV === 'production',
+    port: e.PORT,
+    host: e.BIND_HOST,
+    uploadRoot,
+    publicBaseUrl,
+    maxFileBytes: Math.floor(e.MAX_BODY_MB * MiB),
+    quotaBytes: Math.floor(e.PER_USER_QUOTA_GB * GiB),
+    logLevel: e.LOG_LEVEL,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    corsOrigins: (e.CORS_ORIGINS ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean),
+    databaseUrl: e.DATABASE_URL ?? `sqlite:${path.join(uploadRoot, 'metadata.sqlite')}`,
+    storageBackend: e.STORAGE_BACKEND,
+    auth: {
+      serviceToken: e.AUTH_SERVICE_TOKEN,
+      issuer: e.AUTH_JWT_ISSUER ?? publicBaseUrl,
+      audience: e.AUTH_JWT_AUDIENCE,
+      alg: e.AUTH_JWT_ALG,
+      keysDir: path.resolve(e.AUTH_KEYS_DIR ?? path.join(uploadRoot, 'keys')),
+      accessTtlSeconds: e.ACCESS_TOKEN_TTL,
+      refreshTtlSeconds: e.REFRESH_TOKEN_TTL,
+      maxTokenHours: e.MAX_TOKEN_HOURS,
+      loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT,
+      scryptLogN: e.PASSWORD_SCRYPT_LOG_N,
+      external: {
+        publicKeyPem: decodePem(e.AUTH_JWT_PUBLIC_KEY_BASE64),
+        jwksUrl: e.AUTH_JWT_JWKS_URL,
+        issuer: e.AUTH_JWT_EXTERNAL_ISSUER,
+        audience: e.AUTH_JWT_EXTERNAL_AUDIENCE,
+      },
+      admin: { username: e.ADMIN_USERNAME ?? (e.ADMIN_PASSWORD ? 'admin' : undefined), password: e.ADMIN_PASSWORD },
+    },
+    signingKey: e.UPLOAD_SIGNING_KEY,
+    metricsToken: e.METRICS_TOKEN,
+    uploads: { expirySeconds: Math.round(e.UPLOAD_EXPIRY_HOURS * 3600) },
+    serve: {
+      publicStorage: e.PUBLIC_STORAGE,
+      publicCacheControl: e.PUBLIC_CACHE_CONTROL,
+      signedUrlMaxSeconds: e.SIGNED_URL_MAX_SECONDS,
+      accelRedirectPrefix: e.ACCEL_REDIRECT_PREFIX,
+    },
+    batch: { maxFiles: e.BATCH_MAX_FILES, maxBytes: Math.floor(e.BATCH_MAX_BYTES), tokenTtlSeconds: e.BATCH_TOKEN_TTL },
+    bodyIdleTimeoutMs: e.BODY_IDLE_TIMEOUT_SECONDS * 1000,
+    shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+  };
+}

@@ -1,0 +1,42 @@
+/**
+ * Local-use convenience: secrets that are not configured are generated once and kept
+ * under UPLOAD_ROOT/secrets (mode 0600), with a warning each. In production they must be set.
+ */
+import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { ConfigError, type Config } from './config.js';
+
+export type Warn = (message: string) => void;
+
+function persistedSecret(dir: string, name: string, warn: Warn, what: string): string {
+  const file = path.join(dir, name);
+  try {
+    const existing = fs.readFileSync(file, 'utf8').trim();
+    if (existing) return existing;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const value = randomBytes(32).toString('hex');
+  fs.writeFileSync(file, value + '\n', { mode: 0o600, flag: 'wx' });
+  warn(`${what} is not set: generated one in ${file} (set it explicitly for production)`);
+  return value;
+}
+
+/** Returns a config whose secrets are all present, generating local ones when allowed. */
+export function ensureSecrets(config: Config, warn: Warn): Config {
+  const dir = path.join(config.uploadRoot, 'secrets');
+  if (config.production) {
+    if (!config.auth.serviceToken) throw new ConfigError('AUTH_SERVICE_TOKEN', 'is required when NODE_ENV=production');
+    if (!config.signingKey) throw new ConfigError('UPLOAD_SIGNING_KEY', 'is required when NODE_ENV=production');
+    return config;
+  }
+  const serviceToken = config.auth.serviceToken ?? persistedSecret(dir, 'service-token', warn, 'AUTH_SERVICE_TOKEN');
+  const signingKey = config.signingKey ?? persistedSecret(dir, 'signing-key', warn, 'UPLOAD_SIGNING_KEY');
+  let admin = config.auth.admin;
+  if (!admin.password) {
+    admin = { username: admin.username ?? 'admin', password: persistedSecret(dir, 'admin-password', warn, 'ADMIN_PASSWORD') };
+  }
+  return { ...config, signingKey, auth: { ...config.auth, serviceToken, admin } };
+}

@@ -1,0 +1,76 @@
+/**
+ * Wiring: builds every service from the Config once. `buildApp` and the CLI both use it,
+ * so the HTTP layer and the command line run the same code.
+ */
+import path from 'node:path';
+import type { Config } from './config/config.js';
+import { openSqliteStore } from './db/sqlite.js';
+import type { MetadataStore } from './db/types.js';
+import { externalVerifier } from './auth/external.js';
+import { Guard } from './auth/guard.js';
+import { KeyRing, type KeyRingOptions } from './auth/keyring.js';
+import { PasswordHasher } from './auth/passwords.js';
+import { SessionService } from './auth/sessions.js';
+import { TokenSigner } from './auth/tokens.js';
+import { UserService } from './auth/users.js';
+import { AccessVerifier, type AuthFailureListener } from './auth/verifier.js';
+import type { BlobStore } from './storage/blob-store.js';
+import { LocalDiskBlobStore } from './storage/local-disk.js';
+
+export interface AppContext {
+  config: Config;
+  store: MetadataStore;
+  blobs: BlobStore;
+  keys: KeyRing;
+  signer: TokenSigner;
+  verifier: AccessVerifier;
+  users: UserService;
+  sessions: SessionService;
+  guard: Guard;
+  /** Listeners other modules (metrics) attach to; called with the reason a credential failed. */
+  authFailures: AuthFailureListener[];
+}
+
+export function keyRingOptions(config: Config): KeyRingOptions {
+  const a = config.auth;
+  // A retired key must outlive every token it signed: the longest lifetime we issue.
+  const retentionSeconds = Math.max(a.accessTtlSeconds, a.refreshTtlSeconds, a.maxTokenHours * 3600);
+  return { dir: a.keysDir, alg: a.alg, retentionSeconds };
+}
+
+export function openStore(config: Config): MetadataStore {
+  const url = config.databaseUrl;
+  if (url.startsWith('sqlite:')) return openSqliteStore(path.resolve(url.slice('sqlite:'.length)));
+  if (url === ':memory:') return openSqliteStore(':memory:');
+  throw new Error(`DATABASE_URL: unsupported scheme in "${url.split(':')[0]}:" (only sqlite: is built in)`);
+}
+
+export async function createContext(config: Config): Promise<AppContext> {
+  if (!config.auth.serviceToken || !config.signingKey) {
+    throw new Error('createContext needs a config with secrets (see ensureSecrets)');
+  }
+  const blobs = new LocalDiskBlobStore(config.uploadRoot);
+  await blobs.init();
+  const store = openStore(config);
+  const keys = await KeyRing.open(keyRingOptions(config));
+  const signer = new TokenSigner(keys, {
+    issuer: config.auth.issuer,
+    audience: config.auth.audience,
+    accessTtlSeconds: config.auth.accessTtlSeconds,
+    refreshTtlSeconds: config.auth.refreshTtlSeconds,
+  });
+  const authFailures: AuthFailureListener[] = [];
+  const onFailure: AuthFailureListener = (reason) => authFailures.forEach((l) => l(reason));
+  const verifier = new AccessVerifier(signer, keys, store.tokens, externalVerifier(config.auth.external), onFailure);
+  const users = new UserService(store.users, new PasswordHasher(config.auth.scryptLogN));
+  const sessions = new SessionService(users, signer, store.tokens);
+  const guard = new Guard({
+    serviceToken: config.auth.serviceToken,
+    verifier,
+    trustedOrigins: config.corsOrigins,
+    publicBaseUrl: config.publicBaseUrl,
+    onFailure,
+  });
+  await users.bootstrapAdmin(config.auth.admin.username, config.auth.admin.password);
+  return { config, store, blobs, keys, signer, verifier, users, sessions, guard, authFailures };
+}

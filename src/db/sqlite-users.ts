@@ -1,0 +1,105 @@
+/** Users in SQLite. Usernames are unique case-insensitively (username_key = lower(username)). */
+import type Database from 'better-sqlite3';
+import { ConflictError } from '../http/errors.js';
+import type { NewUser, Role, UserPatch, UserRecord, UserStore } from './types.js';
+
+interface UserRow {
+  id: string;
+  username: string;
+  email: string | null;
+  password_hash: string;
+  role: string;
+  is_active: number;
+  quota_bytes: number | null;
+  created_at: string;
+}
+
+const toUser = (r: UserRow): UserRecord => ({
+  id: r.id,
+  username: r.username,
+  email: r.email,
+  passwordHash: r.password_hash,
+  role: r.role as Role,
+  isActive: r.is_active === 1,
+  quotaBytes: r.quota_bytes,
+  createdAt: r.created_at,
+});
+
+const LIVE = 'deleted_at IS NULL';
+
+export class SqliteUserStore implements UserStore {
+  private readonly q;
+
+  constructor(protected readonly db: Database.Database) {
+    this.q = {
+      userById: db.prepare(`SELECT * FROM users WHERE id = ? AND ${LIVE}`),
+      userByName: db.prepare(`SELECT * FROM users WHERE username_key = ? AND ${LIVE}`),
+      listUsers: db.prepare(`SELECT * FROM users WHERE ${LIVE} ORDER BY created_at, id`),
+      countUsers: db.prepare(`SELECT COUNT(*) FROM users WHERE ${LIVE}`).pluck(),
+      insertUser: db.prepare(
+        `INSERT INTO users (id, username, username_key, email, password_hash, role, is_active, created_at)
+         VALUES (@id, @username, @usernameKey, @email, @passwordHash, @role, 1, @createdAt)`,
+      ),
+    };
+  }
+
+  async createUser(user: NewUser): Promise<UserRecord> {
+    try {
+      this.q.insertUser.run({ ...user, usernameKey: user.username.toLowerCase() });
+    } catch (err) {
+      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
+        throw new ConflictError(`Username "${user.username}" is already taken`, 'username_taken');
+      }
+      throw err;
+    }
+    return (await this.getUserById(user.id))!;
+  }
+
+  async getUserById(id: string): Promise<UserRecord | null> {
+    const row = this.q.userById.get(id) as UserRow | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  async getUserByUsername(username: string): Promise<UserRecord | null> {
+    const row = this.q.userByName.get(username.toLowerCase()) as UserRow | undefined;
+    return row ? toUser(row) : null;
+  }
+
+  async listUsers(): Promise<UserRecord[]> {
+    return (this.q.listUsers.all() as UserRow[]).map(toUser);
+  }
+
+  async countUsers(): Promise<number> {
+    return this.q.countUsers.get() as number;
+  }
+
+  async updateUser(id: string, patch: UserPatch): Promise<UserRecord | null> {
+    const sets: string[] = [];
+    const values: Record<string, unknown> = { id };
+    const columns: [keyof UserPatch, string, (v: unknown) => unknown][] = [
+      ['role', 'role', (v) => v],
+      ['passwordHash', 'password_hash', (v) => v],
+      ['isActive', 'is_active', (v) => (v ? 1 : 0)],
+      ['quotaBytes', 'quota_bytes', (v) => v],
+      ['email', 'email', (v) => v],
+    ];
+    for (const [key, column, convert] of columns) {
+      if (patch[key] !== undefined) {
+        sets.push(`${column} = @${column}`);
+        values[column] = convert(patch[key]);
+      }
+    }
+    if (sets.length > 0) {
+      this.db.prepare(`UPDATE users SET ${sets.join(', ')} WHERE id = @id AND ${LIVE}`).run(values);
+    }
+    return this.getUserById(id);
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    // The row stays (disabled) so tokens already issued to this id keep failing the check.
+    const result = this.db
+      .prepare(`UPDATE users SET is_active = 0, deleted_at = ?, username_key = 'deleted:' || id WHERE id = ? AND ${LIVE}`)
+      .run(new Date().toISOString(), id);
+    return result.changes > 0;
+  }
+}

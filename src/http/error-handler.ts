@@ -1,0 +1,77 @@
+/**
+ * The one place where errors become SPEC's JSON shape:
+ * {"statusCode", "error", "code", "message"} (+ details). Bad input never yields a 500.
+ */
+import { STATUS_CODES } from 'node:http';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AppError } from './errors.js';
+
+export interface ErrorBody {
+  statusCode: number;
+  error: string;
+  code: string;
+  message: string;
+  [extra: string]: unknown;
+}
+
+export function errorBody(statusCode: number, code: string, message: string, details?: Record<string, unknown>): ErrorBody {
+  return { statusCode, error: STATUS_CODES[statusCode] ?? 'Error', code, message, ...details };
+}
+
+interface ValidationIssueLike {
+  instancePath?: string;
+  message?: string;
+  params?: { issue?: { path?: PropertyKey[] }; missingProperty?: string };
+}
+
+/** "body.files.0.name: Too small" — names the field, as clients need to fix their input. */
+function describeValidation(error: FastifyError): string {
+  const first = (error.validation?.[0] ?? {}) as ValidationIssueLike;
+  const where = error.validationContext ?? 'request';
+  const pathParts = first.instancePath
+    ? first.instancePath.split('/').filter(Boolean)
+    : (first.params?.issue?.path ?? []).map(String);
+  const field = [where, ...pathParts].join('.');
+  return `${field}: ${first.message ?? error.message}`;
+}
+
+/** Node errno codes that mean "the disk is full" rather than a bug. */
+const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+
+function toReply(error: FastifyError | AppError | Error): { status: number; body: ErrorBody; headers: Record<string, string> } {
+  if (error instanceof AppError) {
+    return { status: error.statusCode, body: errorBody(error.statusCode, error.code, error.message, error.details), headers: error.headers };
+  }
+  const fe = error as FastifyError & { code?: string };
+  if (fe.validation) {
+    return { status: 400, body: errorBody(400, 'validation_error', describeValidation(fe)), headers: {} };
+  }
+  if (fe.code && NO_SPACE.has(fe.code)) {
+    return { status: 507, body: errorBody(507, 'insufficient_storage', 'Not enough space on the storage volume'), headers: {} };
+  }
+  const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
+  if (status >= 400 && status < 500) {
+    // Fastify's own client errors (bad JSON, unsupported media type, body too large…).
+    const code = (fe.code ?? 'bad_request').replace(/^FST_ERR_/, '').toLowerCase();
+    return { status, body: errorBody(status, code, fe.message), headers: {} };
+  }
+  return { status: 500, body: errorBody(500, 'internal_error', 'Internal server error'), headers: {} };
+}
+
+export function registerErrorHandling(app: FastifyInstance): void {
+  app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const { status, body, headers } = toReply(error);
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    else request.log.debug({ code: body.code }, body.message);
+    if (reply.sent || reply.raw.headersSent) {
+      // Too late for a JSON answer (we were streaming): cut the connection so the client sees a failure.
+      reply.raw.destroy();
+      return;
+    }
+    void reply.code(status).headers(headers).type('application/json; charset=utf-8').send(body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(errorBody(404, 'not_found', `Route ${request.method} ${request.url.split('?')[0]} not found`));
+  });
+}

@@ -1,0 +1,54 @@
+/**
+ * GET /healthz: storage writability (a probe file is written and removed), disk figures
+ * from statfs, and a database ping. 503 when either storage or the database fails.
+ */
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type { AppContext } from '../context.js';
+import { VERSION } from '../version.js';
+
+const startedAt = Date.now();
+
+export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  app.withTypeProvider<ZodTypeProvider>().get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['ops'],
+        summary: 'Liveness and readiness: storage writable, disk space, database reachable',
+        response: {
+          '2xx': z.object({
+            status: z.enum(['ok', 'degraded']),
+            storage: z.object({ writable: z.boolean(), disk_total: z.number(), disk_free: z.number(), used_percent: z.number() }),
+            db: z.enum(['ok', 'down']),
+            version: z.string(),
+            uptime_s: z.number(),
+          }),
+          503: z.any(),
+        },
+      },
+    },
+    async (_request, reply) => {
+      const storage = await ctx.blobs.health();
+      const db = await ctx.store.ping().then(
+        () => 'ok' as const,
+        () => 'down' as const,
+      );
+      const healthy = storage.writable && db === 'ok';
+      void reply.code(healthy ? 200 : 503).header('Cache-Control', 'no-store');
+      return {
+        status: healthy ? ('ok' as const) : ('degraded' as const),
+        storage: {
+          writable: storage.writable,
+          disk_total: storage.totalBytes,
+          disk_free: storage.freeBytes,
+          used_percent: storage.totalBytes > 0 ? Math.round((1 - storage.freeBytes / storage.totalBytes) * 1000) / 10 : 0,
+        },
+        db,
+        version: VERSION,
+        uptime_s: Math.round((Date.now() - startedAt) / 1000),
+      };
+    },
+  );
+}

@@ -1,0 +1,64 @@
+/**
+ * The port for bytes. Routes and services never touch `fs`; they talk to a BlobStore.
+ * Keys are '/'-separated relative paths such as `storage/u1/docs/abc_report.pdf`, always
+ * built from validated parts. The local-disk store is the embedded default; an S3 store
+ * maps the same calls onto multipart uploads (parts ↔ UploadPart, assemble ↔ Complete).
+ */
+import type { Readable } from 'node:stream';
+
+export interface WrittenBlob {
+  size: number;
+  /** Lower-case hex digests computed while the bytes streamed through. */
+  sha256: string;
+  md5: string;
+}
+
+export interface BlobStat {
+  size: number;
+  mtime: Date;
+}
+
+export interface StorageHealth {
+  writable: boolean;
+  totalBytes: number;
+  freeBytes: number;
+}
+
+export interface WriteOptions {
+  /** More bytes than this → PayloadTooLargeError, nothing kept. */
+  maxBytes: number;
+}
+
+export interface BlobStore {
+  /**
+   * Streams one part of an upload to a temporary place and promotes it only when the
+   * body ended cleanly; a part cut short (client gone, limit hit, crash) is never visible.
+   * `verify` runs before promotion and may throw to refuse the part (checksum mismatch).
+   */
+  writePart(
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    opts: WriteOptions & { verify?: (written: WrittenBlob) => void },
+  ): Promise<WrittenBlob>;
+  /** Parts present for an upload (promoted ones only). */
+  listParts(uploadId: string): Promise<{ partNumber: number; size: number }[]>;
+  /** Removes every part of an upload (abort, expiry, after assembly). */
+  deleteParts(uploadId: string): Promise<void>;
+  /**
+   * Joins parts 1..partCount into `key` atomically: the object appears whole or not at all,
+   * also across a crash (temp file, fsync, rename). Returns the whole object's digest.
+   */
+  assemble(uploadId: string, partCount: number, key: string): Promise<WrittenBlob>;
+  /** Streams a whole object to `key` atomically (the one-request upload). */
+  writeObject(key: string, body: Readable, opts: WriteOptions): Promise<WrittenBlob>;
+  /** A byte range (inclusive) or the whole object as a stream. */
+  read(key: string, range?: { start: number; end: number }): Promise<Readable>;
+  stat(key: string): Promise<BlobStat | null>;
+  delete(key: string): Promise<void>;
+  health(): Promise<StorageHealth>;
+  /** Start-up housekeeping: removes temporary files left by a crash; returns how many. */
+  removeOrphans(knownUploadIds: Set<string>): Promise<number>;
+  /** For X-Accel-Redirect: the key's path relative to the served root, when bytes are local. */
+  readonly servesLocalFiles: boolean;
+}

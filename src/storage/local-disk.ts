@@ -1,0 +1,228 @@
+/**
+ * The embedded BlobStore: files under UPLOAD_ROOT, laid out as in the seed:
+ *   storage/{user_id}/{folder}/{id}_{filename}      finished objects (keys)
+ *   .parts/{uploadId}/part_000001                   received parts
+ *   .tmp/                                           files being written (removed at start-up)
+ * Every write goes to .tmp first and is renamed into place only when complete, so a reader
+ * never sees a half-written file. Buffers are large (4 MiB writes, 1 MiB reads): on these
+ * machines that is the difference between ~0.4 and ~1.3 GB/s.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { BadRequestError } from '../http/errors.js';
+import type { BlobStat, BlobStore, StorageHealth, WriteOptions, WrittenBlob } from './blob-store.js';
+import { Meter } from './meter.js';
+import { resolveInside } from './safe-path.js';
+
+const WRITE_BUFFER = 4 * 1024 * 1024;
+const READ_BUFFER = 1024 * 1024;
+const UPLOAD_ID = /^[A-Za-z0-9_-]{8,64}$/;
+
+const partName = (n: number) => `part_${String(n).padStart(6, '0')}`;
+
+export class LocalDiskBlobStore implements BlobStore {
+  readonly servesLocalFiles = true;
+  private readonly tmpDir: string;
+  private readonly partsDir: string;
+
+  constructor(readonly root: string) {
+    this.root = path.resolve(root);
+    this.tmpDir = path.join(this.root, '.tmp');
+    this.partsDir = path.join(this.root, '.parts');
+  }
+
+  async init(): Promise<void> {
+    await fs.mkdir(this.tmpDir, { recursive: true });
+    await fs.mkdir(this.partsDir, { recursive: true });
+    await fs.mkdir(path.join(this.root, 'storage'), { recursive: true });
+  }
+
+  /** Absolute path of a key (for X-Accel-Redirect and tests), proven to stay under the root. */
+  pathOf(key: string): string {
+    return resolveInside(this.root, key);
+  }
+
+  private uploadDir(uploadId: string): string {
+    if (!UPLOAD_ID.test(uploadId)) throw new BadRequestError('Invalid uploadId', 'invalid_upload_id');
+    return path.join(this.partsDir, uploadId);
+  }
+
+  private tempPath(): string {
+    return path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+  }
+
+  /** Streams `body` into a fresh temp file through a Meter; removes the temp file on any failure. */
+  private async streamToTemp(body: Readable, maxBytes: number, fsync: boolean): Promise<{ tmp: string; written: WrittenBlob }> {
+    const tmp = this.tempPath();
+    const meter = new Meter(maxBytes);
+    const out = createWriteStream(tmp, { highWaterMark: WRITE_BUFFER, flags: 'wx' });
+    try {
+      await pipeline(body, meter, out);
+      if (fsync) await syncFile(tmp);
+      return { tmp, written: meter.result() };
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async writePart(
+    uploadId: string,
+    partNumber: number,
+    body: Readable,
+    opts: WriteOptions & { verify?: (written: WrittenBlob) => void },
+  ): Promise<WrittenBlob> {
+    const dir = this.uploadDir(uploadId);
+    const { tmp, written } = await this.streamToTemp(body, opts.maxBytes, false);
+    try {
+      opts.verify?.(written);
+      await fs.mkdir(dir, { recursive: true });
+      // rename() replaces an earlier copy atomically: the last complete copy wins.
+      await fs.rename(tmp, path.join(dir, partName(partNumber)));
+      return written;
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async listParts(uploadId: string): Promise<{ partNumber: number; size: number }[]> {
+    const dir = this.uploadDir(uploadId);
+    let names: string[];
+    try {
+      names = await fs.readdir(dir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const parts: { partNumber: number; size: number }[] = [];
+    for (const name of names) {
+      const m = /^part_(\d{6})$/.exec(name);
+      if (!m) continue;
+      const st = await fs.stat(path.join(dir, name));
+      parts.push({ partNumber: Number(m[1]), size: st.size });
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async deleteParts(uploadId: string): Promise<void> {
+    await fs.rm(this.uploadDir(uploadId), { recursive: true, force: true });
+  }
+
+  async assemble(uploadId: string, partCount: number, key: string): Promise<WrittenBlob> {
+    const target = this.pathOf(key);
+    const dir = this.uploadDir(uploadId);
+    const tmp = this.tempPath();
+    const meter = new Meter(Number.MAX_SAFE_INTEGER, { md5: false });
+    try {
+      const out = createWriteStream(tmp, { highWaterMark: WRITE_BUFFER, flags: 'wx' });
+      await pipeline(concatParts(dir, partCount), meter, out);
+      await syncFile(tmp);
+      await this.promote(tmp, target);
+      return meter.result();
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  async writeObject(key: string, body: Readable, opts: WriteOptions): Promise<WrittenBlob> {
+    const target = this.pathOf(key);
+    const { tmp, written } = await this.streamToTemp(body, opts.maxBytes, true);
+    try {
+      await this.promote(tmp, target);
+      return written;
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+  }
+
+  /** rename() into place, then fsync the directory so the new name survives a power cut. */
+  private async promote(tmp: string, target: string): Promise<void> {
+    await fs.mkdir(path.dirname(target), { recursive: true });
+    await fs.rename(tmp, target);
+    await syncDir(path.dirname(target));
+  }
+
+  async read(key: string, range?: { start: number; end: number }): Promise<Readable> {
+    const file = this.pathOf(key);
+    const handle = await fs.open(file, 'r'); // fails here (ENOENT) rather than mid-stream
+    return createReadStream('', { fd: handle, highWaterMark: READ_BUFFER, start: range?.start, end: range?.end, autoClose: true });
+  }
+
+  async stat(key: string): Promise<BlobStat | null> {
+    try {
+      const st = await fs.stat(this.pathOf(key));
+      return st.isFile() ? { size: st.size, mtime: st.mtime } : null;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      throw err;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await fs.rm(this.pathOf(key), { force: true });
+  }
+
+  async health(): Promise<StorageHealth> {
+    let writable = false;
+    const probe = path.join(this.tmpDir, `.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
+    try {
+      await fs.writeFile(probe, 'ok');
+      await fs.rm(probe, { force: true });
+      writable = true;
+    } catch {
+      writable = false;
+    }
+    try {
+      const s = await fs.statfs(this.root);
+      return { writable, totalBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
+    } catch {
+      return { writable, totalBytes: 0, freeBytes: 0 };
+    }
+  }
+
+  async removeOrphans(knownUploadIds: Set<string>): Promise<number> {
+    let removed = 0;
+    for (const name of await fs.readdir(this.tmpDir).catch(() => [] as string[])) {
+      await fs.rm(path.join(this.tmpDir, name), { recursive: true, force: true });
+      removed++;
+    }
+    for (const name of await fs.readdir(this.partsDir).catch(() => [] as string[])) {
+      if (knownUploadIds.has(name)) continue;
+      await fs.rm(path.join(this.partsDir, name), { recursive: true, force: true });
+      removed++;
+    }
+    return removed;
+  }
+}
+
+async function* concatParts(dir: string, partCount: number): AsyncGenerator<Buffer> {
+  for (let n = 1; n <= partCount; n++) {
+    const stream = createReadStream(path.join(dir, partName(n)), { highWaterMark: READ_BUFFER });
+    for await (const chunk of stream) yield chunk as Buffer;
+  }
+}
+
+async function syncFile(file: string): Promise<void> {
+  const handle = await fs.open(file, 'r+');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
