@@ -14,6 +14,7 @@ import { SessionService } from './auth/sessions.js';
 import { TokenSigner } from './auth/tokens.js';
 import { UserService } from './auth/users.js';
 import { AccessVerifier, type AuthFailureListener } from './auth/verifier.js';
+import { FileService } from './files/file-service.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { LocalDiskBlobStore } from './storage/local-disk.js';
 
@@ -21,6 +22,7 @@ export interface AppContext {
   config: Config;
   store: MetadataStore;
   blobs: BlobStore;
+  files: FileService;
   keys: KeyRing;
   signer: TokenSigner;
   verifier: AccessVerifier;
@@ -71,6 +73,7 @@ export async function createContext(config: Config): Promise<AppContext> {
     publicBaseUrl: config.publicBaseUrl,
     onFailure,
   });
+  const files = new FileService(store, blobs, { maxFileBytes: config.maxFileBytes, defaultQuotaBytes: config.quotaBytes });
   await users.bootstrapAdmin(config.auth.admin.username, config.auth.admin.password);
-  return { config, store, blobs, keys, signer, verifier, users, sessions, guard, authFailures };
+  return { config, store, blobs, files, keys, signer, verifier, users, sessions, guard, authFailures };
 }

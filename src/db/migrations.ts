@@ -46,4 +46,54 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'files and uploads',
+    sql: `
+      CREATE TABLE files (
+        id TEXT PRIMARY KEY,
+        key TEXT NOT NULL UNIQUE,
+        user_id TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        filename TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mime TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX files_user_recent ON files(user_id, created_at DESC, id DESC);
+      CREATE INDEX files_user_folder ON files(user_id, folder, created_at DESC, id DESC);
+      CREATE TABLE user_usage (
+        user_id TEXT PRIMARY KEY,
+        file_count INTEGER NOT NULL DEFAULT 0,
+        used_bytes INTEGER NOT NULL DEFAULT 0,
+        reserved_bytes INTEGER NOT NULL DEFAULT 0
+      );
+      CREATE TABLE uploads (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        filename TEXT NOT NULL,
+        folder TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mime TEXT NOT NULL,
+        sha256 TEXT,
+        part_size INTEGER NOT NULL,
+        part_count INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        file_key TEXT,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX uploads_activity ON uploads(updated_at);
+      CREATE INDEX uploads_state ON uploads(state);
+      CREATE TABLE upload_parts (
+        upload_id TEXT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+        part_number INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        PRIMARY KEY (upload_id, part_number)
+      );
+    `,
+  },
 ];

@@ -8,6 +8,9 @@ import Database from 'better-sqlite3';
 import { migrations } from './migrations.js';
 import { SqliteUserStore } from './sqlite-users.js';
 import { SqliteTokenStore } from './sqlite-tokens.js';
+import { SqliteFileStore } from './sqlite-files.js';
+import { QuotaLedger } from './sqlite-quota.js';
+import { SqliteUploadStore } from './sqlite-uploads.js';
 import type { MetadataStore } from './types.js';
 
 export function openSqlite(file: string): Database.Database {
@@ -36,9 +39,13 @@ function migrate(db: Database.Database): void {
 /** Opens (creating and migrating as needed) the SQLite metadata store at `file`. */
 export function openSqliteStore(file: string): MetadataStore {
   const db = openSqlite(file);
+  const ledger = new QuotaLedger(db);
+  const files = new SqliteFileStore(db, ledger);
   return {
     users: new SqliteUserStore(db),
     tokens: new SqliteTokenStore(db),
+    files,
+    uploads: new SqliteUploadStore(db, ledger, files),
     async ping() {
       db.prepare('SELECT 1').get();
     },

@@ -76,10 +76,109 @@ export interface TokenStore {
   pruneTokens(now: number): Promise<number>;
 }
 
+/** A stored file. `folder` is '' when the file sits at the user's root. */
+export interface FileRecord {
+  id: string;
+  key: string;
+  userId: string;
+  folder: string;
+  filename: string;
+  size: number;
+  mime: string;
+  sha256: string;
+  createdAt: string; // ISO 8601 UTC, millisecond precision
+}
+
+export interface ListQuery {
+  folder?: string;
+  recursive: boolean;
+  limit: number;
+  /** Keyset position: strictly older than this (createdAt, id). */
+  after?: { createdAt: string; id: string };
+}
+
+export interface ListPage {
+  files: FileRecord[];
+  totalCount: number;
+  totalSize: number;
+  hasMore: boolean;
+}
+
+export type UploadState = 'open' | 'assembling' | 'completed';
+
+export interface UploadRecord {
+  id: string;
+  userId: string;
+  mode: 'single' | 'chunked' | 'batch';
+  filename: string;
+  folder: string;
+  size: number;
+  mime: string;
+  sha256: string | null;
+  partSize: number;
+  partCount: number;
+  state: UploadState;
+  /** Set when assembling starts (the key being written) and kept once completed. */
+  fileKey: string | null;
+  createdAt: number; // unix ms
+  updatedAt: number; // unix ms: last activity, drives expiry
+}
+
+export interface PartRecord {
+  partNumber: number;
+  size: number;
+  sha256: string;
+}
+
+export interface QuotaCheck {
+  userId: string;
+  /** The user's quota when they have no override. */
+  defaultQuotaBytes: number;
+}
+
+export interface FileStore {
+  getFile(key: string): Promise<FileRecord | null>;
+  listFiles(userId: string, query: ListQuery): Promise<ListPage>;
+  /**
+   * Inserts a finished file, checking atomically that used + reserved + size fits the
+   * quota (the one-request upload, whose size is known only at the end). Throws
+   * PayloadTooLargeError('quota_exceeded') when it does not.
+   */
+  insertFile(file: FileRecord, quota: QuotaCheck): Promise<void>;
+  /** Removes the record and returns it (null when absent); frees its bytes from the quota. */
+  deleteFile(key: string): Promise<FileRecord | null>;
+  /** Bytes used by finished files and reserved by open uploads. */
+  usage(userId: string): Promise<{ usedBytes: number; reservedBytes: number; fileCount: number }>;
+}
+
+export interface UploadStore {
+  /** Creates uploads and reserves their declared sizes, atomically against the quota. */
+  createUploads(uploads: UploadRecord[], quota: QuotaCheck): Promise<void>;
+  getUpload(id: string): Promise<UploadRecord | null>;
+  /** Records (or replaces) a received part and refreshes the upload's activity time. */
+  putPart(uploadId: string, part: PartRecord, now: number): Promise<void>;
+  listParts(uploadId: string): Promise<PartRecord[]>;
+  /** open → assembling with the target key; false when the upload was not open. */
+  beginAssembly(uploadId: string, fileKey: string, now: number): Promise<boolean>;
+  /** assembling → open (a failed or interrupted completion). */
+  abortAssembly(uploadId: string, now: number): Promise<void>;
+  /** assembling → completed, inserting the file and releasing the reservation, in one transaction. */
+  finishAssembly(uploadId: string, file: FileRecord): Promise<void>;
+  /** Removes the upload and its parts' records; returns it (null when absent). */
+  deleteUpload(id: string): Promise<UploadRecord | null>;
+  /** Uploads whose last activity is older than `before` (unix ms), any state. */
+  staleUploads(before: number): Promise<UploadRecord[]>;
+  /** Every upload in a given state (start-up reconciliation). */
+  uploadsInState(state: UploadState): Promise<UploadRecord[]>;
+  allUploadIds(): Promise<Set<string>>;
+}
+
 /** The whole metadata store: one sub-store per aggregate, sharing one database. */
 export interface MetadataStore {
   users: UserStore;
   tokens: TokenStore;
+  files: FileStore;
+  uploads: UploadStore;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

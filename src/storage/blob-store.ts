@@ -25,8 +25,9 @@ export interface StorageHealth {
 }
 
 export interface WriteOptions {
-  /** More bytes than this → PayloadTooLargeError, nothing kept. */
+  /** More bytes than this → `tooLarge()` (default: a 413), nothing kept. */
   maxBytes: number;
+  tooLarge?: () => Error;
 }
 
 export interface BlobStore {
@@ -46,10 +47,11 @@ export interface BlobStore {
   /** Removes every part of an upload (abort, expiry, after assembly). */
   deleteParts(uploadId: string): Promise<void>;
   /**
-   * Joins parts 1..partCount into `key` atomically: the object appears whole or not at all,
-   * also across a crash (temp file, fsync, rename). Returns the whole object's digest.
+   * Joins the parts, in order, into `key` atomically: the object appears whole or not at all,
+   * also across a crash (temp file, fsync, rename). The parts stay until deleteParts, so an
+   * interrupted completion can be retried. Returns the whole object's digest (md5 empty).
    */
-  assemble(uploadId: string, partCount: number, key: string): Promise<WrittenBlob>;
+  assemble(uploadId: string, parts: { partNumber: number; sha256: string }[], key: string): Promise<WrittenBlob>;
   /** Streams a whole object to `key` atomically (the one-request upload). */
   writeObject(key: string, body: Readable, opts: WriteOptions): Promise<WrittenBlob>;
   /** A byte range (inclusive) or the whole object as a stream. */

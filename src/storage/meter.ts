@@ -14,16 +14,19 @@ export class Meter extends Transform {
 
   constructor(
     private readonly maxBytes: number,
-    opts: { md5?: boolean } = {},
+    opts: { md5?: boolean; tooLarge?: () => Error } = {},
   ) {
     super({ highWaterMark: 4 * 1024 * 1024 });
     this.md5 = opts.md5 === false ? null : createHash('md5');
+    this.tooLarge = opts.tooLarge ?? (() => new PayloadTooLargeError(`Body larger than ${maxBytes} bytes`, 'payload_too_large'));
   }
+
+  private readonly tooLarge: () => Error;
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.maxBytes) {
-      callback(new PayloadTooLargeError(`Body larger than ${this.maxBytes} bytes`, 'part_too_large'));
+      callback(this.tooLarge());
       return;
     }
     this.sha256.update(chunk);

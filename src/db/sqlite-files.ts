@@ -1,0 +1,125 @@
+/**
+ * File records in SQLite. Listing is keyset-paginated on (created_at, id), newest first,
+ * over indexes that start with user_id, so a page costs the same at 100 or 100,000 files.
+ */
+import type Database from 'better-sqlite3';
+import { QuotaLedger } from './sqlite-quota.js';
+import type { FileRecord, FileStore, ListPage, ListQuery, QuotaCheck } from './types.js';
+
+interface FileRow {
+  id: string;
+  key: string;
+  user_id: string;
+  folder: string;
+  filename: string;
+  size: number;
+  mime: string;
+  sha256: string;
+  created_at: string;
+}
+
+export const toFile = (r: FileRow): FileRecord => ({
+  id: r.id,
+  key: r.key,
+  userId: r.user_id,
+  folder: r.folder,
+  filename: r.filename,
+  size: r.size,
+  mime: r.mime,
+  sha256: r.sha256,
+  createdAt: r.created_at,
+});
+
+export class SqliteFileStore implements FileStore {
+  private readonly q;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly ledger: QuotaLedger,
+  ) {
+    this.q = {
+      byKey: db.prepare('SELECT * FROM files WHERE key = ?'),
+      insert: db.prepare(
+        `INSERT INTO files (id, key, user_id, folder, filename, size, mime, sha256, created_at)
+         VALUES (@id, @key, @userId, @folder, @filename, @size, @mime, @sha256, @createdAt)`,
+      ),
+      delete: db.prepare('DELETE FROM files WHERE key = ?'),
+      usage: db.prepare('SELECT file_count, used_bytes, reserved_bytes FROM user_usage WHERE user_id = ?'),
+      folderTotals: db.prepare(
+        `SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM files
+         WHERE user_id = @userId AND folder >= @lo AND folder < @hi AND (folder = @folder OR substr(folder, 1, @prefixLen) = @prefix)`,
+      ),
+      folderExactTotals: db.prepare(
+        'SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM files WHERE user_id = @userId AND folder = @folder',
+      ),
+    };
+  }
+
+  async getFile(key: string): Promise<FileRecord | null> {
+    const row = this.q.byKey.get(key) as FileRow | undefined;
+    return row ? toFile(row) : null;
+  }
+
+  /** The file row plus its quota accounting; for use inside a caller's transaction. */
+  insertInTransaction(file: FileRecord): void {
+    this.q.insert.run(file);
+    this.ledger.change(file.userId, { files: 1, used: file.size });
+  }
+
+  async insertFile(file: FileRecord, quota: QuotaCheck): Promise<void> {
+    this.db.transaction(() => {
+      this.ledger.assertFits(quota, file.size);
+      this.insertInTransaction(file);
+    })();
+  }
+
+  async deleteFile(key: string): Promise<FileRecord | null> {
+    return this.db.transaction(() => {
+      const row = this.q.byKey.get(key) as FileRow | undefined;
+      if (!row) return null;
+      this.q.delete.run(key);
+      this.ledger.change(row.user_id, { files: -1, used: -row.size });
+      return toFile(row);
+    })();
+  }
+
+  async usage(userId: string): Promise<{ usedBytes: number; reservedBytes: number; fileCount: number }> {
+    const row = this.q.usage.get(userId) as { file_count: number; used_bytes: number; reserved_bytes: number } | undefined;
+    return { usedBytes: row?.used_bytes ?? 0, reservedBytes: row?.reserved_bytes ?? 0, fileCount: row?.file_count ?? 0 };
+  }
+
+  async listFiles(userId: string, query: ListQuery): Promise<ListPage> {
+    const where = ['user_id = @userId'];
+    const params: Record<string, unknown> = { userId, limit: query.limit + 1 };
+    if (query.folder !== undefined) {
+      if (query.recursive) {
+        // An index range [folder, folder + '0') then an exact filter: '0' follows '/' in ASCII,
+        // and the filter drops siblings such as "main-old" that sort inside the range.
+        where.push('folder >= @lo AND folder < @hi AND (folder = @folder OR substr(folder, 1, @prefixLen) = @prefix)');
+        Object.assign(params, { folder: query.folder, lo: query.folder, hi: query.folder + '0', prefix: query.folder + '/', prefixLen: query.folder.length + 1 });
+      } else {
+        where.push('folder = @folder');
+        params.folder = query.folder;
+      }
+    }
+    if (query.after) {
+      where.push('(created_at < @afterAt OR (created_at = @afterAt AND id < @afterId))');
+      Object.assign(params, { afterAt: query.after.createdAt, afterId: query.after.id });
+    }
+    const rows = this.db
+      .prepare(`SELECT * FROM files WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @limit`)
+      .all(params) as FileRow[];
+    const totals = this.totals(userId, query);
+    return { files: rows.slice(0, query.limit).map(toFile), totalCount: totals.n, totalSize: totals.bytes, hasMore: rows.length > query.limit };
+  }
+
+  private totals(userId: string, query: ListQuery): { n: number; bytes: number } {
+    if (query.folder === undefined) {
+      const u = this.q.usage.get(userId) as { file_count: number; used_bytes: number } | undefined;
+      return { n: u?.file_count ?? 0, bytes: u?.used_bytes ?? 0 };
+    }
+    if (!query.recursive) return this.q.folderExactTotals.get({ userId, folder: query.folder }) as { n: number; bytes: number };
+    const f = query.folder;
+    return this.q.folderTotals.get({ userId, folder: f, lo: f, hi: f + '0', prefix: f + '/', prefixLen: f.length + 1 }) as { n: number; bytes: number };
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * Finished files: look-up with ownership, listing, deletion, and the one-request upload.
+ * A user sees only their own files (an admin and a service see any); for anyone else a key
+ * answers 404 exactly as a missing one does, so existence does not leak.
+ */
+import type { Readable } from 'node:stream';
+import type { Principal } from '../auth/principal.js';
+import type { FileRecord, ListPage, MetadataStore, QuotaCheck } from '../db/types.js';
+import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../http/errors.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { buildKey, newFileId, parseKey } from './keys.js';
+
+export interface FileLimits {
+  maxFileBytes: number;
+  defaultQuotaBytes: number;
+}
+
+export interface ListOptions {
+  folder?: string;
+  recursive: boolean;
+  limit: number;
+  cursor?: string;
+}
+
+/** May this principal see files of `ownerId`? */
+export function mayAccess(principal: Principal, ownerId: string): boolean {
+  return principal.kind === 'service' || principal.role === 'admin' || principal.userId === ownerId;
+}
+
+function encodeCursor(file: FileRecord): string {
+  return Buffer.from(JSON.stringify([file.createdAt, file.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): { createdAt: string; id: string } {
+  try {
+    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
+    if (typeof createdAt === 'string' && typeof id === 'string' && createdAt.length < 40 && id.length < 64) return { createdAt, id };
+  } catch {
+    // fall through to the 400 below
+  }
+  throw new BadRequestError('query.cursor: not a cursor this server issued', 'invalid_cursor');
+}
+
+export class FileService {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly blobs: BlobStore,
+    private readonly limits: FileLimits,
+  ) {}
+
+  quotaCheck(userId: string): QuotaCheck {
+    return { userId, defaultQuotaBytes: this.limits.defaultQuotaBytes };
+  }
+
+  /** The record for `key` if it exists and `principal` may see it; else 404. */
+  async getVisible(principal: Principal, key: string): Promise<FileRecord> {
+    const parts = parseKey(key);
+    const file = mayAccess(principal, parts.userId) ? await this.store.files.getFile(key) : null;
+    if (!file) throw new NotFoundError('File not found', 'file_not_found');
+    return file;
+  }
+
+  /** The record for `key` with no ownership check (signed URLs, public storage). */
+  async getByKey(key: string): Promise<FileRecord | null> {
+    return this.store.files.getFile(key);
+  }
+
+  async list(userId: string, opts: ListOptions): Promise<ListPage & { nextCursor: string | null }> {
+    const page = await this.store.files.listFiles(userId, {
+      folder: opts.folder,
+      recursive: opts.recursive,
+      limit: opts.limit,
+      after: opts.cursor ? decodeCursor(opts.cursor) : undefined,
+    });
+    const last = page.files[page.files.length - 1];
+    return { ...page, nextCursor: page.hasMore && last ? encodeCursor(last) : null };
+  }
+
+  /** Removes the record first (readers see 404 at once), then the bytes. */
+  async delete(principal: Principal, key: string): Promise<FileRecord> {
+    await this.getVisible(principal, key);
+    const removed = await this.store.files.deleteFile(key);
+    if (!removed) throw new NotFoundError('File not found', 'file_not_found');
+    await this.blobs.delete(key);
+    return removed;
+  }
+
+  /** Bytes the user may still add: quota − used − reserved. */
+  async remainingQuota(userId: string): Promise<number> {
+    const [user, usage] = await Promise.all([this.store.users.getUserById(userId), this.store.files.usage(userId)]);
+    const quota = user?.quotaBytes ?? this.limits.defaultQuotaBytes;
+    return Math.max(0, quota - usage.usedBytes - usage.reservedBytes);
+  }
+
+  /**
+   * The one-request upload of one file: streams to a temporary place within the size and
+   * quota limits, promotes it, then commits the record (quota re-checked atomically).
+   */
+  async storeObject(userId: string, meta: { folder: string; filename: string; mime: string }, body: Readable): Promise<FileRecord> {
+    const remaining = await this.remainingQuota(userId);
+    const maxBytes = Math.min(this.limits.maxFileBytes, remaining);
+    const key = buildKey({ userId, folder: meta.folder, id: newFileId(), filename: meta.filename });
+    const written = await this.blobs.writeObject(key, body, {
+      maxBytes,
+      tooLarge: () =>
+        maxBytes === this.limits.maxFileBytes
+          ? new PayloadTooLargeError(`File larger than ${this.limits.maxFileBytes} bytes`, 'file_too_large')
+          : new PayloadTooLargeError('Storage quota exceeded', 'quota_exceeded'),
+    });
+    const file: FileRecord = {
+      id: parseKey(key).id,
+      key,
+      userId,
+      folder: meta.folder,
+      filename: meta.filename,
+      size: written.size,
+      mime: meta.mime,
+      sha256: written.sha256,
+      createdAt: new Date().toISOString(),
+    };
+    try {
+      await this.store.files.insertFile(file, this.quotaCheck(userId));
+    } catch (err) {
+      await this.blobs.delete(key);
+      throw err;
+    }
+    return file;
+  }
+}

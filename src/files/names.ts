@@ -1,0 +1,49 @@
+/**
+ * Name rules. A filename is any NFC-normalised, well-formed Unicode except control
+ * characters, "/", "\" and the names "." and "..", at most 255 UTF-8 bytes. A folder is 1–32
+ * such segments joined by "/". Nothing is rewritten silently: anything else is a 400.
+ */
+import { z } from 'zod';
+
+const CONTROL = /\p{Cc}/u;
+const MAX_NAME_BYTES = 255;
+const MAX_FOLDER_DEPTH = 32;
+
+/** Why `name` is not a valid file or folder name, or null when it is. */
+export function nameProblem(name: string): string | null {
+  if (name.length === 0) return 'must not be empty';
+  if (!name.isWellFormed()) return 'must be well-formed Unicode';
+  if (name !== name.normalize('NFC')) return 'must be NFC-normalised Unicode';
+  if (CONTROL.test(name)) return 'must not contain control characters';
+  if (name.includes('/') || name.includes('\\')) return 'must not contain "/" or "\\"';
+  if (name === '.' || name === '..') return 'must not be "." or ".."';
+  if (Buffer.byteLength(name, 'utf8') > MAX_NAME_BYTES) return `must be at most ${MAX_NAME_BYTES} UTF-8 bytes`;
+  return null;
+}
+
+/** Why `folder` is not a valid folder path, or null when it is. */
+export function folderProblem(folder: string): string | null {
+  const segments = folder.split('/');
+  if (segments.length > MAX_FOLDER_DEPTH) return `must have at most ${MAX_FOLDER_DEPTH} segments`;
+  for (const segment of segments) {
+    const problem = nameProblem(segment);
+    if (problem) return segment === '' ? 'must not have empty segments (no leading, trailing or double "/")' : `segment ${problem}`;
+  }
+  return null;
+}
+
+export const filenameSchema = z.string().superRefine((v, ctx) => {
+  const problem = nameProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+export const folderSchema = z.string().superRefine((v, ctx) => {
+  const problem = folderProblem(v);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** MIME types as clients send them: type/subtype with optional parameters, printable ASCII. */
+export const mimeSchema = z
+  .string()
+  .max(255)
+  .regex(/^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[\x20-\x7e]*)?$/, { message: 'must be a MIME type such as image/png' });
