@@ -39,7 +39,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     routerOptions: { maxParamLength: 16 * 1024, ignoreDuplicateSlashes: false },
     bodyLimit: 1024 * 1024, // JSON bodies; byte uploads stream through their own parsers
     requestTimeout: 0, // long uploads at a steady pace must succeed; idleness is cut instead
-    connectionTimeout: 0,
+    // An idle socket (no bytes either way) is cut: stalled bodies end, steady ones never do.
+    connectionTimeout: config.bodyIdleTimeoutMs,
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
   });
@@ -47,7 +48,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
+  const housekeeping = startHousekeeping(app, ctx);
   app.addHook('onClose', async () => {
+    clearInterval(housekeeping);
     await ctx.store.close();
   });
 
@@ -66,4 +69,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await fileRoutes(scope, ctx);
   });
   return app;
+}
+
+/** Periodic sweep of expired uploads and of revocation rows past their expiry. */
+function startHousekeeping(app: FastifyInstance, ctx: AppContext): NodeJS.Timeout {
+  const every = Math.min(Math.max((ctx.config.uploads.expirySeconds * 1000) / 4, 1000), 10 * 60_000);
+  const timer = setInterval(() => {
+    ctx.uploads.sweep().catch((err: unknown) => app.log.error({ err }, 'upload sweep failed'));
+    ctx.store.tokens.pruneTokens(Math.floor(Date.now() / 1000)).catch((err: unknown) => app.log.error({ err }, 'token prune failed'));
+  }, every);
+  timer.unref();
+  return timer;
 }

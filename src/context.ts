@@ -15,6 +15,7 @@ import { TokenSigner } from './auth/tokens.js';
 import { UserService } from './auth/users.js';
 import { AccessVerifier, type AuthFailureListener } from './auth/verifier.js';
 import { FileService } from './files/file-service.js';
+import { UploadService } from './files/upload-service.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { LocalDiskBlobStore } from './storage/local-disk.js';
 
@@ -23,6 +24,7 @@ export interface AppContext {
   store: MetadataStore;
   blobs: BlobStore;
   files: FileService;
+  uploads: UploadService;
   keys: KeyRing;
   signer: TokenSigner;
   verifier: AccessVerifier;
@@ -74,6 +76,8 @@ export async function createContext(config: Config): Promise<AppContext> {
     onFailure,
   });
   const files = new FileService(store, blobs, { maxFileBytes: config.maxFileBytes, defaultQuotaBytes: config.quotaBytes });
+  const uploads = new UploadService(store, blobs, files, { maxFileBytes: config.maxFileBytes, expiryMs: config.uploads.expirySeconds * 1000 });
+  await uploads.reconcile();
   await users.bootstrapAdmin(config.auth.admin.username, config.auth.admin.password);
-  return { config, store, blobs, files, keys, signer, verifier, users, sessions, guard, authFailures };
+  return { config, store, blobs, files, uploads, keys, signer, verifier, users, sessions, guard, authFailures };
 }

@@ -1,4 +1,4 @@
-/** File routes (placeholder until the uploads issue lands: listing answers an empty page). */
+/** Listing, metadata and deletion of finished files. Thin: parse, call FileService, shape. */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -6,26 +6,87 @@ import { actingUserId } from '../auth/guard.js';
 import { userIdSchema } from '../auth/user-id.js';
 import type { AppContext } from '../context.js';
 import { errorResponses, security } from '../http/schemas.js';
+import { folderSchema } from './names.js';
+import { fileRecordSchema, publicRecord } from './records.js';
+import { uploadRoutes } from './upload-routes.js';
 
-export async function fileRoutes(app: FastifyInstance, _ctx: AppContext): Promise<void> {
-  app.withTypeProvider<ZodTypeProvider>().get(
+const keyParams = z.object({ '*': z.string().min(1).max(16 * 1024) });
+
+export async function fileRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const base = ctx.config.publicBaseUrl;
+
+  r.get(
     '/v1/files/all',
     {
       schema: {
         tags: ['files'],
-        summary: "List a user's files",
+        summary: "List a user's files, newest first, with totals over every match",
         security: security.any,
-        querystring: z.object({ user_id: userIdSchema.optional() }),
+        querystring: z.object({
+          user_id: userIdSchema.optional(),
+          folder: folderSchema.optional(),
+          recursive: z.enum(['true', 'false']).optional(),
+          limit: z.coerce.number().int().min(1).max(10_000).optional(),
+          cursor: z.string().max(512).optional(),
+        }),
         response: {
-          200: z.object({ files: z.array(z.any()), total_count: z.number(), total_size: z.number(), next_cursor: z.string().nullable() }),
+          200: z.object({
+            files: z.array(fileRecordSchema),
+            total_count: z.number().int(),
+            total_size: z.number().int(),
+            next_cursor: z.string().nullable(),
+          }),
           ...errorResponses(400, 401, 403),
         },
       },
       config: { access: { role: 'viewer', scope: 'files:read' } },
     },
     async (request) => {
-      actingUserId(request.principal!, request.query.user_id);
-      return { files: [], total_count: 0, total_size: 0, next_cursor: null };
+      const q = request.query;
+      const userId = actingUserId(request.principal!, q.user_id);
+      const page = await ctx.files.list(userId, { folder: q.folder, recursive: q.recursive !== 'false', limit: q.limit ?? 1000, cursor: q.cursor });
+      return {
+        files: page.files.map((f) => publicRecord(f, base)),
+        total_count: page.totalCount,
+        total_size: page.totalSize,
+        next_cursor: page.nextCursor,
+      };
     },
   );
+
+  r.get(
+    '/v1/files/metadata/*',
+    {
+      schema: {
+        tags: ['files'],
+        summary: 'One file record by key',
+        security: security.any,
+        params: keyParams,
+        response: { 200: fileRecordSchema, ...errorResponses(400, 401, 403, 404) },
+      },
+      config: { access: { role: 'viewer', scope: 'files:read' } },
+    },
+    async (request) => publicRecord(await ctx.files.getVisible(request.principal!, request.params['*']), base),
+  );
+
+  r.delete(
+    '/v1/files/*',
+    {
+      schema: {
+        tags: ['files'],
+        summary: 'Delete a file: bytes and record go, quota is freed',
+        security: security.any,
+        params: keyParams,
+        response: { 200: z.object({ deleted: z.literal(true), key: z.string() }), ...errorResponses(400, 401, 403, 404) },
+      },
+      config: { access: { role: 'operator', scope: 'files:delete' } },
+    },
+    async (request) => {
+      const removed = await ctx.files.delete(request.principal!, request.params['*']);
+      return { deleted: true as const, key: removed.key };
+    },
+  );
+
+  await app.register(async (scope) => uploadRoutes(scope, ctx));
 }

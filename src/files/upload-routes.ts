@@ -1,0 +1,268 @@
+/**
+ * The upload protocol's routes: init, part (raw or multipart), status, abort, complete, and
+ * the one-request multipart upload. Byte-carrying routes live in a scope whose only body
+ * parsers are a raw pass-through and @fastify/multipart, so bodies stream and never buffer.
+ */
+import multipart, { type MultipartFile } from '@fastify/multipart';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import { actingUserId } from '../auth/guard.js';
+import type { AccessRule } from '../auth/principal.js';
+import { userIdSchema } from '../auth/user-id.js';
+import type { AppContext } from '../context.js';
+import { BadRequestError } from '../http/errors.js';
+import { errorResponses, security } from '../http/schemas.js';
+import { expectedDigests } from './checksums.js';
+import { filenameSchema, folderSchema, mimeSchema } from './names.js';
+import { fileRecordSchema, publicRecord } from './records.js';
+import { MAX_PART_SIZE, MIN_PART_SIZE } from './upload-service.js';
+
+const WRITE: AccessRule = { role: 'operator', scope: 'files:write' };
+const uploadIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: 'not an uploadId' });
+const partNumberSchema = z.coerce.number().int().min(1).max(10_000);
+/** Clients omit the folder, or send null or "" for none. */
+const optionalFolder = z.preprocess((v) => (v === '' || v === null ? undefined : v), folderSchema.optional());
+const sha256Hex = z.string().regex(/^[0-9a-fA-F]{64}$/, { message: 'must be 64 hex characters' });
+
+const partReply = z.object({ uploadId: z.string(), partNumber: z.number().int(), size: z.number().int(), sha256: z.string() });
+const partLocator = z.object({ uploadId: uploadIdSchema, partNumber: partNumberSchema });
+
+export async function uploadRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  await app.register(async (scope) => jsonRoutes(scope, ctx));
+  await app.register(async (scope) => byteRoutes(scope, ctx));
+}
+
+async function jsonRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const r = app.withTypeProvider<ZodTypeProvider>();
+  const uploads = ctx.uploads;
+
+  r.post(
+    '/v1/files/init',
+    {
+      schema: {
+        tags: ['uploads'],
+        summary: 'Start an upload (single, chunked or batch): sizes and quota are checked and reserved here',
+        security: security.any,
+        querystring: z.object({ user_id: userIdSchema.optional() }),
+        body: z.object({
+          mode: z.enum(['single', 'chunked', 'batch']),
+          files: z
+            .array(z.object({ name: filenameSchema, size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), mime: mimeSchema.optional(), sha256: sha256Hex.optional() }))
+            .min(1)
+            .max(1000),
+          folder: optionalFolder,
+          partSize: z.number().int().min(MIN_PART_SIZE).max(MAX_PART_SIZE).optional(),
+          user_id: userIdSchema.optional(),
+        }),
+        response: {
+          201: z.object({
+            uploadId: z.string(),
+            uploads: z.array(
+              z.object({ uploadId: z.string(), name: z.string(), size: z.number(), mime: z.string(), folder: z.string().nullable(), partSize: z.number(), partCount: z.number(), expiresAt: z.string() }),
+            ),
+          }),
+          ...errorResponses(400, 401, 403, 413),
+        },
+      },
+      config: { access: WRITE },
+    },
+    async (request, reply) => {
+      const userId = actingUserId(request.principal!, request.body.user_id ?? request.query.user_id);
+      const created = await uploads.init(userId, request.body);
+      return reply.code(201).send({
+        uploadId: created[0]!.id,
+        uploads: created.map((u) => ({
+          uploadId: u.id,
+          name: u.filename,
+          size: u.size,
+          mime: u.mime,
+          folder: u.folder || null,
+          partSize: u.partSize,
+          partCount: u.partCount,
+          expiresAt: uploads.expiresAt(u),
+        })),
+      });
+    },
+  );
+
+  r.get(
+    '/v1/files/upload/:uploadId',
+    {
+      schema: {
+        tags: ['uploads'],
+        summary: 'Parts received so far, for resuming',
+        security: security.any,
+        params: z.object({ uploadId: uploadIdSchema }),
+        response: {
+          200: z.object({
+            uploadId: z.string(),
+            state: z.string(),
+            name: z.string(),
+            size: z.number(),
+            mime: z.string(),
+            folder: z.string().nullable(),
+            partSize: z.number(),
+            partCount: z.number(),
+            receivedBytes: z.number(),
+            parts: z.array(z.object({ partNumber: z.number(), size: z.number(), sha256: z.string() })),
+            expiresAt: z.string(),
+            key: z.string().nullable(),
+          }),
+          ...errorResponses(401, 403, 404),
+        },
+      },
+      config: { access: { role: 'viewer', scope: 'files:read' } },
+    },
+    async (request) => {
+      const { upload, parts } = await uploads.status(request.principal!, request.params.uploadId);
+      return {
+        uploadId: upload.id,
+        state: upload.state,
+        name: upload.filename,
+        size: upload.size,
+        mime: upload.mime,
+        folder: upload.folder || null,
+        partSize: upload.partSize,
+        partCount: upload.partCount,
+        receivedBytes: parts.reduce((n, p) => n + p.size, 0),
+        parts,
+        expiresAt: uploads.expiresAt(upload),
+        key: upload.state === 'completed' ? upload.fileKey : null,
+      };
+    },
+  );
+
+  r.delete(
+    '/v1/files/upload/:uploadId',
+    {
+      schema: {
+        tags: ['uploads'],
+        summary: 'Abort an upload: parts removed, reservation freed',
+        security: security.any,
+        params: z.object({ uploadId: uploadIdSchema }),
+        response: { 200: z.object({ uploadId: z.string(), aborted: z.literal(true) }), ...errorResponses(401, 403, 404, 409) },
+      },
+      config: { access: WRITE },
+    },
+    async (request) => {
+      await uploads.abort(request.principal!, request.params.uploadId);
+      return { uploadId: request.params.uploadId, aborted: true as const };
+    },
+  );
+
+  r.post(
+    '/v1/files/complete',
+    {
+      schema: {
+        tags: ['uploads'],
+        summary: 'Join the parts into the file, atomically; a retry answers 200 with the same record',
+        security: security.any,
+        body: z.object({
+          uploadId: uploadIdSchema,
+          meta: z.object({ filename: filenameSchema.optional(), folder: optionalFolder }).nullish(),
+          sha256: sha256Hex.optional(),
+        }),
+        response: { 200: fileRecordSchema, 201: fileRecordSchema, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+      config: { access: WRITE },
+    },
+    async (request, reply) => {
+      const { uploadId, meta, sha256 } = request.body;
+      const { file, created } = await uploads.complete(request.principal!, { uploadId, filename: meta?.filename, folder: meta?.folder, sha256 });
+      return reply.code(created ? 201 : 200).send(publicRecord(file, ctx.config.publicBaseUrl));
+    },
+  );
+}
+
+const fieldValue = (file: MultipartFile, name: string): unknown => {
+  const field = file.fields[name];
+  return field && !Array.isArray(field) && field.type === 'field' ? field.value : undefined;
+};
+
+async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  // Only two ways in: a raw stream (any content type) or multipart/form-data.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
+  await app.register(multipart, {
+    limits: { fileSize: ctx.config.maxFileBytes + 1, files: 1000, fields: 50, fieldSize: 64 * 1024, parts: 1100 },
+  });
+  // A request refused before its body was read: close the connection rather than drain gigabytes.
+  app.addHook('onError', async (request, reply) => {
+    if (!request.raw.complete) void reply.header('Connection', 'close');
+  });
+  const r = app.withTypeProvider<ZodTypeProvider>();
+
+  const partSchema = {
+    tags: ['uploads'],
+    summary: 'Upload one part: raw bytes (?uploadId&partNumber) or multipart fields uploadId, partNumber, file',
+    security: security.any,
+    querystring: z.object({ uploadId: uploadIdSchema.optional(), partNumber: partNumberSchema.optional() }),
+    response: { 200: partReply, ...errorResponses(400, 401, 403, 404, 409, 413) },
+  };
+  const partHandler = async (request: import('fastify').FastifyRequest<{ Querystring: { uploadId?: string; partNumber?: number } }>) => {
+    let body: Readable;
+    let locator: unknown = request.query;
+    let contentLength: number | undefined;
+    if (request.isMultipart()) {
+      const file = await request.file();
+      if (!file) throw new BadRequestError('body: a file field is required', 'validation_error');
+      locator = { uploadId: fieldValue(file, 'uploadId') ?? request.query.uploadId, partNumber: fieldValue(file, 'partNumber') ?? request.query.partNumber };
+      body = file.file;
+    } else {
+      body = request.body as Readable;
+      const declared = Number(request.headers['content-length']);
+      contentLength = Number.isFinite(declared) ? declared : undefined;
+    }
+    const parsed = partLocator.safeParse(locator);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0]!;
+      throw new BadRequestError(`${issue.path.join('.')}: ${issue.message}`, 'validation_error');
+    }
+    const part = await ctx.uploads.putPart(request.principal!, parsed.data.uploadId, parsed.data.partNumber, body, {
+      ...expectedDigests(request.headers),
+      contentLength,
+    });
+    return { uploadId: parsed.data.uploadId, ...part };
+  };
+  r.put('/v1/files/part', { schema: partSchema, config: { access: WRITE } }, partHandler);
+  r.post('/v1/files/part', { schema: partSchema, config: { access: WRITE } }, partHandler);
+
+  r.post(
+    '/v1/files',
+    {
+      schema: {
+        tags: ['uploads'],
+        summary: 'One-request upload: multipart/form-data with one or more file fields (an optional folder field first)',
+        security: security.any,
+        querystring: z.object({ user_id: userIdSchema.optional(), folder: optionalFolder }),
+        response: { 201: z.object({ files: z.array(fileRecordSchema) }), ...errorResponses(400, 401, 403, 413, 415) },
+      },
+      config: { access: WRITE },
+    },
+    async (request, reply) => {
+      if (!request.isMultipart()) throw new BadRequestError('Expected multipart/form-data', 'multipart_required');
+      const userId = actingUserId(request.principal!, request.query.user_id);
+      let folder = request.query.folder ?? '';
+      const stored = [];
+      for await (const part of request.parts()) {
+        if (part.type === 'field') {
+          if (part.fieldname === 'folder') folder = parseField(optionalFolder, part.value, 'folder') ?? '';
+          continue;
+        }
+        const filename = parseField(filenameSchema, part.filename, `${part.fieldname}.filename`)!;
+        const mime = mimeSchema.safeParse(part.mimetype).success ? part.mimetype : 'application/octet-stream';
+        stored.push(await ctx.files.storeObject(userId, { folder, filename, mime }, part.file));
+      }
+      if (stored.length === 0) throw new BadRequestError('body: at least one file field is required', 'validation_error');
+      return reply.code(201).send({ files: stored.map((f) => publicRecord(f, ctx.config.publicBaseUrl)) });
+    },
+  );
+}
+
+function parseField<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new BadRequestError(`body.${field}: ${parsed.error.issues[0]!.message}`, 'validation_error');
+  return parsed.data;
+}

@@ -1,0 +1,229 @@
+/**
+ * Uploads: init → parts → complete, resumable and crash-safe.
+ *  - init reserves each file's declared size against the quota, atomically;
+ *  - a part is streamed to a temporary file and only counted (renamed + recorded) once it
+ *    arrived whole with the right size and checksums;
+ *  - complete moves the upload open → assembling (one winner), joins the parts into the
+ *    final object (temp, fsync, rename), then commits the record in one transaction;
+ *    a crash anywhere leaves the file wholly there or wholly absent (see reconcile).
+ */
+import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { Principal } from '../auth/principal.js';
+import type { FileRecord, MetadataStore, PartRecord, UploadRecord } from '../db/types.js';
+import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError } from '../http/errors.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { ExpectedDigests } from './checksums.js';
+import { mayAccess, type FileService } from './file-service.js';
+import { buildKey, newFileId } from './keys.js';
+
+export const MiB = 1024 * 1024;
+export const DEFAULT_PART_SIZE = 8 * MiB;
+export const MIN_PART_SIZE = 5 * MiB;
+export const MAX_PART_SIZE = 512 * MiB;
+export const MAX_PARTS = 10_000;
+
+export interface InitFile {
+  name: string;
+  size: number;
+  mime?: string;
+  sha256?: string;
+}
+
+export interface InitRequest {
+  mode: UploadRecord['mode'];
+  files: InitFile[];
+  folder?: string;
+  partSize?: number;
+}
+
+export interface UploadLimits {
+  maxFileBytes: number;
+  expiryMs: number;
+}
+
+export class UploadService {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly blobs: BlobStore,
+    private readonly files: FileService,
+    private readonly limits: UploadLimits,
+  ) {}
+
+  expiresAt(upload: UploadRecord): string {
+    return new Date(upload.updatedAt + this.limits.expiryMs).toISOString();
+  }
+
+  async init(userId: string, req: InitRequest): Promise<UploadRecord[]> {
+    const single = req.mode !== 'batch';
+    if (single && req.files.length !== 1) throw new BadRequestError(`body.files: mode ${req.mode} takes exactly one file`, 'validation_error');
+    // Size limits come before the quota, so a too-big file reads as file_too_large.
+    for (const f of req.files) {
+      if (f.size > this.limits.maxFileBytes) {
+        throw new PayloadTooLargeError(`${f.name}: larger than the ${this.limits.maxFileBytes}-byte limit`, 'file_too_large');
+      }
+    }
+    const now = Date.now();
+    const uploads = req.files.map((f): UploadRecord => {
+      const partSize = req.mode === 'single' ? Math.max(f.size, 1) : (req.partSize ?? DEFAULT_PART_SIZE);
+      const partCount = Math.max(1, Math.ceil(f.size / partSize));
+      if (partCount > MAX_PARTS) throw new BadRequestError(`body.partSize: ${f.name} would need more than ${MAX_PARTS} parts`, 'validation_error');
+      return {
+        id: randomBytes(18).toString('base64url'),
+        userId,
+        mode: req.mode,
+        filename: f.name,
+        folder: req.folder ?? '',
+        size: f.size,
+        mime: f.mime ?? 'application/octet-stream',
+        sha256: f.sha256?.toLowerCase() ?? null,
+        partSize,
+        partCount,
+        state: 'open',
+        fileKey: null,
+        createdAt: now,
+        updatedAt: now,
+      };
+    });
+    await this.store.uploads.createUploads(uploads, this.files.quotaCheck(userId));
+    return uploads;
+  }
+
+  /** The upload if `principal` may touch it; 404 otherwise (existence does not leak). */
+  async getOwned(principal: Principal, uploadId: string): Promise<UploadRecord> {
+    const upload = await this.store.uploads.getUpload(uploadId);
+    if (!upload || !mayAccess(principal, upload.userId)) throw new NotFoundError('Upload not found', 'upload_not_found');
+    return upload;
+  }
+
+  async status(principal: Principal, uploadId: string): Promise<{ upload: UploadRecord; parts: PartRecord[] }> {
+    const upload = await this.getOwned(principal, uploadId);
+    return { upload, parts: await this.store.uploads.listParts(uploadId) };
+  }
+
+  expectedPartSize(upload: UploadRecord, partNumber: number): number {
+    return partNumber < upload.partCount ? upload.partSize : upload.size - upload.partSize * (upload.partCount - 1);
+  }
+
+  /** Checks that can refuse a part before a byte is read. Returns the exact size expected. */
+  async admitPart(principal: Principal, uploadId: string, partNumber: number, contentLength: number | undefined): Promise<{ upload: UploadRecord; expected: number }> {
+    const upload = await this.getOwned(principal, uploadId);
+    if (upload.state !== 'open') throw new ConflictError('Upload is no longer open for parts', 'upload_not_open');
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > upload.partCount) {
+      throw new BadRequestError(`partNumber: must be between 1 and ${upload.partCount}`, 'invalid_part_number');
+    }
+    const expected = this.expectedPartSize(upload, partNumber);
+    if (contentLength !== undefined && contentLength > expected) {
+      throw new PayloadTooLargeError(`Part ${partNumber} must be ${expected} bytes`, 'part_too_large');
+    }
+    return { upload, expected };
+  }
+
+  async putPart(principal: Principal, uploadId: string, partNumber: number, body: Readable, expect: ExpectedDigests & { contentLength?: number }): Promise<PartRecord> {
+    const { expected } = await this.admitPart(principal, uploadId, partNumber, expect.contentLength);
+    const written = await this.blobs.writePart(uploadId, partNumber, body, {
+      maxBytes: expected,
+      tooLarge: () => new PayloadTooLargeError(`Part ${partNumber} must be ${expected} bytes`, 'part_too_large'),
+      verify: (w) => {
+        if (w.size !== expected) throw new BadRequestError(`Part ${partNumber} must be ${expected} bytes, got ${w.size}`, 'part_size_mismatch');
+        if (expect.sha256 && expect.sha256 !== w.sha256) throw new BadRequestError('X-Checksum-SHA256 does not match the part', 'checksum_mismatch');
+        if (expect.md5 && expect.md5 !== w.md5) throw new BadRequestError('Content-MD5 does not match the part', 'checksum_mismatch');
+      },
+    });
+    const part = { partNumber, size: written.size, sha256: written.sha256 };
+    await this.store.uploads.putPart(uploadId, part, Date.now());
+    return part;
+  }
+
+  async complete(
+    principal: Principal,
+    req: { uploadId: string; filename?: string; folder?: string; sha256?: string },
+  ): Promise<{ file: FileRecord; created: boolean }> {
+    const upload = await this.getOwned(principal, req.uploadId);
+    if (upload.state === 'completed') return { file: await this.completedFile(upload), created: false };
+    if (upload.state === 'assembling') throw new ConflictError('This upload is being completed', 'complete_in_progress');
+
+    const parts = await this.store.uploads.listParts(upload.id);
+    this.checkParts(upload, parts);
+    const expectedSha = req.sha256?.toLowerCase() ?? upload.sha256;
+    if (upload.partCount === 1 && expectedSha && parts[0]!.sha256 !== expectedSha) {
+      throw new BadRequestError('sha256 does not match the uploaded bytes', 'checksum_mismatch');
+    }
+    const folder = req.folder ?? upload.folder;
+    const filename = req.filename ?? upload.filename;
+    const id = newFileId();
+    const key = buildKey({ userId: upload.userId, folder, id, filename });
+
+    if (!(await this.store.uploads.beginAssembly(upload.id, key, Date.now()))) {
+      // Someone else won the race: report their outcome.
+      const now = await this.getOwned(principal, upload.id);
+      if (now.state === 'completed') return { file: await this.completedFile(now), created: false };
+      throw new ConflictError('This upload is being completed', 'complete_in_progress');
+    }
+    try {
+      const written = await this.blobs.assemble(upload.id, parts, key);
+      if (written.size !== upload.size || (expectedSha && written.sha256 !== expectedSha)) {
+        throw new BadRequestError('sha256 does not match the uploaded bytes', 'checksum_mismatch');
+      }
+      const file: FileRecord = { id, key, userId: upload.userId, folder, filename, size: written.size, mime: upload.mime, sha256: written.sha256, createdAt: new Date().toISOString() };
+      await this.store.uploads.finishAssembly(upload.id, file);
+      await this.blobs.deleteParts(upload.id).catch(() => undefined); // swept later if this fails
+      return { file, created: true };
+    } catch (err) {
+      await this.blobs.delete(key).catch(() => undefined);
+      await this.store.uploads.abortAssembly(upload.id, Date.now());
+      throw err;
+    }
+  }
+
+  private checkParts(upload: UploadRecord, parts: PartRecord[]): void {
+    const byNumber = new Map(parts.map((p) => [p.partNumber, p]));
+    const missing: number[] = [];
+    for (let n = 1; n <= upload.partCount; n++) {
+      const p = byNumber.get(n);
+      if (!p || p.size !== this.expectedPartSize(upload, n)) missing.push(n);
+    }
+    if (missing.length > 0) {
+      throw new BadRequestError(`Missing or wrong-sized parts: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`, 'upload_incomplete', { missing_parts: missing });
+    }
+  }
+
+  private async completedFile(upload: UploadRecord): Promise<FileRecord> {
+    const file = upload.fileKey ? await this.store.files.getFile(upload.fileKey) : null;
+    if (!file) throw new NotFoundError('The file of this upload was deleted', 'file_not_found');
+    return file;
+  }
+
+  async abort(principal: Principal, uploadId: string): Promise<void> {
+    const upload = await this.getOwned(principal, uploadId);
+    if (upload.state === 'assembling') throw new ConflictError('This upload is being completed', 'complete_in_progress');
+    if (upload.state === 'completed') throw new ConflictError('This upload is already complete', 'upload_completed');
+    await this.store.uploads.deleteUpload(uploadId);
+    await this.blobs.deleteParts(uploadId);
+  }
+
+  /** Removes uploads idle for longer than the expiry, freeing their reservations. */
+  async sweep(now = Date.now()): Promise<number> {
+    const stale = await this.store.uploads.staleUploads(now - this.limits.expiryMs);
+    for (const upload of stale) {
+      await this.store.uploads.deleteUpload(upload.id);
+      await this.blobs.deleteParts(upload.id);
+    }
+    return stale.length;
+  }
+
+  /**
+   * Start-up: a completion interrupted by a crash is undone (its object removed, the upload
+   * reopened with every part intact); temporary files and unknown part folders are removed.
+   */
+  async reconcile(): Promise<{ reopened: number; orphans: number; expired: number }> {
+    const interrupted = await this.store.uploads.uploadsInState('assembling');
+    for (const upload of interrupted) {
+      if (upload.fileKey && !(await this.store.files.getFile(upload.fileKey))) await this.blobs.delete(upload.fileKey);
+      await this.store.uploads.abortAssembly(upload.id, Date.now());
+    }
+    const orphans = await this.blobs.removeOrphans(await this.store.uploads.allUploadIds());
+    const expired = await this.sweep();
+    return { reopened: interrupted.length, orphans, expired };
+  }
+}
