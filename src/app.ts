@@ -18,6 +18,8 @@ import { loggerOptions } from './http/logging.js';
 import { registerDocs } from './http/docs.js';
 import { healthRoutes } from './ops/health.js';
 import { fileRoutes } from './files/routes.js';
+import { registerCors } from './http/cors.js';
+import { metricsRoutes } from './ops/metrics.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -58,7 +60,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     global: false,
     errorResponseBuilder: (_req, context) => new TooManyRequestsError(context.ttl / 1000),
   });
+  await registerCors(app, config.corsOrigins);
   await registerDocs(app, config);
+  await metricsRoutes(app, ctx.telemetry, config.metricsToken);
   await app.register(guardPlugin, { guard: ctx.guard });
 
   await app.register(async (scope) => {

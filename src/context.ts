@@ -13,7 +13,8 @@ import { PasswordHasher } from './auth/passwords.js';
 import { SessionService } from './auth/sessions.js';
 import { TokenSigner } from './auth/tokens.js';
 import { UserService } from './auth/users.js';
-import { AccessVerifier, type AuthFailureListener } from './auth/verifier.js';
+import { AccessVerifier } from './auth/verifier.js';
+import { PromTelemetry } from './ops/metrics.js';
 import { FileService } from './files/file-service.js';
 import { UploadService } from './files/upload-service.js';
 import type { BlobStore } from './storage/blob-store.js';
@@ -31,8 +32,7 @@ export interface AppContext {
   users: UserService;
   sessions: SessionService;
   guard: Guard;
-  /** Listeners other modules (metrics) attach to; called with the reason a credential failed. */
-  authFailures: AuthFailureListener[];
+  telemetry: PromTelemetry;
 }
 
 export function keyRingOptions(config: Config): KeyRingOptions {
@@ -63,8 +63,8 @@ export async function createContext(config: Config): Promise<AppContext> {
     accessTtlSeconds: config.auth.accessTtlSeconds,
     refreshTtlSeconds: config.auth.refreshTtlSeconds,
   });
-  const authFailures: AuthFailureListener[] = [];
-  const onFailure: AuthFailureListener = (reason) => authFailures.forEach((l) => l(reason));
+  const telemetry = new PromTelemetry(store);
+  const onFailure = telemetry.authFailure.bind(telemetry);
   const verifier = new AccessVerifier(signer, keys, store.tokens, externalVerifier(config.auth.external), onFailure);
   const users = new UserService(store.users, new PasswordHasher(config.auth.scryptLogN));
   const sessions = new SessionService(users, signer, store.tokens);
@@ -75,9 +75,9 @@ export async function createContext(config: Config): Promise<AppContext> {
     publicBaseUrl: config.publicBaseUrl,
     onFailure,
   });
-  const files = new FileService(store, blobs, { maxFileBytes: config.maxFileBytes, defaultQuotaBytes: config.quotaBytes });
-  const uploads = new UploadService(store, blobs, files, { maxFileBytes: config.maxFileBytes, expiryMs: config.uploads.expirySeconds * 1000 });
+  const files = new FileService(store, blobs, { maxFileBytes: config.maxFileBytes, defaultQuotaBytes: config.quotaBytes }, telemetry);
+  const uploads = new UploadService(store, blobs, files, { maxFileBytes: config.maxFileBytes, expiryMs: config.uploads.expirySeconds * 1000 }, telemetry);
   await uploads.reconcile();
   await users.bootstrapAdmin(config.auth.admin.username, config.auth.admin.password);
-  return { config, store, blobs, files, uploads, keys, signer, verifier, users, sessions, guard, authFailures };
+  return { config, store, blobs, files, uploads, keys, signer, verifier, users, sessions, guard, telemetry };
 }

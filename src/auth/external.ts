@@ -8,7 +8,8 @@ import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'Ed25519'];
 
-function algorithmsFor(key: KeyObject): string[] {
+/** The algorithms a public key may verify (none for an unsupported key type or curve). */
+export function algorithmsFor(key: KeyObject): string[] {
   switch (key.asymmetricKeyType) {
     case 'rsa':
       return ['RS256', 'RS384', 'RS512'];
@@ -44,6 +45,10 @@ export function externalVerifier(settings: ExternalSettings): ExternalVerify | n
   };
   const check = (payload: JWTPayload): JWTPayload => {
     if (payload.type !== undefined && payload.type !== 'access') throw new Error('not an access token');
+    // jose checks iat only with maxTokenAge: a token "issued" in the future is refused here.
+    if (typeof payload.iat === 'number' && payload.iat > Math.floor(Date.now() / 1000) + options.clockTolerance) {
+      throw new Error('iat in the future');
+    }
     return payload;
   };
   if (settings.publicKeyPem) {

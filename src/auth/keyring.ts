@@ -3,7 +3,8 @@
  * named by their RFC 7638 thumbprint (`kid`). The newest key that is not retired signs;
  * retired keys keep verifying and stay in the JWKS until every token they signed has expired.
  * Several processes may share the directory: each re-reads it when it meets an unknown kid
- * and periodically (see `refresh`), so `keys rotate` from the CLI reaches running servers.
+ * and, before signing or publishing the JWKS, once its refresh interval has passed (see
+ * `refreshIfStale`), so `keys rotate` from the CLI reaches running servers.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -41,7 +42,8 @@ async function createKeyFile(dir: string, alg: SigningAlg): Promise<StoredKey> {
   const kid = await calculateJwkThumbprint(publicPart(privateJwk), 'sha256');
   const stored: StoredKey = { kid, alg, createdAt: now(), retiredAt: null, privateJwk: { ...privateJwk, kid, alg } };
   await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  await fs.writeFile(path.join(dir, `${kid}.json`), JSON.stringify(stored, null, 2), { mode: 0o600, flag: 'wx' });
+  // Written whole (temp file + rename): another process reading the directory never sees half a key.
+  await writeStored(dir, stored);
   return stored;
 }
 
@@ -72,12 +74,15 @@ export interface KeyRingOptions {
   alg: SigningAlg;
   /** How long a retired key must keep verifying: the longest token lifetime. */
   retentionSeconds: number;
+  /** How often a running ring re-reads the directory to pick up rotations (default 60). */
+  refreshSeconds?: number;
 }
 
 export class KeyRing {
   private keys = new Map<string, LoadedKey>();
   private active!: LoadedKey;
   private lastReload = 0;
+  private refreshing: Promise<void> | null = null;
 
   private constructor(private readonly opts: KeyRingOptions) {}
 
@@ -118,6 +123,20 @@ export class KeyRing {
     this.keys = next;
   }
 
+  /**
+   * Re-reads the directory when the refresh interval has passed, so a rotation made by
+   * another process (the CLI) starts signing here too. A failed read keeps the current keys.
+   */
+  async refreshIfStale(): Promise<void> {
+    if (Date.now() - this.lastReload < (this.opts.refreshSeconds ?? 60) * 1000) return;
+    this.refreshing ??= this.reload()
+      .catch(() => {})
+      .finally(() => {
+        this.refreshing = null;
+      });
+    await this.refreshing;
+  }
+
   /** The key that signs new tokens. */
   signingKey(): { kid: string; alg: SigningAlg; key: CryptoKey } {
     return { kid: this.active.kid, alg: this.active.alg, key: this.active.privateKey };
@@ -127,7 +146,7 @@ export class KeyRing {
   async verificationKey(kid: string): Promise<{ alg: SigningAlg; key: CryptoKey } | null> {
     let key = this.keys.get(kid);
     if (!key && Date.now() - this.lastReload > 5000) {
-      await this.reload();
+      await this.reload().catch(() => {}); // an unreadable directory must not turn a bad token into a 500
       key = this.keys.get(kid);
     }
     return key ? { alg: key.alg, key: key.publicKey } : null;

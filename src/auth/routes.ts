@@ -123,6 +123,7 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
     { schema: { tags: ['auth'], summary: 'Public signing keys (JWKS)' } },
     async (_request, reply) => {
       void reply.header('Cache-Control', 'public, max-age=300');
+      await ctx.keys.refreshIfStale();
       return ctx.keys.jwks();
     },
   );

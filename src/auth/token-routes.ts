@@ -51,6 +51,8 @@ export async function tokenRoutes(app: FastifyInstance, ctx: AppContext): Promis
       if (!input.user_id) throw new BadRequestError('user_id is required', 'user_id_required');
       const hours = input.expires_hours ?? 1;
       if (hours > maxHours) throw new BadRequestError(`expires_hours must be at most ${maxHours}`, 'expires_hours_too_large');
+      const ttlSeconds = Math.round(hours * 3600);
+      if (ttlSeconds < 1) throw new BadRequestError('expires_hours is too small: the token would expire at once', 'expires_hours_too_small');
       const known = await ctx.users.get(input.user_id).catch(() => null);
       const role = input.role ?? known?.role ?? 'operator';
       const granted = scopesForRole(role) as string[];
@@ -59,7 +61,7 @@ export async function tokenRoutes(app: FastifyInstance, ctx: AppContext): Promis
       if (beyond.length > 0) throw new BadRequestError(`scope not allowed for role ${role}: ${beyond.join(' ')}`, 'invalid_scope');
       const issued = await ctx.signer.issueAccess(
         { userId: input.user_id, username: known?.username ?? input.user_id, role, scope: scope.join(' ') },
-        Math.round(hours * 3600),
+        ttlSeconds,
       );
       return {
         token: issued.token,

@@ -45,6 +45,7 @@ export class TokenSigner {
   ) {}
 
   private async sign(type: TokenType, claims: JWTPayload, subject: string, ttlSeconds: number): Promise<IssuedToken> {
+    await this.keys.refreshIfStale();
     const { kid, alg, key } = this.keys.signingKey();
     const jti = randomUUID();
     const iat = Math.floor(Date.now() / 1000);

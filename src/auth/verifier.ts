@@ -49,11 +49,10 @@ export class AccessVerifier {
 
   async principalFor(token: string): Promise<Principal> {
     const verified = await this.verifiedClaims(token);
-    if (verified.jti !== null || verified.source === 'local') {
-      const status = await this.store.checkToken(verified.jti ?? '', verified.userId);
-      if (status.revoked) return this.fail('revoked');
-      if (status.userDisabled) return this.fail('disabled');
-    }
+    // Every token, ours or external, with or without a jti: a disabled or deleted local user is out.
+    const status = await this.store.checkToken(verified.jti ?? '', verified.userId);
+    if (status.revoked) return this.fail('revoked');
+    if (status.userDisabled) return this.fail('disabled');
     return {
       kind: 'user',
       userId: verified.userId,

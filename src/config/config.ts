@@ -2,7 +2,9 @@
  * Env → typed Config. `loadConfig` is pure (tests call it with a plain object);
  * `ensureSecrets` (in secrets.ts) fills the secrets that may be generated for local use.
  */
+import { createPublicKey } from 'node:crypto';
 import path from 'node:path';
+import { algorithmsFor } from '../auth/external.js';
 import { envSchema, type Env } from './schema.js';
 import { GiB, MiB } from './durations.js';
 
@@ -60,11 +62,21 @@ export class ConfigError extends Error {
   }
 }
 
+/** The PEM text, checked here so that a bad key stops the start with one line, not a stack trace. */
 function decodePem(base64: string | undefined): string | undefined {
   if (!base64) return undefined;
+  const name = 'AUTH_JWT_PUBLIC_KEY_BASE64';
   const text = Buffer.from(base64, 'base64').toString('utf8');
-  if (!text.includes('-----BEGIN')) {
-    throw new ConfigError('AUTH_JWT_PUBLIC_KEY_BASE64', 'is not the base64 of a PEM public key');
+  if (!text.includes('-----BEGIN')) throw new ConfigError(name, 'is not the base64 of a PEM public key');
+  if (/PRIVATE KEY-----/.test(text)) throw new ConfigError(name, 'holds a private key: give the public key only');
+  let key;
+  try {
+    key = createPublicKey(text);
+  } catch {
+    throw new ConfigError(name, 'is not a readable PEM public key');
+  }
+  if (algorithmsFor(key).length === 0) {
+    throw new ConfigError(name, `unsupported key type ${key.asymmetricKeyType ?? '?'} (use RSA, EC P-256/384/521 or Ed25519)`);
   }
   return text;
 }

@@ -60,7 +60,11 @@ const optionalString = z
   .optional()
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
-const optionalUrl = optionalString.pipe(z.url({ message: 'expected an absolute URL' }).optional());
+/**
+ * http(s) only: `z.url()` alone takes "localhost:5070" (scheme "localhost:") or "javascript:…",
+ * whose origin is "null" — and a browser's `Origin: null` would then pass the CSRF check.
+ */
+const optionalUrl = optionalString.pipe(z.url({ protocol: /^https?$/, message: 'expected an absolute http(s) URL' }).optional());
 
 const secret = optionalString.pipe(
   z.string().min(16, { message: 'must be at least 16 characters' }).optional(),
@@ -89,7 +93,9 @@ export const envSchema = z.object({
   MAX_TOKEN_HOURS: int(24, 1, 24 * 366),
   LOGIN_RATE_LIMIT: int(10, 1, 100000),
   PASSWORD_SCRYPT_LOG_N: int(17, 10, 20),
-  DATABASE_URL: optionalString,
+  DATABASE_URL: optionalString.pipe(
+    z.string().regex(/^(sqlite:.+|:memory:)$/, { message: 'expected sqlite:<path> or :memory: (only SQLite is built in)' }).optional(),
+  ),
   ADMIN_USERNAME: optionalString,
   ADMIN_PASSWORD: optionalString.pipe(z.string().min(8, { message: 'must be at least 8 characters' }).optional()),
   METRICS_TOKEN: secret,

@@ -19,7 +19,20 @@ function persistedSecret(dir: string, name: string, warn: Warn, what: string): s
   }
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const value = randomBytes(32).toString('hex');
-  fs.writeFileSync(file, value + '\n', { mode: 0o600, flag: 'wx' });
+  // Written whole under a temp name, then linked in (fails if another process got there
+  // first: then theirs is used). An empty leftover from an interrupted start is replaced.
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, value + '\n', { mode: 0o600 });
+  try {
+    fs.linkSync(tmp, file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const theirs = fs.readFileSync(file, 'utf8').trim();
+    if (theirs) return theirs;
+    fs.renameSync(tmp, file);
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
   warn(`${what} is not set: generated one in ${file} (set it explicitly for production)`);
   return value;
 }

@@ -96,4 +96,22 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'batch downloads',
+    sql: `
+      CREATE TABLE batch_downloads (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT,
+        name TEXT NOT NULL,
+        compression TEXT NOT NULL,
+        keys_json TEXT NOT NULL,
+        file_count INTEGER NOT NULL,
+        total_size INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX batch_downloads_expiry ON batch_downloads(expires_at);
+    `,
+  },
 ];

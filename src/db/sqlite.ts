@@ -11,6 +11,7 @@ import { SqliteTokenStore } from './sqlite-tokens.js';
 import { SqliteFileStore } from './sqlite-files.js';
 import { QuotaLedger } from './sqlite-quota.js';
 import { SqliteUploadStore } from './sqlite-uploads.js';
+import { SqliteBatchStore } from './sqlite-batches.js';
 import type { MetadataStore } from './types.js';
 
 export function openSqlite(file: string): Database.Database {
@@ -46,6 +47,7 @@ export function openSqliteStore(file: string): MetadataStore {
     tokens: new SqliteTokenStore(db),
     files,
     uploads: new SqliteUploadStore(db, ledger, files),
+    batches: new SqliteBatchStore(db),
     async ping() {
       db.prepare('SELECT 1').get();
     },

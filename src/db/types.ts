@@ -173,12 +173,37 @@ export interface UploadStore {
   allUploadIds(): Promise<Set<string>>;
 }
 
+/** A ZIP batch: the keys a batch-download token stands for. Only the token's hash is kept. */
+export interface BatchRecord {
+  /** Lower-case hex sha256 of the token. */
+  tokenHash: string;
+  /** The user who made it (null for a service acting for nobody in particular). */
+  userId: string | null;
+  /** The archive's file name, e.g. files.zip. */
+  name: string;
+  compression: 'store' | 'deflate';
+  keys: string[];
+  fileCount: number;
+  totalSize: number;
+  createdAt: number; // unix seconds
+  expiresAt: number; // unix seconds
+}
+
+export interface BatchStore {
+  createBatch(batch: BatchRecord): Promise<void>;
+  /** The batch for this token hash, or null when unknown or expired at `now` (unix seconds). */
+  getBatch(tokenHash: string, now: number): Promise<BatchRecord | null>;
+  /** Drops batches that expired before `now`; returns how many. */
+  pruneBatches(now: number): Promise<number>;
+}
+
 /** The whole metadata store: one sub-store per aggregate, sharing one database. */
 export interface MetadataStore {
   users: UserStore;
   tokens: TokenStore;
   files: FileStore;
   uploads: UploadStore;
+  batches: BatchStore;
   ping(): Promise<void>;
   close(): Promise<void>;
 }

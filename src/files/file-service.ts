@@ -8,6 +8,7 @@ import type { Principal } from '../auth/principal.js';
 import type { FileRecord, ListPage, MetadataStore, QuotaCheck } from '../db/types.js';
 import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../http/errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { noTelemetry, type Telemetry } from '../ops/telemetry.js';
 import { buildKey, newFileId, parseKey } from './keys.js';
 
 export interface FileLimits {
@@ -46,6 +47,7 @@ export class FileService {
     private readonly store: MetadataStore,
     private readonly blobs: BlobStore,
     private readonly limits: FileLimits,
+    private readonly telemetry: Telemetry = noTelemetry,
   ) {}
 
   quotaCheck(userId: string): QuotaCheck {
@@ -107,6 +109,7 @@ export class FileService {
           ? new PayloadTooLargeError(`File larger than ${this.limits.maxFileBytes} bytes`, 'file_too_large')
           : new PayloadTooLargeError('Storage quota exceeded', 'quota_exceeded'),
     });
+    this.telemetry.bytesIn(written.size);
     const file: FileRecord = {
       id: parseKey(key).id,
       key,

@@ -13,6 +13,7 @@ import type { Principal } from '../auth/principal.js';
 import type { FileRecord, MetadataStore, PartRecord, UploadRecord } from '../db/types.js';
 import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError } from '../http/errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { noTelemetry, type Telemetry } from '../ops/telemetry.js';
 import type { ExpectedDigests } from './checksums.js';
 import { mayAccess, type FileService } from './file-service.js';
 import { buildKey, newFileId } from './keys.js';
@@ -48,6 +49,7 @@ export class UploadService {
     private readonly blobs: BlobStore,
     private readonly files: FileService,
     private readonly limits: UploadLimits,
+    private readonly telemetry: Telemetry = noTelemetry,
   ) {}
 
   expiresAt(upload: UploadRecord): string {
@@ -86,6 +88,7 @@ export class UploadService {
       };
     });
     await this.store.uploads.createUploads(uploads, this.files.quotaCheck(userId));
+    this.telemetry.uploadsStarted(uploads.length);
     return uploads;
   }
 
@@ -130,6 +133,7 @@ export class UploadService {
         if (expect.md5 && expect.md5 !== w.md5) throw new BadRequestError('Content-MD5 does not match the part', 'checksum_mismatch');
       },
     });
+    this.telemetry.bytesIn(written.size);
     const part = { partNumber, size: written.size, sha256: written.sha256 };
     await this.store.uploads.putPart(uploadId, part, Date.now());
     return part;
@@ -168,6 +172,7 @@ export class UploadService {
       const file: FileRecord = { id, key, userId: upload.userId, folder, filename, size: written.size, mime: upload.mime, sha256: written.sha256, createdAt: new Date().toISOString() };
       await this.store.uploads.finishAssembly(upload.id, file);
       await this.blobs.deleteParts(upload.id).catch(() => undefined); // swept later if this fails
+      this.telemetry.uploadCompleted();
       return { file, created: true };
     } catch (err) {
       await this.blobs.delete(key).catch(() => undefined);
@@ -200,6 +205,7 @@ export class UploadService {
     if (upload.state === 'completed') throw new ConflictError('This upload is already complete', 'upload_completed');
     await this.store.uploads.deleteUpload(uploadId);
     await this.blobs.deleteParts(uploadId);
+    this.telemetry.uploadAborted();
   }
 
   /** Removes uploads idle for longer than the expiry, freeing their reservations. */
@@ -209,6 +215,7 @@ export class UploadService {
       await this.store.uploads.deleteUpload(upload.id);
       await this.blobs.deleteParts(upload.id);
     }
+    this.telemetry.uploadsExpired(stale.filter((u) => u.state !== 'completed').length);
     return stale.length;
   }
 

@@ -1,0 +1,107 @@
+/**
+ * ZIP batch tokens: checked up front (every key must exist and be the caller's), limited in
+ * count and bytes, random (256 bits), stored only as their sha256, reusable until expiry.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Principal } from '../auth/principal.js';
+import type { BatchRecord, FileRecord, MetadataStore } from '../db/types.js';
+import { mayAccess } from '../files/file-service.js';
+import { parseKey } from '../files/keys.js';
+import { nameProblem } from '../files/names.js';
+import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../http/errors.js';
+import type { Compression } from './zip.js';
+
+export interface BatchLimits {
+  maxFiles: number;
+  maxBytes: number;
+  ttlSeconds: number;
+}
+
+export interface BatchRequest {
+  keys: string[];
+  name?: string;
+  compression?: Compression;
+  /** When given, every key must belong to this user. */
+  userId?: string;
+}
+
+export interface CreatedBatch {
+  token: string;
+  expiresAt: number;
+  count: number;
+  totalSize: number;
+}
+
+export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
+export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+
+/** The archive's file name: the caller's, with `.zip` added when missing; `files.zip` by default. */
+export function archiveName(name: string | undefined): string {
+  if (name === undefined || name.trim() === '') return 'files.zip';
+  const problem = nameProblem(name);
+  if (problem) throw new BadRequestError(`body.name: ${problem}`, 'invalid_name');
+  return /\.zip$/i.test(name) ? name : `${name}.zip`;
+}
+
+export class BatchService {
+  constructor(
+    private readonly store: MetadataStore,
+    private readonly limits: BatchLimits,
+  ) {}
+
+  async create(principal: Principal, req: BatchRequest, now = Math.floor(Date.now() / 1000)): Promise<CreatedBatch> {
+    const keys = [...new Set(req.keys)];
+    if (keys.length === 0) throw new BadRequestError('body.keys: at least one key is needed', 'empty_batch');
+    if (keys.length > this.limits.maxFiles) {
+      throw new PayloadTooLargeError(`A batch holds at most ${this.limits.maxFiles} files`, 'too_many_files');
+    }
+    const name = archiveName(req.name);
+    const found: FileRecord[] = [];
+    const missing: string[] = [];
+    for (const key of keys) {
+      const file = await this.visible(principal, key, req.userId);
+      if (file) found.push(file);
+      else missing.push(key);
+    }
+    if (missing.length > 0) {
+      throw new NotFoundError(`${missing.length} of the keys are missing or not yours`, 'files_not_found', { missing });
+    }
+    const totalSize = found.reduce((sum, f) => sum + f.size, 0);
+    if (totalSize > this.limits.maxBytes) {
+      throw new PayloadTooLargeError(`A batch holds at most ${this.limits.maxBytes} bytes`, 'batch_too_large');
+    }
+    await this.store.batches.pruneBatches(now);
+    const token = randomBytes(32).toString('base64url');
+    const batch: BatchRecord = {
+      tokenHash: hashToken(token),
+      userId: principal.userId ?? req.userId ?? null,
+      name,
+      compression: req.compression ?? 'store',
+      keys,
+      fileCount: found.length,
+      totalSize,
+      createdAt: now,
+      expiresAt: now + this.limits.ttlSeconds,
+    };
+    await this.store.batches.createBatch(batch);
+    return { token, expiresAt: batch.expiresAt, count: found.length, totalSize };
+  }
+
+  /** The batch a token stands for; 404 when malformed, unknown or expired. */
+  async open(token: string, now = Math.floor(Date.now() / 1000)): Promise<BatchRecord> {
+    const batch = TOKEN_PATTERN.test(token) ? await this.store.batches.getBatch(hashToken(token), now) : null;
+    if (!batch) throw new NotFoundError('Batch download not found or expired', 'batch_not_found');
+    return batch;
+  }
+
+  private async visible(principal: Principal, key: string, userId: string | undefined): Promise<FileRecord | null> {
+    let owner: string;
+    try {
+      owner = parseKey(key).userId;
+    } catch {
+      return null; // a malformed key is reported as missing, like any key that is not there
+    }
+    if (!mayAccess(principal, owner) || (userId !== undefined && owner !== userId)) return null;
+    return this.store.files.getFile(key);
+  }
+}

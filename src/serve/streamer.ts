@@ -1,0 +1,143 @@
+/**
+ * The one streamer behind `/storage/...` and `/get/...`: maps decide()'s verdict onto
+ * headers and a body read through the BlobStore (never a path), or onto an
+ * X-Accel-Redirect for nginx. Ranges and validators are decided in decide.ts / range.ts.
+ *
+ * Bodies go to `reply.send(stream)`, which pipes with back-pressure and destroys the stream
+ * (closing its file handle) when the client goes away. GET and HEAD are one route, so HEAD
+ * never opens the file.
+ */
+import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FileRecord } from '../db/types.js';
+import { encodeKeyPath } from '../files/keys.js';
+import { etagOf } from '../files/records.js';
+import { AppError, NotFoundError, RangeNotSatisfiableError } from '../http/errors.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import { decide, validatorHeaders, type Representation, type RequestFacts } from './decide.js';
+import { dispositionHeaders, type DispositionType } from './disposition.js';
+import { multipartPlan, type MultipartPlan } from './multipart.js';
+import { contentRange, rangeLength, type ByteRange } from './range.js';
+
+export interface ServeOptions {
+  cacheControl: string;
+  disposition?: DispositionType;
+  /** ACCEL_REDIRECT_PREFIX (e.g. `/_protected/`): hand the bytes to nginx instead of streaming. */
+  accelPrefix?: string;
+  /** Added to every answer (e.g. `Referrer-Policy` on signed URLs). */
+  extraHeaders?: Record<string, string>;
+}
+
+const CONDITIONAL_HEADERS = ['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'] as const;
+const PRINTABLE = /^[\x20-\x7e]+$/;
+
+/** The request facts decide() needs; repeated or array-valued headers count as absent. */
+export function requestFacts(request: FastifyRequest): RequestFacts {
+  const headers: RequestFacts['headers'] = {};
+  for (const name of CONDITIONAL_HEADERS) {
+    const value = request.headers[name];
+    if (typeof value === 'string') headers[name] = value;
+  }
+  return { method: request.method, headers };
+}
+
+export function representationOf(file: FileRecord): Representation {
+  // Objects are immutable (a new upload gets a new key), so the record's time is the
+  // modification time, and the stored sha256 is a strong validator.
+  return { size: file.size, etag: etagOf(file), lastModified: new Date(file.createdAt) };
+}
+
+/** Stored MIME types are validated on upload; anything unprintable falls back to octet-stream. */
+const safeMime = (mime: string): string => (PRINTABLE.test(mime) ? mime : 'application/octet-stream');
+
+/** `X-Accel-Redirect` value: nginx percent-decodes it, so every segment is encoded. */
+export const accelPath = (prefix: string, key: string): string => `${prefix}${encodeKeyPath(key)}`;
+
+const isMissing = (err: unknown): boolean => {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+};
+
+async function open(blobs: BlobStore, key: string, range?: ByteRange): Promise<Readable> {
+  try {
+    return await blobs.read(key, range);
+  } catch (err) {
+    if (isMissing(err)) throw new NotFoundError('File not found', 'file_not_found');
+    throw err;
+  }
+}
+
+async function* multipartBody(blobs: BlobStore, key: string, plan: MultipartPlan): AsyncGenerator<Buffer> {
+  for (const part of plan.parts) {
+    yield Buffer.from(part.header, 'latin1');
+    const stream = await open(blobs, key, part.range);
+    try {
+      for await (const chunk of stream) yield chunk as Buffer;
+    } finally {
+      stream.destroy();
+    }
+  }
+  yield Buffer.from(plan.trailer, 'latin1');
+}
+
+/** Answers a GET or HEAD for `file`. */
+export async function serveFile(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  file: FileRecord,
+  blobs: BlobStore,
+  opts: ServeOptions,
+): Promise<FastifyReply> {
+  const rep = representationOf(file);
+  const mime = safeMime(file.mime);
+  const validators = validatorHeaders(rep);
+  const extra = opts.extraHeaders ?? {};
+  const decision = decide(requestFacts(request), rep);
+
+  if (decision.status === 304) {
+    return reply.code(304).headers({ ...validators, 'Cache-Control': opts.cacheControl, ...extra }).send();
+  }
+  if (decision.status === 412) throw new AppError(412, 'precondition_failed', 'A precondition (If-Match / If-Unmodified-Since) failed');
+  if (decision.status === 416) throw new RangeNotSatisfiableError(rep.size);
+
+  const head = request.method === 'HEAD';
+  const accel = opts.accelPrefix !== undefined && blobs.servesLocalFiles;
+  const ranges = decision.status === 206 ? decision.ranges : null;
+  // Everything that can still fail (a record whose bytes are gone) fails before any
+  // header is set, so an error answer never carries this file's headers.
+  let body: Readable | undefined;
+  if (accel || head || (ranges !== null && ranges.length > 1)) {
+    if (!accel && (await blobs.stat(file.key)) === null) throw new NotFoundError('File not found', 'file_not_found');
+  } else {
+    body = await open(blobs, file.key, ranges?.[0]);
+  }
+
+  reply.headers({
+    'Accept-Ranges': 'bytes',
+    ...validators,
+    'Cache-Control': opts.cacheControl,
+    ...dispositionHeaders(file.filename, mime, opts.disposition),
+    ...extra,
+  });
+
+  if (accel) {
+    // nginx answers Range itself from the file; validators were checked above.
+    return reply.code(200).header('Content-Type', mime).header('X-Accel-Redirect', accelPath(opts.accelPrefix!, file.key)).send();
+  }
+  if (ranges === null) {
+    reply.code(200).header('Content-Type', mime).header('Content-Length', String(rep.size));
+  } else if (ranges.length === 1) {
+    const range = ranges[0]!;
+    reply
+      .code(206)
+      .header('Content-Type', mime)
+      .header('Content-Range', contentRange(range, rep.size))
+      .header('Content-Length', String(rangeLength(range)));
+  } else {
+    const plan = multipartPlan(ranges, rep.size, mime, randomBytes(12).toString('hex'));
+    reply.code(206).header('Content-Type', plan.contentType).header('Content-Length', String(plan.length));
+    if (!head) body = Readable.from(multipartBody(blobs, file.key, plan), { objectMode: false });
+  }
+  return head || body === undefined ? reply.send() : reply.send(body);
+}

@@ -1,0 +1,96 @@
+/**
+ * POST /auth/login against guessing: failures per username are limited (429, then even a
+ * correct password waits), disabled users get the wrong-password answer, and an unknown
+ * username costs the same as a wrong password.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FailureThrottle } from '../../src/auth/throttle.js';
+import { startTestServer, type TestServer } from '../helpers/app.js';
+import { createUser, login } from './jwt-kit.js';
+
+describe('login throttling (LOGIN_RATE_LIMIT=3)', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ LOGIN_RATE_LIMIT: '3' });
+  });
+  afterAll(async () => s.close());
+
+  it('answers 429 after 3 failures for one username, then refuses even the right password', async () => {
+    for (let i = 0; i < 3; i++) expect((await login(s, 'admin', `wrong-${i}`)).statusCode).toBe(401);
+    const limited = await login(s, 'ADMIN', s.adminPassword); // the username is matched case-insensitively
+    expect(limited.statusCode).toBe(429);
+    expect(limited.json()).toEqual({ statusCode: 429, error: 'Too Many Requests', code: expect.any(String), message: expect.any(String) });
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(limited.headers['retry-after'])).toBeLessThanOrEqual(60);
+    expect(limited.body).not.toContain('access_token');
+  });
+
+  it('limits one username without locking out another', async () => {
+    await createUser(s, 'lena', 'lena-password-1');
+    expect((await login(s, 'lena', 'lena-password-1')).statusCode).toBe(200);
+  });
+});
+
+describe('FailureThrottle windows', () => {
+  it('blocks after max failures and lets the key try again once the window has passed', () => {
+    const t = new FailureThrottle(3, 60_000);
+    const start = 1_000_000;
+    for (let i = 0; i < 2; i++) t.recordFailure('k', start + i);
+    expect(t.blockedFor('k', start + 10)).toBe(0);
+    t.recordFailure('k', start + 20);
+    expect(t.blockedFor('k', start + 30)).toBe(60_000 - 30);
+    expect(t.blockedFor('other', start + 30)).toBe(0);
+    expect(t.blockedFor('k', start + 60_001)).toBe(0);
+    t.recordFailure('k', start + 60_002); // a new window starts counting from one
+    expect(t.blockedFor('k', start + 60_003)).toBe(0);
+  });
+
+  it('reset clears the count (a successful login)', () => {
+    const t = new FailureThrottle(2);
+    t.recordFailure('k');
+    t.reset('k');
+    t.recordFailure('k');
+    expect(t.blockedFor('k')).toBe(0);
+  });
+});
+
+describe('login answers that reveal nothing', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer();
+    await createUser(s, 'mona', 'mona-password-1');
+  });
+  afterAll(async () => s.close());
+
+  it('refuses a disabled user with the same 401 body as a wrong password', async () => {
+    const id = await createUser(s, 'nina', 'nina-password-1');
+    await s.asService({ method: 'PATCH', url: `/v1/admin/users/${id}`, payload: { is_active: false } });
+    const disabled = await login(s, 'nina', 'nina-password-1');
+    const wrong = await login(s, 'mona', 'not-her-password');
+    const unknown = await login(s, 'nobody-at-all', 'not-her-password');
+    expect(disabled.statusCode).toBe(401);
+    expect(disabled.json()).toEqual(wrong.json());
+    expect(unknown.json()).toEqual(wrong.json());
+    expect(disabled.headers['www-authenticate']).toBe(wrong.headers['www-authenticate']);
+  });
+
+  it('takes as long for an unknown user as for a wrong password', async () => {
+    const time = async (username: string) => {
+      const t0 = process.hrtime.bigint();
+      const res = await login(s, username, 'wrong-password-x');
+      expect(res.statusCode).toBe(401);
+      return Number(process.hrtime.bigint() - t0) / 1e6;
+    };
+    await time('warm-up-unknown'); // the first unknown user pays for the dummy hash
+    const unknown: number[] = [];
+    const wrong: number[] = [];
+    for (let i = 0; i < 7; i++) {
+      unknown.push(await time(`ghost-${i}`));
+      wrong.push(await time('mona'));
+    }
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[3]!;
+    const ratio = median(unknown) / median(wrong);
+    expect(ratio, `unknown ${median(unknown).toFixed(2)} ms vs wrong ${median(wrong).toFixed(2)} ms`).toBeGreaterThan(0.5);
+    expect(ratio).toBeLessThan(2);
+  });
+});
