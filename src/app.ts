@@ -4,6 +4,7 @@
  * one error handler, the guard hook, then each domain's routes.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config/config.js';
@@ -12,12 +13,13 @@ import { adminRoutes } from './auth/admin-routes.js';
 import { guardPlugin } from './auth/guard.js';
 import { authRoutes } from './auth/routes.js';
 import { tokenRoutes } from './auth/token-routes.js';
-import { registerErrorHandling } from './http/error-handler.js';
+import { frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { TooManyRequestsError } from './http/errors.js';
 import { loggerOptions } from './http/logging.js';
 import { registerDocs } from './http/docs.js';
 import { healthRoutes } from './ops/health.js';
 import { fileRoutes } from './files/routes.js';
+import { serveRoutes } from './serve/routes.js';
 import { registerCors } from './http/cors.js';
 import { metricsRoutes } from './ops/metrics.js';
 
@@ -30,12 +32,14 @@ declare module 'fastify' {
 export interface BuildOptions {
   /** Pass false to silence logs (tests); default: pino at the configured level. */
   logger?: boolean;
+  /** Where log lines go instead of stdout (tests read them). */
+  logStream?: { write(line: string): void };
 }
 
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const ctx = await createContext(config);
   const app = Fastify({
-    logger: opts.logger === false ? false : loggerOptions(config.logLevel),
+    logger: opts.logger === false ? false : loggerOptions(config.logLevel, opts.logStream),
     trustProxy: config.trustProxy,
     // Keys may hold a 255-byte filename in a 32-deep folder: far beyond the default 100.
     routerOptions: { maxParamLength: 16 * 1024, ignoreDuplicateSlashes: false },
@@ -45,6 +49,11 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     connectionTimeout: config.bodyIdleTimeoutMs,
     keepAliveTimeout: 65_000,
     return503OnClosing: true,
+    // The longest valid key (a 255-byte CJK filename 32 folders deep) percent-encodes to ~25 KB
+    // of request line: beyond Node's 16 KiB default, which would answer 431.
+    http: { maxHeaderSize: 64 * 1024 },
+    // Errors Fastify raises before routing (a malformed %-escape in the URL…) get our JSON shape too.
+    frameworkErrors: frameworkErrorHandler,
   });
   app.decorate('ctx', ctx);
   app.setValidatorCompiler(validatorCompiler);
@@ -68,9 +77,15 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   await app.register(async (scope) => {
     await healthRoutes(scope, ctx);
     await authRoutes(scope, ctx);
-    await tokenRoutes(scope, ctx);
+    // Older HTTP clients post form bodies to generate-token (service token only, so no CSRF
+    // surface): a form parser in that route's scope alone; JSON routes elsewhere stay JSON-only.
+    await scope.register(async (tokenScope) => {
+      await tokenScope.register(formbody, { bodyLimit: 64 * 1024 });
+      await tokenRoutes(tokenScope, ctx);
+    });
     await adminRoutes(scope, ctx);
     await fileRoutes(scope, ctx);
+    await serveRoutes(scope, ctx);
   });
   return app;
 }

@@ -7,7 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { KeyRing } from './auth/keyring.js';
-import { publicUser, roleSchema } from './auth/users.js';
+import { z } from 'zod';
+import { passwordSchema, publicUser, roleSchema, usernameSchema } from './auth/users.js';
 import { exitOnConfigError, runtimeConfig } from './config/runtime.js';
 import { createContext, keyRingOptions } from './context.js';
 import { AppError } from './http/errors.js';
@@ -18,6 +19,13 @@ const USAGE = `usage:
   cli users disable <username|id>
   cli users enable <username|id>
   cli keys rotate`;
+
+/** The same rules as POST /v1/admin/users: the CLI is no way around them. */
+function checked<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const result = schema.safeParse(value);
+  if (!result.success) throw new Error(`${what}: ${result.error.issues[0]?.message ?? 'invalid'}`);
+  return result.data;
+}
 
 async function run(argv: string[]): Promise<number> {
   const { positionals, values } = parseArgs({
@@ -51,8 +59,13 @@ async function run(argv: string[]): Promise<number> {
     }
     if (!name) throw new Error(USAGE);
     if (action === 'add') {
-      const password = values.password ?? randomBytes(12).toString('base64url');
-      const user = await ctx.users.create({ username: name, password, role: roleSchema.parse(values.role ?? 'operator'), email: values.email });
+      const password = checked(passwordSchema, values.password ?? randomBytes(12).toString('base64url'), '--password');
+      const user = await ctx.users.create({
+        username: checked(usernameSchema, name, 'username'),
+        password,
+        role: checked(roleSchema, values.role ?? 'operator', '--role'),
+        email: values.email === undefined ? undefined : checked(z.email().max(320), values.email, '--email'),
+      });
       process.stdout.write(`${JSON.stringify(publicUser(user))}\n`);
       if (!values.password) process.stdout.write(`generated password: ${password}\n`);
       return 0;

@@ -59,7 +59,7 @@ export class SessionService {
       now(),
     );
     if (outcome !== 'rotated') {
-      // Also cut the access token that came with the replayed refresh token's family.
+      // 'reused': the store has revoked the family and every access token issued with it.
       throw new UnauthorizedError('Invalid or expired token', 'invalid_token');
     }
     return this.pair(access, next);

@@ -39,7 +39,8 @@ export function publicUser(u: UserRecord): PublicUser {
     role: u.role,
     roles: [u.role],
     is_active: u.isActive,
-    quota_gb: u.quotaBytes === null ? null : u.quotaBytes / GiB,
+    // Bytes are whole numbers; six decimals of GiB read back what was set (0.001, not 0.00099999).
+    quota_gb: u.quotaBytes === null ? null : Number((u.quotaBytes / GiB).toFixed(6)),
     created_at: u.createdAt,
   };
 }

@@ -45,11 +45,16 @@ export function ensureSecrets(config: Config, warn: Warn): Config {
     if (!config.signingKey) throw new ConfigError('UPLOAD_SIGNING_KEY', 'is required when NODE_ENV=production');
     return config;
   }
-  const serviceToken = config.auth.serviceToken ?? persistedSecret(dir, 'service-token', warn, 'AUTH_SERVICE_TOKEN');
-  const signingKey = config.signingKey ?? persistedSecret(dir, 'signing-key', warn, 'UPLOAD_SIGNING_KEY');
-  let admin = config.auth.admin;
-  if (!admin.password) {
-    admin = { username: admin.username ?? 'admin', password: persistedSecret(dir, 'admin-password', warn, 'ADMIN_PASSWORD') };
+  try {
+    const serviceToken = config.auth.serviceToken ?? persistedSecret(dir, 'service-token', warn, 'AUTH_SERVICE_TOKEN');
+    const signingKey = config.signingKey ?? persistedSecret(dir, 'signing-key', warn, 'UPLOAD_SIGNING_KEY');
+    let admin = config.auth.admin;
+    if (!admin.password) {
+      admin = { username: admin.username ?? 'admin', password: persistedSecret(dir, 'admin-password', warn, 'ADMIN_PASSWORD') };
+    }
+    return { ...config, signingKey, auth: { ...config.auth, serviceToken, admin } };
+  } catch (err) {
+    // An unwritable UPLOAD_ROOT is a configuration problem: one line, not a stack trace.
+    throw new ConfigError('UPLOAD_ROOT', `cannot keep generated secrets in ${dir}: ${(err as Error).message}`);
   }
-  return { ...config, signingKey, auth: { ...config.auth, serviceToken, admin } };
 }

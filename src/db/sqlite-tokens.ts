@@ -22,6 +22,12 @@ export class SqliteTokenStore implements TokenStore {
       ),
       spendRefresh: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE jti = ? AND used_at IS NULL'),
       revokeFamilyById: db.prepare('UPDATE refresh_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
+      // Every access token issued with a token of the family dies with it. A refresh token
+      // outlives its access token, so its expiry is a safe bound for the revocation row.
+      revokeFamilyAccess: db.prepare(
+        `INSERT INTO revoked_tokens (jti, expires_at) SELECT access_jti, expires_at FROM refresh_tokens WHERE family_id = ?
+         ON CONFLICT (jti) DO NOTHING`,
+      ),
       familyOfRefresh: db.prepare('SELECT family_id FROM refresh_tokens WHERE jti = ?').pluck(),
       familyOfAccess: db.prepare('SELECT family_id FROM refresh_tokens WHERE access_jti = ?').pluck(),
       pruneRevoked: db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?'),
@@ -47,7 +53,7 @@ export class SqliteTokenStore implements TokenStore {
       if (!current) return 'unknown';
       if (current.revoked_at !== null) return 'revoked';
       if (current.used_at !== null) {
-        this.q.revokeFamilyById.run(now, current.family_id);
+        this.revokeFamilyRows(current.family_id, now);
         return 'reused';
       }
       this.q.spendRefresh.run(now, oldJti);
@@ -61,7 +67,9 @@ export class SqliteTokenStore implements TokenStore {
       ref.refreshJti ? (this.q.familyOfRefresh.get(ref.refreshJti) as string | undefined) : undefined,
       ref.accessJti ? (this.q.familyOfAccess.get(ref.accessJti) as string | undefined) : undefined,
     ];
-    for (const id of families) if (id) this.q.revokeFamilyById.run(now, id);
+    this.db.transaction(() => {
+      for (const id of families) if (id) this.revokeFamilyRows(id, now);
+    })();
   }
 
   async revokeAccessToken(jti: string, expiresAt: number): Promise<void> {
@@ -80,5 +88,10 @@ export class SqliteTokenStore implements TokenStore {
       this.q.pruneFamilies.run();
       return a + b;
     })();
+  }
+
+  private revokeFamilyRows(familyId: string, now: number): void {
+    this.q.revokeFamilyById.run(now, familyId);
+    this.q.revokeFamilyAccess.run(familyId);
   }
 }

@@ -155,7 +155,10 @@ export interface UploadStore {
   /** Creates uploads and reserves their declared sizes, atomically against the quota. */
   createUploads(uploads: UploadRecord[], quota: QuotaCheck): Promise<void>;
   getUpload(id: string): Promise<UploadRecord | null>;
-  /** Records (or replaces) a received part and refreshes the upload's activity time. */
+  /**
+   * Records (or replaces) a received part and refreshes the upload's activity time. Throws
+   * NotFoundError('upload_not_found') / ConflictError('upload_not_open') unless the upload is open.
+   */
   putPart(uploadId: string, part: PartRecord, now: number): Promise<void>;
   listParts(uploadId: string): Promise<PartRecord[]>;
   /** open → assembling with the target key; false when the upload was not open. */

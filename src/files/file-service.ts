@@ -69,7 +69,8 @@ export class FileService {
 
   async list(userId: string, opts: ListOptions): Promise<ListPage & { nextCursor: string | null }> {
     const page = await this.store.files.listFiles(userId, {
-      folder: opts.folder,
+      // No folder names the user's root: recursive=false then means the files at the root only.
+      folder: opts.folder ?? (opts.recursive ? undefined : ''),
       recursive: opts.recursive,
       limit: opts.limit,
       after: opts.cursor ? decodeCursor(opts.cursor) : undefined,
@@ -85,6 +86,14 @@ export class FileService {
     if (!removed) throw new NotFoundError('File not found', 'file_not_found');
     await this.blobs.delete(key);
     return removed;
+  }
+
+  /** Removes files this request stored before it failed (records first, then bytes). */
+  async discard(files: FileRecord[]): Promise<void> {
+    for (const file of files) {
+      await this.store.files.deleteFile(file.key);
+      await this.blobs.delete(file.key).catch(() => undefined);
+    }
   }
 
   /** Bytes the user may still add: quota − used − reserved. */
@@ -104,6 +113,7 @@ export class FileService {
     const key = buildKey({ userId, folder: meta.folder, id: newFileId(), filename: meta.filename });
     const written = await this.blobs.writeObject(key, body, {
       maxBytes,
+      md5: false,
       tooLarge: () =>
         maxBytes === this.limits.maxFileBytes
           ? new PayloadTooLargeError(`File larger than ${this.limits.maxFileBytes} bytes`, 'file_too_large')

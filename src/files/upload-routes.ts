@@ -12,6 +12,7 @@ import { actingUserId } from '../auth/guard.js';
 import type { AccessRule } from '../auth/principal.js';
 import { userIdSchema } from '../auth/user-id.js';
 import type { AppContext } from '../context.js';
+import type { FileRecord } from '../db/types.js';
 import { BadRequestError } from '../http/errors.js';
 import { errorResponses, security } from '../http/schemas.js';
 import { expectedDigests } from './checksums.js';
@@ -186,6 +187,9 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
   await app.register(multipart, {
+    // Keep the filename exactly as sent: busboy would otherwise cut "../etc" down to "etc"
+    // (a silent rewrite); the name rules then refuse it with a 400.
+    preservePath: true,
     limits: { fileSize: ctx.config.maxFileBytes + 1, files: 1000, fields: 50, fieldSize: 64 * 1024, parts: 1100 },
   });
   // A request refused before its body was read: close the connection rather than drain gigabytes.
@@ -245,15 +249,21 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
       if (!request.isMultipart()) throw new BadRequestError('Expected multipart/form-data', 'multipart_required');
       const userId = actingUserId(request.principal!, request.query.user_id);
       let folder = request.query.folder ?? '';
-      const stored = [];
-      for await (const part of request.parts()) {
-        if (part.type === 'field') {
-          if (part.fieldname === 'folder') folder = parseField(optionalFolder, part.value, 'folder') ?? '';
-          continue;
+      const stored: FileRecord[] = [];
+      try {
+        for await (const part of request.parts()) {
+          if (part.type === 'field') {
+            if (part.fieldname === 'folder') folder = parseField(optionalFolder, part.value, 'folder') ?? '';
+            continue;
+          }
+          const filename = parseField(filenameSchema, part.filename, `${part.fieldname}.filename`)!;
+          const mime = mimeSchema.safeParse(part.mimetype).success ? part.mimetype : 'application/octet-stream';
+          stored.push(await ctx.files.storeObject(userId, { folder, filename, mime }, part.file));
         }
-        const filename = parseField(filenameSchema, part.filename, `${part.fieldname}.filename`)!;
-        const mime = mimeSchema.safeParse(part.mimetype).success ? part.mimetype : 'application/octet-stream';
-        stored.push(await ctx.files.storeObject(userId, { folder, filename, mime }, part.file));
+      } catch (err) {
+        // All or nothing: the client gets an error, so the files before it must not stay either.
+        await ctx.files.discard(stored);
+        throw err;
       }
       if (stored.length === 0) throw new BadRequestError('body: at least one file field is required', 'validation_error');
       return reply.code(201).send({ files: stored.map((f) => publicRecord(f, ctx.config.publicBaseUrl)) });

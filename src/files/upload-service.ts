@@ -52,6 +52,9 @@ export class UploadService {
     private readonly telemetry: Telemetry = noTelemetry,
   ) {}
 
+  /** In-process locks per `${uploadId}/${partNumber}` (see putPart). */
+  private readonly partLocks = new Map<string, Promise<void>>();
+
   expiresAt(upload: UploadRecord): string {
     return new Date(upload.updatedAt + this.limits.expiryMs).toISOString();
   }
@@ -124,19 +127,59 @@ export class UploadService {
 
   async putPart(principal: Principal, uploadId: string, partNumber: number, body: Readable, expect: ExpectedDigests & { contentLength?: number }): Promise<PartRecord> {
     const { expected } = await this.admitPart(principal, uploadId, partNumber, expect.contentLength);
+    let unlock: (() => void) | undefined;
     const written = await this.blobs.writePart(uploadId, partNumber, body, {
       maxBytes: expected,
+      md5: expect.md5 !== undefined, // only when Content-MD5 was sent: it halves the hashing cost
       tooLarge: () => new PayloadTooLargeError(`Part ${partNumber} must be ${expected} bytes`, 'part_too_large'),
-      verify: (w) => {
+      verify: async (w) => {
         if (w.size !== expected) throw new BadRequestError(`Part ${partNumber} must be ${expected} bytes, got ${w.size}`, 'part_size_mismatch');
         if (expect.sha256 && expect.sha256 !== w.sha256) throw new BadRequestError('X-Checksum-SHA256 does not match the part', 'checksum_mismatch');
         if (expect.md5 && expect.md5 !== w.md5) throw new BadRequestError('Content-MD5 does not match the part', 'checksum_mismatch');
+        // Two copies of one part may arrive at once: promoting a copy and recording its digest
+        // happen under one lock, so the recorded digest is always that of the bytes kept.
+        unlock = await this.lockPart(`${uploadId}/${partNumber}`);
+        // The upload may have been completed, aborted or expired while the bytes streamed in:
+        // then the part must not land among (or resurrect) its parts.
+        await this.assertOpen(uploadId);
       },
+    }).catch((err: unknown) => {
+      unlock?.();
+      throw err;
     });
     this.telemetry.bytesIn(written.size);
     const part = { partNumber, size: written.size, sha256: written.sha256 };
-    await this.store.uploads.putPart(uploadId, part, Date.now());
+    try {
+      await this.store.uploads.putPart(uploadId, part, Date.now());
+    } catch (err) {
+      // Lost the race after all: drop what was promoted, unless a completion is reading it.
+      const now = await this.store.uploads.getUpload(uploadId);
+      if (!now || now.state === 'completed') await this.blobs.deleteParts(uploadId).catch(() => undefined);
+      throw err;
+    } finally {
+      unlock?.();
+    }
     return part;
+  }
+
+  /** Waits for the previous holder of `name`, then returns the release function. */
+  private async lockPart(name: string): Promise<() => void> {
+    const previous = this.partLocks.get(name) ?? Promise.resolve();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const mine = previous.then(() => gate);
+    this.partLocks.set(name, mine);
+    await previous;
+    return () => {
+      release();
+      if (this.partLocks.get(name) === mine) this.partLocks.delete(name);
+    };
+  }
+
+  private async assertOpen(uploadId: string): Promise<void> {
+    const upload = await this.store.uploads.getUpload(uploadId);
+    if (!upload) throw new NotFoundError('Upload not found', 'upload_not_found');
+    if (upload.state !== 'open') throw new ConflictError('Upload is no longer open for parts', 'upload_not_open');
   }
 
   async complete(
@@ -208,9 +251,12 @@ export class UploadService {
     this.telemetry.uploadAborted();
   }
 
-  /** Removes uploads idle for longer than the expiry, freeing their reservations. */
+  /**
+   * Removes uploads idle for longer than the expiry, freeing their reservations. One being
+   * assembled is left alone: its completion is running (or, after a crash, reconcile reopens it).
+   */
   async sweep(now = Date.now()): Promise<number> {
-    const stale = await this.store.uploads.staleUploads(now - this.limits.expiryMs);
+    const stale = (await this.store.uploads.staleUploads(now - this.limits.expiryMs)).filter((u) => u.state !== 'assembling');
     for (const upload of stale) {
       await this.store.uploads.deleteUpload(upload.id);
       await this.blobs.deleteParts(upload.id);

@@ -58,7 +58,18 @@ function toReply(error: FastifyError | AppError | Error): { status: number; body
   return { status: 500, body: errorBody(500, 'internal_error', 'Internal server error'), headers: {} };
 }
 
+/** For Fastify's `frameworkErrors` option: errors raised before a route is found. */
+export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const { status, body, headers } = toReply(error);
+  void reply.code(status).headers(headers).type('application/json; charset=utf-8').send(body);
+}
+
 export function registerErrorHandling(app: FastifyInstance): void {
+  // JSON routes take JSON: without Fastify's default text/plain parser, a text/plain body is a
+  // 415 like any other wrong content type (not a string that fails validation as a 400), and
+  // a cross-site "simple" text/plain POST never reaches a handler. Byte-upload routes register
+  // their own parsers in their own scope.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const { status, body, headers } = toReply(error);
     if (status >= 500) request.log.error({ err: error }, 'request failed');

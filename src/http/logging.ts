@@ -13,9 +13,11 @@ export function redactUrl(url: string): string {
     .replace(/(\/v1\/files\/batch-download\/)[^/?#]+/, `$1${REDACTED}`);
 }
 
-export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+/** `stream`: where the lines go (default stdout); tests pass one to read what was logged. */
+export function loggerOptions(level: string, stream?: { write(line: string): void }): FastifyServerOptions['logger'] {
   return {
     level,
+    ...(stream ? { stream } : {}),
     redact: {
       paths: [
         'req.headers.authorization',

@@ -6,7 +6,8 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 const HEX_SHA256 = /^[0-9a-f]{64}$/;
-const EXP = /^[0-9]{1,15}$/;
+// Canonical decimal only: a leading zero or sign would be another string for the same time.
+const EXP = /^(?:0|[1-9][0-9]{0,14})$/;
 // base64url and standard base64 alphabets together, then at most two '=' of padding.
 const B64 = /^[A-Za-z0-9_\-+/]+={0,2}$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });

@@ -10,6 +10,10 @@ import type { Readable } from 'node:stream';
 import { ZipArchive } from 'archiver';
 import type { FileRecord } from '../db/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { useNativeCrc32 } from './fast-crc32.js';
+
+// archiver's pure-JS CRC-32 is the slowest step of a stored ZIP; use zlib's when it agrees.
+useNativeCrc32();
 
 export type Compression = 'store' | 'deflate';
 

@@ -28,19 +28,23 @@ export interface WriteOptions {
   /** More bytes than this → `tooLarge()` (default: a 413), nothing kept. */
   maxBytes: number;
   tooLarge?: () => Error;
+  /** Compute the MD5 as well (default true). MD5 costs more CPU than SHA-256: pass false when
+   *  nobody will check it; `md5` is then ''. */
+  md5?: boolean;
 }
 
 export interface BlobStore {
   /**
    * Streams one part of an upload to a temporary place and promotes it only when the
    * body ended cleanly; a part cut short (client gone, limit hit, crash) is never visible.
-   * `verify` runs before promotion and may throw to refuse the part (checksum mismatch).
+   * `verify` runs before promotion and may throw (or reject) to refuse the part: a checksum
+   * mismatch, or an upload that was completed or aborted while the part streamed in.
    */
   writePart(
     uploadId: string,
     partNumber: number,
     body: Readable,
-    opts: WriteOptions & { verify?: (written: WrittenBlob) => void },
+    opts: WriteOptions & { verify?: (written: WrittenBlob) => void | Promise<void> },
   ): Promise<WrittenBlob>;
   /** Parts present for an upload (promoted ones only). */
   listParts(uploadId: string): Promise<{ partNumber: number; size: number }[]>;

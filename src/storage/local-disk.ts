@@ -3,11 +3,12 @@
  *   storage/{user_id}/{folder}/{id}_{filename}      finished objects (keys)
  *   .parts/{uploadId}/part_000001                   received parts
  *   .tmp/                                           files being written (removed at start-up)
+ *   .long/{xx}/{sha256(key)}                        objects whose key the file system cannot hold
  * Every write goes to .tmp first and is renamed into place only when complete, so a reader
  * never sees a half-written file. Buffers are large (4 MiB writes, 1 MiB reads): on these
  * machines that is the difference between ~0.4 and ~1.3 GB/s.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -22,17 +23,32 @@ const WRITE_BUFFER = 4 * 1024 * 1024;
 const READ_BUFFER = 1024 * 1024;
 const UPLOAD_ID = /^[A-Za-z0-9_-]{8,64}$/;
 
+/** Linux limits: NAME_MAX bytes per directory entry, PATH_MAX bytes per path (with its NUL). */
+const NAME_MAX = 255;
+const PATH_MAX = 4095;
+
+/** Can `absolute` (under `root`) be created as it is on a typical Linux file system? */
+function fitsFileSystem(absolute: string, root: string): boolean {
+  if (Buffer.byteLength(absolute) > PATH_MAX) return false;
+  return absolute
+    .slice(root.length + 1)
+    .split(path.sep)
+    .every((segment) => Buffer.byteLength(segment) <= NAME_MAX);
+}
+
 const partName = (n: number) => `part_${String(n).padStart(6, '0')}`;
 
 export class LocalDiskBlobStore implements BlobStore {
   readonly servesLocalFiles = true;
   private readonly tmpDir: string;
   private readonly partsDir: string;
+  private readonly longDir: string;
 
   constructor(readonly root: string) {
     this.root = path.resolve(root);
     this.tmpDir = path.join(this.root, '.tmp');
     this.partsDir = path.join(this.root, '.parts');
+    this.longDir = path.join(this.root, '.long');
   }
 
   async init(): Promise<void> {
@@ -41,9 +57,17 @@ export class LocalDiskBlobStore implements BlobStore {
     await fs.mkdir(path.join(this.root, 'storage'), { recursive: true });
   }
 
-  /** Absolute path of a key (for X-Accel-Redirect and tests), proven to stay under the root. */
+  /**
+   * Absolute path of a key (for X-Accel-Redirect and tests), proven to stay under the root:
+   * `<root>/<key>` as in the seed's layout. Valid keys can be longer than the file system
+   * allows (a 255-byte filename becomes a 288-byte `{id}_{filename}` entry; a 32-deep folder
+   * of long names passes PATH_MAX), so those few live at `.long/<sha256(key)>` instead.
+   */
   pathOf(key: string): string {
-    return resolveInside(this.root, key);
+    const direct = resolveInside(this.root, key);
+    if (fitsFileSystem(direct, this.root)) return direct;
+    const digest = createHash('sha256').update(key).digest('hex');
+    return path.join(this.longDir, digest.slice(0, 2), digest);
   }
 
   private uploadDir(uploadId: string): string {
@@ -58,7 +82,7 @@ export class LocalDiskBlobStore implements BlobStore {
   /** Streams `body` into a fresh temp file through a Meter; removes the temp file on any failure. */
   private async streamToTemp(body: Readable, opts: WriteOptions, fsync: boolean): Promise<{ tmp: string; written: WrittenBlob }> {
     const tmp = this.tempPath();
-    const meter = new Meter(opts.maxBytes, { tooLarge: opts.tooLarge });
+    const meter = new Meter(opts.maxBytes, { tooLarge: opts.tooLarge, md5: opts.md5 });
     const out = createWriteStream(tmp, { highWaterMark: WRITE_BUFFER, flags: 'wx' });
     try {
       await pipeline(body, meter, out);
@@ -74,12 +98,12 @@ export class LocalDiskBlobStore implements BlobStore {
     uploadId: string,
     partNumber: number,
     body: Readable,
-    opts: WriteOptions & { verify?: (written: WrittenBlob) => void },
+    opts: WriteOptions & { verify?: (written: WrittenBlob) => void | Promise<void> },
   ): Promise<WrittenBlob> {
     const dir = this.uploadDir(uploadId);
     const { tmp, written } = await this.streamToTemp(body, opts, false);
     try {
-      opts.verify?.(written);
+      await opts.verify?.(written);
       await fs.mkdir(dir, { recursive: true });
       // rename() replaces an earlier copy atomically: the last complete copy wins.
       await fs.rename(tmp, path.join(dir, partName(partNumber)));

@@ -143,3 +143,28 @@ describe('roles and scopes', () => {
     expect((await s.asBearer(admin, { method: 'GET', url: '/v1/files/all?user_id=someone-else' })).statusCode).toBe(200);
   });
 });
+
+describe('generate-token with a form body', () => {
+  it('accepts application/x-www-form-urlencoded, as older HTTP clients send it', async () => {
+    const s = await startTestServer();
+    try {
+      const res = await s.asService({
+        method: 'POST',
+        url: '/v1/files/generate-token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: 'user_id=form-user&expires_hours=2',
+      });
+      expect(res.statusCode).toBe(200);
+      expect(res.json()).toMatchObject({ user_id: 'form-user', expires_in: 7200 });
+      const empty = await s.asService({
+        method: 'POST',
+        url: '/v1/files/generate-token?user_id=form-user',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: '',
+      });
+      expect(empty.statusCode).toBe(200);
+    } finally {
+      await s.close();
+    }
+  });
+});

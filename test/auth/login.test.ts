@@ -39,6 +39,9 @@ describe('POST /auth/login, /auth/me, /auth/refresh, /auth/logout', () => {
     // The descendant is dead too: the whole family was revoked.
     const descendant = await s.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: rotated.refresh_token } });
     expect(descendant.statusCode).toBe(401);
+    // …and so are the access tokens issued in that family, the original and the rotated one.
+    expect((await s.asBearer(login.access_token, { method: 'GET', url: '/auth/me' })).statusCode).toBe(401);
+    expect((await s.asBearer(rotated.access_token, { method: 'GET', url: '/auth/me' })).statusCode).toBe(401);
   });
 
   it('logout revokes the access token and its refresh family at once', async () => {

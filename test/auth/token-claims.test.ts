@@ -74,18 +74,22 @@ describe('well-signed but unacceptable tokens', () => {
 
   it('refuses a disabled user at once and accepts them again when re-enabled', async () => {
     const id = await createUser(s, 'carol', 'carol-password-1');
-    const token = (await login(s, 'carol', 'carol-password-1')).json().access_token as string;
+    const pair = (await login(s, 'carol', 'carol-password-1')).json();
+    const token = pair.access_token as string;
     const minted = await s.tokenFor(id);
+    const refresh = () => s.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: pair.refresh_token } });
     expect((await me(token)).statusCode).toBe(200);
 
     const off = await s.asService({ method: 'PATCH', url: `/v1/admin/users/${id}`, payload: { is_active: false } });
     expect(off.statusCode).toBe(200);
     expectInvalidToken(await me(token));
     expectInvalidToken(await me(minted));
+    expectInvalidToken(await refresh());
 
     await s.asService({ method: 'PATCH', url: `/v1/admin/users/${id}`, payload: { is_active: true } });
     expect((await me(token)).statusCode).toBe(200);
     expect((await me(minted)).statusCode).toBe(200);
+    expect((await refresh()).statusCode).toBe(200); // the refused attempt spent nothing
   });
 
   it("refuses a deleted user's tokens", async () => {

@@ -1,0 +1,230 @@
+/**
+ * The MetadataStore contract as a reusable suite: SQLite today, PostgreSQL later. Call
+ * `metadataConformance('name', factory)` from a *.test.ts file; each test gets a fresh store.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { FileRecord, MetadataStore, QuotaCheck, UploadRecord } from '../../src/db/types.js';
+
+const hex = () => randomBytes(16).toString('hex');
+let clock = Date.parse('2025-01-01T00:00:00.000Z');
+const tick = () => new Date((clock += 1000)).toISOString();
+
+export function fileOf(userId: string, folder: string, size: number, createdAt = tick()): FileRecord {
+  const id = hex();
+  const filename = `f-${id.slice(0, 6)}.bin`;
+  return { id, key: ['storage', userId, ...(folder ? [folder] : []), `${id}_${filename}`].join('/'), userId, folder, filename, size, mime: 'application/octet-stream', sha256: 'e'.repeat(64), createdAt };
+}
+
+export function uploadOf(userId: string, size: number, over: Partial<UploadRecord> = {}): UploadRecord {
+  const now = Date.now();
+  return { id: randomBytes(12).toString('base64url'), userId, mode: 'chunked', filename: 'u.bin', folder: '', size, mime: 'application/octet-stream', sha256: null, partSize: 5 << 20, partCount: Math.max(1, Math.ceil(size / (5 << 20))), state: 'open', fileKey: null, createdAt: now, updatedAt: now, ...over };
+}
+
+const quota = (userId: string, bytes = 1000): QuotaCheck => ({ userId, defaultQuotaBytes: bytes });
+
+export function metadataConformance(name: string, factory: () => Promise<{ store: MetadataStore; cleanup(): Promise<void> }>): void {
+  describe(`MetadataStore conformance: ${name}`, () => {
+    let store: MetadataStore;
+    let cleanup: () => Promise<void>;
+    beforeEach(async () => {
+      ({ store, cleanup } = await factory());
+    });
+    afterEach(async () => cleanup());
+
+    describe('files', () => {
+      it('insertFile / getFile / usage / deleteFile', async () => {
+        const f = fileOf('u1', 'docs', 100);
+        await store.files.insertFile(f, quota('u1'));
+        expect(await store.files.getFile(f.key)).toEqual(f);
+        expect(await store.files.getFile(f.key + 'x')).toBeNull();
+        expect(await store.files.usage('u1')).toEqual({ usedBytes: 100, reservedBytes: 0, fileCount: 1 });
+        await expect(store.files.insertFile(f, quota('u1'))).rejects.toThrow(); // duplicate key
+        expect(await store.files.deleteFile(f.key)).toEqual(f);
+        expect(await store.files.deleteFile(f.key)).toBeNull();
+        expect(await store.files.usage('u1')).toEqual({ usedBytes: 0, reservedBytes: 0, fileCount: 0 });
+      });
+
+      it('insertFile checks used + reserved + size against the quota, atomically', async () => {
+        await store.files.insertFile(fileOf('u1', '', 600), quota('u1'));
+        await store.uploads.createUploads([uploadOf('u1', 300)], quota('u1'));
+        await expect(store.files.insertFile(fileOf('u1', '', 101), quota('u1'))).rejects.toMatchObject({ statusCode: 413, code: 'quota_exceeded' });
+        await store.files.insertFile(fileOf('u1', '', 100), quota('u1')); // exactly full
+        expect(await store.files.usage('u1')).toEqual({ usedBytes: 700, reservedBytes: 300, fileCount: 2 });
+      });
+
+      it('listFiles: folder (recursive or not, never a prefix sibling), newest first, keyset pages, totals over all matches', async () => {
+        const made: Record<string, FileRecord> = {};
+        for (const [label, folder, size] of [['root', '', 1], ['main', 'main', 2], ['pics', 'main/pics', 4], ['deep', 'main/pics/2024', 8], ['old', 'main-old', 16], ['mainly', 'mainly', 32], ['slashy', 'main0', 64]] as const) {
+          made[label] = fileOf('u1', folder, size);
+          await store.files.insertFile(made[label]!, quota('u1', 1e9));
+        }
+        await store.files.insertFile(fileOf('u2', 'main', 128), quota('u2', 1e9));
+        const labels = (files: FileRecord[]) => files.map((f) => Object.entries(made).find(([, m]) => m.key === f.key)?.[0]);
+
+        const all = await store.files.listFiles('u1', { recursive: true, limit: 100 });
+        expect(labels(all.files)).toEqual(['slashy', 'mainly', 'old', 'deep', 'pics', 'main', 'root']);
+        expect(all).toMatchObject({ totalCount: 7, totalSize: 127, hasMore: false });
+        const main = await store.files.listFiles('u1', { folder: 'main', recursive: true, limit: 100 });
+        expect(labels(main.files)).toEqual(['deep', 'pics', 'main']);
+        expect(main).toMatchObject({ totalCount: 3, totalSize: 14 });
+        const flat = await store.files.listFiles('u1', { folder: 'main', recursive: false, limit: 100 });
+        expect(labels(flat.files)).toEqual(['main']);
+        expect(flat).toMatchObject({ totalCount: 1, totalSize: 2 });
+
+        const page1 = await store.files.listFiles('u1', { recursive: true, limit: 3 });
+        expect(page1).toMatchObject({ hasMore: true, totalCount: 7 });
+        const last = page1.files[2]!;
+        const page2 = await store.files.listFiles('u1', { recursive: true, limit: 3, after: { createdAt: last.createdAt, id: last.id } });
+        expect(labels(page2.files)).toEqual(['deep', 'pics', 'main']);
+        expect(page2).toMatchObject({ hasMore: true, totalCount: 7, totalSize: 127 });
+        const l2 = page2.files[2]!;
+        const page3 = await store.files.listFiles('u1', { recursive: true, limit: 3, after: { createdAt: l2.createdAt, id: l2.id } });
+        expect(labels(page3.files)).toEqual(['root']);
+        expect(page3.hasMore).toBe(false);
+      });
+
+      it('keyset pages are exact when many files share one created_at (ties broken by id)', async () => {
+        const at = tick();
+        for (let i = 0; i < 9; i++) await store.files.insertFile(fileOf('u1', 'same', 1, at), quota('u1'));
+        const seen: string[] = [];
+        let after: { createdAt: string; id: string } | undefined;
+        for (;;) {
+          const page = await store.files.listFiles('u1', { folder: 'same', recursive: true, limit: 4, after });
+          seen.push(...page.files.map((f) => f.id));
+          if (!page.hasMore) break;
+          const l = page.files[page.files.length - 1]!;
+          after = { createdAt: l.createdAt, id: l.id };
+        }
+        expect(seen).toHaveLength(9);
+        expect(new Set(seen).size).toBe(9);
+        expect([...seen].sort().reverse()).toEqual(seen);
+      });
+    });
+
+    describe('uploads', () => {
+      it('createUploads reserves the sizes; over the quota it creates none of them', async () => {
+        const a = uploadOf('u1', 400);
+        const b = uploadOf('u1', 400);
+        await store.uploads.createUploads([a, b], quota('u1'));
+        expect(await store.uploads.getUpload(a.id)).toEqual(a);
+        expect(await store.files.usage('u1')).toMatchObject({ reservedBytes: 800 });
+        const c = uploadOf('u1', 150);
+        const d = uploadOf('u1', 100);
+        await expect(store.uploads.createUploads([c, d], quota('u1'))).rejects.toMatchObject({ code: 'quota_exceeded' });
+        expect(await store.uploads.getUpload(c.id)).toBeNull();
+        expect(await store.uploads.getUpload(d.id)).toBeNull();
+        expect(await store.files.usage('u1')).toMatchObject({ reservedBytes: 800 });
+      });
+
+      it('concurrent reservations of 60% each: exactly one wins', async () => {
+        const results = await Promise.allSettled([store.uploads.createUploads([uploadOf('u1', 600)], quota('u1')), store.uploads.createUploads([uploadOf('u1', 600)], quota('u1'))]);
+        expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+        expect(await store.files.usage('u1')).toMatchObject({ reservedBytes: 600 });
+      });
+
+      it("a user's quota override replaces the default", async () => {
+        await store.users.createUser({ id: 'q1', username: 'q1', email: null, passwordHash: 'x', role: 'operator', createdAt: new Date().toISOString() });
+        await store.users.updateUser('q1', { quotaBytes: 50 });
+        await expect(store.uploads.createUploads([uploadOf('q1', 51)], quota('q1'))).rejects.toMatchObject({ code: 'quota_exceeded' });
+        await store.users.updateUser('q1', { quotaBytes: 5000 });
+        await store.uploads.createUploads([uploadOf('q1', 4000)], quota('q1'));
+      });
+
+      it('putPart records or replaces a part and refreshes the activity time', async () => {
+        const u = uploadOf('u1', 100, { updatedAt: 1000 });
+        await store.uploads.createUploads([u], quota('u1'));
+        await store.uploads.putPart(u.id, { partNumber: 2, size: 10, sha256: 'a'.repeat(64) }, 2000);
+        await store.uploads.putPart(u.id, { partNumber: 1, size: 5, sha256: 'b'.repeat(64) }, 3000);
+        await store.uploads.putPart(u.id, { partNumber: 2, size: 11, sha256: 'c'.repeat(64) }, 4000);
+        expect(await store.uploads.listParts(u.id)).toEqual([{ partNumber: 1, size: 5, sha256: 'b'.repeat(64) }, { partNumber: 2, size: 11, sha256: 'c'.repeat(64) }]);
+        expect((await store.uploads.getUpload(u.id))!.updatedAt).toBe(4000);
+      });
+
+      it('putPart refuses an upload that is gone (404) or no longer open (409)', async () => {
+        const part = { partNumber: 1, size: 1, sha256: 'a'.repeat(64) };
+        await expect(store.uploads.putPart('no-such-upload', part, 1)).rejects.toMatchObject({ statusCode: 404, code: 'upload_not_found' });
+        const u = uploadOf('u1', 1);
+        await store.uploads.createUploads([u], quota('u1'));
+        await store.uploads.beginAssembly(u.id, 'storage/u1/k', 2);
+        await expect(store.uploads.putPart(u.id, part, 3)).rejects.toMatchObject({ statusCode: 409, code: 'upload_not_open' });
+        expect(await store.uploads.listParts(u.id)).toEqual([]);
+      });
+
+      it('assembly: open → assembling once; abort reopens; finish commits the file and moves reserved to used', async () => {
+        const u = uploadOf('u1', 100);
+        await store.uploads.createUploads([u], quota('u1'));
+        await store.uploads.putPart(u.id, { partNumber: 1, size: 100, sha256: 'a'.repeat(64) }, Date.now());
+        expect(await store.uploads.beginAssembly(u.id, 'storage/u1/k', Date.now())).toBe(true);
+        expect(await store.uploads.beginAssembly(u.id, 'storage/u1/k2', Date.now())).toBe(false);
+        expect(await store.uploads.getUpload(u.id)).toMatchObject({ state: 'assembling', fileKey: 'storage/u1/k' });
+        expect((await store.uploads.uploadsInState('assembling')).map((x) => x.id)).toEqual([u.id]);
+        await store.uploads.abortAssembly(u.id, Date.now());
+        expect(await store.uploads.getUpload(u.id)).toMatchObject({ state: 'open', fileKey: null });
+        expect(await store.uploads.listParts(u.id)).toHaveLength(1);
+
+        const file = fileOf('u1', '', 100);
+        await expect(store.uploads.finishAssembly(u.id, file)).rejects.toThrow(); // not assembling
+        expect(await store.files.getFile(file.key)).toBeNull();
+        await store.uploads.beginAssembly(u.id, file.key, Date.now());
+        await store.uploads.finishAssembly(u.id, file);
+        expect(await store.uploads.getUpload(u.id)).toMatchObject({ state: 'completed', fileKey: file.key });
+        expect(await store.files.getFile(file.key)).toEqual(file);
+        expect(await store.files.usage('u1')).toEqual({ usedBytes: 100, reservedBytes: 0, fileCount: 1 });
+        expect(await store.uploads.listParts(u.id)).toEqual([]);
+      });
+
+      it('deleteUpload frees an open reservation, not a completed one; stale and id queries', async () => {
+        const open = uploadOf('u1', 300, { updatedAt: 1000 });
+        const fresh = uploadOf('u1', 200, { updatedAt: 5000 });
+        await store.uploads.createUploads([open, fresh], quota('u1'));
+        await store.uploads.putPart(open.id, { partNumber: 1, size: 1, sha256: 'a'.repeat(64) }, 1000);
+        expect((await store.uploads.staleUploads(2000)).map((u) => u.id)).toEqual([open.id]);
+        expect(await store.uploads.allUploadIds()).toEqual(new Set([open.id, fresh.id]));
+        expect(await store.uploads.deleteUpload(open.id)).toMatchObject({ id: open.id });
+        expect(await store.uploads.listParts(open.id)).toEqual([]);
+        expect(await store.files.usage('u1')).toMatchObject({ reservedBytes: 200 });
+        expect(await store.uploads.deleteUpload(open.id)).toBeNull();
+
+        const file = fileOf('u1', '', 200);
+        await store.uploads.beginAssembly(fresh.id, file.key, 6000);
+        await store.uploads.finishAssembly(fresh.id, file);
+        await store.uploads.deleteUpload(fresh.id);
+        expect(await store.files.usage('u1')).toEqual({ usedBytes: 200, reservedBytes: 0, fileCount: 1 });
+        expect(await store.files.getFile(file.key)).toEqual(file);
+      });
+    });
+
+    describe('users and tokens', () => {
+      it('users: create, look up (username case-insensitive), conflict, update, soft delete, count', async () => {
+        const base = { email: null, passwordHash: 'h', role: 'operator' as const, createdAt: new Date().toISOString() };
+        await store.users.createUser({ id: 'id-1', username: 'Alice', ...base });
+        await expect(store.users.createUser({ id: 'id-2', username: 'alice', ...base })).rejects.toMatchObject({ statusCode: 409 });
+        expect(await store.users.getUserByUsername('ALICE')).toMatchObject({ id: 'id-1', username: 'Alice', isActive: true, quotaBytes: null });
+        expect(await store.users.updateUser('id-1', { role: 'viewer', quotaBytes: 10 })).toMatchObject({ role: 'viewer', quotaBytes: 10 });
+        expect(await store.users.countUsers()).toBe(1);
+        expect(await store.users.deleteUser('id-1')).toBe(true);
+        expect(await store.users.getUserById('id-1')).toBeNull();
+        expect(await store.users.listUsers()).toEqual([]);
+        await store.users.createUser({ id: 'id-3', username: 'alice', ...base }); // the name is free again
+      });
+
+      it('tokens: rotation, reuse revokes the family, revocation by jti, disabled users, pruning', async () => {
+        const row = (jti: string, access: string) => ({ jti, familyId: 'fam-1', userId: 'u1', accessJti: access, expiresAt: 2000 });
+        await store.tokens.createRefreshFamily(row('r1', 'a1'), 1000);
+        expect(await store.tokens.rotateRefreshToken('r1', row('r2', 'a2'), 1001)).toBe('rotated');
+        expect(await store.tokens.rotateRefreshToken('r1', row('r3', 'a3'), 1002)).toBe('reused');
+        expect(await store.tokens.rotateRefreshToken('r2', row('r4', 'a4'), 1003)).toBe('revoked');
+        expect(await store.tokens.rotateRefreshToken('nope', row('r5', 'a5'), 1003)).toBe('unknown');
+        expect(await store.tokens.checkToken('a9', 'u1')).toEqual({ revoked: false, userDisabled: false });
+        await store.tokens.revokeAccessToken('a9', 1500);
+        expect((await store.tokens.checkToken('a9', 'u1')).revoked).toBe(true);
+        await store.users.createUser({ id: 'u1', username: 'u1', email: null, passwordHash: 'h', role: 'operator', createdAt: new Date().toISOString() });
+        await store.users.updateUser('u1', { isActive: false });
+        expect((await store.tokens.checkToken('a8', 'u1')).userDisabled).toBe(true);
+        expect(await store.tokens.pruneTokens(3000)).toBeGreaterThanOrEqual(1);
+        expect((await store.tokens.checkToken('a9', 'u1')).revoked).toBe(false);
+      });
+    });
+  });
+}

@@ -1,0 +1,195 @@
+/**
+ * The BlobStore contract as a reusable suite: any store (local disk today, S3 later) must
+ * pass it. Call `blobStoreConformance('name', factory)` from a *.test.ts file.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BlobStore } from '../../src/storage/blob-store.js';
+
+export interface BlobStoreFixture {
+  store: BlobStore;
+  cleanup(): Promise<void>;
+}
+
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const stream = (...chunks: Buffer[]) => Readable.from(chunks);
+const failing = (first: Buffer) =>
+  new Readable({
+    read() {
+      if (this.readableLength === 0 && !(this as { sent?: boolean }).sent) {
+        (this as { sent?: boolean }).sent = true;
+        this.push(first);
+      } else this.destroy(Object.assign(new Error('client went away'), { code: 'ECONNRESET' }));
+    },
+  });
+async function collect(r: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of r) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+let n = 0;
+const uploadId = () => `Upload${String(++n).padStart(4, '0')}${randomBytes(6).toString('hex')}`;
+const key = (name = 'f.bin', folder = 'docs') => `storage/conf-u/${folder}/${randomBytes(16).toString('hex')}_${name}`;
+
+export function blobStoreConformance(name: string, factory: () => Promise<BlobStoreFixture>): void {
+  describe(`BlobStore conformance: ${name}`, () => {
+    let fx: BlobStoreFixture;
+    let store: BlobStore;
+    beforeAll(async () => {
+      fx = await factory();
+      store = fx.store;
+    });
+    afterAll(async () => fx.cleanup());
+
+    it('writePart streams a part, returns its size and digests, and lists it once promoted', async () => {
+      const id = uploadId();
+      const a = randomBytes(1000);
+      const b = randomBytes(10);
+      expect(await store.writePart(id, 2, stream(b), { maxBytes: 10 })).toEqual({ size: 10, sha256: sha(b), md5: md5(b) });
+      expect(await store.writePart(id, 1, stream(a.subarray(0, 400), a.subarray(400)), { maxBytes: 1000 })).toEqual({ size: 1000, sha256: sha(a), md5: md5(a) });
+      expect(await store.listParts(id)).toEqual([{ partNumber: 1, size: 1000 }, { partNumber: 2, size: 10 }]);
+      expect(await store.listParts(uploadId())).toEqual([]);
+      expect(await store.writePart(id, 3, stream(b), { maxBytes: 10, md5: false })).toEqual({ size: 10, sha256: sha(b), md5: '' });
+    });
+
+    it('a part over maxBytes fails with tooLarge() and is not kept', async () => {
+      const id = uploadId();
+      const tooLarge = () => Object.assign(new Error('too big'), { statusCode: 413, code: 'part_too_large' });
+      await expect(store.writePart(id, 1, stream(randomBytes(600), randomBytes(600)), { maxBytes: 1000, tooLarge })).rejects.toMatchObject({ code: 'part_too_large' });
+      expect(await store.listParts(id)).toEqual([]);
+    });
+
+    it('a part refused by verify (sync or async), or cut short by its source, is not kept and does not disturb an earlier copy', async () => {
+      const id = uploadId();
+      const good = randomBytes(100);
+      await store.writePart(id, 1, stream(good), { maxBytes: 100 });
+      const verify = () => {
+        throw Object.assign(new Error('mismatch'), { code: 'checksum_mismatch' });
+      };
+      await expect(store.writePart(id, 1, stream(randomBytes(100)), { maxBytes: 100, verify })).rejects.toMatchObject({ code: 'checksum_mismatch' });
+      const asyncVerify = async () => {
+        await new Promise((r) => setTimeout(r, 5));
+        throw Object.assign(new Error('upload closed'), { code: 'upload_not_open' });
+      };
+      await expect(store.writePart(id, 1, stream(randomBytes(100)), { maxBytes: 100, verify: asyncVerify })).rejects.toMatchObject({ code: 'upload_not_open' });
+      await expect(store.writePart(id, 1, failing(randomBytes(50)), { maxBytes: 100 })).rejects.toThrow();
+      await expect(store.writePart(id, 2, failing(randomBytes(50)), { maxBytes: 100 })).rejects.toThrow();
+      expect(await store.listParts(id)).toEqual([{ partNumber: 1, size: 100 }]);
+      const k = key();
+      await store.assemble(id, [{ partNumber: 1, sha256: sha(good) }], k);
+      expect((await collect(await store.read(k))).equals(good)).toBe(true);
+    });
+
+    it('writePart again replaces the part (the last complete copy wins)', async () => {
+      const id = uploadId();
+      await store.writePart(id, 1, stream(randomBytes(5)), { maxBytes: 100 });
+      const last = randomBytes(7);
+      await store.writePart(id, 1, stream(last), { maxBytes: 100 });
+      expect(await store.listParts(id)).toEqual([{ partNumber: 1, size: 7 }]);
+    });
+
+    it('assemble joins parts in order into the key atomically; parts stay until deleteParts', async () => {
+      const id = uploadId();
+      const parts = [randomBytes(3000), randomBytes(3000), randomBytes(17)];
+      for (const [i, p] of [...parts.entries()].reverse()) await store.writePart(id, i + 1, stream(p), { maxBytes: 3000 });
+      const whole = Buffer.concat(parts);
+      const k = key('joined.bin');
+      const written = await store.assemble(id, parts.map((p, i) => ({ partNumber: i + 1, sha256: sha(p) })), k);
+      expect(written).toMatchObject({ size: whole.length, sha256: sha(whole) });
+      expect((await collect(await store.read(k))).equals(whole)).toBe(true);
+      expect(await store.stat(k)).toMatchObject({ size: whole.length, mtime: expect.any(Date) });
+      expect((await store.listParts(id)).map((p) => p.partNumber)).toEqual([1, 2, 3]);
+      await store.deleteParts(id);
+      expect(await store.listParts(id)).toEqual([]);
+      expect((await collect(await store.read(k))).equals(whole)).toBe(true);
+      await store.deleteParts(id); // idempotent
+    });
+
+    it('assemble of a single part gives the object that part, and deleting the parts leaves it whole', async () => {
+      const id = uploadId();
+      const only = randomBytes(4096);
+      await store.writePart(id, 1, stream(only), { maxBytes: 4096 });
+      const k = key('single.bin');
+      expect(await store.assemble(id, [{ partNumber: 1, sha256: sha(only) }], k)).toMatchObject({ size: 4096, sha256: sha(only) });
+      await store.deleteParts(id);
+      expect((await collect(await store.read(k))).equals(only)).toBe(true);
+    });
+
+    it('writeObject stores a whole object within maxBytes; over it, nothing is stored', async () => {
+      const data = randomBytes(2048);
+      const k = key('obj.bin');
+      expect(await store.writeObject(k, stream(data.subarray(0, 1000), data.subarray(1000)), { maxBytes: 2048 })).toEqual({ size: 2048, sha256: sha(data), md5: md5(data) });
+      expect(await store.stat(k)).toMatchObject({ size: 2048 });
+      const k2 = key('big.bin');
+      await expect(store.writeObject(k2, stream(randomBytes(2049)), { maxBytes: 2048 })).rejects.toMatchObject({ statusCode: 413 });
+      await expect(store.writeObject(k2, failing(randomBytes(10)), { maxBytes: 2048 })).rejects.toThrow();
+      expect(await store.stat(k2)).toBeNull();
+    });
+
+    it('read gives the whole object or an inclusive byte range', async () => {
+      const data = randomBytes(10_000);
+      const k = key('range.bin');
+      await store.writeObject(k, stream(data), { maxBytes: 10_000 });
+      expect((await collect(await store.read(k, { start: 0, end: 0 }))).equals(data.subarray(0, 1))).toBe(true);
+      expect((await collect(await store.read(k, { start: 100, end: 199 }))).equals(data.subarray(100, 200))).toBe(true);
+      expect((await collect(await store.read(k, { start: 9990, end: 9999 }))).equals(data.subarray(9990))).toBe(true);
+      await expect(store.read(key('missing.bin'))).rejects.toThrow();
+    });
+
+    it('stat is null for a missing object; delete removes and is idempotent', async () => {
+      const k = key('del.bin');
+      expect(await store.stat(k)).toBeNull();
+      await store.delete(k);
+      await store.writeObject(k, stream(Buffer.from('x')), { maxBytes: 1 });
+      await store.delete(k);
+      expect(await store.stat(k)).toBeNull();
+    });
+
+    it('holds any valid name: CJK, emoji, spaces, and the longest key', async () => {
+      const seg = (i: number) => String(i).padStart(2, '0') + '字'.repeat(84) + 'x';
+      const longest = `storage/${'u'.repeat(128)}/${Array.from({ length: 32 }, (_, i) => seg(i)).join('/')}/${'0'.repeat(32)}_${'🎉'.repeat(63)}a.b`;
+      for (const k of [key('報告 🎉 final.pdf', '写真/2024 夏'), longest]) {
+        const data = randomBytes(300);
+        await store.writeObject(k, stream(data), { maxBytes: 300 });
+        expect(await store.stat(k)).toMatchObject({ size: 300 });
+        expect((await collect(await store.read(k, { start: 10, end: 19 }))).equals(data.subarray(10, 20))).toBe(true);
+        await store.delete(k);
+        expect(await store.stat(k)).toBeNull();
+      }
+    });
+
+    it('refuses keys and uploadIds that could escape, on every method', async () => {
+      const bad = ['../escape', 'storage/u/../../x', '/etc/passwd', 'storage/u/a\\..\\b', 'storage/u/a\u0000'];
+      for (const k of bad) {
+        await expect(store.writeObject(k, stream(Buffer.from('x')), { maxBytes: 1 })).rejects.toMatchObject({ statusCode: 400 });
+        await expect(store.read(k)).rejects.toMatchObject({ statusCode: 400 });
+        await expect(store.stat(k)).rejects.toMatchObject({ statusCode: 400 });
+        await expect(store.delete(k)).rejects.toMatchObject({ statusCode: 400 });
+      }
+      for (const id of ['../x', '..', 'a/b', '', 'short']) {
+        await expect(store.writePart(id, 1, stream(Buffer.from('x')), { maxBytes: 1 })).rejects.toMatchObject({ statusCode: 400 });
+        await expect(store.deleteParts(id)).rejects.toMatchObject({ statusCode: 400 });
+      }
+    });
+
+    it('removeOrphans drops the parts of uploads it is not told about, and keeps the rest', async () => {
+      const known = uploadId();
+      const unknown = uploadId();
+      await store.writePart(known, 1, stream(Buffer.from('k')), { maxBytes: 1 });
+      await store.writePart(unknown, 1, stream(Buffer.from('u')), { maxBytes: 1 });
+      expect(await store.removeOrphans(new Set([known]))).toBeGreaterThanOrEqual(1);
+      expect(await store.listParts(known)).toEqual([{ partNumber: 1, size: 1 }]);
+      expect(await store.listParts(unknown)).toEqual([]);
+    });
+
+    it('reports health', async () => {
+      const h = await store.health();
+      expect(h.writable).toBe(true);
+      expect(h.totalBytes).toBeGreaterThan(0);
+      expect(h.freeBytes).toBeGreaterThan(0);
+    });
+  });
+}
