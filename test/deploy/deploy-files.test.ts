@@ -1,15 +1,16 @@
 // Checks for the deployment files in deploy/: the nginx template is rendered and
 // validated (and exercised) by a real nginx, the systemd unit is verified, and
 // deploy.sh --dry-run is run to make sure it changes nothing.
-import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/process.js';
+import { nginxRequest, nginxTest, renderInto, sh, startNginx, stopNginx, which, type Rendered, type Resp } from '../helpers/nginx.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const DEPLOY = join(REPO, 'deploy');
@@ -18,114 +19,6 @@ const DEPLOY_SH = join(DEPLOY, 'deploy.sh');
 const UNIT = join(DEPLOY, 'upload-server.service');
 const TEMPLATE = join(DEPLOY, 'nginx-file-server.conf');
 const ENV_TEMPLATE = join(DEPLOY, 'upload.env.template');
-
-function sh(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): SpawnSyncReturns<string> {
-  return spawnSync(cmd, args, {
-    encoding: 'utf8',
-    cwd: opts.cwd ?? REPO,
-    env: opts.env ?? process.env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 60_000,
-  });
-}
-
-function which(bin: string): string | undefined {
-  const r = sh('bash', ['-c', `command -v ${bin}`]);
-  const p = r.stdout.trim();
-  return r.status === 0 && p ? p : undefined;
-}
-
-// nginx is required (CI installs it); a missing nginx must fail, never skip.
-function nginxBin(): string {
-  if (existsSync('/usr/sbin/nginx')) return '/usr/sbin/nginx';
-  const found = which('nginx');
-  if (!found) throw new Error('nginx not found: install it (apt-get install -y nginx) — these tests require it');
-  return found;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = net.createServer();
-    srv.once('error', rej);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => res(port));
-    });
-  });
-}
-
-interface Rendered {
-  dir: string;
-  uploadRoot: string;
-  acmeRoot: string;
-  siteConf: string;
-  mainConf: string;
-  httpsPort: number;
-  httpPort: number;
-  upstreamPort: number;
-}
-
-/** Render the template with test values and wrap it in a self-contained nginx main config. */
-function renderInto(dir: string, ports: { https: number; http: number; upstream: number }, extra: string[] = []): Rendered {
-  const uploadRoot = join(dir, 'uploads');
-  const acmeRoot = join(dir, 'acme');
-  mkdirSync(uploadRoot, { recursive: true });
-  mkdirSync(join(acmeRoot, '.well-known', 'acme-challenge'), { recursive: true });
-  const cert = join(dir, 'cert.pem');
-  const key = join(dir, 'key.pem');
-  if (!existsSync(cert)) {
-    const r = sh('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-subj', '/CN=localhost', '-days', '1',
-      '-keyout', key, '-out', cert,
-    ]);
-    expect(r.status, r.stderr).toBe(0);
-  }
-  const r = sh('bash', [
-    RENDER,
-    '--server-name', 'localhost',
-    '--upstream', `127.0.0.1:${ports.upstream}`,
-    '--upload-root', uploadRoot,
-    '--max-body-mb', '2',
-    '--tls-cert', cert,
-    '--tls-key', key,
-    '--listen-https', `127.0.0.1:${ports.https}`,
-    '--listen-http', `127.0.0.1:${ports.http}`,
-    '--acme-root', acmeRoot,
-    ...extra,
-  ]);
-  expect(r.status, r.stderr).toBe(0);
-  const siteConf = join(dir, 'site.conf');
-  writeFileSync(siteConf, r.stdout);
-  // Everything nginx writes stays in `dir`; master_process off keeps it a single
-  // process running as the invoking user (no worker user switch), daemon off lets
-  // the test own the process.
-  const mainConf = join(dir, 'nginx.conf');
-  writeFileSync(
-    mainConf,
-    [
-      `pid ${join(dir, 'nginx.pid')};`,
-      `error_log ${join(dir, 'error.log')} info;`,
-      'daemon off;',
-      'master_process off;',
-      'events { worker_connections 128; }',
-      'http {',
-      `  access_log ${join(dir, 'access.log')};`,
-      `  client_body_temp_path ${join(dir, 'client_body')};`,
-      `  proxy_temp_path ${join(dir, 'proxy')};`,
-      `  fastcgi_temp_path ${join(dir, 'fastcgi')};`,
-      `  uwsgi_temp_path ${join(dir, 'uwsgi')};`,
-      `  scgi_temp_path ${join(dir, 'scgi')};`,
-      `  include ${siteConf};`,
-      '}',
-      '',
-    ].join('\n'),
-  );
-  return { dir, uploadRoot, acmeRoot, siteConf, mainConf, httpsPort: ports.https, httpPort: ports.http, upstreamPort: ports.upstream };
-}
-
-function nginxTest(rc: Rendered): SpawnSyncReturns<string> {
-  return sh(nginxBin(), ['-t', '-c', rc.mainConf, '-p', rc.dir + '/']);
-}
 
 const tmpDirs: string[] = [];
 function tmp(prefix: string): string {
@@ -172,7 +65,7 @@ describe('render-nginx.sh', () => {
       'proxy_set_header X-Forwarded-Proto $scheme;', 'proxy_set_header X-Forwarded-Host $host;',
       'proxy_set_header X-Real-IP $remote_addr;', 'proxy_set_header Host $host;',
       'add_header Strict-Transport-Security',
-      'location /v1/files/ {', 'location /v1/files/batch-download/ {', 'location /storage/ {', 'location /get/ {',
+      'location /v1/files/ {', 'location ~ ^/v1/files/batch-download/[^/]+$ {', 'location /storage/ {', 'location /get/ {',
     ]) {
       expect(out, d).toContain(d);
     }
@@ -262,63 +155,18 @@ describe('nginx config', () => {
       });
       await new Promise<void>((r) => upstream.listen(rc.upstreamPort, '127.0.0.1', r));
 
-      nginx = spawn(nginxBin(), ['-c', rc.mainConf, '-p', rc.dir + '/'], { stdio: ['ignore', 'ignore', 'pipe'] });
-      let stderr = '';
-      nginx.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-      const deadline = Date.now() + 10_000;
-      for (;;) {
-        const ok = await new Promise<boolean>((r) => {
-          const s = net.connect(rc.httpsPort, '127.0.0.1', () => { s.destroy(); r(true); });
-          s.on('error', () => r(false));
-        });
-        if (ok) break;
-        if (nginx.exitCode !== null || Date.now() > deadline) {
-          const log = existsSync(join(rc.dir, 'error.log')) ? readFileSync(join(rc.dir, 'error.log'), 'utf8') : '';
-          throw new Error(`nginx did not start (exit ${nginx.exitCode}): ${stderr}\n${log}`);
-        }
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      nginx = await startNginx(rc);
     }, 30_000);
 
     afterAll(async () => {
-      if (nginx && nginx.exitCode === null) {
-        const exited = new Promise((r) => nginx!.once('exit', r));
-        nginx.kill('SIGTERM');
-        await exited;
-      }
+      await stopNginx(nginx);
       await new Promise((r) => upstream?.close(r));
     });
 
-    interface Resp { status: number; headers: http.IncomingHttpHeaders; body: Buffer }
-    function request(
+    const request = (
       opts: { path: string; method?: string; headers?: Record<string, string | number>; tls?: boolean },
       write?: (req: http.ClientRequest) => void | Promise<void>,
-    ): Promise<Resp> {
-      return new Promise((res, rej) => {
-        const mod = opts.tls === false ? http : https;
-        const req = mod.request(
-          {
-            host: '127.0.0.1',
-            port: opts.tls === false ? rc.httpPort : rc.httpsPort,
-            path: opts.path,
-            method: opts.method ?? 'GET',
-            headers: { Host: 'localhost', ...opts.headers },
-            rejectUnauthorized: false,
-            agent: false,
-          },
-          (r) => {
-            const chunks: Buffer[] = [];
-            r.on('data', (c: Buffer) => chunks.push(c));
-            r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body: Buffer.concat(chunks) }));
-            r.on('error', rej);
-          },
-        );
-        req.on('error', rej);
-        req.setTimeout(10_000, () => req.destroy(new Error(`timeout: ${opts.method ?? 'GET'} ${opts.path}`)));
-        if (write) Promise.resolve(write(req)).catch(rej);
-        else req.end();
-      });
-    }
+    ): Promise<Resp> => nginxRequest(rc, opts, write);
 
     it('serves an X-Accel-Redirect download from UPLOAD_ROOT, keeping the app headers', async () => {
       const r = await request({ path: '/storage/user1/folder/abc_file.bin' });
