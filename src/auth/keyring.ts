@@ -7,6 +7,7 @@
  * `refreshIfStale`), so `keys rotate` from the CLI reaches running servers.
  */
 import fs from 'node:fs/promises';
+import { readdirOrEmpty } from '../util/fs.js';
 import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
 
@@ -48,13 +49,7 @@ async function createKeyFile(dir: string, alg: SigningAlg): Promise<StoredKey> {
 }
 
 async function readKeyFiles(dir: string): Promise<StoredKey[]> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
+  const names = await readdirOrEmpty(dir);
   const keys: StoredKey[] = [];
   for (const name of names.filter((n) => n.endsWith('.json'))) {
     keys.push(JSON.parse(await fs.readFile(path.join(dir, name), 'utf8')) as StoredKey);

@@ -18,6 +18,7 @@ import { BadRequestError } from '../http/errors.js';
 import type { BlobStat, BlobStore, StorageHealth, WriteOptions, WrittenBlob } from './blob-store.js';
 import { Meter } from './meter.js';
 import { resolveInside } from './safe-path.js';
+import { readdirOrEmpty, syncPath } from '../util/fs.js';
 
 const WRITE_BUFFER = 4 * 1024 * 1024;
 const READ_BUFFER = 1024 * 1024;
@@ -86,7 +87,7 @@ export class LocalDiskBlobStore implements BlobStore {
     const out = createWriteStream(tmp, { highWaterMark: WRITE_BUFFER, flags: 'wx' });
     try {
       await pipeline(body, meter, out);
-      if (fsync) await syncFile(tmp);
+      if (fsync) await syncPath(tmp);
       return { tmp, written: meter.result() };
     } catch (err) {
       await fs.rm(tmp, { force: true });
@@ -116,13 +117,7 @@ export class LocalDiskBlobStore implements BlobStore {
 
   async listParts(uploadId: string): Promise<{ partNumber: number; size: number }[]> {
     const dir = this.uploadDir(uploadId);
-    let names: string[];
-    try {
-      names = await fs.readdir(dir);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
+    const names = await readdirOrEmpty(dir);
     const parts: { partNumber: number; size: number }[] = [];
     for (const name of names) {
       const m = /^part_(\d{6})$/.exec(name);
@@ -145,9 +140,9 @@ export class LocalDiskBlobStore implements BlobStore {
       // One part is already the whole file: a hard link gives it its final name without
       // copying a byte, and the part stays in place until the completion is committed.
       const only = path.join(dir, partName(parts[0]!.partNumber));
-      await syncFile(only);
+      await syncPath(only);
       await fs.link(only, target);
-      await syncDir(path.dirname(target));
+      await syncPath(path.dirname(target));
       const st = await fs.stat(target);
       return { size: st.size, sha256: parts[0]!.sha256, md5: '' };
     }
@@ -156,7 +151,7 @@ export class LocalDiskBlobStore implements BlobStore {
     try {
       const out = createWriteStream(tmp, { highWaterMark: WRITE_BUFFER, flags: 'wx' });
       await pipeline(concatParts(dir, parts.map((p) => p.partNumber)), meter, out);
-      await syncFile(tmp);
+      await syncPath(tmp);
       await this.promote(tmp, target);
       return meter.result();
     } catch (err) {
@@ -181,7 +176,7 @@ export class LocalDiskBlobStore implements BlobStore {
   private async promote(tmp: string, target: string): Promise<void> {
     await fs.mkdir(path.dirname(target), { recursive: true });
     await fs.rename(tmp, target);
-    await syncDir(path.dirname(target));
+    await syncPath(path.dirname(target));
   }
 
   async read(key: string, range?: { start: number; end: number }): Promise<Readable> {
@@ -241,23 +236,5 @@ async function* concatParts(dir: string, partNumbers: number[]): AsyncGenerator<
   for (const n of partNumbers) {
     const stream = createReadStream(path.join(dir, partName(n)), { highWaterMark: READ_BUFFER });
     for await (const chunk of stream) yield chunk as Buffer;
-  }
-}
-
-async function syncFile(file: string): Promise<void> {
-  const handle = await fs.open(file, 'r+');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await fs.open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
