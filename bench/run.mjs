@@ -149,7 +149,7 @@ async function main() {
     '',
     `Build: dist/ of commit ${meta.commit}${meta.dirtyFiles ? ` plus ${meta.dirtyFiles} uncommitted file(s) under src/` : ''}, copied once at the start.`,
     `${meta.date} — node ${meta.node}, ${meta.cpus} × ${meta.cpuModel}, ${meta.memGiB} GiB RAM, nginx ${meta.nginx}, load: ${meta.wrk}; load average before the run ${meta.loadBefore}.`,
-    `Sizes: ${JSON.stringify(meta.sizes)}. Every figure is the median of the runs listed; MB = 10^6 bytes.`,
+    `Sizes: ${JSON.stringify(meta.sizes)}. Every figure is the median of the runs listed; a Ratio is the median of the per-run ratios (runs of the compared targets alternate); MB = 10^6 bytes.`,
     `Seconds per case: ${JSON.stringify(timings)}. CPU used by other processes just before each case (%): ${JSON.stringify(busyBefore)} — work by others on this 2-core machine lowers every figure.`,
     '',
     table,
@@ -158,9 +158,11 @@ async function main() {
     '',
   ].join('\n');
   mkdirSync(resultsDir, { recursive: true });
-  writeFileSync(path.join(resultsDir, 'latest.md'), md);
-  writeFileSync(path.join(resultsDir, 'latest.json'), JSON.stringify({ meta: { ...meta, timings, busyBefore }, results: rows, profiles }, null, 2) + '\n');
-  console.log(`\n# Summary\n\n${table}\n\n${passes} targets met, ${misses} missed. Written: bench/results/latest.md, bench/results/latest.json`);
+  // A run of some cases (--only) or a --quick run does not overwrite the last full run's results.
+  const base = opts.only || opts.quick ? `partial-${opts.quick ? 'quick-' : ''}${(opts.only ?? ['all']).join('+')}` : 'latest';
+  writeFileSync(path.join(resultsDir, `${base}.md`), md);
+  writeFileSync(path.join(resultsDir, `${base}.json`), JSON.stringify({ meta: { ...meta, timings, busyBefore }, results: rows, profiles }, null, 2) + '\n');
+  console.log(`\n# Summary\n\n${table}\n\n${passes} targets met, ${misses} missed. Written: bench/results/${base}.md, bench/results/${base}.json`);
 }
 
 main().catch(async (err) => {

@@ -55,15 +55,16 @@ export async function run(ctx) {
     const m = Object.fromEntries(Object.entries(speeds).map(([k, v]) => [k, median(v)]));
     const label = sizeLabel(size);
     const runs = (k) => ({ detail: `median of ${speeds[k].length}; runs: ${speeds[k].map((x) => x.toFixed(0)).join(', ')}` });
+    const vs = (k, ref, extra = {}) => ({ ...extra, runs: [speeds[k], speeds[ref]] });
     return [
       info(name, `nginx sendfile, ${label}`, m.nginx, 'MB/s', runs('nginx')),
       info(name, `@fastify/static defaults, ${label}`, m.static, 'MB/s', runs('static')),
-      ratioRow(name, `/storage, ${label}`, m.storage, 'MB/s', 'nginx', m.nginx, 0.9, runs('storage')),
-      ratioRow(name, `/storage, ${label}`, m.storage, 'MB/s', '@fastify/static', m.static, 5),
-      ratioRow(name, `/get (signed), ${label}`, m.get, 'MB/s', 'nginx', m.nginx, 0.9, runs('get')),
-      ratioRow(name, `/get (signed), ${label}`, m.get, 'MB/s', '@fastify/static', m.static, 5),
-      ratioRow(name, `nginx → /storage X-Accel-Redirect, ${label}`, m.accelStorage, 'MB/s', 'nginx', m.nginx, 0.95, runs('accelStorage')),
-      ratioRow(name, `nginx → /get X-Accel-Redirect, ${label}`, m.accelGet, 'MB/s', 'nginx', m.nginx, 0.95, runs('accelGet')),
+      ratioRow(name, `/storage, ${label}`, m.storage, 'MB/s', 'nginx', m.nginx, 0.9, vs('storage', 'nginx', runs('storage'))),
+      ratioRow(name, `/storage, ${label}`, m.storage, 'MB/s', '@fastify/static', m.static, 5, vs('storage', 'static')),
+      ratioRow(name, `/get (signed), ${label}`, m.get, 'MB/s', 'nginx', m.nginx, 0.9, vs('get', 'nginx', runs('get'))),
+      ratioRow(name, `/get (signed), ${label}`, m.get, 'MB/s', '@fastify/static', m.static, 5, vs('get', 'static')),
+      ratioRow(name, `nginx → /storage X-Accel-Redirect, ${label}`, m.accelStorage, 'MB/s', 'nginx', m.nginx, 0.95, vs('accelStorage', 'nginx', runs('accelStorage'))),
+      ratioRow(name, `nginx → /get X-Accel-Redirect, ${label}`, m.accelGet, 'MB/s', 'nginx', m.nginx, 0.95, vs('accelGet', 'nginx', runs('accelGet'))),
     ];
   } finally {
     for (const s of stoppers.reverse()) await s.stop().catch(() => undefined);

@@ -51,10 +51,11 @@ export async function run(ctx) {
     return [
       info(name, 'GET /storage/… 4 KiB, PUBLIC_STORAGE=true, no credentials', m.public.rps, 'req/s', detail('public')),
       ratioRow(name, 'same, PUBLIC_STORAGE=false + Bearer JWT', m.bearer.rps, 'req/s', 'unauthenticated', m.public.rps, 0.95, {
+        runs: [results.bearer.map((x) => x.rps), results.public.map((x) => x.rps)],
         ...detail('bearer'),
         target: '≥ 0.95× (guard < 5%)',
       }),
-      ratioRow(name, 'same, PUBLIC_STORAGE=false + X-Service-Token', m.service.rps, 'req/s', 'unauthenticated', m.public.rps, undefined, detail('service')),
+      ratioRow(name, 'same, PUBLIC_STORAGE=false + X-Service-Token', m.service.rps, 'req/s', 'unauthenticated', m.public.rps, undefined, { ...detail('service'), runs: [results.service.map((x) => x.rps), results.public.map((x) => x.rps)] }),
     ];
   } finally {
     for (const s of stoppers.reverse()) await s.stop().catch(() => undefined);

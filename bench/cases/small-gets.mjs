@@ -58,8 +58,8 @@ export async function run(ctx) {
     return [
       info(name, 'nginx, 4 KiB file', m.nginx.rps, 'req/s', detail('nginx')),
       info(name, '@fastify/static defaults, 4 KiB file', m.static.rps, 'req/s', detail('static')),
-      ratioRow(name, 'GET /v1/files/metadata/{key}, Bearer', m.metadata.rps, 'req/s', '@fastify/static', m.static.rps, undefined, detail('metadata')),
-      ratioRow(name, 'GET /storage/… 4 KiB, Bearer', m.storage.rps, 'req/s', '@fastify/static', m.static.rps, undefined, detail('storage')),
+      ratioRow(name, 'GET /v1/files/metadata/{key}, Bearer', m.metadata.rps, 'req/s', '@fastify/static', m.static.rps, undefined, { ...detail('metadata'), runs: [results.metadata.map((x) => x.rps), results.static.map((x) => x.rps)] }),
+      ratioRow(name, 'GET /storage/… 4 KiB, Bearer', m.storage.rps, 'req/s', '@fastify/static', m.static.rps, undefined, { ...detail('storage'), runs: [results.storage.map((x) => x.rps), results.static.map((x) => x.rps)] }),
     ];
   } finally {
     for (const s of stoppers.reverse()) await s.stop().catch(() => undefined);

@@ -49,7 +49,7 @@ export async function run(ctx) {
     await warm(src);
 
     const t = {
-      oursPut: [], oursSingleE2E: [], pipe: [], pipeFsync: [], tusPatch: [], dd: [],
+      oursPut: [], oursSingleE2E: [], pipe: [], pipeSha: [], pipeFsync: [], tusPatch: [], dd: [],
       oursParts: [], oursChunkedE2E: [], oursComplete: [], pipeParts: [], tusChunks: [],
     };
     const seconds = (t0) => Number(process.hrtime.bigint() - t0) / 1e9;
@@ -68,6 +68,10 @@ export async function run(ctx) {
       const p = await curlUpload(`${pipe.url}/`, src, { method: 'POST' });
       if (p.status !== 200) throw new Error(`pipe upload → ${p.status}`);
       t.pipe.push(p.speedUp / 1e6);
+      await clean();
+      const ps = await curlUpload(`${pipe.url}/?sha256=1`, src, { method: 'POST' });
+      if (ps.status !== 200) throw new Error(`pipe+sha256 upload → ${ps.status}`);
+      t.pipeSha.push(ps.speedUp / 1e6);
       await clean();
       const pf = await curlUpload(`${pipe.url}/?fsync=1`, src, { method: 'POST' });
       if (pf.status !== 200) throw new Error(`pipe+fsync upload → ${pf.status}`);
@@ -143,18 +147,24 @@ export async function run(ctx) {
     const label = sizeLabel(size);
     return [
       info(name, `bare node pipe (4 MiB buffer), one request, ${label}`, m.pipe, 'MB/s', runs('pipe')),
+      ratioRow(name, `bare node pipe + SHA-256 in a Transform, ${label}`, m.pipeSha, 'MB/s', 'bare pipe', m.pipe, undefined, {
+        ...runs('pipeSha'),
+        runs: [t.pipeSha, t.pipe],
+      }),
       info(name, `@tus/server, one PATCH, ${label}`, m.tusPatch, 'MB/s', runs('tusPatch')),
       info(name, `dd bs=4M conv=fsync, ${label}`, m.dd, 'MB/s', runs('dd')),
-      ratioRow(name, `one part: PUT with SHA-256, ${label}`, m.oursPut, 'MB/s', 'bare pipe', m.pipe, 0.8, runs('oursPut')),
-      ratioRow(name, `one part: PUT with SHA-256, ${label}`, m.oursPut, 'MB/s', '@tus/server', m.tusPatch, 2),
+      ratioRow(name, `one part: PUT with SHA-256, ${label}`, m.oursPut, 'MB/s', 'bare pipe', m.pipe, 0.8, { ...runs('oursPut'), runs: [t.oursPut, t.pipe] }),
+      ratioRow(name, `one part: PUT with SHA-256, ${label}`, m.oursPut, 'MB/s', '@tus/server', m.tusPatch, 2, { runs: [t.oursPut, t.tusPatch] }),
       ratioRow(name, `one part: init+PUT+complete (fsync), ${label}`, m.oursSingleE2E, 'MB/s', 'bare pipe + fsync', m.pipeFsync, undefined, {
+        runs: [t.oursSingleE2E, t.pipeFsync],
         detail: `pipe+fsync runs: ${t.pipeFsync.map((x) => x.toFixed(0)).join(', ')}; vs dd ${(m.oursSingleE2E / m.dd).toFixed(2)}×`,
       }),
       info(name, `bare node pipe, 8 MiB parts ×4, ${label}`, m.pipeParts, 'MB/s', runs('pipeParts')),
       info(name, `@tus/server + tus-js-client, 8 MiB chunks, ${label}`, m.tusChunks, 'MB/s', runs('tusChunks')),
-      ratioRow(name, `8 MiB parts ×4: the parts, ${label}`, m.oursParts, 'MB/s', 'bare pipe', m.pipeParts, 0.8, runs('oursParts')),
-      ratioRow(name, `8 MiB parts ×4: the parts, ${label}`, m.oursParts, 'MB/s', '@tus/server', m.tusChunks, 2),
+      ratioRow(name, `8 MiB parts ×4: the parts, ${label}`, m.oursParts, 'MB/s', 'bare pipe', m.pipeParts, 0.8, { ...runs('oursParts'), runs: [t.oursParts, t.pipeParts] }),
+      ratioRow(name, `8 MiB parts ×4: the parts, ${label}`, m.oursParts, 'MB/s', '@tus/server', m.tusChunks, 2, { runs: [t.oursParts, t.tusChunks] }),
       ratioRow(name, `8 MiB parts ×4: init+parts+complete, ${label}`, m.oursChunkedE2E, 'MB/s', 'bare pipe', m.pipeParts, undefined, {
+        runs: [t.oursChunkedE2E, t.pipeParts],
         detail: `complete (assembly + fsync) took ${t.oursComplete.map((x) => x.toFixed(2)).join(', ')} s`,
       }),
     ];

@@ -58,6 +58,7 @@ export async function run(ctx) {
     }
     return [
       ratioRow(name, `batch ZIP, ${zipCount} × ${sizeLabel(zipEach)}`, median(ours), 'MB/s', 'zip -0', median(ref), 2, {
+        runs: [ours, ref],
         detail: `ours: ${ours.map((x) => x.toFixed(0)).join(', ')}; zip -0: ${ref.map((x) => x.toFixed(0)).join(', ')}; ZIP ${zipBytes} bytes`,
       }),
     ];

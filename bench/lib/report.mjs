@@ -3,15 +3,27 @@
 // A row: { case, name, value, unit, reference, refValue, ratio, target, pass, detail }
 //   pass: true / false for a target, null for an informational row.
 
-import { round } from './measure.mjs';
+import { median, round } from './measure.mjs';
 
 export function info(caseName, name, value, unit, extra = {}) {
   return { case: caseName, name, value: round(value, 2), unit, reference: null, refValue: null, ratio: null, target: null, pass: null, detail: '', ...extra };
 }
 
-/** value / refValue against a minimum ratio (or, with `min` undefined, informational). */
+/** Median of per-run ratios a[i] / b[i] (runs of the two targets were taken next to each other). */
+export function pairedRatio(a, b) {
+  const n = Math.min(a.length, b.length);
+  return median(Array.from({ length: n }, (_, i) => a[i] / b[i]));
+}
+
+/**
+ * value / refValue against a minimum ratio (or, with `min` undefined, informational).
+ * With `extra.runs = [ours[], reference[]]` the ratio is the median of the per-run ratios, which
+ * cancels most of the drift when other processes load the machine for a while.
+ */
 export function ratioRow(caseName, name, value, unit, reference, refValue, min, extra = {}) {
-  const ratio = value / refValue;
+  const { runs, ...rest } = extra;
+  extra = rest;
+  const ratio = runs ? pairedRatio(runs[0], runs[1]) : value / refValue;
   return {
     case: caseName,
     name,
