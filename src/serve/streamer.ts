@@ -14,7 +14,7 @@ import type { FileRecord } from '../db/types.js';
 import { encodeKeyPath } from '../files/keys.js';
 import { etagOf } from '../files/records.js';
 import { AppError, NotFoundError, RangeNotSatisfiableError } from '../http/errors.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { SMALL_READ_BYTES, type BlobStore } from '../storage/blob-store.js';
 import { decide, validatorHeaders, type Representation, type RequestFacts } from './decide.js';
 import { dispositionHeaders, type DispositionType } from './disposition.js';
 import { multipartPlan, type MultipartPlan } from './multipart.js';
@@ -68,6 +68,22 @@ async function open(blobs: BlobStore, key: string, range?: ByteRange): Promise<R
   }
 }
 
+/** The bytes of `range` (the whole file when absent): in memory when small, else a stream. */
+async function bodyOf(blobs: BlobStore, key: string, size: number, range?: ByteRange): Promise<Readable | Buffer | undefined> {
+  const wanted = range ?? (size > 0 ? { start: 0, end: size - 1 } : undefined);
+  if (wanted === undefined) return open(blobs, key); // an empty file
+  if (rangeLength(wanted) > SMALL_READ_BYTES) return open(blobs, key, wanted);
+  try {
+    const bytes = await blobs.readSmall(key, wanted);
+    // Headers promise Content-Length bytes: a blob shorter than its record is a server fault.
+    if (bytes.length !== rangeLength(wanted)) throw new Error(`blob ${key} is shorter than its record`);
+    return bytes;
+  } catch (err) {
+    if (isMissing(err)) throw new NotFoundError('File not found', 'file_not_found');
+    throw err;
+  }
+}
+
 async function* multipartBody(blobs: BlobStore, key: string, plan: MultipartPlan): AsyncGenerator<Buffer> {
   for (const part of plan.parts) {
     yield Buffer.from(part.header, 'latin1');
@@ -106,11 +122,11 @@ export async function serveFile(
   const ranges = decision.status === 206 ? decision.ranges : null;
   // Everything that can still fail (a record whose bytes are gone) fails before any
   // header is set, so an error answer never carries this file's headers.
-  let body: Readable | undefined;
+  let body: Readable | Buffer | undefined;
   if (accel || head || (ranges !== null && ranges.length > 1)) {
     if (!accel && (await blobs.stat(file.key)) === null) throw new NotFoundError('File not found', 'file_not_found');
   } else {
-    body = await open(blobs, file.key, ranges?.[0]);
+    body = await bodyOf(blobs, file.key, rep.size, ranges?.[0]);
   }
 
   reply.headers({

@@ -182,7 +182,26 @@ export class LocalDiskBlobStore implements BlobStore {
   async read(key: string, range?: { start: number; end: number }): Promise<Readable> {
     const file = this.pathOf(key);
     const handle = await fs.open(file, 'r'); // fails here (ENOENT) rather than mid-stream
-    return createReadStream('', { fd: handle, highWaterMark: READ_BUFFER, start: range?.start, end: range?.end, autoClose: true });
+    // Each read allocates a buffer of highWaterMark bytes: 1 MiB keeps big files near disk
+    // speed, but for a 4 KiB file it costs an mmap'd 1 MiB per request (~5× fewer req/s).
+    const highWaterMark = range ? Math.max(1, Math.min(READ_BUFFER, range.end - range.start + 1)) : READ_BUFFER;
+    return createReadStream('', { fd: handle, highWaterMark, start: range?.start, end: range?.end, autoClose: true });
+  }
+
+  async readSmall(key: string, range: { start: number; end: number }): Promise<Buffer> {
+    const handle = await fs.open(this.pathOf(key), 'r');
+    try {
+      const buf = Buffer.allocUnsafe(range.end - range.start + 1);
+      let filled = 0;
+      while (filled < buf.length) {
+        const { bytesRead } = await handle.read(buf, filled, buf.length - filled, range.start + filled);
+        if (bytesRead === 0) break; // the file is shorter than the range
+        filled += bytesRead;
+      }
+      return filled === buf.length ? buf : buf.subarray(0, filled);
+    } finally {
+      await handle.close();
+    }
   }
 
   async stat(key: string): Promise<BlobStat | null> {

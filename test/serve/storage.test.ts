@@ -271,6 +271,15 @@ describe('missing', () => {
     }
   });
 
+  it('a small file whose bytes are shorter than its record → 500 JSON, never a short body', async () => {
+    const f = await storeFile(s, 'u1', 'cut.bin', 'twelve bytes');
+    await fs.truncate(`${s.root}/${f.key}`, 5);
+    const res = await get({}, storageUrl(f.key));
+    expect(res.statusCode).toBe(500);
+    expect(res.json().code).toBeDefined();
+    expect(res.headers['content-disposition']).toBeUndefined();
+  });
+
   it('a deleted file → 404', async () => {
     const f = await storeFile(s, 'u1', 'deleted.bin', 'bytes');
     await s.app.ctx.store.files.deleteFile(f.key);

@@ -139,6 +139,16 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       await expect(store.read(key('missing.bin'))).rejects.toThrow();
     });
 
+    it('readSmall gives an inclusive byte range in memory, short only past the end', async () => {
+      const data = randomBytes(10_000);
+      const k = key('small.bin');
+      await store.writeObject(k, stream(data), { maxBytes: 10_000 });
+      expect((await store.readSmall(k, { start: 0, end: 9999 })).equals(data)).toBe(true);
+      expect((await store.readSmall(k, { start: 5, end: 5 })).equals(data.subarray(5, 6))).toBe(true);
+      expect((await store.readSmall(k, { start: 9000, end: 10_999 })).equals(data.subarray(9000))).toBe(true);
+      await expect(store.readSmall(key('missing.bin'), { start: 0, end: 9 })).rejects.toThrow();
+    });
+
     it('stat is null for a missing object; delete removes and is idempotent', async () => {
       const k = key('del.bin');
       expect(await store.stat(k)).toBeNull();
