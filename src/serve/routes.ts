@@ -34,6 +34,7 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
     maxBytes: batchLimits.maxBytes,
     ttlSeconds: batchLimits.tokenTtlSeconds,
   });
+  const sent = (bytes: number): void => ctx.telemetry.bytesOut(bytes);
 
   r.route({
     method: ['GET', 'HEAD'],
@@ -56,6 +57,7 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
         cacheControl: serve.publicStorage ? serve.publicCacheControl : 'private, no-cache',
         disposition: request.query.disposition,
         accelPrefix: serve.accelRedirectPrefix,
+        onSent: sent,
       });
     },
   });
@@ -85,6 +87,7 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
         cacheControl: `private, max-age=${maxAge}`,
         disposition: request.query.disposition,
         accelPrefix: serve.accelRedirectPrefix,
+        onSent: sent,
         extraHeaders: { 'Referrer-Policy': 'no-referrer' },
       });
     },
@@ -175,10 +178,16 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
     async (request, reply) => {
       const batch = await batches.open(request.params.token);
       const job = zipStream(batch.keys, { lookup: (key) => ctx.files.getByKey(key), blobs: ctx.blobs }, { compression: batch.compression });
+      ctx.telemetry.zipStarted();
       reply.raw.once('close', () => {
-        if (!reply.raw.writableFinished) job.abort();
+        const delivered = reply.raw.writableFinished;
+        if (!delivered) job.abort();
+        void job.done.then((result) => {
+          ctx.telemetry.bytesOut(result.bytes);
+          ctx.telemetry.zipFinished(result.failed ? 'failed' : delivered ? 'complete' : 'aborted');
+          request.log.debug({ ...result, delivered }, 'batch download finished');
+        });
       });
-      void job.done.then((result) => request.log.debug(result, 'batch download finished'));
       return sendArchive(reply, batch.name, job.stream);
     },
   );

@@ -27,6 +27,8 @@ export interface ServeOptions {
   accelPrefix?: string;
   /** Added to every answer (e.g. `Referrer-Policy` on signed URLs). */
   extraHeaders?: Record<string, string>;
+  /** Told the body length once a body has been sent whole (the bytes-out metric). */
+  onSent?: (bytes: number) => void;
 }
 
 const CONDITIONAL_HEADERS = ['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'] as const;
@@ -155,5 +157,10 @@ export async function serveFile(
     reply.code(206).header('Content-Type', plan.contentType).header('Content-Length', String(plan.length));
     if (!head) body = Readable.from(multipartBody(blobs, file.key, plan), { objectMode: false });
   }
-  return head || body === undefined ? reply.send() : reply.send(body);
+  if (head || body === undefined) return reply.send();
+  if (opts.onSent) {
+    const length = Number(reply.getHeader('Content-Length'));
+    reply.raw.once('finish', () => opts.onSent!(length));
+  }
+  return reply.send(body);
 }

@@ -29,13 +29,22 @@ export interface ZipOptions {
   forceZip64?: boolean;
 }
 
+export interface ZipResult {
+  entries: number;
+  skipped: number;
+  /** A source or the archive broke (not set when the consumer went away). */
+  failed: boolean;
+  /** Archive bytes produced (archiver's pointer). */
+  bytes: number;
+}
+
 export interface ZipJob {
   /** The archive bytes: hand to `reply.send`. */
   stream: Readable;
   /** Stops reading: destroys the current source and the archive. Safe to call twice. */
   abort(): void;
   /** Settles when the archive is complete (or was aborted / failed). */
-  done: Promise<{ entries: number; skipped: number }>;
+  done: Promise<ZipResult>;
 }
 
 /** `folder/filename`, or `filename` at the root. */
@@ -106,7 +115,8 @@ export function zipStream(keys: readonly string[], sources: ZipSources, opts: Zi
   // Fastify destroys the payload when the client goes away; that ends the job too.
   archive.once('close', abort);
 
-  const run = async (): Promise<{ entries: number; skipped: number }> => {
+  const result = (failed: boolean): ZipResult => ({ entries, skipped, failed, bytes: archive.pointer() });
+  const run = async (): Promise<ZipResult> => {
     for (const key of keys) {
       if (controller.signal.aborted) break;
       const file = await sources.lookup(key);
@@ -142,17 +152,16 @@ export function zipStream(keys: readonly string[], sources: ZipSources, opts: Zi
       finished.catch(() => undefined); // failures surface through 'error' / 'close'
       await Promise.race([finished, once(archive, 'close', { signal: controller.signal })]);
     }
-    return { entries, skipped };
+    return result(false);
   };
 
   const done = run().catch((err: unknown) => {
     // Headers are out by now: breaking the stream is how the client learns of the failure.
-    if (!controller.signal.aborted) {
-      current?.destroy();
-      if (!archive.destroyed) archive.destroy(err instanceof Error ? err : new Error(String(err)));
-      controller.abort();
-    }
-    return { entries, skipped };
+    if (controller.signal.aborted) return result(false);
+    current?.destroy();
+    if (!archive.destroyed) archive.destroy(err instanceof Error ? err : new Error(String(err)));
+    controller.abort();
+    return result(true);
   });
   return { stream: archive, abort, done };
 }
