@@ -106,11 +106,25 @@ export class SqliteFileStore implements FileStore {
       where.push('(created_at < @afterAt OR (created_at = @afterAt AND id < @afterId))');
       Object.assign(params, { afterAt: query.after.createdAt, afterId: query.after.id });
     }
-    const rows = this.db
-      .prepare(`SELECT * FROM files WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @limit`)
-      .all(params) as FileRow[];
     const totals = this.totals(userId, query);
+    const index = query.folder !== undefined && query.recursive ? this.recursiveFolderIndex(userId, totals.n, query.limit) : '';
+    const rows = this.db
+      .prepare(`SELECT * FROM files ${index} WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @limit`)
+      .all(params) as FileRow[];
     return { files: rows.slice(0, query.limit).map(toFile), totalCount: totals.n, totalSize: totals.bytes, hasMore: rows.length > query.limit };
+  }
+
+  /**
+   * A folder with its subfolders spans many folder values, so no index gives newest-first
+   * order directly. Either walk the user's newest-first index (which carries the folder) and
+   * skip non-matches, about limit × all/matches index entries, or read every match through
+   * the folder index and sort, `matches` table rows at ~10× an index entry's cost. SQLite's
+   * planner cannot know how many files a folder holds; the totals just computed do.
+   * At 100k files: 10k matches 32 → 7.5 ms by the first way; 1k matches 6 ms by the second.
+   */
+  private recursiveFolderIndex(userId: string, matches: number, limit: number): string {
+    const all = (this.q.usage.get(userId) as { file_count: number } | undefined)?.file_count ?? 0;
+    return matches * matches > 0.1 * limit * all ? 'INDEXED BY files_user_recent' : 'INDEXED BY files_user_folder';
   }
 
   private totals(userId: string, query: ListQuery): { n: number; bytes: number } {
