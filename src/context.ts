@@ -66,7 +66,7 @@ export async function createContext(config: Config): Promise<AppContext> {
   const telemetry = new PromTelemetry(store);
   const onFailure = telemetry.authFailure.bind(telemetry);
   const verifier = new AccessVerifier(signer, keys, store.tokens, externalVerifier(config.auth.external), onFailure);
-  const users = new UserService(store.users, new PasswordHasher(config.auth.scryptLogN));
+  const users = new UserService(store.users, new PasswordHasher(config.auth.scryptLogN), store.tokens);
   const sessions = new SessionService(users, signer, store.tokens);
   const guard = new Guard({
     serviceToken: config.auth.serviceToken,

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Role, UserRecord, UserStore } from '../db/types.js';
+import type { Role, TokenStore, UserRecord, UserStore } from '../db/types.js';
 import { GiB } from '../config/durations.js';
 import { NotFoundError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
@@ -64,6 +64,7 @@ export class UserService {
   constructor(
     private readonly store: UserStore,
     private readonly hasher: PasswordHasher,
+    private readonly sessions: Pick<TokenStore, 'revokeUserSessions'>,
   ) {}
 
   async create(input: NewUserInput): Promise<UserRecord> {
@@ -95,7 +96,7 @@ export class UserService {
   }
 
   async update(id: string, update: UserUpdate): Promise<UserRecord> {
-    await this.get(id);
+    const before = await this.get(id);
     const updated = await this.store.updateUser(id, {
       role: update.role,
       isActive: update.is_active,
@@ -103,11 +104,20 @@ export class UserService {
       quotaBytes: update.quota_gb === undefined ? undefined : update.quota_gb === null ? null : Math.floor(update.quota_gb * GiB),
       passwordHash: update.password === undefined ? undefined : await this.hasher.hash(update.password),
     });
+    // A new password, another role or a disabled account ends every session at once: a stolen
+    // refresh token must not outlive the password change, nor a token carry the old role.
+    const roleChanged = update.role !== undefined && update.role !== before.role;
+    if (update.password !== undefined || roleChanged || update.is_active === false) await this.endSessions(id);
     return updated!;
   }
 
   async remove(id: string): Promise<void> {
     if (!(await this.store.deleteUser(id))) throw new NotFoundError('User not found', 'user_not_found');
+    await this.endSessions(id);
+  }
+
+  private endSessions(userId: string): Promise<void> {
+    return this.sessions.revokeUserSessions(userId, Math.floor(Date.now() / 1000));
   }
 
   /** The user, or null for an unknown user, a wrong password or a disabled account. */

@@ -28,6 +28,7 @@ export class SqliteTokenStore implements TokenStore {
         `INSERT INTO revoked_tokens (jti, expires_at) SELECT access_jti, expires_at FROM refresh_tokens WHERE family_id = ?
          ON CONFLICT (jti) DO NOTHING`,
       ),
+      familiesOfUser: db.prepare('SELECT id FROM refresh_families WHERE user_id = ? AND revoked_at IS NULL').pluck(),
       familyOfRefresh: db.prepare('SELECT family_id FROM refresh_tokens WHERE jti = ?').pluck(),
       familyOfAccess: db.prepare('SELECT family_id FROM refresh_tokens WHERE access_jti = ?').pluck(),
       pruneRevoked: db.prepare('DELETE FROM revoked_tokens WHERE expires_at < ?'),
@@ -69,6 +70,12 @@ export class SqliteTokenStore implements TokenStore {
     ];
     this.db.transaction(() => {
       for (const id of families) if (id) this.revokeFamilyRows(id, now);
+    })();
+  }
+
+  async revokeUserSessions(userId: string, now: number): Promise<void> {
+    this.db.transaction(() => {
+      for (const id of this.q.familiesOfUser.all(userId) as string[]) this.revokeFamilyRows(id, now);
     })();
   }
 

@@ -67,6 +67,8 @@ export interface TokenStore {
   /** Revokes the family that `refreshJti` belongs to, or the one issued with `accessJti`. */
   revokeFamily(ref: { refreshJti?: string; accessJti?: string }, now: number): Promise<void>;
   revokeAccessToken(jti: string, expiresAt: number): Promise<void>;
+  /** Revokes every refresh family of the user and the access tokens issued with them. */
+  revokeUserSessions(userId: string, now: number): Promise<void>;
   /**
    * The per-request check: is this jti revoked, and is the subject a known user who was
    * disabled or deleted? Unknown subjects (users managed elsewhere) are allowed.

@@ -94,6 +94,43 @@ describe('/v1/admin/users', () => {
     expect((await login(s, 'hank', 'hank-new-pass')).statusCode).toBe(200);
   });
 
+  it('a new password, another role, disabling or deleting ends the sessions already open', async () => {
+    const refresh = (token: string) => s.app.inject({ method: 'POST', url: '/auth/refresh', payload: { refresh_token: token } });
+    const me = (token: string) => s.asBearer(token, { method: 'GET', url: '/auth/me' });
+    const id = (await asAdmin({ method: 'POST', url: '/v1/admin/users', payload: { username: 'ivy', password: 'ivy-pass-one' } })).json().id;
+    const patch = (payload: object) => asAdmin({ method: 'PATCH', url: `/v1/admin/users/${id}`, payload });
+    const cases: [string, () => Promise<unknown>, string][] = [
+      ['password', () => patch({ password: 'ivy-pass-two' }), 'ivy-pass-two'],
+      ['role', () => patch({ role: 'viewer' }), 'ivy-pass-two'],
+      ['disable', async () => {
+        await patch({ is_active: false });
+        await patch({ is_active: true });
+      }, 'ivy-pass-two'],
+    ];
+    let password = 'ivy-pass-one';
+    for (const [what, change, next] of cases) {
+      const session = (await login(s, 'ivy', password)).json();
+      expect((await me(session.access_token)).statusCode, what).toBe(200);
+      await change();
+      password = next;
+      expectInvalidToken(await me(session.access_token));
+      expect((await refresh(session.refresh_token)).statusCode, what).toBe(401);
+      const fresh = await login(s, 'ivy', password);
+      expect(fresh.statusCode, what).toBe(200);
+      expect((await me(fresh.json().access_token)).statusCode, what).toBe(200);
+    }
+    // Changing only the quota or e-mail, or setting the same role, keeps sessions.
+    const kept = (await login(s, 'ivy', password)).json();
+    await patch({ quota_gb: 2, role: 'viewer' });
+    expect((await me(kept.access_token)).statusCode).toBe(200);
+    expect((await refresh(kept.refresh_token)).statusCode).toBe(200);
+    // Deleting the user ends them too.
+    const last = (await login(s, 'ivy', password)).json();
+    expect((await asAdmin({ method: 'DELETE', url: `/v1/admin/users/${id}` })).statusCode).toBe(200);
+    expectInvalidToken(await me(last.access_token));
+    expect((await refresh(last.refresh_token)).statusCode).toBe(401);
+  });
+
   it('refuses an unknown or invalid PATCH field with 400, and an unknown id with 404', async () => {
     const id = (await asAdmin({ method: 'POST', url: '/v1/admin/users', payload: { username: 'ivy', password: 'ivy-password-1' } })).json().id;
     const unknown = await asAdmin({ method: 'PATCH', url: `/v1/admin/users/${id}`, payload: { is_admin: true } });

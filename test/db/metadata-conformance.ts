@@ -225,6 +225,20 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
         expect(await store.tokens.pruneTokens(3000)).toBeGreaterThanOrEqual(1);
         expect((await store.tokens.checkToken('a9', 'u1')).revoked).toBe(false);
       });
+
+      it("revokeUserSessions ends every family of that user and their access tokens, no one else's", async () => {
+        const row = (jti: string, fam: string, userId: string, access: string) => ({ jti, familyId: fam, userId, accessJti: access, expiresAt: 9_000 });
+        await store.tokens.createRefreshFamily(row('s-r1', 's-f1', 'su1', 's-a1'), 1000);
+        await store.tokens.createRefreshFamily(row('s-r2', 's-f2', 'su1', 's-a2'), 1000);
+        await store.tokens.createRefreshFamily(row('s-r3', 's-f3', 'su2', 's-a3'), 1000);
+        await store.tokens.revokeUserSessions('su1', 1001);
+        expect((await store.tokens.checkToken('s-a1', 'su1')).revoked).toBe(true);
+        expect((await store.tokens.checkToken('s-a2', 'su1')).revoked).toBe(true);
+        expect(await store.tokens.rotateRefreshToken('s-r1', row('s-r9', 's-f1', 'su1', 's-a9'), 1002)).toBe('revoked');
+        expect((await store.tokens.checkToken('s-a3', 'su2')).revoked).toBe(false);
+        expect(await store.tokens.rotateRefreshToken('s-r3', row('s-r4', 's-f3', 'su2', 's-a4'), 1002)).toBe('rotated');
+        await store.tokens.revokeUserSessions('nobody', 1003); // no sessions: nothing happens
+      });
     });
   });
 }
