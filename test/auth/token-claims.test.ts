@@ -72,7 +72,7 @@ describe('well-signed but unacceptable tokens', () => {
     for (const t of [token, padded, highS]) expectInvalidToken(await me(t));
   });
 
-  it('refuses a disabled user at once and accepts them again when re-enabled', async () => {
+  it('refuses a disabled user at once; re-enabled, minted tokens work again, ended sessions do not', async () => {
     const id = await createUser(s, 'carol', 'carol-password-1');
     const pair = (await login(s, 'carol', 'carol-password-1')).json();
     const token = pair.access_token as string;
@@ -87,9 +87,11 @@ describe('well-signed but unacceptable tokens', () => {
     expectInvalidToken(await refresh());
 
     await s.asService({ method: 'PATCH', url: `/v1/admin/users/${id}`, payload: { is_active: true } });
-    expect((await me(token)).statusCode).toBe(200);
-    expect((await me(minted)).statusCode).toBe(200);
-    expect((await refresh()).statusCode).toBe(200); // the refused attempt spent nothing
+    expect((await me(minted)).statusCode).toBe(200); // belongs to no session: only is_active counted
+    // Disabling ended the login session: its tokens stay dead, a new login works.
+    expectInvalidToken(await me(token));
+    expectInvalidToken(await refresh());
+    expect((await login(s, 'carol', 'carol-password-1')).statusCode).toBe(200);
   });
 
   it("refuses a deleted user's tokens", async () => {
