@@ -61,29 +61,28 @@ const isMissing = (err: unknown): boolean => {
   return code === 'ENOENT' || code === 'ENOTDIR';
 };
 
-async function open(blobs: BlobStore, key: string, range?: ByteRange): Promise<Readable> {
+/** A blob read whose file is gone answers 404, like a missing record. */
+async function notFoundIfMissing<T>(reading: Promise<T>): Promise<T> {
   try {
-    return await blobs.read(key, range);
+    return await reading;
   } catch (err) {
     if (isMissing(err)) throw new NotFoundError('File not found', 'file_not_found');
     throw err;
   }
 }
 
+const open = (blobs: BlobStore, key: string, range?: ByteRange): Promise<Readable> => notFoundIfMissing(blobs.read(key, range));
+
 /** The bytes of `range` (the whole file when absent): in memory when small, else a stream. */
-async function bodyOf(blobs: BlobStore, key: string, size: number, range?: ByteRange): Promise<Readable | Buffer | undefined> {
+async function bodyOf(blobs: BlobStore, key: string, size: number, range?: ByteRange): Promise<Readable | Buffer> {
   const wanted = range ?? (size > 0 ? { start: 0, end: size - 1 } : undefined);
   if (wanted === undefined) return open(blobs, key); // an empty file
-  if (rangeLength(wanted) > SMALL_READ_BYTES) return open(blobs, key, wanted);
-  try {
-    const bytes = await blobs.readSmall(key, wanted);
-    // Headers promise Content-Length bytes: a blob shorter than its record is a server fault.
-    if (bytes.length !== rangeLength(wanted)) throw new Error(`blob ${key} is shorter than its record`);
-    return bytes;
-  } catch (err) {
-    if (isMissing(err)) throw new NotFoundError('File not found', 'file_not_found');
-    throw err;
-  }
+  const length = rangeLength(wanted);
+  if (length > SMALL_READ_BYTES) return open(blobs, key, wanted);
+  const bytes = await notFoundIfMissing(blobs.readSmall(key, wanted));
+  // Headers promise Content-Length bytes: a blob shorter than its record is a server fault.
+  if (bytes.length !== length) throw new Error(`blob ${key} is shorter than its record`);
+  return bytes;
 }
 
 async function* multipartBody(blobs: BlobStore, key: string, plan: MultipartPlan): AsyncGenerator<Buffer> {
