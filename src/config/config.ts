@@ -33,11 +33,18 @@ export interface Config {
     maxTokenHours: number;
     loginRateLimitPerMinute: number;
     scryptLogN: number;
+    /** Password hashes run in worker threads of their own: this many at once, this many waiting. */
+    passwordHashConcurrency: number;
+    passwordHashQueue: number;
+    /** A spent refresh token presented again within this many seconds gets the same successor pair. */
+    refreshReuseGraceSeconds: number;
     external: {
       publicKeyPem: string | undefined;
       jwksUrl: string | undefined;
       issuer: string | undefined;
       audience: string | undefined;
+      /** Take `role`/`scope` claims of external tokens above operator at face value. */
+      trustRoles: boolean;
     };
     admin: { username: string | undefined; password: string | undefined };
   };
@@ -53,6 +60,17 @@ export interface Config {
   batch: { maxFiles: number; maxBytes: number; tokenTtlSeconds: number };
   bodyIdleTimeoutMs: number;
   shutdownGraceMs: number;
+  /** Per-user and per-connection resource limits (SPEC "Hardening"). 0 means no limit where allowed. */
+  limits: {
+    bodyMinBytesPerSecond: number;
+    bodyMinRateWindowMs: number;
+    maxConnections: number;
+    maxConnectionsPerAddress: number;
+    maxOpenUploads: number;
+    maxFilesPerUser: number;
+    maxFilesPerRequest: number;
+    maxOpenBatches: number;
+  };
 }
 
 export class ConfigError extends Error {
@@ -125,11 +143,15 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       maxTokenHours: e.MAX_TOKEN_HOURS,
       loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT,
       scryptLogN: e.PASSWORD_SCRYPT_LOG_N,
+      passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
+      passwordHashQueue: e.PASSWORD_HASH_QUEUE,
+      refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,
       external: {
         publicKeyPem: decodePem(e.AUTH_JWT_PUBLIC_KEY_BASE64),
         jwksUrl: e.AUTH_JWT_JWKS_URL,
         issuer: e.AUTH_JWT_EXTERNAL_ISSUER,
         audience: e.AUTH_JWT_EXTERNAL_AUDIENCE,
+        trustRoles: e.AUTH_JWT_EXTERNAL_TRUST_ROLES,
       },
       admin: { username: e.ADMIN_USERNAME ?? (e.ADMIN_PASSWORD ? 'admin' : undefined), password: e.ADMIN_PASSWORD },
     },
@@ -145,5 +167,15 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     batch: { maxFiles: e.BATCH_MAX_FILES, maxBytes: Math.floor(e.BATCH_MAX_BYTES), tokenTtlSeconds: e.BATCH_TOKEN_TTL },
     bodyIdleTimeoutMs: e.BODY_IDLE_TIMEOUT_SECONDS * 1000,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+    limits: {
+      bodyMinBytesPerSecond: e.BODY_MIN_BYTES_PER_SECOND,
+      bodyMinRateWindowMs: e.BODY_MIN_RATE_WINDOW_SECONDS * 1000,
+      maxConnections: e.MAX_CONNECTIONS,
+      maxConnectionsPerAddress: e.MAX_CONNECTIONS_PER_ADDRESS,
+      maxOpenUploads: e.MAX_OPEN_UPLOADS,
+      maxFilesPerUser: e.MAX_FILES_PER_USER,
+      maxFilesPerRequest: e.MAX_FILES_PER_REQUEST,
+      maxOpenBatches: e.MAX_OPEN_BATCHES,
+    },
   };
 }

@@ -84,6 +84,7 @@ export const envSchema = z.object({
   AUTH_JWT_JWKS_URL: optionalUrl,
   AUTH_JWT_EXTERNAL_ISSUER: optionalString,
   AUTH_JWT_EXTERNAL_AUDIENCE: optionalString,
+  AUTH_JWT_EXTERNAL_TRUST_ROLES: bool(false),
   AUTH_JWT_ISSUER: optionalString,
   AUTH_JWT_AUDIENCE: optionalString.transform((v) => v ?? 'stream-line'),
   AUTH_JWT_ALG: z.enum(['ES256', 'RS256', 'EdDSA']).optional().default('ES256'),
@@ -93,6 +94,9 @@ export const envSchema = z.object({
   MAX_TOKEN_HOURS: int(24, 1, 24 * 366),
   LOGIN_RATE_LIMIT: int(10, 1, 100000),
   PASSWORD_SCRYPT_LOG_N: int(17, 10, 20),
+  PASSWORD_HASH_CONCURRENCY: int(1, 1, 64),
+  PASSWORD_HASH_QUEUE: int(32, 0, 100_000),
+  REFRESH_REUSE_GRACE_SECONDS: int(10, 0, 300),
   DATABASE_URL: optionalString.pipe(
     z.string().regex(/^(sqlite:.+|:memory:)$/, { message: 'expected sqlite:<path> or :memory: (only SQLite is built in)' }).optional(),
   ),
@@ -114,6 +118,14 @@ export const envSchema = z.object({
   ),
   STORAGE_BACKEND: z.enum(['local']).optional().default('local'),
   BODY_IDLE_TIMEOUT_SECONDS: int(60, 1, 3600),
+  BODY_MIN_BYTES_PER_SECOND: int(1024, 0, 1024 * 1024 * 1024),
+  BODY_MIN_RATE_WINDOW_SECONDS: int(60, 1, 3600),
+  MAX_CONNECTIONS: int(10_000, 0, 1_000_000),
+  MAX_CONNECTIONS_PER_ADDRESS: int(256, 0, 1_000_000),
+  MAX_OPEN_UPLOADS: int(1000, 1, 10_000_000),
+  MAX_FILES_PER_USER: int(1_000_000, 0, 1_000_000_000),
+  MAX_FILES_PER_REQUEST: int(1000, 1, 100_000),
+  MAX_OPEN_BATCHES: int(50, 1, 100_000),
   SHUTDOWN_GRACE_SECONDS: int(25, 0, 3600),
 });
 

@@ -1,7 +1,7 @@
 // Content-Disposition and related anti-XSS headers for user-uploaded files.
 // Anything a browser could execute in our origin (HTML, SVG, XML, scripts) is
 // forced to download and sandboxed, whatever the client asked for.
-import { create as createContentDisposition } from 'content-disposition';
+import createContentDisposition from 'content-disposition';
 
 export type DispositionType = 'inline' | 'attachment';
 

@@ -123,7 +123,7 @@ describe('GET /v1/files/batch-download/{token}', () => {
     const zip = await fetchZip(token);
     expect(zip.status).toBe(200);
     expect(zip.headers['content-type']).toBe('application/zip');
-    expect(zip.headers['content-disposition']).toBe('attachment; filename=photos.zip');
+    expect(zip.headers['content-disposition']).toBe('attachment; filename="photos.zip"');
     expect(zip.headers['x-content-type-options']).toBe('nosniff');
     expect(await unzipTest(zip.file)).toMatch(/No errors detected/);
     const entries = await readZip(zip.file);

@@ -54,12 +54,12 @@ describe('isActiveContentType', () => {
 
 describe('dispositionHeaders: type selection', () => {
   it.each([
-    ['non-active defaults to inline', 'application/pdf', undefined, 'inline; filename=a.txt', false],
-    ['non-active honours attachment', 'application/pdf', 'attachment', 'attachment; filename=a.txt', false],
-    ['non-active honours inline', 'image/png', 'inline', 'inline; filename=a.txt', false],
-    ['active ignores inline', 'text/html', 'inline', 'attachment; filename=a.txt', true],
-    ['active defaults to attachment', 'image/svg+xml', undefined, 'attachment; filename=a.txt', true],
-    ['active with parameters', 'Text/HTML; charset=utf-8', undefined, 'attachment; filename=a.txt', true],
+    ['non-active defaults to inline', 'application/pdf', undefined, 'inline; filename="a.txt"', false],
+    ['non-active honours attachment', 'application/pdf', 'attachment', 'attachment; filename="a.txt"', false],
+    ['non-active honours inline', 'image/png', 'inline', 'inline; filename="a.txt"', false],
+    ['active ignores inline', 'text/html', 'inline', 'attachment; filename="a.txt"', true],
+    ['active defaults to attachment', 'image/svg+xml', undefined, 'attachment; filename="a.txt"', true],
+    ['active with parameters', 'Text/HTML; charset=utf-8', undefined, 'attachment; filename="a.txt"', true],
   ] as const)('%s', (_name, mime, requested, expected, sandboxed) => {
     const { headers } = cd('a.txt', mime, requested);
     expect(headers['Content-Disposition']).toBe(expected);
@@ -76,7 +76,7 @@ describe('dispositionHeaders: filenames', () => {
 
   it('CJK gets an ASCII fallback plus RFC 8187 filename*', () => {
     const { value, parsed } = cd('报告.pdf');
-    expect(value).toBe(`inline; filename=__.pdf; filename*=UTF-8''%E6%8A%A5%E5%91%8A.pdf`);
+    expect(value).toBe(`inline; filename="__.pdf"; filename*=UTF-8''%E6%8A%A5%E5%91%8A.pdf`);
     expect(parsed.parameters.filename).toBe('报告.pdf');
   });
 
@@ -120,7 +120,7 @@ describe('dispositionHeaders: filenames', () => {
 
   it('a percent sign cannot be percent-decoded from the fallback', () => {
     const { value, parsed } = cd('%41.txt');
-    expect(value).toBe(`inline; filename=_41.txt; filename*=UTF-8''%2541.txt`);
+    expect(value).toBe(`inline; filename="_41.txt"; filename*=UTF-8''%2541.txt`);
     expect(parsed.parameters.filename).toBe('%41.txt');
   });
 
