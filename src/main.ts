@@ -5,6 +5,14 @@
  */
 import { buildApp } from './app.js';
 import { exitOnConfigError, runtimeConfig } from './config/runtime.js';
+import { startBanner } from './ops/banner.js';
+import { describeListenError } from './ops/preflight.js';
+
+/** A start-up failure with a known cause: one line naming it on stderr, exit 1. */
+function fail(message: string): never {
+  process.stderr.write(`cannot start: ${message}\n`);
+  process.exit(1);
+}
 
 async function main(): Promise<void> {
   const warnings: string[] = [];
@@ -14,9 +22,21 @@ async function main(): Promise<void> {
   } catch (err) {
     exitOnConfigError(err);
   }
-  const app = await buildApp(config);
+  const app = await buildApp(config).catch((err: unknown) => {
+    const e = err as NodeJS.ErrnoException;
+    // File-system errors while opening the data directory, the database or the keys.
+    if (typeof e?.code === 'string' && e.message) fail(`${e.message} (check UPLOAD_ROOT and its permissions)`);
+    throw err;
+  });
   for (const w of warnings) app.log.warn(w);
-  await app.listen({ port: config.port, host: config.host });
+  let address: string;
+  try {
+    address = await app.listen({ port: config.port, host: config.host });
+  } catch (err) {
+    await app.close().catch(() => undefined);
+    fail(describeListenError(err, config.host, config.port) ?? (err as Error).message);
+  }
+  if (process.stdout.isTTY) process.stdout.write(startBanner(config, address));
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -40,6 +60,7 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => stop('SIGINT'));
 }
 
+// Anything else is a bug: keep its stack.
 main().catch((err: unknown) => {
   process.stderr.write(`fatal: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);

@@ -3,6 +3,7 @@
  * `ensureSecrets` (in secrets.ts) fills the secrets that may be generated for local use.
  */
 import { createPublicKey } from 'node:crypto';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { algorithmsFor } from '../auth/external.js';
 import { envSchema, type Env } from './schema.js';
@@ -117,12 +118,14 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     throw new ConfigError('PASSWORD_SCRYPT_LOG_N', 'must be at least 17 (OWASP) when NODE_ENV=production');
   }
   const uploadRoot = path.resolve(e.UPLOAD_ROOT);
-  const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://${e.BIND_HOST}:${e.PORT}`).replace(/\/+$/, '');
+  const host = e.BIND_HOST.replace(/^\[|\]$/g, '');
+  const hostInUrl = isIP(host) === 6 ? `[${host}]` : host;
+  const publicBaseUrl = (e.PUBLIC_BASE_URL ?? `http://${hostInUrl}:${e.PORT}`).replace(/\/+$/, '');
   return {
     env: e.NODE_ENV,
     production: e.NODE_ENV === 'production',
     port: e.PORT,
-    host: e.BIND_HOST,
+    host,
     uploadRoot,
     publicBaseUrl,
     maxFileBytes: Math.floor(e.MAX_BODY_MB * MiB),

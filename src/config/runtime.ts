@@ -4,6 +4,7 @@
  * The only module that looks at process.env.
  */
 import { ConfigError, loadConfig, type Config } from './config.js';
+import { checkDataRoot } from '../ops/preflight.js';
 import { ensureSecrets, type Warn } from './secrets.js';
 
 export function runtimeConfig(warn: Warn): Config {
@@ -15,7 +16,9 @@ export function runtimeConfig(warn: Warn): Config {
       throw new ConfigError('ENV_FILE', `cannot read ${envFile}: ${(err as Error).message}`);
     }
   }
-  return ensureSecrets(loadConfig(process.env), warn);
+  const config = loadConfig(process.env);
+  checkDataRoot(config.uploadRoot);
+  return ensureSecrets(config, warn);
 }
 
 /** Prints one line naming the bad variable and exits 1 (the contract for bad configuration). */

@@ -2,6 +2,7 @@
  * The one schema for the process environment. Every variable the server knows is here,
  * with its default; `upload.env.template` lists the same names (a test keeps them in step).
  */
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDurationSeconds } from './durations.js';
 
@@ -73,7 +74,13 @@ const secret = optionalString.pipe(
 export const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).optional().default('development'),
   PORT: int(5070, 0, 65535),
-  BIND_HOST: optionalString.transform((v) => v ?? '127.0.0.1'),
+  BIND_HOST: optionalString.transform((v) => v ?? '127.0.0.1').pipe(
+    z.string().refine(
+      // An IP address, or a host name; "999.1.1.1" looks like an address and is not one.
+      (v) => isIP(v.replace(/^\[|\]$/g, '')) !== 0 || (/^[A-Za-z0-9.-]{1,253}$/.test(v) && !/^[\d.]+$/.test(v)),
+      { message: 'expected an IP address (127.0.0.1, 0.0.0.0, ::) or a host name' },
+    ),
+  ),
   UPLOAD_ROOT: optionalString.transform((v) => v ?? './data'),
   PUBLIC_BASE_URL: optionalUrl,
   MAX_BODY_MB: decimal(5120),

@@ -40,7 +40,6 @@ function fitsFileSystem(absolute: string, root: string): boolean {
 const partName = (n: number) => `part_${String(n).padStart(6, '0')}`;
 
 export class LocalDiskBlobStore implements BlobStore {
-  readonly servesLocalFiles = true;
   private readonly tmpDir: string;
   private readonly partsDir: string;
   private readonly longDir: string;
@@ -69,6 +68,11 @@ export class LocalDiskBlobStore implements BlobStore {
     if (fitsFileSystem(direct, this.root)) return direct;
     const digest = createHash('sha256').update(key).digest('hex');
     return path.join(this.longDir, digest.slice(0, 2), digest);
+  }
+
+  /** The key's file relative to the root: `.long/xx/<sha256>` for the long ones (F-11a). */
+  accelPathOf(key: string): string {
+    return path.relative(this.root, this.pathOf(key)).split(path.sep).join('/');
   }
 
   private uploadDir(uploadId: string): string {
@@ -219,14 +223,19 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   async health(): Promise<StorageHealth> {
-    let writable = false;
-    const probe = path.join(this.tmpDir, `.probe-${process.pid}-${randomBytes(4).toString('hex')}`);
-    try {
-      await fs.writeFile(probe, 'ok');
-      await fs.rm(probe, { force: true });
-      writable = true;
-    } catch {
-      writable = false;
+    // Every folder the store writes to is probed: an unwritable storage/ with a writable .tmp
+    // would otherwise report healthy while every upload fails.
+    let writable = true;
+    const name = `.probe-${process.pid}-${randomBytes(4).toString('hex')}`;
+    for (const dir of [this.tmpDir, this.partsDir, path.join(this.root, 'storage')]) {
+      const probe = path.join(dir, name);
+      try {
+        await fs.writeFile(probe, 'ok');
+        await fs.rm(probe, { force: true });
+      } catch {
+        writable = false;
+        break;
+      }
     }
     try {
       const s = await fs.statfs(this.root);
