@@ -4,6 +4,7 @@
  * such segments joined by "/". Nothing is rewritten silently: anything else is a 400.
  */
 import { z } from 'zod';
+import { MAX_MIME_LENGTH, normaliseMime } from './mime.js';
 
 const CONTROL = /\p{Cc}/u;
 const MAX_NAME_BYTES = 255;
@@ -42,8 +43,15 @@ export const folderSchema = z.string().superRefine((v, ctx) => {
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
 
-/** MIME types as clients send them: type/subtype with optional parameters, printable ASCII. */
+/**
+ * A MIME type as a client sends it, stored in its canonical form (see files/mime.ts): the
+ * essence plus a valid charset. A type a browser could read as something else (a comma, a
+ * second type, an unparseable form) is stored as application/octet-stream rather than
+ * refused, as SPEC says; only what is not a header value at all (control characters,
+ * non-ASCII, over 255 characters) is a 400, like any other malformed field.
+ */
 export const mimeSchema = z
   .string()
-  .max(255)
-  .regex(/^[A-Za-z0-9!#$&^_.+-]+\/[A-Za-z0-9!#$&^_.+-]+(\s*;\s*[\x20-\x7e]*)?$/, { message: 'must be a MIME type such as image/png' });
+  .max(MAX_MIME_LENGTH)
+  .regex(/^[\x20-\x7e]+$/, { message: 'must be a MIME type such as image/png (printable ASCII)' })
+  .transform(normaliseMime);

@@ -257,7 +257,8 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
             continue;
           }
           const filename = parseField(filenameSchema, part.filename, `${part.fieldname}.filename`)!;
-          const mime = mimeSchema.safeParse(part.mimetype).success ? part.mimetype : 'application/octet-stream';
+          // The canonical form (F-01), never the raw part header.
+          const mime = mimeSchema.safeParse(part.mimetype).data ?? 'application/octet-stream';
           stored.push(await ctx.files.storeObject(userId, { folder, filename, mime }, part.file));
         }
       } catch (err) {

@@ -1,26 +1,30 @@
-// Content-Disposition and related anti-XSS headers for user-uploaded files.
-// Anything a browser could execute in our origin (HTML, SVG, XML, scripts) is
-// forced to download and sandboxed, whatever the client asked for.
+// Content-Disposition and the anti-XSS headers for user-uploaded files. A stored file is
+// uploader-controlled bytes in our origin (the API's, the cookie's), so whether a browser may
+// render it is decided by an allow-list of passive types (files/mime.ts), never a deny-list
+// of "active" ones: browsers run script from types no list anticipated (F-01).
 import createContentDisposition from 'content-disposition';
+import { isPassiveType } from '../files/mime.js';
 
 export type DispositionType = 'inline' | 'attachment';
 
-export function isActiveContentType(mime: string): boolean {
-  // Parameters (`; charset=...`) never change how a browser treats the type.
-  const essence = (mime.split(';', 1)[0] ?? '').trim().toLowerCase();
-  const m = /^([a-z0-9!#$&^_.+-]+)\/([a-z0-9!#$&^_.+-]+)$/.exec(essence);
-  // Unparseable types fail closed: we cannot tell what a browser would do.
-  if (m === null) return true;
-  const [, type, subtype] = m as unknown as [string, string, string];
-  if (essence === 'text/html' || essence === 'application/xhtml+xml' || essence === 'image/svg+xml') {
-    return true;
-  }
-  // Any XML can carry XHTML/SVG namespaces or an XSLT stylesheet that runs script.
-  if ((type === 'text' || type === 'application') && /^xml(?:-|$)/.test(subtype)) return true;
-  if (subtype.endsWith('+xml')) return true;
-  // text/javascript, application/x-javascript, text/ecmascript, text/jscript, …
-  if (/javascript|ecmascript|^jscript$|^livescript$/.test(subtype)) return true;
-  return false;
+/**
+ * On every file response (200, 206, 304, HEAD, multi-range, ZIP, X-Accel). `sandbox` gives
+ * the document an opaque origin with scripts, forms and popups off, so even a browser that
+ * renders a file we did not expect it to cannot reach our cookies or API; `default-src
+ * 'none'` stops it loading anything, except images and media from itself so a picture or a
+ * video opened directly still shows. nosniff stops a browser "detecting" HTML in a
+ * text/plain or image upload.
+ */
+export const FILE_CSP = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'";
+
+export const fileSafetyHeaders = (): Record<string, string> => ({
+  'Content-Security-Policy': FILE_CSP,
+  'X-Content-Type-Options': 'nosniff',
+});
+
+/** Inline only for passive types and only when not asked for an attachment. */
+export function dispositionType(mime: string, requested: DispositionType | undefined): DispositionType {
+  return isPassiveType(mime) && requested !== 'attachment' ? 'inline' : 'attachment';
 }
 
 export function dispositionHeaders(
@@ -28,22 +32,13 @@ export function dispositionHeaders(
   mime: string,
   requested: DispositionType | undefined,
 ): Record<string, string> {
-  const active = isActiveContentType(mime);
-  // Active content is never inline: rendering it would run uploader-controlled
-  // script with our origin's cookies.
-  const type: DispositionType = active || requested === 'attachment' ? 'attachment' : 'inline';
   const name = sanitizeFilename(filename);
-  const headers: Record<string, string> = {
+  return {
     // The package emits `filename*=UTF-8''…` (RFC 8187) only when the ASCII
     // fallback differs from the real name, so plain names stay short.
-    'Content-Disposition': createContentDisposition(name, { type, fallback: asciiFallback(name) }),
-    // Without nosniff a browser may "detect" HTML in a text/plain upload.
-    'X-Content-Type-Options': 'nosniff',
+    'Content-Disposition': createContentDisposition(name, { type: dispositionType(mime, requested), fallback: asciiFallback(name) }),
+    ...fileSafetyHeaders(),
   };
-  // Defence in depth if a browser renders it anyway (e.g. opened via a link
-  // that ignores Content-Disposition): no script, no same-origin access.
-  if (active) headers['Content-Security-Policy'] = 'sandbox';
-  return headers;
 }
 
 // C0/C1 controls (incl. CR/LF/NUL/DEL) plus invisible formatting characters:

@@ -12,11 +12,12 @@ import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FileRecord } from '../db/types.js';
 import { encodeKeyPath } from '../files/keys.js';
+import { normaliseMime } from '../files/mime.js';
 import { etagOf } from '../files/records.js';
 import { AppError, NotFoundError, RangeNotSatisfiableError } from '../http/errors.js';
 import { SMALL_READ_BYTES, type BlobStore } from '../storage/blob-store.js';
 import { decide, validatorHeaders, type Representation, type RequestFacts } from './decide.js';
-import { dispositionHeaders, type DispositionType } from './disposition.js';
+import { dispositionHeaders, fileSafetyHeaders, type DispositionType } from './disposition.js';
 import { multipartPlan, type MultipartPlan } from './multipart.js';
 import { contentRange, rangeLength, type ByteRange } from './range.js';
 
@@ -32,7 +33,6 @@ export interface ServeOptions {
 }
 
 const CONDITIONAL_HEADERS = ['range', 'if-range', 'if-match', 'if-none-match', 'if-modified-since', 'if-unmodified-since'] as const;
-const PRINTABLE = /^[\x20-\x7e]+$/;
 
 /** The request facts decide() needs; repeated or array-valued headers count as absent. */
 export function requestFacts(request: FastifyRequest): RequestFacts {
@@ -50,11 +50,11 @@ export function representationOf(file: FileRecord): Representation {
   return { size: file.size, etag: etagOf(file), lastModified: new Date(file.createdAt) };
 }
 
-/** Stored MIME types are validated on upload; anything unprintable falls back to octet-stream. */
-const safeMime = (mime: string): string => (PRINTABLE.test(mime) ? mime : 'application/octet-stream');
-
-/** `X-Accel-Redirect` value: nginx percent-decodes it, so every segment is encoded. */
-export const accelPath = (prefix: string, key: string): string => `${prefix}${encodeKeyPath(key)}`;
+/**
+ * `X-Accel-Redirect` value for a file at `relative` (to UPLOAD_ROOT, as the BlobStore says:
+ * not always the key, see accelPathOf): nginx percent-decodes it, so every segment is encoded.
+ */
+export const accelPath = (prefix: string, relative: string): string => `${prefix}${encodeKeyPath(relative)}`;
 
 const isMissing = (err: unknown): boolean => {
   const code = (err as NodeJS.ErrnoException | undefined)?.code;
@@ -107,19 +107,23 @@ export async function serveFile(
   opts: ServeOptions,
 ): Promise<FastifyReply> {
   const rep = representationOf(file);
-  const mime = safeMime(file.mime);
+  // Records written before types were normalised at upload may hold anything (F-01): the
+  // stored string is never sent as it is.
+  const mime = normaliseMime(file.mime);
   const validators = validatorHeaders(rep);
   const extra = opts.extraHeaders ?? {};
   const decision = decide(requestFacts(request), rep);
 
   if (decision.status === 304) {
-    return reply.code(304).headers({ ...validators, 'Cache-Control': opts.cacheControl, ...extra }).send();
+    return reply.code(304).headers({ ...validators, 'Cache-Control': opts.cacheControl, ...fileSafetyHeaders(), ...extra }).send();
   }
   if (decision.status === 412) throw new AppError(412, 'precondition_failed', 'A precondition (If-Match / If-Unmodified-Since) failed');
   if (decision.status === 416) throw new RangeNotSatisfiableError(rep.size);
 
   const head = request.method === 'HEAD';
-  const accel = opts.accelPrefix !== undefined && blobs.servesLocalFiles;
+  // Where nginx finds the bytes, when it is to send them (null: we stream them ourselves).
+  const accelTarget = opts.accelPrefix === undefined ? null : blobs.accelPathOf(file.key);
+  const accel = accelTarget !== null;
   const ranges = decision.status === 206 ? decision.ranges : null;
   // Everything that can still fail (a record whose bytes are gone) fails before any
   // header is set, so an error answer never carries this file's headers.
@@ -138,9 +142,9 @@ export async function serveFile(
     ...extra,
   });
 
-  if (accel) {
+  if (accelTarget !== null) {
     // nginx answers Range itself from the file; validators were checked above.
-    return reply.code(200).header('Content-Type', mime).header('X-Accel-Redirect', accelPath(opts.accelPrefix!, file.key)).send();
+    return reply.code(200).header('Content-Type', mime).header('X-Accel-Redirect', accelPath(opts.accelPrefix!, accelTarget)).send();
   }
   if (ranges === null) {
     reply.code(200).header('Content-Type', mime).header('Content-Length', String(rep.size));

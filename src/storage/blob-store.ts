@@ -70,8 +70,12 @@ export interface BlobStore {
   health(): Promise<StorageHealth>;
   /** Start-up housekeeping: removes temporary files left by a crash; returns how many. */
   removeOrphans(knownUploadIds: Set<string>): Promise<number>;
-  /** For X-Accel-Redirect: the key's path relative to the served root, when bytes are local. */
-  readonly servesLocalFiles: boolean;
+  /**
+   * For X-Accel-Redirect: where the key's bytes live, '/'-separated and relative to the
+   * store's root (not always the key: a key too long for the file system lives elsewhere),
+   * or null when the bytes are not plain local files a web server could send.
+   */
+  accelPathOf(key: string): string | null;
 }
 
 /** Ranges up to this many bytes are read whole (readSmall) instead of streamed. */

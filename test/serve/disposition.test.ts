@@ -1,7 +1,8 @@
 import { validateHeaderValue } from 'node:http';
 import { parse } from 'content-disposition';
 import { describe, expect, it } from 'vitest';
-import { dispositionHeaders, isActiveContentType, sanitizeFilename } from '../../src/serve/disposition.js';
+import { isPassiveType } from '../../src/files/mime.js';
+import { dispositionHeaders, dispositionType, FILE_CSP, sanitizeFilename } from '../../src/serve/disposition.js';
 
 /** Every header must be acceptable to res.setHeader(), and filename must round-trip. */
 function cd(filename: string, mime = 'application/pdf', requested?: 'inline' | 'attachment') {
@@ -13,58 +14,78 @@ function cd(filename: string, mime = 'application/pdf', requested?: 'inline' | '
   return { headers, value, parsed: parse(value) };
 }
 
-describe('isActiveContentType', () => {
+const CSP = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'";
+
+describe('F-01 inline only for an allow-list of passive types', () => {
   it.each([
-    'text/html',
-    'TEXT/HTML; charset=utf-8',
-    ' text/html ',
-    'application/xhtml+xml',
-    'image/svg+xml',
-    'image/SVG+XML;charset=utf-8',
-    'text/xml',
-    'application/xml',
-    'application/rss+xml',
-    'application/xml-dtd',
-    'application/javascript',
-    'text/javascript',
-    'application/x-javascript',
-    'text/ecmascript',
-    'application/ecmascript',
-    'text/jscript',
-    '', // unparseable fails closed
-    'html',
-  ])('%j is active', (mime) => {
-    expect(isActiveContentType(mime)).toBe(true);
+    'image/png',
+    'image/jpeg',
+    'image/gif',
+    'image/webp',
+    'IMAGE/PNG',
+    'audio/mpeg',
+    'video/mp4',
+    'video/webm',
+    'application/pdf',
+    'text/plain',
+    'text/plain; charset=utf-8',
+  ])('%j may be inline', (mime) => {
+    expect(isPassiveType(mime)).toBe(true);
+    expect(dispositionType(mime, undefined)).toBe('inline');
+    expect(dispositionType(mime, 'inline')).toBe('inline');
+    expect(dispositionType(mime, 'attachment')).toBe('attachment');
   });
 
   it.each([
-    'text/plain',
-    'text/plain; note=text/html', // parameters never count
-    'image/png',
-    'image/svg', // not the SVG type
-    'application/pdf',
+    // The review's bypasses of the old deny-list.
+    'text/plain; x=1, text/html',
+    'text/plain;,text/html',
+    'text/plain, text/html',
+    'text/xsl',
+    'text/rdf',
+    'multipart/x-mixed-replace;boundary=x',
+    // What the deny-list did catch stays caught.
+    'text/html',
+    'TEXT/HTML',
+    'text/html;',
+    'image/svg+xml',
+    'image/SVG+XML; charset=utf-8',
+    'application/xhtml+xml',
+    'text/xml',
+    'application/xml',
+    'application/rss+xml',
+    'text/javascript',
+    'application/javascript',
+    // Unknown or harmless-looking types are attachments too: an allow-list, not a deny-list.
     'application/json',
-    'application/octet-stream',
-    'video/mp4',
     'text/csv',
-  ])('%j is not active', (mime) => {
-    expect(isActiveContentType(mime)).toBe(false);
+    'text/css',
+    'application/octet-stream',
+    'application/x-shockwave-flash',
+    'image/x-weird+xml',
+    '',
+    'html',
+  ])('%j is always an attachment', (mime) => {
+    expect(isPassiveType(mime)).toBe(false);
+    expect(dispositionType(mime, 'inline')).toBe('attachment');
+    expect(dispositionType(mime, undefined)).toBe('attachment');
   });
 });
 
 describe('dispositionHeaders: type selection', () => {
   it.each([
-    ['non-active defaults to inline', 'application/pdf', undefined, 'inline; filename="a.txt"', false],
-    ['non-active honours attachment', 'application/pdf', 'attachment', 'attachment; filename="a.txt"', false],
-    ['non-active honours inline', 'image/png', 'inline', 'inline; filename="a.txt"', false],
-    ['active ignores inline', 'text/html', 'inline', 'attachment; filename="a.txt"', true],
-    ['active defaults to attachment', 'image/svg+xml', undefined, 'attachment; filename="a.txt"', true],
-    ['active with parameters', 'Text/HTML; charset=utf-8', undefined, 'attachment; filename="a.txt"', true],
-  ] as const)('%s', (_name, mime, requested, expected, sandboxed) => {
+    ['passive defaults to inline', 'application/pdf', undefined, 'inline; filename="a.txt"'],
+    ['passive honours attachment', 'application/pdf', 'attachment', 'attachment; filename="a.txt"'],
+    ['passive honours inline', 'image/png', 'inline', 'inline; filename="a.txt"'],
+    ['active ignores inline', 'text/html', 'inline', 'attachment; filename="a.txt"'],
+    ['active defaults to attachment', 'image/svg+xml', undefined, 'attachment; filename="a.txt"'],
+    ['active with parameters', 'Text/HTML; charset=utf-8', undefined, 'attachment; filename="a.txt"'],
+  ] as const)('%s, always with CSP sandbox and nosniff', (_name, mime, requested, expected) => {
     const { headers } = cd('a.txt', mime, requested);
     expect(headers['Content-Disposition']).toBe(expected);
     expect(headers['X-Content-Type-Options']).toBe('nosniff');
-    expect(headers['Content-Security-Policy']).toBe(sandboxed ? 'sandbox' : undefined);
+    expect(headers['Content-Security-Policy']).toBe(CSP);
+    expect(FILE_CSP).toBe(CSP);
   });
 });
 

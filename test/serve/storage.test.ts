@@ -47,7 +47,7 @@ describe('whole file', () => {
     expect(res.headers['x-content-type-options']).toBe('nosniff');
     expect(res.headers['content-disposition']).toBe('inline; filename="report 1.bin"');
     expect(res.headers['cache-control']).toBe('public, max-age=3600');
-    expect(res.headers['content-security-policy']).toBeUndefined();
+    expect(res.headers['content-security-policy']).toBe("sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'");
   });
 
   it('HEAD: the same headers and no body', async () => {
@@ -244,7 +244,7 @@ describe('Content-Disposition and active content', () => {
       const res = await get({}, `${storageUrl(f.key)}?disposition=inline`);
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-disposition']).toMatch(/^attachment;/);
-      expect(res.headers['content-security-policy']).toBe('sandbox');
+      expect(res.headers['content-security-policy']).toMatch(/^sandbox; default-src 'none';/);
       expect(res.headers['x-content-type-options']).toBe('nosniff');
       expect(res.headers['content-type']).toBe(mime);
     },
