@@ -7,6 +7,6 @@
 import { spawnSync } from 'node:child_process';
 
 export default function setup(): void {
-  const r = spawnSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, ['node_modules/typescript-native/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
   if (r.status !== 0 && r.status !== 2) throw new Error(`tsc failed to build dist/ (exit ${r.status})`);
 }
