@@ -5,6 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
 import type { Config } from '../config/config.js';
 import { VERSION } from '../version.js';
+import { finishOpenApi } from './openapi.js';
 
 export async function registerDocs(app: FastifyInstance, config: Config): Promise<void> {
   await app.register(swagger, {
@@ -20,6 +21,8 @@ export async function registerDocs(app: FastifyInstance, config: Config): Promis
       },
     },
     transform: jsonSchemaTransform,
+    // operationIds, named key parameters, public routes, byte bodies: see openapi.ts.
+    transformObject: (doc) => finishOpenApi(('openapiObject' in doc ? doc.openapiObject : doc.swaggerObject) as Record<string, unknown>),
   });
   await app.register(swaggerUi, { routePrefix: '/docs' });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
