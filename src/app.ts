@@ -38,6 +38,7 @@ export interface BuildOptions {
 
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
   const ctx = await createContext(config);
+  await ctx.uploads.reconcile(); // before the first request: see UploadService.reconcile
   const app = Fastify({
     logger: opts.logger === false ? false : loggerOptions(config.logLevel, opts.logStream),
     trustProxy: config.trustProxy,
@@ -90,12 +91,13 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   return app;
 }
 
-/** Periodic sweep of expired uploads and of revocation rows past their expiry. */
+/** Periodic sweep of expired uploads, and of revocation rows and batch tokens past their expiry. */
 function startHousekeeping(app: FastifyInstance, ctx: AppContext): NodeJS.Timeout {
   const every = Math.min(Math.max((ctx.config.uploads.expirySeconds * 1000) / 4, 1000), 10 * 60_000);
   const timer = setInterval(() => {
     ctx.uploads.sweep().catch((err: unknown) => app.log.error({ err }, 'upload sweep failed'));
     ctx.store.tokens.pruneTokens(Math.floor(Date.now() / 1000)).catch((err: unknown) => app.log.error({ err }, 'token prune failed'));
+    ctx.store.batches.pruneBatches(Math.floor(Date.now() / 1000)).catch((err: unknown) => app.log.error({ err }, 'batch prune failed'));
   }, every);
   timer.unref();
   return timer;

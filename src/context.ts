@@ -75,9 +75,21 @@ export async function createContext(config: Config): Promise<AppContext> {
     publicBaseUrl: config.publicBaseUrl,
     onFailure,
   });
-  const files = new FileService(store, blobs, { maxFileBytes: config.maxFileBytes, defaultQuotaBytes: config.quotaBytes }, telemetry);
+  const files = new FileService(
+    store,
+    blobs,
+    {
+      maxFileBytes: config.maxFileBytes,
+      defaultQuotaBytes: config.quotaBytes,
+      maxOpenUploads: config.limits.maxOpenUploads,
+      maxFilesPerUser: config.limits.maxFilesPerUser,
+    },
+    telemetry,
+  );
   const uploads = new UploadService(store, blobs, files, { maxFileBytes: config.maxFileBytes, expiryMs: config.uploads.expirySeconds * 1000 }, telemetry);
-  await uploads.reconcile();
+  // Crash recovery (reopening interrupted completions, removing leftovers) is the server's
+  // start-up step (buildApp), not every CLI command's: a CLI run beside a live server must
+  // not reopen the uploads that server is completing.
   await users.bootstrapAdmin(config.auth.admin.username, config.auth.admin.password);
   return { config, store, blobs, files, uploads, keys, signer, verifier, users, sessions, guard, telemetry };
 }

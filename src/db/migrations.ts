@@ -126,4 +126,35 @@ export const migrations: Migration[] = [
       CREATE INDEX files_user_folder_size ON files(user_id, folder, size);
     `,
   },
+  {
+    version: 6,
+    name: 'open uploads in the quota ledger; batch tokens by file id',
+    // F-07: the ledger counts a user's open uploads beside bytes and files, so the caps are
+    // checked in the reservation's own transaction (backfilled from the uploads table).
+    // F-08: a batch row held a JSON copy of every key (~10 MB for 9,400 long keys); it now
+    // holds the files' 32-hex ids, concatenated. Batch tokens live 15 minutes, so the old
+    // table is dropped rather than converted: at worst a token made just before the upgrade
+    // answers 404 and the client asks for a new one.
+    sql: `
+      ALTER TABLE user_usage ADD COLUMN open_uploads INTEGER NOT NULL DEFAULT 0;
+      UPDATE user_usage SET open_uploads = (
+        SELECT COUNT(*) FROM uploads
+        WHERE uploads.user_id = user_usage.user_id AND uploads.state IN ('open', 'assembling')
+      );
+      DROP TABLE batch_downloads;
+      CREATE TABLE batch_downloads (
+        token_hash TEXT PRIMARY KEY,
+        user_id TEXT,
+        name TEXT NOT NULL,
+        compression TEXT NOT NULL,
+        file_ids TEXT NOT NULL,
+        file_count INTEGER NOT NULL,
+        total_size INTEGER NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL
+      );
+      CREATE INDEX batch_downloads_expiry ON batch_downloads(expires_at);
+      CREATE INDEX batch_downloads_user ON batch_downloads(user_id, expires_at);
+    `,
+  },
 ];

@@ -4,7 +4,13 @@
  */
 import type Database from 'better-sqlite3';
 import { QuotaLedger } from './sqlite-quota.js';
-import type { FileRecord, FileStore, ListPage, ListQuery, QuotaCheck } from './types.js';
+import type { FileRecord, FileStore, ListPage, ListQuery, QuotaCheck, Usage } from './types.js';
+
+/**
+ * Keys per look-up query: one prepared statement of this many placeholders, the last chunk
+ * padded with NULL (which matches nothing). Far below SQLite's and PostgreSQL's limits.
+ */
+const LOOKUP_CHUNK = 500;
 
 interface FileRow {
   id: string;
@@ -39,12 +45,16 @@ export class SqliteFileStore implements FileStore {
   ) {
     this.q = {
       byKey: db.prepare('SELECT * FROM files WHERE key = ?'),
+      byId: db.prepare('SELECT * FROM files WHERE id = ?'),
+      byKeys: db.prepare(`SELECT * FROM files WHERE key IN (${Array(LOOKUP_CHUNK).fill('?').join(', ')})`),
+      // Bytes, not characters: a key lives under a digest when a segment passes NAME_MAX bytes.
+      longKeys: db.prepare('SELECT key FROM files WHERE key > ? AND length(CAST(key AS BLOB)) >= ? ORDER BY key LIMIT ?').pluck(),
       insert: db.prepare(
         `INSERT INTO files (id, key, user_id, folder, filename, size, mime, sha256, created_at)
          VALUES (@id, @key, @userId, @folder, @filename, @size, @mime, @sha256, @createdAt)`,
       ),
       delete: db.prepare('DELETE FROM files WHERE key = ?'),
-      usage: db.prepare('SELECT file_count, used_bytes, reserved_bytes FROM user_usage WHERE user_id = ?'),
+      usage: db.prepare('SELECT file_count, used_bytes, reserved_bytes, open_uploads FROM user_usage WHERE user_id = ?'),
       folderTotals: db.prepare(
         `SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM files
          WHERE user_id = @userId AND folder >= @lo AND folder < @hi AND (folder = @folder OR substr(folder, 1, @prefixLen) = @prefix)`,
@@ -60,6 +70,25 @@ export class SqliteFileStore implements FileStore {
     return row ? toFile(row) : null;
   }
 
+  async getFileById(id: string): Promise<FileRecord | null> {
+    const row = this.q.byId.get(id) as FileRow | undefined;
+    return row ? toFile(row) : null;
+  }
+
+  async findFiles(keys: string[]): Promise<FileRecord[]> {
+    const found: FileRecord[] = [];
+    for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
+      const chunk: (string | null)[] = keys.slice(i, i + LOOKUP_CHUNK);
+      while (chunk.length < LOOKUP_CHUNK) chunk.push(null);
+      for (const row of this.q.byKeys.all(chunk) as FileRow[]) found.push(toFile(row));
+    }
+    return found;
+  }
+
+  async longKeys(minBytes: number, after: string | null, limit: number): Promise<string[]> {
+    return this.q.longKeys.all(after ?? '', minBytes, limit) as string[];
+  }
+
   /** The file row plus its quota accounting; for use inside a caller's transaction. */
   insertInTransaction(file: FileRecord): void {
     this.q.insert.run(file);
@@ -68,7 +97,7 @@ export class SqliteFileStore implements FileStore {
 
   async insertFile(file: FileRecord, quota: QuotaCheck): Promise<void> {
     this.db.transaction(() => {
-      this.ledger.assertFits(quota, file.size);
+      this.ledger.assertFits(quota, { bytes: file.size, files: 1, uploads: 0 });
       this.insertInTransaction(file);
     })();
   }
@@ -83,9 +112,9 @@ export class SqliteFileStore implements FileStore {
     })();
   }
 
-  async usage(userId: string): Promise<{ usedBytes: number; reservedBytes: number; fileCount: number }> {
-    const row = this.q.usage.get(userId) as { file_count: number; used_bytes: number; reserved_bytes: number } | undefined;
-    return { usedBytes: row?.used_bytes ?? 0, reservedBytes: row?.reserved_bytes ?? 0, fileCount: row?.file_count ?? 0 };
+  async usage(userId: string): Promise<Usage> {
+    const row = this.q.usage.get(userId) as { file_count: number; used_bytes: number; reserved_bytes: number; open_uploads: number } | undefined;
+    return { usedBytes: row?.used_bytes ?? 0, reservedBytes: row?.reserved_bytes ?? 0, fileCount: row?.file_count ?? 0, openUploads: row?.open_uploads ?? 0 };
   }
 
   async listFiles(userId: string, query: ListQuery): Promise<ListPage> {

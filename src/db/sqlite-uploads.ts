@@ -68,18 +68,23 @@ export class SqliteUploadStore implements UploadStore {
       setState: db.prepare('UPDATE uploads SET state = @to, file_key = @fileKey, updated_at = @now WHERE id = @id AND state = @from'),
       deleteParts: db.prepare('DELETE FROM upload_parts WHERE upload_id = ?'),
       delete: db.prepare('DELETE FROM uploads WHERE id = ?'),
-      stale: db.prepare('SELECT * FROM uploads WHERE updated_at < ?'),
-      inState: db.prepare('SELECT * FROM uploads WHERE state = ?'),
-      ids: db.prepare('SELECT id FROM uploads').pluck(),
+      stale: db.prepare(
+        `SELECT * FROM uploads WHERE updated_at < @before AND state <> 'assembling'
+           AND (updated_at > @afterAt OR (updated_at = @afterAt AND id > @afterId))
+         ORDER BY updated_at, id LIMIT @limit`,
+      ),
+      inState: db.prepare('SELECT * FROM uploads WHERE state = ? AND id > ? ORDER BY id LIMIT ?'),
+      count: db.prepare('SELECT COUNT(*) FROM uploads WHERE state = ?').pluck(),
+      known: db.prepare('SELECT id FROM uploads WHERE id = ?').pluck(),
     };
   }
 
   async createUploads(uploads: UploadRecord[], quota: QuotaCheck): Promise<void> {
     this.db.transaction(() => {
       const total = uploads.reduce((sum, u) => sum + u.size, 0);
-      this.ledger.assertFits(quota, total);
+      this.ledger.assertFits(quota, { bytes: total, files: uploads.length, uploads: uploads.length });
       for (const u of uploads) this.q.insert.run(u);
-      this.ledger.change(quota.userId, { reserved: total });
+      this.ledger.change(quota.userId, { reserved: total, uploads: uploads.length });
     })();
   }
 
@@ -119,7 +124,7 @@ export class SqliteUploadStore implements UploadStore {
       const row = this.q.byId.get(uploadId) as UploadRow;
       const moved = this.q.setState.run({ id: uploadId, from: 'assembling', to: 'completed', fileKey: file.key, now: Date.now() });
       if (moved.changes !== 1) throw new Error(`upload ${uploadId} is not assembling`);
-      this.ledger.change(row.user_id, { reserved: -row.size });
+      this.ledger.change(row.user_id, { reserved: -row.size, uploads: -1 });
       this.files.insertInTransaction(file);
       this.q.deleteParts.run(uploadId);
     })();
@@ -131,20 +136,26 @@ export class SqliteUploadStore implements UploadStore {
       if (!row) return null;
       this.q.deleteParts.run(id);
       this.q.delete.run(id);
-      if (holdsReservation(row.state)) this.ledger.change(row.user_id, { reserved: -row.size });
+      if (holdsReservation(row.state)) this.ledger.change(row.user_id, { reserved: -row.size, uploads: -1 });
       return toUpload(row);
     })();
   }
 
-  async staleUploads(before: number): Promise<UploadRecord[]> {
-    return (this.q.stale.all(before) as UploadRow[]).map(toUpload);
+  async staleUploads(before: number, limit: number, after?: { updatedAt: number; id: string }): Promise<UploadRecord[]> {
+    const rows = this.q.stale.all({ before, limit, afterAt: after?.updatedAt ?? -1, afterId: after?.id ?? '' }) as UploadRow[];
+    return rows.map(toUpload);
   }
 
-  async uploadsInState(state: UploadState): Promise<UploadRecord[]> {
-    return (this.q.inState.all(state) as UploadRow[]).map(toUpload);
+  async uploadsInState(state: UploadState, limit: number, afterId = ''): Promise<UploadRecord[]> {
+    return (this.q.inState.all(state, afterId, limit) as UploadRow[]).map(toUpload);
   }
 
-  async allUploadIds(): Promise<Set<string>> {
-    return new Set(this.q.ids.all() as string[]);
+  async countUploads(state: UploadState): Promise<number> {
+    return this.q.count.get(state) as number;
+  }
+
+  async knownUploadIds(ids: string[]): Promise<Set<string>> {
+    // Point look-ups on the primary key: a page of directory names costs microseconds each.
+    return new Set(ids.filter((id) => this.q.known.get(id) !== undefined));
   }
 }

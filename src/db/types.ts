@@ -136,10 +136,33 @@ export interface QuotaCheck {
   userId: string;
   /** The user's quota when they have no override. */
   defaultQuotaBytes: number;
+  /** Most uploads the user may hold open (or assembling) at once: 429 too_many_uploads. Absent: no cap. */
+  maxOpenUploads?: number;
+  /**
+   * Most files the user may store, an open upload counting as the file it will become:
+   * 413 file_count_exceeded. Absent or 0: no cap.
+   */
+  maxFiles?: number;
+}
+
+/** A user's ledger: bytes and files stored, bytes and uploads reserved by open uploads. */
+export interface Usage {
+  usedBytes: number;
+  reservedBytes: number;
+  fileCount: number;
+  openUploads: number;
 }
 
 export interface FileStore {
   getFile(key: string): Promise<FileRecord | null>;
+  getFileById(id: string): Promise<FileRecord | null>;
+  /** The records of those of `keys` that exist, in one query per few hundred keys (any order). */
+  findFiles(keys: string[]): Promise<FileRecord[]>;
+  /**
+   * One page of recorded keys at least `minBytes` bytes long, in key order after `after`
+   * (the orphan sweep matches them against objects stored under a digest of their key).
+   */
+  longKeys(minBytes: number, after: string | null, limit: number): Promise<string[]>;
   listFiles(userId: string, query: ListQuery): Promise<ListPage>;
   /**
    * Inserts a finished file, checking atomically that used + reserved + size fits the
@@ -149,12 +172,15 @@ export interface FileStore {
   insertFile(file: FileRecord, quota: QuotaCheck): Promise<void>;
   /** Removes the record and returns it (null when absent); frees its bytes from the quota. */
   deleteFile(key: string): Promise<FileRecord | null>;
-  /** Bytes used by finished files and reserved by open uploads. */
-  usage(userId: string): Promise<{ usedBytes: number; reservedBytes: number; fileCount: number }>;
+  /** Bytes and files used by finished files, bytes and uploads reserved by open ones. */
+  usage(userId: string): Promise<Usage>;
 }
 
 export interface UploadStore {
-  /** Creates uploads and reserves their declared sizes, atomically against the quota. */
+  /**
+   * Creates uploads and reserves their declared sizes, atomically against the quota and the
+   * caps on open uploads (429 too_many_uploads) and files (413 file_count_exceeded).
+   */
   createUploads(uploads: UploadRecord[], quota: QuotaCheck): Promise<void>;
   getUpload(id: string): Promise<UploadRecord | null>;
   /**
@@ -171,14 +197,23 @@ export interface UploadStore {
   finishAssembly(uploadId: string, file: FileRecord): Promise<void>;
   /** Removes the upload and its parts' records; returns it (null when absent). */
   deleteUpload(id: string): Promise<UploadRecord | null>;
-  /** Uploads whose last activity is older than `before` (unix ms), any state. */
-  staleUploads(before: number): Promise<UploadRecord[]>;
-  /** Every upload in a given state (start-up reconciliation). */
-  uploadsInState(state: UploadState): Promise<UploadRecord[]>;
-  allUploadIds(): Promise<Set<string>>;
+  /**
+   * One page of uploads idle since before `before` (unix ms) and not being assembled, oldest
+   * first, after the keyset position `after` (the last row of the previous page).
+   */
+  staleUploads(before: number, limit: number, after?: { updatedAt: number; id: string }): Promise<UploadRecord[]>;
+  /** One page of the uploads in a given state, by id after `afterId` (start-up reconciliation). */
+  uploadsInState(state: UploadState, limit: number, afterId?: string): Promise<UploadRecord[]>;
+  /** How many uploads are in a given state, counted in SQL (the metrics gauge). */
+  countUploads(state: UploadState): Promise<number>;
+  /** Those of `ids` that name an upload (any state). */
+  knownUploadIds(ids: string[]): Promise<Set<string>>;
 }
 
-/** A ZIP batch: the keys a batch-download token stands for. Only the token's hash is kept. */
+/**
+ * A ZIP batch: the files a batch-download token stands for, by file id (a key can be 8 KiB;
+ * an id is 32 hex characters). Only the token's hash is kept.
+ */
 export interface BatchRecord {
   /** Lower-case hex sha256 of the token. */
   tokenHash: string;
@@ -187,7 +222,8 @@ export interface BatchRecord {
   /** The archive's file name, e.g. files.zip. */
   name: string;
   compression: 'store' | 'deflate';
-  keys: string[];
+  /** File ids (32 lower-case hex each), in archive order. */
+  fileIds: string[];
   fileCount: number;
   totalSize: number;
   createdAt: number; // unix seconds
@@ -195,7 +231,11 @@ export interface BatchRecord {
 }
 
 export interface BatchStore {
-  createBatch(batch: BatchRecord): Promise<void>;
+  /**
+   * Stores a batch unless its user already holds `maxOpen` unexpired ones (429
+   * too_many_batches), checked in the insert's own transaction. A batch of no user is not capped.
+   */
+  createBatch(batch: BatchRecord, maxOpen: number): Promise<void>;
   /** The batch for this token hash, or null when unknown or expired at `now` (unix seconds). */
   getBatch(tokenHash: string, now: number): Promise<BatchRecord | null>;
   /** Drops batches that expired before `now`; returns how many. */

@@ -5,7 +5,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { Principal } from '../auth/principal.js';
-import type { FileRecord, ListPage, MetadataStore, QuotaCheck } from '../db/types.js';
+import type { FileRecord, ListPage, MetadataStore, QuotaCheck, Usage } from '../db/types.js';
 import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../http/errors.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { noTelemetry, type Telemetry } from '../ops/telemetry.js';
@@ -14,6 +14,15 @@ import { buildKey, newFileId, parseKey } from './keys.js';
 export interface FileLimits {
   maxFileBytes: number;
   defaultQuotaBytes: number;
+  /** Per user: uploads open at once (429) and files stored, 0 for no cap (413). */
+  maxOpenUploads: number;
+  maxFilesPerUser: number;
+}
+
+/** What GET /v1/files/usage reports. */
+export interface UsageReport extends Usage {
+  userId: string;
+  quotaBytes: number;
 }
 
 export interface ListOptions {
@@ -51,7 +60,12 @@ export class FileService {
   ) {}
 
   quotaCheck(userId: string): QuotaCheck {
-    return { userId, defaultQuotaBytes: this.limits.defaultQuotaBytes };
+    return {
+      userId,
+      defaultQuotaBytes: this.limits.defaultQuotaBytes,
+      maxOpenUploads: this.limits.maxOpenUploads,
+      maxFiles: this.limits.maxFilesPerUser,
+    };
   }
 
   /** The record for `key` if it exists and `principal` may see it; else 404. */
@@ -65,6 +79,11 @@ export class FileService {
   /** The record for `key` with no ownership check (signed URLs, public storage). */
   async getByKey(key: string): Promise<FileRecord | null> {
     return this.store.files.getFile(key);
+  }
+
+  /** The record with this file id, with no ownership check (ZIP batches, checked when made). */
+  async getById(id: string): Promise<FileRecord | null> {
+    return this.store.files.getFileById(id);
   }
 
   async list(userId: string, opts: ListOptions): Promise<ListPage & { nextCursor: string | null }> {
@@ -96,11 +115,10 @@ export class FileService {
     }
   }
 
-  /** Bytes the user may still add: quota − used − reserved. */
-  async remainingQuota(userId: string): Promise<number> {
+  /** The user's quota (their override or the default) and ledger. */
+  async usage(userId: string): Promise<UsageReport> {
     const [user, usage] = await Promise.all([this.store.users.getUserById(userId), this.store.files.usage(userId)]);
-    const quota = user?.quotaBytes ?? this.limits.defaultQuotaBytes;
-    return Math.max(0, quota - usage.usedBytes - usage.reservedBytes);
+    return { userId, quotaBytes: user?.quotaBytes ?? this.limits.defaultQuotaBytes, ...usage };
   }
 
   /**
@@ -108,7 +126,13 @@ export class FileService {
    * quota limits, promotes it, then commits the record (quota re-checked atomically).
    */
   async storeObject(userId: string, meta: { folder: string; filename: string; mime: string }, body: Readable): Promise<FileRecord> {
-    const remaining = await this.remainingQuota(userId);
+    const usage = await this.usage(userId);
+    const max = this.limits.maxFilesPerUser;
+    // Refused before a byte is stored; the insert re-checks atomically.
+    if (max > 0 && usage.fileCount + usage.openUploads >= max) {
+      throw new PayloadTooLargeError(`At most ${max} files per user: ${usage.fileCount} stored and ${usage.openUploads} open uploads`, 'file_count_exceeded');
+    }
+    const remaining = Math.max(0, usage.quotaBytes - usage.usedBytes - usage.reservedBytes);
     const maxBytes = Math.min(this.limits.maxFileBytes, remaining);
     const key = buildKey({ userId, folder: meta.folder, id: newFileId(), filename: meta.filename });
     const written = await this.blobs.writeObject(key, body, {
@@ -117,7 +141,7 @@ export class FileService {
       tooLarge: () =>
         maxBytes === this.limits.maxFileBytes
           ? new PayloadTooLargeError(`File larger than ${this.limits.maxFileBytes} bytes`, 'file_too_large')
-          : new PayloadTooLargeError('Storage quota exceeded', 'quota_exceeded'),
+          : new PayloadTooLargeError(`Storage quota exceeded: ${remaining} bytes free, the file is larger`, 'quota_exceeded'),
     });
     this.telemetry.bytesIn(written.size);
     const file: FileRecord = {

@@ -56,6 +56,41 @@ export async function fileRoutes(app: FastifyInstance, ctx: AppContext): Promise
   );
 
   r.get(
+    '/v1/files/usage',
+    {
+      schema: {
+        tags: ['files'],
+        summary: "A user's quota and what counts against it: bytes and files stored, bytes and uploads held open",
+        security: security.any,
+        querystring: z.object({ user_id: userIdSchema.optional() }),
+        response: {
+          200: z.object({
+            user_id: z.string(),
+            quota_bytes: z.number().int(),
+            used_bytes: z.number().int(),
+            reserved_bytes: z.number().int(),
+            file_count: z.number().int(),
+            open_uploads: z.number().int(),
+          }),
+          ...errorResponses(400, 401, 403),
+        },
+      },
+      config: { access: { role: 'viewer', scope: 'files:read' } },
+    },
+    async (request) => {
+      const u = await ctx.files.usage(actingUserId(request.principal!, request.query.user_id));
+      return {
+        user_id: u.userId,
+        quota_bytes: u.quotaBytes,
+        used_bytes: u.usedBytes,
+        reserved_bytes: u.reservedBytes,
+        file_count: u.fileCount,
+        open_uploads: u.openUploads,
+      };
+    },
+  );
+
+  r.get(
     '/v1/files/metadata/*',
     {
       schema: {

@@ -13,7 +13,7 @@ import type { AccessRule } from '../auth/principal.js';
 import { userIdSchema } from '../auth/user-id.js';
 import type { AppContext } from '../context.js';
 import type { FileRecord } from '../db/types.js';
-import { BadRequestError } from '../http/errors.js';
+import { BadRequestError, PayloadTooLargeError } from '../http/errors.js';
 import { errorResponses, security } from '../http/schemas.js';
 import { expectedDigests } from './checksums.js';
 import { filenameSchema, folderSchema, mimeSchema } from './names.js';
@@ -64,7 +64,7 @@ async function jsonRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
               z.object({ uploadId: z.string(), name: z.string(), size: z.number(), mime: z.string(), folder: z.string().nullable(), partSize: z.number(), partCount: z.number(), expiresAt: z.string() }),
             ),
           }),
-          ...errorResponses(400, 401, 403, 413),
+          ...errorResponses(400, 401, 403, 413, 429),
         },
       },
       config: { access: WRITE },
@@ -183,6 +183,7 @@ const fieldValue = (file: MultipartFile, name: string): unknown => {
 };
 
 async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+  const { maxFilesPerRequest } = ctx.config.limits;
   // Only two ways in: a raw stream (any content type) or multipart/form-data.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, payload, done) => done(null, payload));
@@ -190,7 +191,8 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
     // Keep the filename exactly as sent: busboy would otherwise cut "../etc" down to "etc"
     // (a silent rewrite); the name rules then refuse it with a 400.
     preservePath: true,
-    limits: { fileSize: ctx.config.maxFileBytes + 1, files: 1000, fields: 50, fieldSize: 64 * 1024, parts: 1100 },
+    // One file more than MAX_FILES_PER_REQUEST reaches the handler, which refuses it with its own 413.
+    limits: { fileSize: ctx.config.maxFileBytes + 1, files: maxFilesPerRequest + 1, fields: 50, fieldSize: 64 * 1024, parts: maxFilesPerRequest + 51 },
   });
   // A request refused before its body was read: close the connection rather than drain gigabytes.
   app.addHook('onError', async (request, reply) => {
@@ -255,6 +257,10 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
           if (part.type === 'field') {
             if (part.fieldname === 'folder') folder = parseField(optionalFolder, part.value, 'folder') ?? '';
             continue;
+          }
+          if (stored.length >= maxFilesPerRequest) {
+            // F-07: every file is a record and an inode, whatever its size (1000 empty files cost no quota).
+            throw new PayloadTooLargeError(`At most ${maxFilesPerRequest} files per request`, 'too_many_files');
           }
           const filename = parseField(filenameSchema, part.filename, `${part.fieldname}.filename`)!;
           // The canonical form (F-01), never the raw part header.

@@ -5,7 +5,9 @@
  *    arrived whole with the right size and checksums;
  *  - complete moves the upload open → assembling (one winner), joins the parts into the
  *    final object (temp, fsync, rename), then commits the record in one transaction;
- *    a crash anywhere leaves the file wholly there or wholly absent (see reconcile).
+ *    a crash anywhere leaves the file wholly there or wholly absent (see reconcile);
+ *  - one lock per upload orders promoting a part (rename + record) against complete's
+ *    reading of the part list, abort and expiry, so a part that loses never becomes the file.
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -16,7 +18,9 @@ import type { BlobStore } from '../storage/blob-store.js';
 import { noTelemetry, type Telemetry } from '../ops/telemetry.js';
 import type { ExpectedDigests } from './checksums.js';
 import { mayAccess, type FileService } from './file-service.js';
+import { KeyedMutex } from './keyed-mutex.js';
 import { buildKey, newFileId } from './keys.js';
+import { reconcileAfterCrash, sweepExpired, type HousekeepingDeps, type ReconcileResult } from './upload-housekeeping.js';
 
 export const MiB = 1024 * 1024;
 export const DEFAULT_PART_SIZE = 8 * MiB;
@@ -52,8 +56,12 @@ export class UploadService {
     private readonly telemetry: Telemetry = noTelemetry,
   ) {}
 
-  /** In-process locks per `${uploadId}/${partNumber}` (see putPart). */
-  private readonly partLocks = new Map<string, Promise<void>>();
+  /** In-process locks per upload id (see putPart and complete). */
+  private readonly locks = new KeyedMutex();
+
+  private get housekeeping(): HousekeepingDeps {
+    return { store: this.store, blobs: this.blobs, locks: this.locks, telemetry: this.telemetry, expiryMs: this.limits.expiryMs };
+  }
 
   expiresAt(upload: UploadRecord): string {
     return new Date(upload.updatedAt + this.limits.expiryMs).toISOString();
@@ -137,8 +145,10 @@ export class UploadService {
         if (expect.sha256 && expect.sha256 !== w.sha256) throw new BadRequestError('X-Checksum-SHA256 does not match the part', 'checksum_mismatch');
         if (expect.md5 && expect.md5 !== w.md5) throw new BadRequestError('Content-MD5 does not match the part', 'checksum_mismatch');
         // Two copies of one part may arrive at once: promoting a copy and recording its digest
-        // happen under one lock, so the recorded digest is always that of the bytes kept.
-        unlock = await this.lockPart(`${uploadId}/${partNumber}`);
+        // happen under the upload's lock, so the recorded digest is always that of the bytes
+        // kept; complete reads the part list under the same lock (F-09). Only this short step
+        // is serialised: parts still stream in parallel.
+        unlock = await this.locks.acquire(uploadId);
         // The upload may have been completed, aborted or expired while the bytes streamed in:
         // then the part must not land among (or resurrect) its parts.
         await this.assertOpen(uploadId);
@@ -162,20 +172,6 @@ export class UploadService {
     return part;
   }
 
-  /** Waits for the previous holder of `name`, then returns the release function. */
-  private async lockPart(name: string): Promise<() => void> {
-    const previous = this.partLocks.get(name) ?? Promise.resolve();
-    let release!: () => void;
-    const gate = new Promise<void>((resolve) => (release = resolve));
-    const mine = previous.then(() => gate);
-    this.partLocks.set(name, mine);
-    await previous;
-    return () => {
-      release();
-      if (this.partLocks.get(name) === mine) this.partLocks.delete(name);
-    };
-  }
-
   private async assertOpen(uploadId: string): Promise<void> {
     const upload = await this.store.uploads.getUpload(uploadId);
     if (!upload) throw new NotFoundError('Upload not found', 'upload_not_found');
@@ -190,18 +186,24 @@ export class UploadService {
     if (upload.state === 'completed') return { file: await this.completedFile(upload), created: false };
     if (upload.state === 'assembling') throw new ConflictError('This upload is being completed', 'complete_in_progress');
 
-    const parts = await this.store.uploads.listParts(upload.id);
-    this.checkParts(upload, parts);
     const expectedSha = req.sha256?.toLowerCase() ?? upload.sha256;
-    if (upload.partCount === 1 && expectedSha && parts[0]!.sha256 !== expectedSha) {
-      throw new BadRequestError('sha256 does not match the uploaded bytes', 'checksum_mismatch');
-    }
     const folder = req.folder ?? upload.folder;
     const filename = req.filename ?? upload.filename;
     const id = newFileId();
     const key = buildKey({ userId: upload.userId, folder, id, filename });
 
-    if (!(await this.store.uploads.beginAssembly(upload.id, key, Date.now()))) {
+    // F-09: the part list is read and the upload leaves 'open' under the lock a part takes to
+    // be promoted and recorded. A part that got in first is in the list; one that comes after
+    // finds the upload no longer open and is refused (409) before its bytes replace anything.
+    const parts = await this.locks.run(upload.id, async () => {
+      const listed = await this.store.uploads.listParts(upload.id);
+      this.checkParts(upload, listed);
+      if (upload.partCount === 1 && expectedSha && listed[0]!.sha256 !== expectedSha) {
+        throw new BadRequestError('sha256 does not match the uploaded bytes', 'checksum_mismatch');
+      }
+      return (await this.store.uploads.beginAssembly(upload.id, key, Date.now())) ? listed : null;
+    });
+    if (!parts) {
       // Someone else won the race: report their outcome.
       const now = await this.getOwned(principal, upload.id);
       if (now.state === 'completed') return { file: await this.completedFile(now), created: false };
@@ -243,40 +245,26 @@ export class UploadService {
   }
 
   async abort(principal: Principal, uploadId: string): Promise<void> {
-    const upload = await this.getOwned(principal, uploadId);
-    if (upload.state === 'assembling') throw new ConflictError('This upload is being completed', 'complete_in_progress');
-    if (upload.state === 'completed') throw new ConflictError('This upload is already complete', 'upload_completed');
-    await this.store.uploads.deleteUpload(uploadId);
-    await this.blobs.deleteParts(uploadId);
+    await this.getOwned(principal, uploadId);
+    // Under the lock, so that a completion cannot begin between the state check and the delete.
+    await this.locks.run(uploadId, async () => {
+      const upload = await this.store.uploads.getUpload(uploadId);
+      if (!upload) throw new NotFoundError('Upload not found', 'upload_not_found');
+      if (upload.state === 'assembling') throw new ConflictError('This upload is being completed', 'complete_in_progress');
+      if (upload.state === 'completed') throw new ConflictError('This upload is already complete', 'upload_completed');
+      await this.store.uploads.deleteUpload(uploadId);
+      await this.blobs.deleteParts(uploadId);
+    });
     this.telemetry.uploadAborted();
   }
 
-  /**
-   * Removes uploads idle for longer than the expiry, freeing their reservations. One being
-   * assembled is left alone: its completion is running (or, after a crash, reconcile reopens it).
-   */
+  /** Removes uploads idle for longer than the expiry (see upload-housekeeping.ts). */
   async sweep(now = Date.now()): Promise<number> {
-    const stale = (await this.store.uploads.staleUploads(now - this.limits.expiryMs)).filter((u) => u.state !== 'assembling');
-    for (const upload of stale) {
-      await this.store.uploads.deleteUpload(upload.id);
-      await this.blobs.deleteParts(upload.id);
-    }
-    this.telemetry.uploadsExpired(stale.filter((u) => u.state !== 'completed').length);
-    return stale.length;
+    return sweepExpired(this.housekeeping, now);
   }
 
-  /**
-   * Start-up: a completion interrupted by a crash is undone (its object removed, the upload
-   * reopened with every part intact); temporary files and unknown part folders are removed.
-   */
-  async reconcile(): Promise<{ reopened: number; orphans: number; expired: number }> {
-    const interrupted = await this.store.uploads.uploadsInState('assembling');
-    for (const upload of interrupted) {
-      if (upload.fileKey && !(await this.store.files.getFile(upload.fileKey))) await this.blobs.delete(upload.fileKey);
-      await this.store.uploads.abortAssembly(upload.id, Date.now());
-    }
-    const orphans = await this.blobs.removeOrphans(await this.store.uploads.allUploadIds());
-    const expired = await this.sweep();
-    return { reopened: interrupted.length, orphans, expired };
+  /** Start-up: undoes interrupted completions and removes crash leftovers (see upload-housekeeping.ts). */
+  async reconcile(now = Date.now()): Promise<ReconcileResult> {
+    return reconcileAfterCrash(this.housekeeping, now);
   }
 }

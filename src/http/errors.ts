@@ -78,6 +78,16 @@ export class TooManyRequestsError extends AppError {
   }
 }
 
+/**
+ * 429 for a per-user cap on things held open (uploads, batch tokens): no Retry-After, since
+ * what frees a slot is the user finishing, aborting or waiting out what they hold.
+ */
+export class LimitReachedError extends AppError {
+  constructor(message: string, code: string) {
+    super(429, code, message);
+  }
+}
+
 export class InsufficientStorageError extends AppError {
   constructor(message = 'Not enough space on the storage volume') {
     super(507, 'insufficient_storage', message);

@@ -1,6 +1,8 @@
 /**
  * ZIP batch tokens: checked up front (every key must exist and be the caller's), limited in
  * count and bytes, random (256 bits), stored only as their sha256, reusable until expiry.
+ * A batch row names its files by id, never by copies of their keys, and a user holds at
+ * most `maxOpen` unexpired tokens (F-08: a POST of 9,400 long keys wrote 10 MB).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Principal } from '../auth/principal.js';
@@ -15,6 +17,8 @@ export interface BatchLimits {
   maxFiles: number;
   maxBytes: number;
   ttlSeconds: number;
+  /** Unexpired batches per user (429 too_many_batches). */
+  maxOpen: number;
 }
 
 export interface BatchRequest {
@@ -56,10 +60,14 @@ export class BatchService {
       throw new PayloadTooLargeError(`A batch holds at most ${this.limits.maxFiles} files`, 'too_many_files');
     }
     const name = archiveName(req.name);
+    // Ownership is read from the key itself; the records come in one query per 500 keys,
+    // not one look-up per key.
+    const allowed = keys.filter((key) => this.mayName(principal, key, req.userId));
+    const byKey = new Map((await this.store.files.findFiles(allowed)).map((f) => [f.key, f]));
     const found: FileRecord[] = [];
     const missing: string[] = [];
     for (const key of keys) {
-      const file = await this.visible(principal, key, req.userId);
+      const file = byKey.get(key);
       if (file) found.push(file);
       else missing.push(key);
     }
@@ -77,13 +85,13 @@ export class BatchService {
       userId: principal.userId ?? req.userId ?? null,
       name,
       compression: req.compression ?? 'store',
-      keys,
+      fileIds: found.map((f) => f.id),
       fileCount: found.length,
       totalSize,
       createdAt: now,
       expiresAt: now + this.limits.ttlSeconds,
     };
-    await this.store.batches.createBatch(batch);
+    await this.store.batches.createBatch(batch, this.limits.maxOpen);
     return { token, expiresAt: batch.expiresAt, count: found.length, totalSize };
   }
 
@@ -94,14 +102,14 @@ export class BatchService {
     return batch;
   }
 
-  private async visible(principal: Principal, key: string, userId: string | undefined): Promise<FileRecord | null> {
+  /** May the caller put `key` in a batch? A malformed key is reported as missing, like any key that is not there. */
+  private mayName(principal: Principal, key: string, userId: string | undefined): boolean {
     let owner: string;
     try {
       owner = parseKey(key).userId;
     } catch {
-      return null; // a malformed key is reported as missing, like any key that is not there
+      return false;
     }
-    if (!mayAccess(principal, owner) || (userId !== undefined && owner !== userId)) return null;
-    return this.store.files.getFile(key);
+    return mayAccess(principal, owner) && (userId === undefined || owner === userId);
   }
 }

@@ -33,6 +33,7 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
     maxFiles: batchLimits.maxFiles,
     maxBytes: batchLimits.maxBytes,
     ttlSeconds: batchLimits.tokenTtlSeconds,
+    maxOpen: ctx.config.limits.maxOpenBatches,
   });
   const sent = (bytes: number): void => ctx.telemetry.bytesOut(bytes);
 
@@ -142,7 +143,7 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
         }),
         response: {
           201: z.object({ token: z.string(), url: z.string(), expires_at: z.string(), count: z.number().int(), total_size: z.number().int() }),
-          ...errorResponses(400, 401, 403, 404, 413),
+          ...errorResponses(400, 401, 403, 404, 413, 429),
         },
       },
       // Up to BATCH_MAX_FILES keys, each possibly long.
@@ -177,7 +178,8 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
     },
     async (request, reply) => {
       const batch = await batches.open(request.params.token);
-      const job = zipStream(batch.keys, { lookup: (key) => ctx.files.getByKey(key), blobs: ctx.blobs }, { compression: batch.compression });
+      // By id: each record is looked up as its entry comes, so a file deleted meanwhile is left out.
+      const job = zipStream(batch.fileIds, { lookup: (id) => ctx.files.getById(id), blobs: ctx.blobs }, { compression: batch.compression });
       ctx.telemetry.zipStarted();
       reply.raw.once('close', () => {
         const delivered = reply.raw.writableFinished;

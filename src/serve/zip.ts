@@ -18,7 +18,7 @@ useNativeCrc32();
 export type Compression = 'store' | 'deflate';
 
 export interface ZipSources {
-  /** The current record for a key, or null when it was deleted. */
+  /** The current record for a key (or a file id), or null when it was deleted. */
   lookup(key: string): Promise<FileRecord | null>;
   blobs: BlobStore;
 }
@@ -123,7 +123,7 @@ export function zipStream(keys: readonly string[], sources: ZipSources, opts: Zi
       let source: Readable | null = null;
       if (file) {
         try {
-          source = await sources.blobs.read(key);
+          source = await sources.blobs.read(file.key); // `key` may be an id: the record names the bytes
         } catch (err) {
           if (!isMissing(err)) throw err;
         }

@@ -68,14 +68,38 @@ export interface BlobStore {
   stat(key: string): Promise<BlobStat | null>;
   delete(key: string): Promise<void>;
   health(): Promise<StorageHealth>;
-  /** Start-up housekeeping: removes temporary files left by a crash; returns how many. */
-  removeOrphans(knownUploadIds: Set<string>): Promise<number>;
+  /**
+   * Start-up housekeeping: removes temporary files left by a crash, and the parts of uploads
+   * that `known` (asked a page of upload ids at a time) does not name; returns how many.
+   */
+  removeOrphans(known: (uploadIds: string[]) => Promise<Set<string>>): Promise<number>;
+  /**
+   * Start-up housekeeping: removes whole objects that no record names (a crash between
+   * writing the bytes and committing the record, or between deleting the record and the
+   * bytes). Pages through what is stored; returns how many were removed.
+   */
+  removeOrphanObjects(scan: OrphanScan): Promise<number>;
   /**
    * For X-Accel-Redirect: where the key's bytes live, '/'-separated and relative to the
    * store's root (not always the key: a key too long for the file system lives elsewhere),
    * or null when the bytes are not plain local files a web server could send.
    */
   accelPathOf(key: string): string | null;
+}
+
+export interface OrphanScan {
+  /**
+   * Only objects last written before this (unix ms) may go: a younger one may belong to an
+   * upload that is committing its record right now.
+   */
+  writtenBefore: number;
+  /** Which of these keys a record names (asked a page at a time). */
+  named(keys: string[]): Promise<Set<string>>;
+  /**
+   * Every recorded key of at least `minBytes` bytes, a page at a time: for a store that keeps
+   * long keys under a digest, the only way back from an object to its key.
+   */
+  longKeys(minBytes: number): AsyncIterable<string[]>;
 }
 
 /** Ranges up to this many bytes are read whole (readSmall) instead of streamed. */

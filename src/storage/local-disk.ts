@@ -15,7 +15,8 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { BadRequestError } from '../http/errors.js';
-import type { BlobStat, BlobStore, StorageHealth, WriteOptions, WrittenBlob } from './blob-store.js';
+import type { BlobStat, BlobStore, OrphanScan, StorageHealth, WriteOptions, WrittenBlob } from './blob-store.js';
+import { removeOrphanObjects, removeTempFiles, removeUnknownPartDirs } from './local-orphans.js';
 import { Meter } from './meter.js';
 import { resolveInside } from './safe-path.js';
 import { readdirOrEmpty, syncPath } from '../util/fs.js';
@@ -23,6 +24,8 @@ import { readdirOrEmpty, syncPath } from '../util/fs.js';
 const WRITE_BUFFER = 4 * 1024 * 1024;
 const READ_BUFFER = 1024 * 1024;
 const UPLOAD_ID = /^[A-Za-z0-9_-]{8,64}$/;
+/** A single-part object up to this size is re-hashed after linking (~10 ms at 16 MiB). */
+const VERIFY_HASH_MAX = 16 * 1024 * 1024;
 
 /** Linux limits: NAME_MAX bytes per directory entry, PATH_MAX bytes per path (with its NUL). */
 const NAME_MAX = 255;
@@ -144,11 +147,18 @@ export class LocalDiskBlobStore implements BlobStore {
       // One part is already the whole file: a hard link gives it its final name without
       // copying a byte, and the part stays in place until the completion is committed.
       const only = path.join(dir, partName(parts[0]!.partNumber));
+      // The object's age starts now, not when the part arrived: the start-up orphan sweep
+      // never removes a young object, and this one has no record until the commit.
+      const now = new Date();
+      await fs.utimes(only, now, now);
       await syncPath(only);
       await fs.link(only, target);
       await syncPath(path.dirname(target));
       const st = await fs.stat(target);
-      return { size: st.size, sha256: parts[0]!.sha256, md5: '' };
+      // Where it is cheap, the digest is of the bytes now under the key, not the one recorded
+      // for the part: a record can then never claim bytes it does not hold (F-09).
+      const sha256 = st.size <= VERIFY_HASH_MAX ? await hashFile(target) : parts[0]!.sha256;
+      return { size: st.size, sha256, md5: '' };
     }
     const tmp = this.tempPath();
     const meter = new Meter(Number.MAX_SAFE_INTEGER, { md5: false });
@@ -245,19 +255,22 @@ export class LocalDiskBlobStore implements BlobStore {
     }
   }
 
-  async removeOrphans(knownUploadIds: Set<string>): Promise<number> {
-    let removed = 0;
-    for (const name of await fs.readdir(this.tmpDir).catch(() => [] as string[])) {
-      await fs.rm(path.join(this.tmpDir, name), { recursive: true, force: true });
-      removed++;
-    }
-    for (const name of await fs.readdir(this.partsDir).catch(() => [] as string[])) {
-      if (knownUploadIds.has(name)) continue;
-      await fs.rm(path.join(this.partsDir, name), { recursive: true, force: true });
-      removed++;
-    }
-    return removed;
+  async removeOrphans(known: (uploadIds: string[]) => Promise<Set<string>>): Promise<number> {
+    return (await removeTempFiles(this.tmpDir)) + (await removeUnknownPartDirs(this.partsDir, known));
   }
+
+  async removeOrphanObjects(scan: OrphanScan): Promise<number> {
+    // A key lives under .long only when a segment passes NAME_MAX or the path passes PATH_MAX.
+    const minLongKeyBytes = Math.max(0, Math.min(NAME_MAX + 1, PATH_MAX - Buffer.byteLength(this.root)));
+    const layout = { root: this.root, storageDir: path.join(this.root, 'storage'), longDir: this.longDir, minLongKeyBytes };
+    return removeOrphanObjects(layout, scan);
+  }
+}
+
+async function hashFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: READ_BUFFER })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }
 
 async function* concatParts(dir: string, partNumbers: number[]): AsyncGenerator<Buffer> {

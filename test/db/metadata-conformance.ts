@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { FileRecord, MetadataStore, QuotaCheck, UploadRecord } from '../../src/db/types.js';
+import { limitsConformance } from './limits-conformance.js';
 
 const hex = () => randomBytes(16).toString('hex');
 let clock = Date.parse('2025-01-01T00:00:00.000Z');
@@ -38,11 +39,11 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
         await store.files.insertFile(f, quota('u1'));
         expect(await store.files.getFile(f.key)).toEqual(f);
         expect(await store.files.getFile(f.key + 'x')).toBeNull();
-        expect(await store.files.usage('u1')).toEqual({ usedBytes: 100, reservedBytes: 0, fileCount: 1 });
+        expect(await store.files.usage('u1')).toEqual({ usedBytes: 100, reservedBytes: 0, fileCount: 1, openUploads: 0 });
         await expect(store.files.insertFile(f, quota('u1'))).rejects.toThrow(); // duplicate key
         expect(await store.files.deleteFile(f.key)).toEqual(f);
         expect(await store.files.deleteFile(f.key)).toBeNull();
-        expect(await store.files.usage('u1')).toEqual({ usedBytes: 0, reservedBytes: 0, fileCount: 0 });
+        expect(await store.files.usage('u1')).toEqual({ usedBytes: 0, reservedBytes: 0, fileCount: 0, openUploads: 0 });
       });
 
       it('insertFile checks used + reserved + size against the quota, atomically', async () => {
@@ -50,7 +51,7 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
         await store.uploads.createUploads([uploadOf('u1', 300)], quota('u1'));
         await expect(store.files.insertFile(fileOf('u1', '', 101), quota('u1'))).rejects.toMatchObject({ statusCode: 413, code: 'quota_exceeded' });
         await store.files.insertFile(fileOf('u1', '', 100), quota('u1')); // exactly full
-        expect(await store.files.usage('u1')).toEqual({ usedBytes: 700, reservedBytes: 300, fileCount: 2 });
+        expect(await store.files.usage('u1')).toEqual({ usedBytes: 700, reservedBytes: 300, fileCount: 2, openUploads: 1 });
       });
 
       it('listFiles: folder (recursive or not, never a prefix sibling), newest first, keyset pages, totals over all matches', async () => {
@@ -158,7 +159,7 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
         expect(await store.uploads.beginAssembly(u.id, 'storage/u1/k', Date.now())).toBe(true);
         expect(await store.uploads.beginAssembly(u.id, 'storage/u1/k2', Date.now())).toBe(false);
         expect(await store.uploads.getUpload(u.id)).toMatchObject({ state: 'assembling', fileKey: 'storage/u1/k' });
-        expect((await store.uploads.uploadsInState('assembling')).map((x) => x.id)).toEqual([u.id]);
+        expect((await store.uploads.uploadsInState('assembling', 10)).map((x) => x.id)).toEqual([u.id]);
         await store.uploads.abortAssembly(u.id, Date.now());
         expect(await store.uploads.getUpload(u.id)).toMatchObject({ state: 'open', fileKey: null });
         expect(await store.uploads.listParts(u.id)).toHaveLength(1);
@@ -170,7 +171,7 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
         await store.uploads.finishAssembly(u.id, file);
         expect(await store.uploads.getUpload(u.id)).toMatchObject({ state: 'completed', fileKey: file.key });
         expect(await store.files.getFile(file.key)).toEqual(file);
-        expect(await store.files.usage('u1')).toEqual({ usedBytes: 100, reservedBytes: 0, fileCount: 1 });
+        expect(await store.files.usage('u1')).toEqual({ usedBytes: 100, reservedBytes: 0, fileCount: 1, openUploads: 0 });
         expect(await store.uploads.listParts(u.id)).toEqual([]);
       });
 
@@ -179,8 +180,8 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
         const fresh = uploadOf('u1', 200, { updatedAt: 5000 });
         await store.uploads.createUploads([open, fresh], quota('u1'));
         await store.uploads.putPart(open.id, { partNumber: 1, size: 1, sha256: 'a'.repeat(64) }, 1000);
-        expect((await store.uploads.staleUploads(2000)).map((u) => u.id)).toEqual([open.id]);
-        expect(await store.uploads.allUploadIds()).toEqual(new Set([open.id, fresh.id]));
+        expect((await store.uploads.staleUploads(2000, 10)).map((u) => u.id)).toEqual([open.id]);
+        expect(await store.uploads.knownUploadIds([open.id, 'no-such-upload', fresh.id])).toEqual(new Set([open.id, fresh.id]));
         expect(await store.uploads.deleteUpload(open.id)).toMatchObject({ id: open.id });
         expect(await store.uploads.listParts(open.id)).toEqual([]);
         expect(await store.files.usage('u1')).toMatchObject({ reservedBytes: 200 });
@@ -190,10 +191,12 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
         await store.uploads.beginAssembly(fresh.id, file.key, 6000);
         await store.uploads.finishAssembly(fresh.id, file);
         await store.uploads.deleteUpload(fresh.id);
-        expect(await store.files.usage('u1')).toEqual({ usedBytes: 200, reservedBytes: 0, fileCount: 1 });
+        expect(await store.files.usage('u1')).toEqual({ usedBytes: 200, reservedBytes: 0, fileCount: 1, openUploads: 0 });
         expect(await store.files.getFile(file.key)).toEqual(file);
       });
     });
+
+    limitsConformance(() => store);
 
     describe('users and tokens', () => {
       it('users: create, look up (username case-insensitive), conflict, update, soft delete, count', async () => {

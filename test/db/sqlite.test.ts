@@ -45,7 +45,7 @@ describe('SQLite specifics', () => {
       const again = openSqliteStore(file);
       expect(await again.files.getFile(f.key)).toEqual(f);
       expect(await again.uploads.listParts(u.id)).toHaveLength(1);
-      expect(await again.files.usage('u1')).toEqual({ usedBytes: 10, reservedBytes: 20, fileCount: 1 });
+      expect(await again.files.usage('u1')).toEqual({ usedBytes: 10, reservedBytes: 20, fileCount: 1, openUploads: 1 });
       await again.ping();
       await again.close();
       await expect(again.ping()).rejects.toThrow();

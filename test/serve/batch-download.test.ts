@@ -175,8 +175,8 @@ describe('GET /v1/files/batch-download/{token}', () => {
     const now = Math.floor(Date.now() / 1000);
     await s.app.ctx.store.batches.createBatch({
       tokenHash: hashToken(token), userId: 'alice', name: 'old.zip', compression: 'store',
-      keys: keys(), fileCount: files.length, totalSize: 1, createdAt: now - 1000, expiresAt: now - 1,
-    });
+      fileIds: files.map((f) => f.record.id), fileCount: files.length, totalSize: 1, createdAt: now - 1000, expiresAt: now - 1,
+    }, 50);
     for (const t of [token, 'B'.repeat(43), 'short', '..%2f..%2fetc']) {
       const res = await s.app.inject({ method: 'GET', url: `/v1/files/batch-download/${t}` });
       expect(res.statusCode, t).toBe(404);
