@@ -1,0 +1,89 @@
+/**
+ * F-09: a part PUT racing `complete`. Whoever wins, the record's sha256/ETag are the digest of
+ * the bytes served, and a part that was told 409 is never the stored one. Each try starts
+ * `complete` a varying number of event-loop turns after the racing PUT, to sweep the window
+ * in which the PUT has passed its "still open?" check but not yet recorded its digest.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startTestServer, type TestServer } from '../helpers/app.js';
+import { bytes, complete, initOne, MiB, putPart, sha256, status } from './upload-kit.js';
+
+let s: TestServer;
+beforeAll(async () => {
+  s = await startTestServer();
+});
+afterAll(async () => s.close());
+
+const turns = async (n: number): Promise<void> => {
+  for (let i = 0; i < n; i++) await new Promise((resolve) => setImmediate(resolve));
+};
+
+async function served(key: string): Promise<{ sha: string; etag: unknown }> {
+  const res = await s.app.inject({ method: 'GET', url: '/' + key.split('/').map(encodeURIComponent).join('/') });
+  expect(res.statusCode).toBe(200);
+  return { sha: sha256(res.rawPayload), etag: res.headers.etag };
+}
+
+describe('F-09 a part PUT racing complete never leaves bytes that differ from the record', () => {
+  it('single part: 500 races of PUT B against complete(sha256 = A) after PUT A', async () => {
+    const size = 4096;
+    const tally = { completeWon: 0, partWon: 0 };
+    // Five uploads race at a time (each its own upload), 100 tries each: the same 500 races in less time.
+    const lane = async (first: number): Promise<void> => {
+      for (let i = first; i < 500; i += 5) await race(i);
+    };
+    const race = async (i: number): Promise<void> => {
+      const a = bytes(size);
+      const b = bytes(size);
+      const id = await initOne(s, 'race-1', { name: 'r.bin', size }, { mode: 'single' });
+      expect((await putPart(s, id, 1, a)).statusCode).toBe(200);
+      const [partB, done] = await Promise.all([putPart(s, id, 1, b), turns(i % 24).then(() => complete(s, id, { sha256: sha256(a) }))]);
+      if (done.statusCode === 201) {
+        tally.completeWon++;
+        const record = done.json();
+        const bytesServed = await served(record.key);
+        expect(record.sha256, `try ${i}`).toBe(sha256(a));
+        expect(bytesServed.sha, `try ${i}: served bytes differ from the record`).toBe(record.sha256);
+        expect(bytesServed.etag).toBe(`"${record.sha256}"`);
+        expect(partB.statusCode, `try ${i}`).toBe(409);
+      } else {
+        tally.partWon++;
+        expect(done.statusCode, `try ${i}: ${done.body}`).toBe(400);
+        expect(done.json().code).toBe('checksum_mismatch');
+        expect(partB.statusCode).toBe(200);
+        expect((await status(s, id)).json()).toMatchObject({ state: 'open', parts: [{ partNumber: 1, sha256: sha256(b) }] });
+      }
+    };
+    await Promise.all([0, 1, 2, 3, 4].map(lane));
+    // Both outcomes occur, so the window was actually crossed.
+    expect(tally.completeWon).toBeGreaterThan(0);
+    expect(tally.partWon).toBeGreaterThan(0);
+  }, 120_000);
+
+  it('two parts: 20 races of PUT part 1 = B against complete(sha256 of A + part 2); a part told 409 never becomes the file', async () => {
+    const P = 5 * MiB;
+    const tail = bytes(1000);
+    for (let i = 0; i < 20; i++) {
+      const a = bytes(P);
+      const b = bytes(P);
+      const id = await initOne(s, 'race-2', { name: 'm.bin', size: P + tail.length }, { partSize: P });
+      expect((await putPart(s, id, 1, a)).statusCode).toBe(200);
+      expect((await putPart(s, id, 2, tail)).statusCode).toBe(200);
+      const wholeA = sha256(Buffer.concat([a, tail]));
+      const wholeB = sha256(Buffer.concat([b, tail]));
+      const [partB, done] = await Promise.all([putPart(s, id, 1, b), turns(i % 12).then(() => complete(s, id, { sha256: wholeA }))]);
+      let record = done.statusCode === 201 ? done.json() : null;
+      if (!record) {
+        expect(done.statusCode, `try ${i}: ${done.body}`).toBe(400);
+        // Finish it without a checksum: the file is whatever the upload's parts now are.
+        const again = await complete(s, id);
+        expect(again.statusCode).toBe(201);
+        record = again.json();
+      }
+      const bytesServed = await served(record.key);
+      expect(bytesServed.sha, `try ${i}: served bytes differ from the record`).toBe(record.sha256);
+      // The PUT's answer says which copy of part 1 the file holds.
+      expect(record.sha256, `try ${i}: PUT B answered ${partB.statusCode}`).toBe(partB.statusCode === 200 ? wholeB : wholeA);
+    }
+  }, 120_000);
+});
