@@ -9,14 +9,20 @@
 #   --tls-cert FILE      TLS certificate chain (default /etc/letsencrypt/live/NAME/fullchain.pem)
 #   --tls-key FILE       TLS private key      (default /etc/letsencrypt/live/NAME/privkey.pem)
 #   --max-body-mb N      nginx client_max_body_size (default: MAX_BODY_MB from the env file, else 5120)
+#   --nginx-user USER    nginx's worker user (default: `user` in /etc/nginx/nginx.conf, else www-data)
+#   --email ADDR         contact address for certbot (default: register without one)
+#   --no-certbot         never run certbot; a missing certificate is an error
 #   --skip-nginx         do everything except the nginx steps
 #   --dry-run            print every step instead of running it; changes nothing
 #   -h, --help           show this help
 #
 # Idempotent: safe to run again for an update. It copies this repository to
-# /opt/upload-server, builds it there, (re)installs the systemd unit and the
-# nginx site, and restarts the service. /etc/stream-line/upload.env is created
-# (with fresh secrets) only when it does not exist; it is never overwritten.
+# /opt/upload-server, builds it there, (re)installs the systemd unit, the admin
+# command /usr/local/bin/stream-line-admin and the nginx site, and restarts the
+# service. /etc/stream-line/upload.env is created (with fresh secrets) only when
+# it does not exist; otherwise only a missing ADMIN_PASSWORD is added to it.
+# Without a certificate (default Let's Encrypt paths) it first installs an
+# HTTP-only site serving the ACME webroot, runs certbot, then the TLS site.
 set -euo pipefail
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,6 +35,8 @@ CONF_DIR=/etc/stream-line
 ENV_FILE="$CONF_DIR/upload.env"
 UNIT_SRC="$SCRIPT_DIR/upload-server.service"
 UNIT_DEST="/etc/systemd/system/$SERVICE_NAME.service"
+ADMIN_SRC="$SCRIPT_DIR/stream-line-admin"
+ADMIN_DEST=/usr/local/bin/stream-line-admin
 NGINX_AVAILABLE="/etc/nginx/sites-available/$SERVICE_NAME.conf"
 NGINX_ENABLED="/etc/nginx/sites-enabled/$SERVICE_NAME.conf"
 ACME_ROOT=/var/www/letsencrypt
@@ -38,11 +46,14 @@ upload_root=/data/uploads
 tls_cert=""
 tls_key=""
 max_body_mb=""
+nginx_user=""
+certbot_email=""
+no_certbot=0
 skip_nginx=0
 DRY_RUN=0
 
 usage() {
-  sed -n '2,20p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 die() {
@@ -67,6 +78,9 @@ while [[ $# -gt 0 ]]; do
     --tls-cert) need_arg "$@"; tls_cert="$2"; shift 2 ;;
     --tls-key) need_arg "$@"; tls_key="$2"; shift 2 ;;
     --max-body-mb) need_arg "$@"; max_body_mb="$2"; shift 2 ;;
+    --nginx-user) need_arg "$@"; nginx_user="$2"; shift 2 ;;
+    --email) need_arg "$@"; certbot_email="$2"; shift 2 ;;
+    --no-certbot) no_certbot=1; shift ;;
     --skip-nginx) skip_nginx=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
     -h|--help) usage; exit 0 ;;
@@ -84,8 +98,12 @@ if [[ "$upload_root" == *[[:space:]]* || "$upload_root" == *[\;\|\&\$\'\"\\]* ]]
   die "--upload-root must not contain whitespace or shell/sed metacharacters: $upload_root"
 fi
 first_name="${server_name%% *}"
+# certbot may obtain the certificate only for its own default paths.
+tls_default=0
+[[ -z "$tls_cert" && -z "$tls_key" ]] && tls_default=1
 [[ -n "$tls_cert" ]] || tls_cert="/etc/letsencrypt/live/$first_name/fullchain.pem"
 [[ -n "$tls_key" ]] || tls_key="/etc/letsencrypt/live/$first_name/privkey.pem"
+[[ -z "$certbot_email" || "$certbot_email" =~ ^[^[:space:]@]+@[^[:space:]@]+$ ]] || die "--email is not an address: $certbot_email"
 
 # ---------------------------------------------------------------------------
 # helpers
@@ -136,16 +154,6 @@ env_get() {
   v="$(sed -n "s/^[[:space:]]*$key=//p" "$file" 2>/dev/null | tail -n 1)"
   v="${v%\"}"; v="${v#\"}"; v="${v%\'}"; v="${v#\'}"
   printf '%s' "$v"
-}
-
-# Set KEY=value in a file, replacing an existing line or appending one.
-env_set() {
-  local key="$1" value="$2" file="$3"
-  if grep -q "^$key=" "$file"; then
-    sed -i "s|^$key=.*|$key=$value|" "$file"
-  else
-    printf '%s=%s\n' "$key" "$value" >>"$file"
-  fi
 }
 
 TMP_FILES=()
@@ -207,6 +215,8 @@ if [[ -z "$max_body_mb" ]]; then
 fi
 accel_prefix="$(env_get ACCEL_REDIRECT_PREFIX "$cfg_src")"
 [[ -n "$accel_prefix" ]] || accel_prefix=/_protected/
+max_conn_per_address="$(env_get MAX_CONNECTIONS_PER_ADDRESS "$cfg_src")"
+[[ "$max_conn_per_address" =~ ^[0-9]+$ ]] || max_conn_per_address=256
 app_port="$(env_get PORT "$cfg_src")"
 [[ "$app_port" =~ ^[0-9]+$ ]] || app_port=5070
 app_host="$(env_get BIND_HOST "$cfg_src")"
@@ -224,19 +234,42 @@ if [[ -e "$ENV_FILE" && -r "$ENV_FILE" ]]; then
 fi
 
 # Render the nginx site now: bad options fail before anything is changed.
+# Extra arguments (--stage acme) go to render-nginx.sh.
 render_nginx() {
   bash "$SCRIPT_DIR/render-nginx.sh" \
     --server-name "$server_name" \
     --upstream "$upstream" \
     --upload-root "$upload_root" \
     --max-body-mb "$max_body_mb" \
+    --max-conn-per-address "$max_conn_per_address" \
     --tls-cert "$tls_cert" \
     --tls-key "$tls_key" \
     --accel-prefix "$accel_prefix" \
-    --acme-root "$ACME_ROOT"
+    --acme-root "$ACME_ROOT" \
+    "$@"
 }
 if (( ! skip_nginx )); then
   render_nginx >/dev/null || die "rendering the nginx config failed"
+fi
+
+# nginx's workers read the files for X-Accel-Redirect through their group (data-dir.sh).
+if [[ -z "$nginx_user" ]]; then
+  nginx_user="$(sed -n 's/^[[:space:]]*user[[:space:]]\{1,\}\([^[:space:];]\{1,\}\).*/\1/p' /etc/nginx/nginx.conf 2>/dev/null | head -n 1)"
+  [[ -n "$nginx_user" ]] || nginx_user=www-data
+fi
+files_group=""
+if getent passwd "$nginx_user" >/dev/null 2>&1; then
+  # `user www-data www-data;` names the group; otherwise it is the user's primary group.
+  files_group="$(sed -n 's/^[[:space:]]*user[[:space:]]\{1,\}[^[:space:];]\{1,\}[[:space:]]\{1,\}\([^[:space:];]\{1,\}\).*/\1/p' /etc/nginx/nginx.conf 2>/dev/null | head -n 1)"
+  [[ -n "$files_group" ]] || files_group="$(id -gn "$nginx_user")"
+elif (( skip_nginx )); then
+  # No nginx here: a group of its own with no members, so nobody else reads the files.
+  files_group="$SERVICE_USER-files"
+elif (( DRY_RUN )); then
+  warn "nginx user $nginx_user does not exist (yet); assuming group www-data"
+  files_group=www-data
+else
+  die "nginx user $nginx_user does not exist; pass --nginx-user"
 fi
 
 echo "server name:  $server_name"
@@ -244,6 +277,7 @@ echo "upload root:  $upload_root"
 echo "app dir:      $APP_DIR"
 echo "upstream:     $upstream"
 echo "max body:     ${max_body_mb} MiB"
+echo "nginx reads:  $upload_root/storage as group $files_group"
 
 # ---------------------------------------------------------------------------
 # 1. service user
@@ -264,8 +298,12 @@ fi
 step "directories"
 # Code: owned by root, readable (not writable) by the service.
 run install -d -m 0750 -o root -g "$SERVICE_USER" "$APP_DIR"
-# Data: the only place the service may write (ReadWritePaths=).
-run install -d -m 0750 -o "$SERVICE_USER" -g "$SERVICE_USER" "$upload_root"
+# Data: the only place the service may write (ReadWritePaths=). nginx's group may read the
+# finished files (storage/, .long/) and nothing else: not the database, keys or secrets.
+if [[ "$files_group" == "$SERVICE_USER-files" ]] && ! getent group "$files_group" >/dev/null 2>&1; then
+  run groupadd --system "$files_group"
+fi
+run bash "$SCRIPT_DIR/data-dir.sh" --upload-root "$upload_root" --owner "$SERVICE_USER" --files-group "$files_group"
 run install -d -m 0750 -o root -g "$SERVICE_USER" "$CONF_DIR"
 
 # ---------------------------------------------------------------------------
@@ -297,33 +335,29 @@ run chown -R "root:$SERVICE_USER" "$APP_DIR"
 run chmod -R u=rwX,g=rX,o= "$APP_DIR"
 
 # ---------------------------------------------------------------------------
+# 4b. the admin command
+# ---------------------------------------------------------------------------
+step "admin command $ADMIN_DEST"
+# `npm run cli` needs the dev dependencies deploy.sh just pruned, and as root it would leave
+# root-owned key files; the wrapper runs dist/cli.js as $SERVICE_USER with the env file.
+admin_sed=(-e "s|^APP_DIR=.*|APP_DIR=$APP_DIR|" -e "s|^ENV_FILE=.*|ENV_FILE=$ENV_FILE|"
+  -e "s|^SERVICE_USER=.*|SERVICE_USER=$SERVICE_USER|" -e "s|^NODE_BIN=.*|NODE_BIN=$node_bin|")
+if (( DRY_RUN )); then
+  would "install $ADMIN_SRC -> $ADMIN_DEST (mode 0755; APP_DIR=$APP_DIR ENV_FILE=$ENV_FILE SERVICE_USER=$SERVICE_USER NODE_BIN=$node_bin)"
+else
+  tmp_admin="$(mktemp_tracked)"
+  sed "${admin_sed[@]}" "$ADMIN_SRC" >"$tmp_admin"
+  run install -m 0755 -o root -g root "$tmp_admin" "$ADMIN_DEST"
+fi
+
+# ---------------------------------------------------------------------------
 # 5. configuration file with secrets (only if absent)
 # ---------------------------------------------------------------------------
 step "environment file $ENV_FILE"
-if [[ -e "$ENV_FILE" ]]; then
-  echo "$ENV_FILE exists; keeping it unchanged (never overwritten)"
-elif (( DRY_RUN )); then
-  would "install $env_template -> $ENV_FILE (mode 0600, root:root) with UPLOAD_ROOT=$upload_root, PUBLIC_BASE_URL=https://$first_name"
-  would "generate AUTH_SERVICE_TOKEN and UPLOAD_SIGNING_KEY with: openssl rand -hex 32"
-else
-  (
-    umask 077
-    tmp_env="$(mktemp)"
-    trap 'rm -f "$tmp_env"' EXIT
-    sed -e "s|__SERVER_NAME__|$first_name|g" -e "s|__UPLOAD_ROOT__|$upload_root|g" \
-      "$env_template" >"$tmp_env"
-    env_set UPLOAD_ROOT "$upload_root" "$tmp_env"
-    env_set PUBLIC_BASE_URL "https://$first_name" "$tmp_env"
-    env_set AUTH_SERVICE_TOKEN "$(openssl rand -hex 32)" "$tmp_env"
-    env_set UPLOAD_SIGNING_KEY "$(openssl rand -hex 32)" "$tmp_env"
-    # -C: never replace a file that appeared meanwhile.
-    set -C
-    cat "$tmp_env" >"$ENV_FILE"
-    chown root:root "$ENV_FILE"
-    chmod 0600 "$ENV_FILE"
-  )
-  echo "created $ENV_FILE (0600) with newly generated secrets"
-fi
+# Created with fresh secrets and an admin password only when absent; an existing file keeps
+# its values (a missing ADMIN_PASSWORD is added).
+run bash "$SCRIPT_DIR/env-file.sh" --template "$env_template" --env-file "$ENV_FILE" \
+  --upload-root "$upload_root" --server-name "$server_name"
 
 # ---------------------------------------------------------------------------
 # 6. systemd unit
@@ -354,46 +388,74 @@ fi
 # ---------------------------------------------------------------------------
 # 7. nginx
 # ---------------------------------------------------------------------------
+# Installs the site rendered with render_nginx's extra arguments ("" or --stage acme); when
+# nginx -t fails, the previous state is put back so the next reload of nginx still works.
+install_site() {
+  if (( DRY_RUN )); then
+    would "deploy/render-nginx.sh --server-name $(printf '%q' "$server_name") --upstream $upstream --upload-root $upload_root --max-body-mb $max_body_mb --max-conn-per-address $max_conn_per_address --tls-cert $tls_cert --tls-key $tls_key --accel-prefix $accel_prefix --acme-root $ACME_ROOT $* > $NGINX_AVAILABLE"
+    run ln -sfn "$NGINX_AVAILABLE" "$NGINX_ENABLED"
+    run nginx -t
+    run systemctl reload nginx
+    return 0
+  fi
+  local tmp_conf backup="" had_link=0
+  tmp_conf="$(mktemp_tracked)"
+  render_nginx "$@" >"$tmp_conf"
+  if [[ -e "$NGINX_AVAILABLE" ]]; then
+    backup="$(mktemp_tracked)"
+    cp -a "$NGINX_AVAILABLE" "$backup"
+  fi
+  [[ -L "$NGINX_ENABLED" ]] && had_link=1
+  run install -m 0644 -o root -g root "$tmp_conf" "$NGINX_AVAILABLE"
+  run ln -sfn "$NGINX_AVAILABLE" "$NGINX_ENABLED"
+  if ! run nginx -t; then
+    if [[ -n "$backup" ]]; then cp -a "$backup" "$NGINX_AVAILABLE"; else rm -f "$NGINX_AVAILABLE"; fi
+    (( had_link )) || rm -f "$NGINX_ENABLED"
+    die "nginx -t failed; previous nginx configuration restored"
+  fi
+  if systemctl is-active --quiet nginx; then
+    run systemctl reload nginx
+  else
+    run systemctl enable --now nginx
+  fi
+}
+
 if (( skip_nginx )); then
   step "nginx (skipped: --skip-nginx)"
 else
   step "nginx site $NGINX_AVAILABLE"
-  if [[ ! -r "$tls_cert" || ! -r "$tls_key" ]]; then
-    msg="TLS certificate/key not found ($tls_cert, $tls_key). Obtain one first, e.g.
-  certbot certonly --webroot -w $ACME_ROOT -d $first_name   (with a temporary port-80 site)
-or pass --tls-cert/--tls-key, or rerun with --skip-nginx."
-    if (( DRY_RUN )); then warn "$msg"; else die "$msg"; fi
-  fi
   run install -d -m 0755 "$ACME_ROOT"
-  if (( DRY_RUN )); then
-    would "deploy/render-nginx.sh --server-name $(printf '%q' "$server_name") --upstream $upstream --upload-root $upload_root --max-body-mb $max_body_mb --tls-cert $tls_cert --tls-key $tls_key --accel-prefix $accel_prefix > $NGINX_AVAILABLE"
-    run ln -sfn "$NGINX_AVAILABLE" "$NGINX_ENABLED"
-    run nginx -t
-    run systemctl reload nginx
-  else
-    tmp_conf="$(mktemp_tracked)"
-    render_nginx >"$tmp_conf"
-    backup=""
-    if [[ -e "$NGINX_AVAILABLE" ]]; then
-      backup="$(mktemp_tracked)"
-      cp -a "$NGINX_AVAILABLE" "$backup"
-    fi
-    had_link=0
-    [[ -L "$NGINX_ENABLED" ]] && had_link=1
-    run install -m 0644 -o root -g root "$tmp_conf" "$NGINX_AVAILABLE"
-    run ln -sfn "$NGINX_AVAILABLE" "$NGINX_ENABLED"
-    if ! run nginx -t; then
-      # Put the previous state back so the next reload of nginx still works.
-      if [[ -n "$backup" ]]; then cp -a "$backup" "$NGINX_AVAILABLE"; else rm -f "$NGINX_AVAILABLE"; fi
-      (( had_link )) || rm -f "$NGINX_ENABLED"
-      die "nginx -t failed; previous nginx configuration restored"
-    fi
-    if systemctl is-active --quiet nginx; then
-      run systemctl reload nginx
+  if [[ ! -r "$tls_cert" || ! -r "$tls_key" ]]; then
+    if (( ! tls_default || no_certbot )) || [[ "$server_name" == *'*'* ]]; then
+      msg="TLS certificate/key not found ($tls_cert, $tls_key). deploy.sh runs certbot only for
+the default Let's Encrypt paths, without --no-certbot and for names without '*'. Pass
+--tls-cert/--tls-key, or rerun with --skip-nginx."
+      if (( DRY_RUN )); then warn "$msg"; else die "$msg"; fi
     else
-      run systemctl enable --now nginx
+      # A fresh host: the TLS site cannot load without its certificate, and certbot needs a
+      # site that answers its challenge first. Stage one serves only the ACME webroot.
+      echo "no certificate yet: an HTTP-only site for the ACME challenge, then certbot"
+      install_site --stage acme
+      if ! have certbot; then
+        msg="certbot not found: apt-get install certbot, then rerun deploy.sh (the HTTP-only
+site serving $ACME_ROOT for the challenge is installed)"
+        if (( DRY_RUN )); then warn "$msg"; else die "$msg"; fi
+      fi
+      certbot_args=(certonly --webroot -w "$ACME_ROOT" --non-interactive --agree-tos
+        --keep-until-expiring --cert-name "$first_name" --deploy-hook "systemctl reload nginx")
+      for name in $server_name; do certbot_args+=(-d "$name"); done
+      if [[ -n "$certbot_email" ]]; then
+        certbot_args+=(--email "$certbot_email")
+      else
+        certbot_args+=(--register-unsafely-without-email)
+      fi
+      run certbot "${certbot_args[@]}"
+      if (( ! DRY_RUN )) && [[ ! -r "$tls_cert" || ! -r "$tls_key" ]]; then
+        die "certbot finished but $tls_cert / $tls_key are not there"
+      fi
     fi
   fi
+  install_site
 fi
 
 step "done"

@@ -14,7 +14,12 @@
 #   --accel-prefix     ACCEL_REDIRECT_PREFIX /_protected/
 #   --acme-root        ACME_ROOT            /var/www/letsencrypt
 #   --aio-threads      AIO_THREADS          off   (on|off; "on" needs nginx --with-threads)
+#   --access-log       ACCESS_LOG           /var/log/nginx/upload-server.access.log
+#   --max-conn-per-address MAX_CONNECTIONS_PER_ADDRESS 256 (0: no per-address cap in nginx)
+#   --stage            STAGE                full  (full: the site; acme: HTTP-only first stage
+#                                                 that serves certbot's webroot, no TLS needed)
 #   --template         NGINX_TEMPLATE       <dir of this script>/nginx-file-server.conf
+#                                           (nginx-acme-stage.conf for --stage acme)
 #
 # Example:
 #   deploy/render-nginx.sh --server-name files.example.com > /etc/nginx/sites-available/upload-server.conf
@@ -23,7 +28,7 @@ set -euo pipefail
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 usage() {
-  sed -n '2,21p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+  sed -n '2,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 die() {
@@ -42,7 +47,10 @@ listen_http="${LISTEN_HTTP:-80}"
 accel_prefix="${ACCEL_REDIRECT_PREFIX:-/_protected/}"
 acme_root="${ACME_ROOT:-/var/www/letsencrypt}"
 aio_threads="${AIO_THREADS:-off}"
-template="${NGINX_TEMPLATE:-$SCRIPT_DIR/nginx-file-server.conf}"
+access_log="${ACCESS_LOG:-/var/log/nginx/upload-server.access.log}"
+max_conn="${MAX_CONNECTIONS_PER_ADDRESS:-256}"
+stage="${STAGE:-full}"
+template="${NGINX_TEMPLATE:-}"
 
 need_arg() {
   [[ $# -ge 2 ]] || die "option $1 needs a value"
@@ -61,6 +69,9 @@ while [[ $# -gt 0 ]]; do
     --accel-prefix) need_arg "$@"; accel_prefix="$2"; shift 2 ;;
     --acme-root) need_arg "$@"; acme_root="$2"; shift 2 ;;
     --aio-threads) need_arg "$@"; aio_threads="$2"; shift 2 ;;
+    --access-log) need_arg "$@"; access_log="$2"; shift 2 ;;
+    --max-conn-per-address) need_arg "$@"; max_conn="$2"; shift 2 ;;
+    --stage) need_arg "$@"; stage="$2"; shift 2 ;;
     --template) need_arg "$@"; template="$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
@@ -69,6 +80,11 @@ done
 
 # ---- defaults that depend on other values ---------------------------------
 [[ -n "$server_name" ]] || die "--server-name (or SERVER_NAME) is required"
+case "$stage" in
+  full) [[ -n "$template" ]] || template="$SCRIPT_DIR/nginx-file-server.conf" ;;
+  acme) [[ -n "$template" ]] || template="$SCRIPT_DIR/nginx-acme-stage.conf" ;;
+  *) die "--stage must be full or acme, got: $stage" ;;
+esac
 
 if [[ -z "$upstream" ]]; then
   host="${BIND_HOST:-127.0.0.1}"
@@ -88,7 +104,8 @@ first_name="${server_name%% *}"
 # ---- validation: values are pasted into nginx syntax ------------------------
 for pair in "server-name=$server_name" "upstream=$upstream" "upload-root=$upload_root" \
   "tls-cert=$tls_cert" "tls-key=$tls_key" "listen-https=$listen_https" \
-  "listen-http=$listen_http" "accel-prefix=$accel_prefix" "acme-root=$acme_root"; do
+  "listen-http=$listen_http" "accel-prefix=$accel_prefix" "acme-root=$acme_root" \
+  "access-log=$access_log"; do
   name="${pair%%=*}"
   value="${pair#*=}"
   [[ -n "$value" ]] || die "--$name must not be empty"
@@ -97,7 +114,7 @@ for pair in "server-name=$server_name" "upstream=$upstream" "upload-root=$upload
   fi
 done
 for pair in "upstream=$upstream" "upload-root=$upload_root" "tls-cert=$tls_cert" \
-  "tls-key=$tls_key" "accel-prefix=$accel_prefix" "acme-root=$acme_root"; do
+  "tls-key=$tls_key" "accel-prefix=$accel_prefix" "acme-root=$acme_root" "access-log=$access_log"; do
   [[ "${pair#*=}" != *[[:space:]]* ]] || die "--${pair%%=*} must not contain whitespace"
 done
 
@@ -106,9 +123,13 @@ done
 # Strip trailing slashes; the template adds exactly one after the alias.
 while [[ "$upload_root" == */ && "$upload_root" != / ]]; do upload_root="${upload_root%/}"; done
 [[ "$upload_root" != / ]] || die "--upload-root must not be /"
-[[ "$accel_prefix" =~ ^/.*/$ && "$accel_prefix" != / ]] \
-  || die "--accel-prefix must start and end with '/', e.g. /_protected/, got: $accel_prefix"
+# The app's own rule for ACCEL_REDIRECT_PREFIX; it is also pasted into a regex location.
+[[ "$accel_prefix" =~ ^/[A-Za-z0-9_/-]*/$ && "$accel_prefix" != / ]] \
+  || die "--accel-prefix must start and end with '/' and hold only [A-Za-z0-9_/-], e.g. /_protected/, got: $accel_prefix"
 [[ "$acme_root" == /* ]] || die "--acme-root must be an absolute path"
+[[ "$access_log" == /* ]] || die "--access-log must be an absolute path"
+[[ "$max_conn" =~ ^(0|[1-9][0-9]{0,6})$ ]] || die "--max-conn-per-address must be a whole number (0: no cap), got: $max_conn"
+if [[ "$max_conn" == 0 ]]; then limit_conn_marker="# "; else limit_conn_marker=""; fi
 
 case "$aio_threads" in
   on|yes|true|1) aio_marker="" ;;
@@ -144,6 +165,9 @@ out="$(
     -e "s|__ACCEL_PREFIX__|$(esc "$accel_prefix")|g" \
     -e "s|__ACME_ROOT__|$(esc "$acme_root")|g" \
     -e "s|#__AIO_THREADS__|$(esc "$aio_marker")|g" \
+    -e "s|__ACCESS_LOG__|$(esc "$access_log")|g" \
+    -e "s|#__LIMIT_CONN__|$(esc "$limit_conn_marker")|g" \
+    -e "s|__MAX_CONN_PER_ADDRESS__|$(esc "$max_conn")|g" \
     -e '/^# --- template-doc-begin/,/^# --- template-doc-end/d' \
     "$template"
 )"

@@ -65,7 +65,7 @@ describe('render-nginx.sh', () => {
       'proxy_set_header X-Forwarded-Proto $scheme;', 'proxy_set_header X-Forwarded-Host $host;',
       'proxy_set_header X-Real-IP $remote_addr;', 'proxy_set_header Host $host;',
       'add_header Strict-Transport-Security',
-      'location /v1/files/ {', 'location ~ ^/v1/files/batch-download/[^/]+$ {', 'location /storage/ {', 'location /get/ {',
+      'location /v1/files {', 'location ~ ^/v1/files/batch-download/[^/]+$ {', 'location /storage/ {', 'location /get/ {',
     ]) {
       expect(out, d).toContain(d);
     }
@@ -373,7 +373,12 @@ describe('deploy.sh', () => {
     expect(r.stdout).toMatch(/systemctl daemon-reload/);
     expect(r.stdout).toMatch(/nginx -t/);
     expect(r.stdout).toMatch(/npm ci/);
-    expect(r.stdout).toMatch(/openssl rand -hex 32|upload\.env exists/);
+    expect(r.stdout).toMatch(/env-file\.sh --template .* --env-file \/etc\/stream-line\/upload\.env/);
+    // F-03: the data root is laid out for nginx's group by data-dir.sh, never 0750 service-only.
+    expect(r.stdout).toMatch(new RegExp(`data-dir\\.sh --upload-root ${uploadRoot} --owner uploadsvc --files-group \\S+`));
+    expect(r.stdout).not.toMatch(/install -d -m 0750 -o uploadsvc -g uploadsvc/);
+    // Issue #11: the admin command and the first TLS stage.
+    expect(r.stdout).toContain('/usr/local/bin/stream-line-admin');
     expect(r.stdout).toContain(uploadRoot);
     expect(watched.map((p) => existsSync(p))).toEqual(before);
     expect(existsSync(uploadRoot)).toBe(false);

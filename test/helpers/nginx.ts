@@ -36,9 +36,25 @@ export interface Rendered {
   acmeRoot: string;
   siteConf: string;
   mainConf: string;
+  /** The site's own access log (deploy's redacted format). */
+  accessLog: string;
+  /** The main config's http-level log, which the site's servers must override (Debian's default). */
+  defaultAccessLog: string;
   httpsPort: number;
   httpPort: number;
   upstreamPort: number;
+}
+
+export interface RenderOptions {
+  uploadRoot?: string;
+  maxBodyMb?: number;
+  /**
+   * Run workers as this user, like Debian's `user www-data;` (the master stays root). Without
+   * it nginx is one process running as the invoking user, which can read every file.
+   */
+  workerUser?: string;
+  /** More directives for the http block (e.g. an extra server for probing). */
+  extraHttp?: string[];
 }
 
 /** Renders the template with test values and wraps it in a self-contained nginx main config. */
@@ -46,7 +62,7 @@ export function renderInto(
   dir: string,
   ports: { https: number; http: number; upstream: number },
   extra: string[] = [],
-  opts: { uploadRoot?: string; maxBodyMb?: number } = {},
+  opts: RenderOptions = {},
 ): Rendered {
   const uploadRoot = opts.uploadRoot ?? join(dir, 'uploads');
   const acmeRoot = join(dir, 'acme');
@@ -69,31 +85,48 @@ export function renderInto(
     '--listen-https', `127.0.0.1:${ports.https}`,
     '--listen-http', `127.0.0.1:${ports.http}`,
     '--acme-root', acmeRoot,
+    '--access-log', join(dir, 'site-access.log'),
     ...extra,
   ]);
   if (r.status !== 0) throw new Error(`render-nginx.sh failed: ${r.stderr}`);
   const siteConf = join(dir, 'site.conf');
   writeFileSync(siteConf, r.stdout);
-  // Everything nginx writes stays in `dir`; master_process off keeps it a single process
-  // running as the invoking user, daemon off lets the test own the process.
+  // Everything nginx writes stays in `dir`; daemon off lets the test own the process. Without
+  // a worker user, master_process off keeps it a single process running as the invoking user;
+  // with one, a root master starts one worker as that user (it creates the temp paths for it).
   const mainConf = join(dir, 'nginx.conf');
+  const processModel = opts.workerUser
+    ? [`user ${opts.workerUser};`, 'master_process on;', 'worker_processes 1;']
+    : ['master_process off;'];
   writeFileSync(
     mainConf,
     [
       `pid ${join(dir, 'nginx.pid')};`,
       `error_log ${join(dir, 'error.log')} info;`,
       'daemon off;',
-      'master_process off;',
+      ...processModel,
       'events { worker_connections 128; }',
       'http {',
       `  access_log ${join(dir, 'access.log')};`,
       ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${join(dir, t)};`),
+      ...(opts.extraHttp ?? []).map((l) => `  ${l}`),
       `  include ${siteConf};`,
       '}',
       '',
     ].join('\n'),
   );
-  return { dir, uploadRoot, acmeRoot, siteConf, mainConf, httpsPort: ports.https, httpPort: ports.http, upstreamPort: ports.upstream };
+  return {
+    dir,
+    uploadRoot,
+    acmeRoot,
+    siteConf,
+    mainConf,
+    accessLog: join(dir, 'site-access.log'),
+    defaultAccessLog: join(dir, 'access.log'),
+    httpsPort: ports.https,
+    httpPort: ports.http,
+    upstreamPort: ports.upstream,
+  };
 }
 
 export function nginxTest(rc: Rendered): SpawnSyncReturns<string> {
