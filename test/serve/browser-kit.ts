@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -113,4 +113,10 @@ export async function visit(context: BrowserContext, url: string): Promise<Visit
   }
   const title = await page.title().catch(() => '');
   return { url, title, download, csp };
+}
+
+/** naturalWidth of the page's image (0 when it did not decode): the image document Chromium shows. */
+export function imageWidth(page: Page): Promise<number> {
+  // Typed structurally: the test tsconfig has no DOM library.
+  return page.locator('img').evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth);
 }

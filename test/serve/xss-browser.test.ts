@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
 import { renderInto, startNginx, stopNginx, type Rendered } from '../helpers/nginx.js';
 import { freePort } from '../helpers/process.js';
-import { launchChromium, payloads, PNG, recordBeacons, startControl, TITLE, visit, type Payload, type Visit } from './browser-kit.js';
+import { imageWidth, launchChromium, payloads, PNG, recordBeacons, startControl, TITLE, visit, type Payload, type Visit } from './browser-kit.js';
 import { storageUrl, storeFile, waitFor } from './serve-helpers.js';
 
 const CSP = "sandbox; default-src 'none'; img-src 'self' data:; media-src 'self'";
@@ -122,7 +122,7 @@ describe('F-01 stored XSS: no uploaded file runs script in the browser', () => {
       expect(res?.status()).toBe(200);
       expect(res?.headers()['content-security-policy']).toBe(CSP);
       expect(res?.headers()['content-disposition']).toMatch(/^inline;/);
-      const width = await page.locator('img').evaluate((img: HTMLImageElement) => img.naturalWidth);
+      const width = await imageWidth(page);
       expect(width).toBeGreaterThan(0);
       await page.close();
     }
@@ -177,7 +177,7 @@ describe('F-01 through nginx with X-Accel-Redirect: the CSP reaches the browser'
     expect(res?.status()).toBe(200);
     expect(res?.headers()['x-accel-redirect']).toBeUndefined(); // nginx consumed it
     expect(res?.headers()['content-security-policy']).toBe(CSP);
-    expect(await page.locator('img').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBeGreaterThan(0);
+    expect(await imageWidth(page)).toBeGreaterThan(0);
     await page.close();
 
     const urls: string[] = [];
