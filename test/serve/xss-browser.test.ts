@@ -59,7 +59,8 @@ async function visitAll(context: BrowserContext, urls: string[], control: string
   return { visits, leaked };
 }
 
-describe('F-01 stored XSS: no uploaded file runs script in the browser', () => {
+// A browser on two shared cores: generous limits, the assertions themselves wait on conditions.
+describe('F-01 stored XSS: no uploaded file runs script in the browser', { timeout: 180_000 }, () => {
   let s: TestServer;
   let browser: Browser;
   let context: BrowserContext;
@@ -139,7 +140,7 @@ describe('F-01 stored XSS: no uploaded file runs script in the browser', () => {
   });
 });
 
-describe('F-01 through nginx with X-Accel-Redirect: the CSP reaches the browser', () => {
+describe('F-01 through nginx with X-Accel-Redirect: the CSP reaches the browser', { timeout: 180_000 }, () => {
   let rc: Rendered;
   let nginx: ChildProcess | undefined;
   let s: TestServer;
