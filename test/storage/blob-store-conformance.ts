@@ -171,6 +171,19 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       }
     });
 
+    it('accelPathOf is null, or a relative path that stays inside the root, for every valid key (F-11a)', async () => {
+      const seg = (i: number) => String(i).padStart(2, '0') + '字'.repeat(84) + 'x';
+      const longest = `storage/${'u'.repeat(128)}/${Array.from({ length: 32 }, (_, i) => seg(i)).join('/')}/${'0'.repeat(32)}_${'🎉'.repeat(63)}a.b`;
+      for (const k of [key(), key('中'.repeat(85)), longest]) {
+        const where = store.accelPathOf(k);
+        if (where === null) continue;
+        expect(where.startsWith('/')).toBe(false);
+        expect(where.split('/').every((s) => s !== '' && s !== '.' && s !== '..')).toBe(true);
+        // Short enough for a redirect header and a file system path.
+        expect(Buffer.byteLength(where)).toBeLessThan(4096);
+      }
+    });
+
     it('refuses keys and uploadIds that could escape, on every method', async () => {
       const bad = ['../escape', 'storage/u/../../x', '/etc/passwd', 'storage/u/a\\..\\b', 'storage/u/a\u0000'];
       for (const k of bad) {
