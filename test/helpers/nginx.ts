@@ -133,15 +133,18 @@ export function nginxTest(rc: Rendered): SpawnSyncReturns<string> {
   return sh(nginxBin(), ['-t', '-c', rc.mainConf, '-p', rc.dir + '/']);
 }
 
-/** Starts nginx on the rendered config and waits until its TLS port accepts connections. */
-export async function startNginx(rc: Rendered): Promise<ChildProcess> {
+/**
+ * Starts nginx on the rendered config and waits until its TLS port (or `waitPort`: the HTTP-only
+ * first stage has none) accepts connections.
+ */
+export async function startNginx(rc: Rendered, waitPort = rc.httpsPort): Promise<ChildProcess> {
   const nginx = spawn(nginxBin(), ['-c', rc.mainConf, '-p', rc.dir + '/'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   nginx.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const deadline = Date.now() + 10_000;
   for (;;) {
     const ok = await new Promise<boolean>((r) => {
-      const s = net.connect(rc.httpsPort, '127.0.0.1', () => {
+      const s = net.connect(waitPort, '127.0.0.1', () => {
         s.destroy();
         r(true);
       });
@@ -187,6 +190,8 @@ export function nginxRequest(
         headers: { Host: 'localhost', ...opts.headers },
         rejectUnauthorized: false,
         agent: false,
+        // A redirect of the longest key carries a ~25 KB Location header.
+        maxHeaderSize: 64 * 1024,
       },
       (r) => {
         const chunks: Buffer[] = [];
