@@ -61,7 +61,7 @@ export interface Config {
   batch: { maxFiles: number; maxBytes: number; tokenTtlSeconds: number };
   bodyIdleTimeoutMs: number;
   shutdownGraceMs: number;
-  /** Per-user and per-connection resource limits (SPEC "Hardening"). 0 means no limit where allowed. */
+  /** Per-user and per-connection resource limits (docs/api.md "Limits"). 0 means no limit where allowed. */
   limits: {
     bodyMinBytesPerSecond: number;
     bodyMinRateWindowMs: number;

@@ -47,7 +47,7 @@ export const folderSchema = z.string().superRefine((v, ctx) => {
  * A MIME type as a client sends it, stored in its canonical form (see files/mime.ts): the
  * essence plus a valid charset. A type a browser could read as something else (a comma, a
  * second type, an unparseable form) is stored as application/octet-stream rather than
- * refused, as SPEC says; only what is not a header value at all (control characters,
+ * refused (docs/api.md); only what is not a header value at all (control characters,
  * non-ASCII, over 255 characters) is a 400, like any other malformed field.
  */
 export const mimeSchema = z

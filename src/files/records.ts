@@ -1,4 +1,4 @@
-/** The public shape of a file record, as SPEC defines it. */
+/** The public shape of a file record, as docs/api.md describes it. */
 import { z } from 'zod';
 import type { FileRecord } from '../db/types.js';
 import { encodeKeyPath } from './keys.js';

@@ -1,5 +1,5 @@
 /**
- * The one place where errors become SPEC's JSON shape:
+ * The one place where errors become the JSON error shape of docs/api.md:
  * {"statusCode", "error", "code", "message"} (+ details). Bad input never yields a 500.
  */
 import { STATUS_CODES } from 'node:http';

@@ -1,7 +1,7 @@
 /**
  * Signed URLs, pure: `sig = hex(HMAC-SHA256(UPLOAD_SIGNING_KEY, key + "|" + exp))`.
  * The URL is `/get/{base64url(key)}?exp=<unix>&sig=<hex>`; standard base64 is accepted too.
- * The disposition is deliberately not signed (SPEC's formula): it changes how, not what.
+ * The disposition is deliberately not signed (the formula existing clients use): it changes how, not what.
  */
 import { createHmac, timingSafeEqual } from 'node:crypto';
 

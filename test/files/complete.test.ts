@@ -1,6 +1,6 @@
 /**
  * POST /v1/files/complete, GET/DELETE /v1/files/upload/{id}: the file appears whole with
- * the record SPEC describes, or not at all with the upload left open to be fixed; a retry
+ * the file record of docs/api.md, or not at all with the upload left open to be fixed; a retry
  * answers 200 with the same record.
  */
 import fs from 'node:fs/promises';
@@ -18,7 +18,7 @@ describe('complete', () => {
 
   const P = 5 * MiB;
 
-  it('joins the parts into the file record SPEC describes, bytes on disk at <root>/<key>', async () => {
+  it('joins the parts into the file record docs/api.md describes, bytes on disk at <root>/<key>', async () => {
     const data = bytes(2 * P + 7);
     const id = await initOne(s, 'cmp-u', { name: 'movie 🎬.mp4', size: data.length, mime: 'video/mp4' }, { partSize: P, folder: 'main/videos' });
     for (const n of [1, 2, 3]) expect((await putPart(s, id, n, data.subarray((n - 1) * P, n * P))).statusCode).toBe(200);

@@ -95,7 +95,7 @@ describe('F-01 stored XSS: no uploaded file runs script in the browser', { timeo
     }
     const { visits, leaked } = await visitAll(context, urls, control.url, beacons);
     expect(leaked).toEqual([]);
-    // Doubtful types are stored as application/octet-stream, not refused (SPEC).
+    // Doubtful types are stored as application/octet-stream, not refused (docs/api.md).
     expect(refused).toEqual([]);
     for (const v of visits) {
       expect(v.title, v.url).not.toMatch(/^pwned/);
