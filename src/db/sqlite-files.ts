@@ -7,7 +7,7 @@ import { QuotaLedger } from './sqlite-quota.js';
 import type { FileRecord, FileStore, ListPage, ListQuery, QuotaCheck, Usage } from './types.js';
 
 /**
- * Keys per look-up query: one prepared statement of this many placeholders, the last chunk
+ * Ids per look-up query: one prepared statement of this many placeholders, the last chunk
  * padded with NULL (which matches nothing). Far below SQLite's and PostgreSQL's limits.
  */
 const LOOKUP_CHUNK = 500;
@@ -46,7 +46,7 @@ export class SqliteFileStore implements FileStore {
     this.q = {
       byKey: db.prepare('SELECT * FROM files WHERE key = ?'),
       byId: db.prepare('SELECT * FROM files WHERE id = ?'),
-      byKeys: db.prepare(`SELECT * FROM files WHERE key IN (${Array(LOOKUP_CHUNK).fill('?').join(', ')})`),
+      byIds: db.prepare(`SELECT * FROM files WHERE id IN (${Array(LOOKUP_CHUNK).fill('?').join(', ')})`),
       // Bytes, not characters: a key lives under a digest when a segment passes NAME_MAX bytes.
       longKeys: db.prepare('SELECT key FROM files WHERE key > ? AND length(CAST(key AS BLOB)) >= ? ORDER BY key LIMIT ?').pluck(),
       insert: db.prepare(
@@ -75,12 +75,13 @@ export class SqliteFileStore implements FileStore {
     return row ? toFile(row) : null;
   }
 
-  async findFiles(keys: string[]): Promise<FileRecord[]> {
+  async findFilesByIds(ids: string[]): Promise<FileRecord[]> {
+    const unique = [...new Set(ids)];
     const found: FileRecord[] = [];
-    for (let i = 0; i < keys.length; i += LOOKUP_CHUNK) {
-      const chunk: (string | null)[] = keys.slice(i, i + LOOKUP_CHUNK);
+    for (let i = 0; i < unique.length; i += LOOKUP_CHUNK) {
+      const chunk: (string | null)[] = unique.slice(i, i + LOOKUP_CHUNK);
       while (chunk.length < LOOKUP_CHUNK) chunk.push(null);
-      for (const row of this.q.byKeys.all(chunk) as FileRow[]) found.push(toFile(row));
+      for (const row of this.q.byIds.all(chunk) as FileRow[]) found.push(toFile(row));
     }
     return found;
   }

@@ -156,8 +156,11 @@ export interface Usage {
 export interface FileStore {
   getFile(key: string): Promise<FileRecord | null>;
   getFileById(id: string): Promise<FileRecord | null>;
-  /** The records of those of `keys` that exist, in one query per few hundred keys (any order). */
-  findFiles(keys: string[]): Promise<FileRecord[]>;
+  /**
+   * The records of those of `ids` that exist, in one query per few hundred ids (any order).
+   * By id, not key: a key can be 8 KiB, and index entries that long cost a page read each.
+   */
+  findFilesByIds(ids: string[]): Promise<FileRecord[]>;
   /**
    * One page of recorded keys at least `minBytes` bytes long, in key order after `after`
    * (the orphan sweep matches them against objects stored under a digest of their key).

@@ -9,6 +9,7 @@ import type { BlobStore, OrphanScan } from '../storage/blob-store.js';
 import type { KeyedMutex } from './keyed-mutex.js';
 
 const PAGE = 500;
+const FILE_ID_IN_KEY = /\/([0-9a-f]{32})_[^/]*$/;
 /**
  * The start-up orphan sweep leaves objects younger than this: a record is committed
  * milliseconds after its object is written, so an hour is a wide margin even for a second
@@ -95,7 +96,12 @@ export async function reconcileAfterCrash(d: HousekeepingDeps, now: number): Pro
 function orphanScan(store: MetadataStore, writtenBefore: number): OrphanScan {
   return {
     writtenBefore,
-    named: async (keys) => new Set((await store.files.findFiles(keys)).map((f: FileRecord) => f.key)),
+    named: async (keys) => {
+      // By the id in the object's name ({id}_{filename}); a name without one is no file's.
+      const ids = keys.map((key) => FILE_ID_IN_KEY.exec(key)?.[1]).filter((id): id is string => id !== undefined);
+      const asked = new Set(keys);
+      return new Set((await store.files.findFilesByIds(ids)).map((f: FileRecord) => f.key).filter((key) => asked.has(key)));
+    },
     longKeys: async function* (minBytes) {
       let after: string | null = null;
       for (;;) {

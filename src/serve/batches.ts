@@ -60,15 +60,20 @@ export class BatchService {
       throw new PayloadTooLargeError(`A batch holds at most ${this.limits.maxFiles} files`, 'too_many_files');
     }
     const name = archiveName(req.name);
-    // Ownership is read from the key itself; the records come in one query per 500 keys,
-    // not one look-up per key.
-    const allowed = keys.filter((key) => this.mayName(principal, key, req.userId));
-    const byKey = new Map((await this.store.files.findFiles(allowed)).map((f) => [f.key, f]));
+    // Ownership is read from the key itself; the records come by the id inside each key, 500
+    // per query (a look-up per 1 KB key cost ~55 µs: 9,400 of them held the event loop for
+    // half a second). A record counts only when its key is exactly the one asked for.
+    const ids = new Map<string, string>();
+    for (const key of keys) {
+      const id = this.idIfAllowed(principal, key, req.userId);
+      if (id) ids.set(key, id);
+    }
+    const byId = new Map((await this.store.files.findFilesByIds([...ids.values()])).map((f) => [f.id, f]));
     const found: FileRecord[] = [];
     const missing: string[] = [];
     for (const key of keys) {
-      const file = byKey.get(key);
-      if (file) found.push(file);
+      const file = byId.get(ids.get(key) ?? '');
+      if (file && file.key === key) found.push(file);
       else missing.push(key);
     }
     if (missing.length > 0) {
@@ -102,14 +107,17 @@ export class BatchService {
     return batch;
   }
 
-  /** May the caller put `key` in a batch? A malformed key is reported as missing, like any key that is not there. */
-  private mayName(principal: Principal, key: string, userId: string | undefined): boolean {
-    let owner: string;
+  /**
+   * The file id in `key` when the caller may put it in a batch, else null. A malformed key is
+   * reported as missing, like any key that is not there.
+   */
+  private idIfAllowed(principal: Principal, key: string, userId: string | undefined): string | null {
+    let parts;
     try {
-      owner = parseKey(key).userId;
+      parts = parseKey(key);
     } catch {
-      return false;
+      return null;
     }
-    return mayAccess(principal, owner) && (userId === undefined || owner === userId);
+    return mayAccess(principal, parts.userId) && (userId === undefined || parts.userId === userId) ? parts.id : null;
   }
 }

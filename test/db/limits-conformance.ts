@@ -94,15 +94,16 @@ export function limitsConformance(store: () => MetadataStore): void {
       expect([...first, ...rest].map((u) => u.id).sort()).toEqual(ups.filter((_, i) => i !== 3).map((u) => u.id).sort());
     });
 
-    it('findFiles answers many keys at once (across look-up chunks), getFileById, longKeys by byte length', async () => {
+    it('findFilesByIds answers many ids at once (across look-up chunks), getFileById, longKeys by byte length', async () => {
       const s = store();
       const made = [];
       for (let i = 0; i < 1203; i++) made.push(fileOf('f1', i % 2 ? 'x'.repeat(200) : '', 1));
       for (const f of made) await s.files.insertFile(f, capped('f1'));
-      const asked = [...made.map((f) => f.key), 'storage/f1/nope', ...made.slice(0, 3).map((f) => f.key)];
-      const found = await s.files.findFiles(asked);
+      const asked = [...made.map((f) => f.id), '0'.repeat(32), ...made.slice(0, 3).map((f) => f.id)];
+      const found = await s.files.findFilesByIds(asked);
+      expect(found).toHaveLength(made.length);
       expect(new Set(found.map((f) => f.key))).toEqual(new Set(made.map((f) => f.key)));
-      expect(await s.files.findFiles([])).toEqual([]);
+      expect(await s.files.findFilesByIds([])).toEqual([]);
       expect(await s.files.getFileById(made[5]!.id)).toEqual(made[5]);
       expect(await s.files.getFileById('0'.repeat(32))).toBeNull();
 
