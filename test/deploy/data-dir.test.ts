@@ -141,6 +141,10 @@ describe('F-03 nginx workers (non-root) read the files deploy.sh lays out, and n
     const range = await nginxRequest(rc, { path: '/' + encodePath(key), headers: { range: 'bytes=10-19' } });
     expect(range.status).toBe(206);
     expect(range.body.equals(bodies.get(key)!.subarray(10, 20))).toBe(true);
+    // The 255-byte name is sent from .long/ (X-Accel-Redirect: /_protected/.long/xx/<sha256>).
+    const long = await nginxRequest(rc, { path: '/' + encodePath(keys[1]!) });
+    expect(long.status).toBe(200);
+    expect(long.body.equals(bodies.get(keys[1]!)!)).toBe(true);
   });
 
   it('nginx can read every stored object (storage/ and .long/) and nothing else under UPLOAD_ROOT', async () => {

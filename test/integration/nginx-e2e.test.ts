@@ -5,7 +5,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -115,6 +115,76 @@ describe('behind nginx with X-Accel-Redirect', () => {
     expect((await nginxRequest(rc, { path: url.pathname + tampered })).status).toBe(403);
   });
 
+  it('F-11c uploads in one request (POST /v1/files, multipart) through nginx: no 301', async () => {
+    const boundary = 'sl-boundary-' + randomBytes(8).toString('hex');
+    const body = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="one.txt"\r\nContent-Type: text/plain\r\n\r\n`),
+      Buffer.from('one request'),
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const up = await call(
+      { path: '/v1/files?user_id=u1', method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': body.length } },
+      body,
+    );
+    expect(up.status, up.body.toString()).toBe(201);
+    const oneKey = json(up).files[0].key as string;
+    const back = await nginxRequest(rc, { path: '/' + oneKey.split('/').map(encodeURIComponent).join('/') });
+    expect(back.status).toBe(200);
+    expect(back.body.toString()).toBe('one request');
+  });
+
+  it('F-11b the longest valid key works through nginx: metadata, signed URL and download (from .long/)', async () => {
+    const seg = '中'.repeat(85); // 255 bytes
+    const user = 'u'.repeat(128);
+    const bytes = randomBytes(10_000);
+    const init = await call(
+      { path: '/v1/files/init', method: 'POST', headers: { 'content-type': 'application/json' } },
+      JSON.stringify({ mode: 'single', files: [{ name: seg, size: bytes.length }], folder: Array(32).fill(seg).join('/'), user_id: user }),
+    );
+    expect(init.status, init.body.toString()).toBe(201);
+    const uploadId = json(init).uploadId as string;
+    expect((await call({ path: `/v1/files/part?uploadId=${uploadId}&partNumber=1`, method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'content-length': bytes.length } }, bytes)).status).toBe(200);
+    const done = await call({ path: '/v1/files/complete', method: 'POST', headers: { 'content-type': 'application/json' } }, JSON.stringify({ uploadId }));
+    expect(done.status, done.body.toString()).toBe(201);
+    const longKey = json(done).key as string;
+    const urlPath = '/' + longKey.split('/').map(encodeURIComponent).join('/');
+    expect(urlPath.length).toBeGreaterThan(25_000);
+
+    const meta = await call({ path: `/v1/files/metadata${urlPath}` });
+    expect(meta.status, meta.body.toString().slice(0, 200)).toBe(200);
+    expect(json(meta).key).toBe(longKey);
+    const dl = await nginxRequest(rc, { path: urlPath });
+    expect(dl.status).toBe(200);
+    expect(dl.body.equals(bytes)).toBe(true);
+    const signed = await call({ path: `/v1/files/signed-url?key=${encodeURIComponent(longKey)}&expires_in=300` });
+    expect(signed.status, signed.body.toString().slice(0, 200)).toBe(200);
+    const url = new URL(json(signed).url);
+    const viaSig = await nginxRequest(rc, { path: url.pathname + url.search });
+    expect(viaSig.status).toBe(200);
+    expect(viaSig.body.equals(bytes)).toBe(true);
+  }, 30_000);
+
+  it('F-11b a key that still lives at its own path sends nginx an ~11 KB X-Accel-Redirect, which it follows', async () => {
+    const folder = Array(14).fill('中'.repeat(85)).join('/');
+    const bytes = randomBytes(3_000);
+    const init = await call(
+      { path: '/v1/files/init', method: 'POST', headers: { 'content-type': 'application/json' } },
+      JSON.stringify({ mode: 'single', files: [{ name: '中'.repeat(60), size: bytes.length }], folder, user_id: 'u1' }),
+    );
+    expect(init.status, init.body.toString()).toBe(201);
+    const uploadId = json(init).uploadId as string;
+    expect((await call({ path: `/v1/files/part?uploadId=${uploadId}&partNumber=1`, method: 'PUT', headers: { 'content-type': 'application/octet-stream', 'content-length': bytes.length } }, bytes)).status).toBe(200);
+    const done = await call({ path: '/v1/files/complete', method: 'POST', headers: { 'content-type': 'application/json' } }, JSON.stringify({ uploadId }));
+    expect(done.status, done.body.toString()).toBe(201);
+    const deepPath = '/' + (json(done).key as string).split('/').map(encodeURIComponent).join('/');
+    const direct = await fetch(server.base + deepPath);
+    expect(direct.headers.get('x-accel-redirect')).toBe('/_protected' + deepPath); // at its own path, not .long/
+    expect(deepPath.length).toBeGreaterThan(10_000);
+    const dl = await nginxRequest(rc, { path: deepPath });
+    expect(dl.status).toBe(200);
+    expect(dl.body.equals(bytes)).toBe(true);
+  });
+
   it('streams a ZIP batch through nginx that unzip accepts, byte for byte', async () => {
     const made = await call(
       { path: '/v1/files/batch-download', method: 'POST', headers: { 'content-type': 'application/json' } },
@@ -129,5 +199,13 @@ describe('behind nginx with X-Accel-Redirect', () => {
     execFileSync('unzip', ['-tq', file]);
     const entry = execFileSync('unzip', ['-p', file, 'videos/clip café.bin'], { maxBuffer: 64 * MiB });
     expect(entry.equals(data)).toBe(true);
+  });
+
+  it('F-15 nginx logs the downloads above without sig= or the batch token', () => {
+    const log = readFileSync(rc.accessLog, 'utf8');
+    expect(log).toMatch(/"GET \/get\/[A-Za-z0-9_-]+ HTTP\/1\.1" 200 /);
+    expect(log).toContain('"GET /v1/files/batch-download/[redacted] HTTP/1.1" 200 ');
+    expect(log).not.toMatch(/sig=|exp=|uploadId=/);
+    expect(log).not.toMatch(/batch-download\/(?!\[redacted\])[A-Za-z0-9_-]/);
   });
 });
