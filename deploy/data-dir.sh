@@ -37,7 +37,7 @@ while [[ $# -gt 0 ]]; do
     --upload-root) [[ $# -ge 2 ]] || die "$1 needs a value"; upload_root="$2"; shift 2 ;;
     --owner) [[ $# -ge 2 ]] || die "$1 needs a value"; owner="$2"; shift 2 ;;
     --files-group) [[ $# -ge 2 ]] || die "$1 needs a value"; files_group="$2"; shift 2 ;;
-    -h|--help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/p' "${BASH_SOURCE[0]}" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done

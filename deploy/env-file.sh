@@ -27,7 +27,7 @@ while [[ $# -gt 0 ]]; do
     --env-file) [[ $# -ge 2 ]] || die "$1 needs a value"; env_file="$2"; shift 2 ;;
     --upload-root) [[ $# -ge 2 ]] || die "$1 needs a value"; upload_root="$2"; shift 2 ;;
     --server-name) [[ $# -ge 2 ]] || die "$1 needs a value"; server_name="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^[^#]/p' "${BASH_SOURCE[0]}" | sed -n 's/^# \{0,1\}//p'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done

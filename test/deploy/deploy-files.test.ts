@@ -32,9 +32,16 @@ afterAll(() => {
 
 // ---------------------------------------------------------------------------
 describe('shell scripts', () => {
-  it.each(['deploy.sh', 'render-nginx.sh'])('bash -n %s', (name) => {
+  const scripts = ['deploy.sh', 'render-nginx.sh', 'data-dir.sh', 'env-file.sh', 'stream-line-admin'];
+  it.each(scripts)('bash -n %s', (name) => {
     const r = sh('bash', ['-n', join(DEPLOY, name)]);
     expect(r.status, r.stderr).toBe(0);
+  });
+  it.each(scripts.filter((n) => n.endsWith('.sh')))('%s --help prints its header comment only', (name) => {
+    const r = sh('bash', [join(DEPLOY, name), '--help']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/Usage|usage|flag/);
+    expect(r.stdout).not.toMatch(/set -euo pipefail|^#/m);
   });
 });
 
