@@ -50,35 +50,38 @@ owner_group="$(id -gn "$owner")"
 [[ "$owner_group" != "$files_group" ]] \
   || die "--files-group must not be $owner's own group: nginx could then read the database"
 
-# Regular files and directories only: chmod would follow a symlink out of the tree.
-fix_tree() { # dir group dir-mode-bits file-mode-bits
-  local dir="$1" group="$2" dbits="$3" fbits="$4"
+# Ownership and exact modes below a directory, touching only what differs (a large storage/
+# keeps its ctimes on a re-run). Regular files and directories only: chmod follows symlinks.
+# Five-digit modes: GNU chmod clears a directory's setgid bit only when told explicitly.
+fix_tree() { # dir group dir-mode file-mode
+  local dir="$1" group="$2" dmode="$3" fmode="$4"
   find "$dir" ! -group "$group" -exec chgrp -h "$group" {} +
   find "$dir" ! -user "$owner" -exec chown -h "$owner" {} +
-  find "$dir" -mindepth 1 -type d -exec chmod "$dbits" {} +
-  find "$dir" -type f -exec chmod "$fbits" {} +
+  find "$dir" -mindepth 1 -type d ! -perm "$dmode" -exec chmod "$dmode" {} +
+  find "$dir" -type f ! -perm "$fmode" -exec chmod "$fmode" {} +
 }
 
 install -d -o "$owner" -g "$files_group" "$upload_root"
-chmod g-s "$upload_root"
-chmod 0710 "$upload_root"
+chmod 00710 "$upload_root"
 
+# Finished objects: nginx's group reads them.
 for d in storage .long; do
   install -d -o "$owner" -g "$files_group" "$upload_root/$d"
-  fix_tree "$upload_root/$d" "$files_group" 'u+rwx,g+rxs,g-w,o-rwx' 'u+rw,g+r,g-w,o-rwx'
-  chmod 2750 "$upload_root/$d"
+  fix_tree "$upload_root/$d" "$files_group" 02750 00640
+  chmod 02750 "$upload_root/$d"
 done
 
+# Work in progress: the group is inherited for the rename, but nginx cannot enter.
 for d in .tmp .parts; do
   install -d -o "$owner" -g "$files_group" "$upload_root/$d"
-  fix_tree "$upload_root/$d" "$files_group" 'u+rwx,g+s,g-w,o-rwx' 'u+rw,g-w,o-rwx'
-  chmod 2700 "$upload_root/$d"
+  fix_tree "$upload_root/$d" "$files_group" 02750 00640
+  chmod 02700 "$upload_root/$d"
 done
 
 for d in keys secrets; do
   install -d -o "$owner" -g "$owner_group" "$upload_root/$d"
-  fix_tree "$upload_root/$d" "$owner_group" 'u+rwx,g-rwxs,o-rwx' 'u+rw,go-rwx'
-  chmod 0700 "$upload_root/$d"
+  fix_tree "$upload_root/$d" "$owner_group" 00700 00600
+  chmod 00700 "$upload_root/$d"
 done
 
 # Anything else at the top (the SQLite database and its -wal/-shm): the service's own group.

@@ -188,6 +188,27 @@ describe('F-03 nginx workers (non-root) read the files deploy.sh lays out, and n
     expect(statSync(path.join(root, 'keys')).mode & 0o7777).toBe(0o700);
   });
 
+  it('data-dir.sh repairs a root laid out by the old deploy.sh (0750 service-only) on an update', () => {
+    const old = path.join(dir, 'old-root');
+    const as = (u: SystemUser, ...cmd: string[]) =>
+      sh('setpriv', ['--reuid', String(u.uid), '--regid', String(u.gid), '--init-groups', ...cmd]);
+    // What 861177d's deploy.sh and UMask=0027 left: everything uploadsvc:uploadsvc, 0750/0640.
+    expect(sh('install', ['-d', '-m', '0750', '-o', svc!.name, '-g', svc!.group, old]).status).toBe(0);
+    expect(as(svc!, 'sh', '-c', `umask 027; mkdir -p ${old}/storage/u1 ${old}/keys; echo obj > ${old}/storage/u1/a.bin; echo db > ${old}/metadata.sqlite`).status).toBe(0);
+    sh('sh', ['-c', `echo key > ${old}/keys/k.json; chmod 600 ${old}/keys/k.json`]); // a root-run `keys rotate`
+    expect(as(www!, 'cat', `${old}/storage/u1/a.bin`).status).not.toBe(0); // F-03 as it was
+
+    const r = sh('bash', [DATA_DIR_SH, '--upload-root', old, '--owner', svc!.name, '--files-group', www!.group]);
+    expect(r.status, r.stderr).toBe(0);
+    const obj = as(www!, 'cat', `${old}/storage/u1/a.bin`);
+    expect(obj.status, obj.stderr).toBe(0);
+    expect(obj.stdout).toBe('obj\n');
+    expect(as(www!, 'cat', `${old}/metadata.sqlite`).status).not.toBe(0);
+    expect(as(www!, 'cat', `${old}/keys/k.json`).status).not.toBe(0);
+    expect(as(svc!, 'cat', `${old}/keys/k.json`).status).toBe(0);
+    expect(statSync(path.join(old, 'storage', 'u1')).mode & 0o7777).toBe(0o2750);
+  });
+
   it('data-dir.sh refuses the service user\'s own group as the files group (nginx would read the database)', () => {
     const r = sh('bash', [DATA_DIR_SH, '--upload-root', root, '--owner', svc!.name, '--files-group', svc!.group]);
     expect(r.status).not.toBe(0);
