@@ -10,6 +10,7 @@ import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod
 import type { Config } from './config/config.js';
 import { createContext, type AppContext } from './context.js';
 import { adminRoutes } from './auth/admin-routes.js';
+import { externalIssuerWarnings } from './auth/external.js';
 import { guardPlugin } from './auth/guard.js';
 import { authRoutes } from './auth/routes.js';
 import { tokenRoutes } from './auth/token-routes.js';
@@ -57,12 +58,14 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     frameworkErrors: frameworkErrorHandler,
   });
   app.decorate('ctx', ctx);
+  for (const warning of externalIssuerWarnings(config.auth.external)) app.log.warn(warning);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
   const housekeeping = startHousekeeping(app, ctx);
   app.addHook('onClose', async () => {
     clearInterval(housekeeping);
+    await ctx.hashPool.close();
     await ctx.store.close();
   });
 
@@ -96,7 +99,8 @@ function startHousekeeping(app: FastifyInstance, ctx: AppContext): NodeJS.Timeou
   const every = Math.min(Math.max((ctx.config.uploads.expirySeconds * 1000) / 4, 1000), 10 * 60_000);
   const timer = setInterval(() => {
     ctx.uploads.sweep().catch((err: unknown) => app.log.error({ err }, 'upload sweep failed'));
-    ctx.store.tokens.pruneTokens(Math.floor(Date.now() / 1000)).catch((err: unknown) => app.log.error({ err }, 'token prune failed'));
+    // Revocations outlive exp by the clock tolerance (a token is accepted that long).
+    ctx.sessions.pruneExpired().catch((err: unknown) => app.log.error({ err }, 'token prune failed'));
     ctx.store.batches.pruneBatches(Math.floor(Date.now() / 1000)).catch((err: unknown) => app.log.error({ err }, 'batch prune failed'));
   }, every);
   timer.unref();

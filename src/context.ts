@@ -8,6 +8,7 @@ import { openSqliteStore } from './db/sqlite.js';
 import type { MetadataStore } from './db/types.js';
 import { externalVerifier } from './auth/external.js';
 import { Guard } from './auth/guard.js';
+import { HashPool } from './auth/hash-pool.js';
 import { KeyRing, type KeyRingOptions } from './auth/keyring.js';
 import { PasswordHasher } from './auth/passwords.js';
 import { SessionService } from './auth/sessions.js';
@@ -33,6 +34,8 @@ export interface AppContext {
   sessions: SessionService;
   guard: Guard;
   telemetry: PromTelemetry;
+  /** Password-hashing threads: close on shutdown. */
+  hashPool: HashPool;
 }
 
 export function keyRingOptions(config: Config): KeyRingOptions {
@@ -65,9 +68,12 @@ export async function createContext(config: Config): Promise<AppContext> {
   });
   const telemetry = new PromTelemetry(store);
   const onFailure = telemetry.authFailure.bind(telemetry);
-  const verifier = new AccessVerifier(signer, keys, store.tokens, externalVerifier(config.auth.external), onFailure);
-  const users = new UserService(store.users, new PasswordHasher(config.auth.scryptLogN), store.tokens);
-  const sessions = new SessionService(users, signer, store.tokens);
+  const verifier = new AccessVerifier(signer, keys, store.tokens, externalVerifier(config.auth.external), onFailure, {
+    trustExternalRoles: config.auth.external.trustRoles,
+  });
+  const hashPool = new HashPool({ concurrency: config.auth.passwordHashConcurrency, queue: config.auth.passwordHashQueue });
+  const users = new UserService(store.users, new PasswordHasher(hashPool, config.auth.scryptLogN), store.tokens);
+  const sessions = new SessionService(users, signer, store.tokens, { refreshReuseGraceSeconds: config.auth.refreshReuseGraceSeconds });
   const guard = new Guard({
     serviceToken: config.auth.serviceToken,
     verifier,
@@ -91,5 +97,5 @@ export async function createContext(config: Config): Promise<AppContext> {
   // start-up step (buildApp), not every CLI command's: a CLI run beside a live server must
   // not reopen the uploads that server is completing.
   await users.bootstrapAdmin(config.auth.admin.username, config.auth.admin.password);
-  return { config, store, blobs, files, uploads, keys, signer, verifier, users, sessions, guard, telemetry };
+  return { config, store, blobs, files, uploads, keys, signer, verifier, users, sessions, guard, telemetry, hashPool };
 }

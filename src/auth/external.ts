@@ -1,7 +1,9 @@
 /**
  * Tokens from an external issuer (AUTH_JWT_PUBLIC_KEY_BASE64 or AUTH_JWT_JWKS_URL), checked
  * with the same rules as ours: asymmetric algorithms only (pinned to the key type for a PEM),
- * exp required, iss/aud when configured, `type` (if present) must be "access".
+ * exp required, iss/aud when configured (a warning at start when not), `type` (if present)
+ * must be "access". What such a token may do is capped in AccessVerifier (role ≤ operator
+ * unless trusted, and never above a local user's own role).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { createRemoteJWKSet, jwtVerify, type JWTPayload } from 'jose';
@@ -34,6 +36,24 @@ export interface ExternalSettings {
 }
 
 export type ExternalVerify = (token: string) => Promise<JWTPayload>;
+
+/**
+ * Start-up warnings for an external issuer configured loosely. Without an expected issuer and
+ * audience, any token signed by that key is taken, including ones the issuer made for another
+ * service (ID tokens, tokens for another API).
+ */
+export function externalIssuerWarnings(settings: ExternalSettings): string[] {
+  if (!settings.publicKeyPem && !settings.jwksUrl) return [];
+  const missing = [
+    settings.issuer ? null : 'AUTH_JWT_EXTERNAL_ISSUER',
+    settings.audience ? null : 'AUTH_JWT_EXTERNAL_AUDIENCE',
+  ].filter((m): m is string => m !== null);
+  if (missing.length === 0) return [];
+  return [
+    `external token issuer configured without ${missing.join(' and ')}: every token signed by its key is accepted, ` +
+      'including tokens it issued for other services',
+  ];
+}
 
 /** Returns a verifier for the configured external issuer, or null when none is configured. */
 export function externalVerifier(settings: ExternalSettings): ExternalVerify | null {

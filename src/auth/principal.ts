@@ -22,6 +22,9 @@ export function scopesForRole(role: Role): Scope[] {
 
 export const roleAtLeast = (role: Role, needed: Role): boolean => RANK[role] >= RANK[needed];
 
+/** The lower of two roles: what a token may do when its user's current role is lower. */
+export const lowerRole = (a: Role, b: Role): Role => (RANK[a] <= RANK[b] ? a : b);
+
 export interface Principal {
   kind: 'user' | 'service';
   /** The user the token names (`sub`); null for a service until it names one. */
@@ -29,8 +32,11 @@ export interface Principal {
   username: string | null;
   role: Role;
   scopes: string[];
-  /** Present for JWT principals: used by logout and revocation. */
-  token?: { jti: string | null; exp: number; source: 'local' | 'external' };
+  /**
+   * Present for JWT principals: used by logout and revocation. `revocationId` is the jti, or
+   * for an external token without one, a hash of its claims.
+   */
+  token?: { jti: string | null; revocationId: string; exp: number; source: 'local' | 'external' };
 }
 
 /** What a route needs: a minimum role and, optionally, a scope. */

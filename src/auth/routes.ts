@@ -2,14 +2,15 @@
  * The issuer's routes: login, refresh, me, logout, and key discovery.
  * Handlers are thin: parse (zod), call the session service, shape the reply.
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
-import { ForbiddenError, TooManyRequestsError } from '../http/errors.js';
+import { ForbiddenError, UnauthorizedError } from '../http/errors.js';
 import { errorResponses, security } from '../http/schemas.js';
 import { scopesForRole, type Role } from './principal.js';
-import { FailureThrottle } from './throttle.js';
+import { LoginThrottle } from './throttle.js';
 
 const tokenPair = z.object({
   access_token: z.string(),
@@ -28,7 +29,7 @@ const userSummary = z.object({
 
 export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const perUsername = new FailureThrottle(ctx.config.auth.loginRateLimitPerMinute);
+  const throttle = new LoginThrottle({ failuresPerWindow: ctx.config.auth.loginRateLimitPerMinute });
 
   r.post(
     '/auth/login',
@@ -37,20 +38,20 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
         tags: ['auth'],
         summary: 'Exchange a username and password for an access and a refresh token',
         body: z.object({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024) }),
-        response: { 200: tokenPair.extend({ user: userSummary }), ...errorResponses(400, 401, 429) },
+        response: { 200: tokenPair.extend({ user: userSummary }), ...errorResponses(400, 401, 429, 503) },
       },
-      config: { rateLimit: { max: ctx.config.auth.loginRateLimitPerMinute * 3, timeWindow: 60_000 } },
     },
     async (request) => {
-      const key = request.body.username.toLowerCase();
-      const wait = perUsername.blockedFor(key);
-      if (wait > 0) throw new TooManyRequestsError(wait / 1000);
+      // Only failures count (per address, per username+address); a success is taken back.
+      const attempt = throttle.begin(request.body.username, request.ip);
+      if (attempt.delayMs > 0) await sleep(attempt.delayMs);
       try {
         const { tokens, user } = await ctx.sessions.login(request.body.username, request.body.password);
-        perUsername.reset(key);
+        attempt.succeeded();
         return { ...tokens, user: { id: user.id, username: user.username, email: user.email, role: user.role, roles: [user.role] } };
       } catch (err) {
-        perUsername.recordFailure(key);
+        if (err instanceof UnauthorizedError) attempt.failed();
+        else attempt.abandoned(); // e.g. 503 login_busy: no password was checked
         throw err;
       }
     },

@@ -1,14 +1,15 @@
 /**
  * Login, refresh-token rotation and logout. Each login starts a refresh family; each
  * refresh spends the presented token and issues the next. Presenting a spent token again
- * means it was stolen or replayed, so the whole family is revoked.
+ * means it was stolen or replayed, so the whole family is revoked, except within a short
+ * grace window (two tabs, a retried request), where the one successor pair is handed out again.
  */
-import type { TokenStore, UserRecord } from '../db/types.js';
-import { UnauthorizedError } from '../http/errors.js';
 import { randomUUID } from 'node:crypto';
+import type { RefreshTokenRow, TokenStore, UserRecord } from '../db/types.js';
+import { UnauthorizedError } from '../http/errors.js';
 import type { Principal } from './principal.js';
 import { scopesForRole } from './principal.js';
-import type { IssuedToken, TokenSigner } from './tokens.js';
+import { CLOCK_TOLERANCE_S, type IssuedToken, type TokenIdentity, type TokenSigner } from './tokens.js';
 import type { UserService } from './users.js';
 
 export interface TokenPair {
@@ -18,6 +19,11 @@ export interface TokenPair {
   expires_in: number;
 }
 
+export interface SessionOptions {
+  /** REFRESH_REUSE_GRACE_SECONDS. */
+  refreshReuseGraceSeconds: number;
+}
+
 const now = () => Math.floor(Date.now() / 1000);
 
 export class SessionService {
@@ -25,14 +31,29 @@ export class SessionService {
     private readonly users: UserService,
     private readonly signer: TokenSigner,
     private readonly tokens: TokenStore,
+    private readonly opts: SessionOptions = { refreshReuseGraceSeconds: 0 },
   ) {}
 
-  private issueAccessFor(user: UserRecord): Promise<IssuedToken> {
-    return this.signer.issueAccess({ userId: user.id, username: user.username, role: user.role, scope: scopesForRole(user.role).join(' ') });
+  private issueAccessFor(user: UserRecord, identity?: TokenIdentity): Promise<IssuedToken> {
+    const subject = { userId: user.id, username: user.username, role: user.role, scope: scopesForRole(user.role).join(' ') };
+    return this.signer.issueAccess(subject, undefined, identity);
   }
 
   private pair(access: IssuedToken, refresh: IssuedToken): TokenPair {
     return { access_token: access.token, refresh_token: refresh.token, token_type: 'bearer', expires_in: access.expiresIn };
+  }
+
+  /** What the store keeps of a pair: identities and times, never a usable token. */
+  private row(user: UserRecord, access: IssuedToken, refresh: IssuedToken, familyId: string): RefreshTokenRow {
+    return {
+      jti: refresh.jti,
+      familyId,
+      userId: user.id,
+      accessJti: access.jti,
+      issuedAt: refresh.iat,
+      expiresAt: refresh.exp,
+      accessExpiresAt: access.exp,
+    };
   }
 
   async login(username: string, password: string): Promise<{ tokens: TokenPair; user: UserRecord }> {
@@ -40,10 +61,7 @@ export class SessionService {
     if (!user) throw new UnauthorizedError('Invalid username or password', 'invalid_credentials');
     const access = await this.issueAccessFor(user);
     const refresh = await this.signer.issueRefresh(user.id);
-    await this.tokens.createRefreshFamily(
-      { jti: refresh.jti, familyId: randomUUID(), userId: user.id, accessJti: access.jti, expiresAt: refresh.exp },
-      now(),
-    );
+    await this.tokens.createRefreshFamily(this.row(user, access, refresh, randomUUID()), now());
     return { tokens: this.pair(access, refresh), user };
   }
 
@@ -53,28 +71,43 @@ export class SessionService {
     if (!user || !user.isActive) throw new UnauthorizedError('Invalid or expired token', 'invalid_token');
     const access = await this.issueAccessFor(user);
     const next = await this.signer.issueRefresh(user.id);
-    const outcome = await this.tokens.rotateRefreshToken(
-      claims.jti,
-      { jti: next.jti, familyId: '', userId: user.id, accessJti: access.jti, expiresAt: next.exp },
-      now(),
-    );
-    if (outcome !== 'rotated') {
-      // 'reused': the store has revoked the family and every access token issued with it.
-      throw new UnauthorizedError('Invalid or expired token', 'invalid_token');
+    const result = await this.tokens.rotateRefreshToken(claims.jti, this.row(user, access, next, ''), now(), this.opts.refreshReuseGraceSeconds);
+    if (result.outcome === 'rotated') return this.pair(access, next);
+    if (result.outcome === 'replayed') {
+      // The same successor pair again: same jtis and times, so revoking it (logout, reuse, a
+      // disabled user) reaches every copy. Signed anew rather than stored: the database never
+      // holds a usable token.
+      const s = result.successor;
+      const again = await this.issueAccessFor(user, { jti: s.accessJti, iat: s.issuedAt, exp: s.accessExpiresAt });
+      const refreshAgain = await this.signer.issueRefresh(user.id, { jti: s.jti, iat: s.issuedAt, exp: s.expiresAt });
+      return this.pair(again, refreshAgain);
     }
-    return this.pair(access, next);
+    // 'reused': the store has revoked the family and every access token issued with it.
+    throw new UnauthorizedError('Invalid or expired token', 'invalid_token');
   }
 
-  /** Revokes the caller's access token (by jti, until it expires) and its refresh family. */
+  /**
+   * Revokes the caller's access token (by its revocation id, for as long as it could be
+   * accepted) and its refresh family. An external token without a jti is revoked by a hash of
+   * its claims (see AccessVerifier): refusing its logout would leave it working.
+   */
   async logout(principal: Principal, refreshToken?: string): Promise<void> {
     const t = principal.token;
-    if (t?.jti) {
-      await this.tokens.revokeAccessToken(t.jti, t.exp);
-      await this.tokens.revokeFamily({ accessJti: t.jti }, now());
+    if (t) {
+      await this.tokens.revokeAccessToken(t.revocationId, t.exp);
+      if (t.jti) await this.tokens.revokeFamily({ accessJti: t.jti }, now());
     }
     if (refreshToken) {
       const claims = await this.signer.verify(refreshToken, 'refresh').catch(() => null);
       if (claims && claims.sub === principal.userId) await this.tokens.revokeFamily({ refreshJti: claims.jti }, now());
     }
+  }
+
+  /**
+   * Housekeeping: drops revocation rows and refresh tokens that can no longer matter. A token
+   * is accepted until exp + the clock tolerance, so its revocation is kept that long too.
+   */
+  pruneExpired(at = now()): Promise<number> {
+    return this.tokens.pruneTokens(at - CLOCK_TOLERANCE_S);
   }
 }

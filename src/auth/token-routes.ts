@@ -1,21 +1,27 @@
 /**
  * POST /v1/files/generate-token: a backend service mints an access token for a user of
  * its own (who need not exist in our user table). Parameters come from the query or a JSON
- * body, as the seed clients send them either way.
+ * body, as the seed clients send them either way. For a user who does exist here, the token
+ * never claims more than their current role, and a disabled or deleted user gets none.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
-import { BadRequestError } from '../http/errors.js';
+import { BadRequestError, ForbiddenError } from '../http/errors.js';
 import { errorResponses, security } from '../http/schemas.js';
-import { scopesForRole } from './principal.js';
+import { roleAtLeast, scopesForRole } from './principal.js';
 import { userIdSchema } from './user-id.js';
 import { roleSchema } from './users.js';
 
+/** Hours as plain decimal notation: "16" or "0.5", never "0x10", "1e1" or " 16" (which Number() takes). */
+const hoursSchema = z
+  .union([z.number(), z.string().regex(/^[0-9]+(\.[0-9]+)?$/, { message: 'expected decimal digits, e.g. 2 or 0.5' }).transform(Number)])
+  .pipe(z.number().positive());
+
 const params = z.object({
   user_id: userIdSchema.optional(),
-  expires_hours: z.coerce.number().positive().optional(),
+  expires_hours: hoursSchema.optional(),
   role: roleSchema.optional(),
   scope: z.string().max(512).optional(),
 });
@@ -53,7 +59,14 @@ export async function tokenRoutes(app: FastifyInstance, ctx: AppContext): Promis
       if (hours > maxHours) throw new BadRequestError(`expires_hours must be at most ${maxHours}`, 'expires_hours_too_large');
       const ttlSeconds = Math.round(hours * 3600);
       if (ttlSeconds < 1) throw new BadRequestError('expires_hours is too small: the token would expire at once', 'expires_hours_too_small');
+      // A disabled or deleted user's token would be refused at once: say so instead of minting it.
+      if ((await ctx.store.tokens.checkToken('', input.user_id)).userDisabled) {
+        throw new ForbiddenError('That user is disabled or deleted', 'user_disabled');
+      }
       const known = await ctx.users.get(input.user_id).catch(() => null);
+      if (known && input.role && !roleAtLeast(known.role, input.role)) {
+        throw new BadRequestError(`role ${input.role} is above the user's role (${known.role})`, 'role_above_user');
+      }
       const role = input.role ?? known?.role ?? 'operator';
       const granted = scopesForRole(role) as string[];
       const scope = input.scope ? input.scope.split(' ').filter(Boolean) : granted;

@@ -31,12 +31,26 @@ export interface AccessSubject {
 export interface IssuedToken {
   token: string;
   jti: string;
+  iat: number;
   exp: number;
   expiresIn: number;
 }
 
-/** Tolerated clock skew between this server and whoever minted or checks a token. */
-const CLOCK_TOLERANCE_S = 30;
+/**
+ * A token's identity and times, fixed by the caller: a refresh pair handed out again within the
+ * reuse grace window is the same pair (same jti, iat, exp), signed once more.
+ */
+export interface TokenIdentity {
+  jti: string;
+  iat: number;
+  exp: number;
+}
+
+/**
+ * Tolerated clock skew between this server and whoever minted or checks a token: a token is
+ * accepted until exp + this, so a revocation must be kept as long (SessionService.pruneExpired).
+ */
+export const CLOCK_TOLERANCE_S = 30;
 
 export class TokenSigner {
   constructor(
@@ -44,12 +58,12 @@ export class TokenSigner {
     readonly settings: TokenSettings,
   ) {}
 
-  private async sign(type: TokenType, claims: JWTPayload, subject: string, ttlSeconds: number): Promise<IssuedToken> {
+  private async sign(type: TokenType, claims: JWTPayload, subject: string, ttlSeconds: number, identity?: TokenIdentity): Promise<IssuedToken> {
     await this.keys.refreshIfStale();
     const { kid, alg, key } = this.keys.signingKey();
-    const jti = randomUUID();
-    const iat = Math.floor(Date.now() / 1000);
-    const exp = iat + ttlSeconds;
+    const jti = identity?.jti ?? randomUUID();
+    const iat = identity?.iat ?? Math.floor(Date.now() / 1000);
+    const exp = identity?.exp ?? iat + ttlSeconds;
     const token = await new SignJWT({ ...claims, type })
       .setProtectedHeader({ alg, kid, typ: TYP[type] })
       .setIssuer(this.settings.issuer)
@@ -59,20 +73,23 @@ export class TokenSigner {
       .setExpirationTime(exp)
       .setJti(jti)
       .sign(key);
-    return { token, jti, exp, expiresIn: ttlSeconds };
+    // A pair signed again keeps its times: what is left of its life, not a fresh TTL.
+    const expiresIn = identity ? Math.max(0, exp - Math.floor(Date.now() / 1000)) : ttlSeconds;
+    return { token, jti, iat, exp, expiresIn };
   }
 
-  issueAccess(subject: AccessSubject, ttlSeconds = this.settings.accessTtlSeconds): Promise<IssuedToken> {
+  issueAccess(subject: AccessSubject, ttlSeconds = this.settings.accessTtlSeconds, identity?: TokenIdentity): Promise<IssuedToken> {
     return this.sign(
       'access',
       { user_id: subject.userId, username: subject.username, role: subject.role, roles: [subject.role], scope: subject.scope },
       subject.userId,
       ttlSeconds,
+      identity,
     );
   }
 
-  issueRefresh(userId: string): Promise<IssuedToken> {
-    return this.sign('refresh', {}, userId, this.settings.refreshTtlSeconds);
+  issueRefresh(userId: string, identity?: TokenIdentity): Promise<IssuedToken> {
+    return this.sign('refresh', {}, userId, this.settings.refreshTtlSeconds, identity);
   }
 
   /**

@@ -1,15 +1,17 @@
 /**
  * Bearer/cookie token → Principal. Signatures are verified once per token and the claims
  * cached until the token's `exp` (that is what keeps the guard cheap); revocation of the
- * `jti` and the user's `is_active` are still checked against the store on every request,
- * so logout and disabling a user take effect on the very next request.
+ * `jti`, the user's `is_active` and the user's current role are still checked against the
+ * store on every request (one query), so logout, disabling and demoting a user take effect on
+ * the very next request, whoever minted the token.
  */
+import { createHash } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import type { TokenStore } from '../db/types.js';
 import { UnauthorizedError } from '../http/errors.js';
 import type { ExternalVerify } from './external.js';
 import type { KeyRing } from './keyring.js';
-import { isRole, scopesForRole, type Principal, type Role } from './principal.js';
+import { isRole, lowerRole, scopesForRole, type Principal, type Role } from './principal.js';
 import type { TokenSigner } from './tokens.js';
 import { isValidUserId } from './user-id.js';
 
@@ -22,8 +24,14 @@ interface Verified {
   role: Role;
   scopes: string[];
   jti: string | null;
+  revocationId: string;
   exp: number;
   source: 'local' | 'external';
+}
+
+export interface VerifierOptions {
+  /** AUTH_JWT_EXTERNAL_TRUST_ROLES: external role claims above operator are taken as they are. */
+  trustExternalRoles: boolean;
 }
 
 export type AuthFailureReason = 'malformed' | 'invalid' | 'revoked' | 'disabled';
@@ -36,6 +44,17 @@ function scopesFrom(claims: Record<string, unknown>, role: Role): string[] {
   return raw.filter((s): s is string => typeof s === 'string' && (allowed as string[]).includes(s));
 }
 
+/**
+ * Identifies a token that has no jti, so that logout can still revoke it (refusing the logout
+ * would leave the token alive while the client believes it is gone). The digest is over the
+ * decoded claims, not the token text: a re-encoded signature (another valid ECDSA signature)
+ * or a re-encoded payload segment of the same claims is the same token and stays revoked.
+ */
+function claimsDigest(token: string): string {
+  const payload = Buffer.from(token.split('.')[1] ?? '', 'base64url');
+  return `sha256:${createHash('sha256').update(payload).digest('hex')}`;
+}
+
 export class AccessVerifier {
   private readonly cache = new Map<string, Verified>();
 
@@ -45,21 +64,27 @@ export class AccessVerifier {
     private readonly store: TokenStore,
     private readonly external: ExternalVerify | null,
     private readonly onFailure: AuthFailureListener = () => {},
+    private readonly opts: VerifierOptions = { trustExternalRoles: false },
   ) {}
 
   async principalFor(token: string): Promise<Principal> {
     const verified = await this.verifiedClaims(token);
     // Every token, ours or external, with or without a jti: a disabled or deleted local user is out.
-    const status = await this.store.checkToken(verified.jti ?? '', verified.userId);
+    const status = await this.store.checkToken(verified.revocationId, verified.userId);
     if (status.revoked) return this.fail('revoked');
     if (status.userDisabled) return this.fail('disabled');
+    // A user who exists here never acts above their current role, whatever the token says
+    // (a demotion reaches service-minted and external tokens too). Users we do not manage
+    // (role null) keep the role they were minted with.
+    const role = status.role ? lowerRole(verified.role, status.role) : verified.role;
+    const allowed = scopesForRole(role) as string[];
     return {
       kind: 'user',
       userId: verified.userId,
       username: verified.username,
-      role: verified.role,
-      scopes: verified.scopes,
-      token: { jti: verified.jti, exp: verified.exp, source: verified.source },
+      role,
+      scopes: verified.scopes.filter((s) => allowed.includes(s)),
+      token: { jti: verified.jti, revocationId: verified.revocationId, exp: verified.exp, source: verified.source },
     };
   }
 
@@ -102,6 +127,7 @@ export class AccessVerifier {
       role: claims.role,
       scopes: scopesFrom(claims, claims.role),
       jti: claims.jti,
+      revocationId: claims.jti,
       exp: claims.exp,
       source: 'local',
     };
@@ -116,13 +142,17 @@ export class AccessVerifier {
     }
     const userId = typeof claims.sub === 'string' ? claims.sub : claims.user_id;
     if (!isValidUserId(userId)) return this.fail('invalid');
-    const role: Role = isRole(claims.role) ? claims.role : 'operator';
+    // Another issuer may not grant admin here unless configured to (AUTH_JWT_EXTERNAL_TRUST_ROLES).
+    const claimed: Role = isRole(claims.role) ? claims.role : 'operator';
+    const role = this.opts.trustExternalRoles ? claimed : lowerRole(claimed, 'operator');
+    const jti = typeof claims.jti === 'string' && claims.jti !== '' ? claims.jti : null;
     return {
       userId,
       username: typeof claims.username === 'string' ? claims.username : userId,
       role,
       scopes: scopesFrom(claims, role),
-      jti: typeof claims.jti === 'string' ? claims.jti : null,
+      jti,
+      revocationId: jti ?? claimsDigest(token),
       exp: claims.exp!,
       source: 'external',
     };

@@ -127,6 +127,19 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 5,
+    name: 'refresh tokens: successor and issue times (reuse grace window)',
+    // F-16: a spent refresh token presented again within REFRESH_REUSE_GRACE_SECONDS gets the
+    // same successor pair. No token is stored: the successor is signed again from its jti and
+    // times (replaced_by, issued_at, expires_at, access_expires_at).
+    // F-12: the access token's own expiry bounds the revocation rows a family's end writes.
+    sql: `
+      ALTER TABLE refresh_tokens ADD COLUMN replaced_by TEXT;
+      ALTER TABLE refresh_tokens ADD COLUMN issued_at INTEGER;
+      ALTER TABLE refresh_tokens ADD COLUMN access_expires_at INTEGER;
+    `,
+  },
+  {
     version: 6,
     name: 'open uploads in the quota ledger; batch tokens by file id',
     // F-07: the ledger counts a user's open uploads beside bytes and files, so the caps are

@@ -1,6 +1,19 @@
 /** Refresh-token families and access-token revocation, in SQLite. */
 import type Database from 'better-sqlite3';
-import type { RefreshTokenRow, RotateOutcome, TokenStore } from './types.js';
+import type { RefreshTokenRow, Role, RotateResult, TokenStatus, TokenStore } from './types.js';
+
+interface RefreshRow {
+  jti: string;
+  family_id: string;
+  access_jti: string;
+  used_at: number | null;
+  replaced_by: string | null;
+  issued_at: number | null;
+  expires_at: number;
+  access_expires_at: number | null;
+  revoked_at: number | null;
+  user_id: string;
+}
 
 export class SqliteTokenStore implements TokenStore {
   private readonly q;
@@ -8,24 +21,29 @@ export class SqliteTokenStore implements TokenStore {
   constructor(private readonly db: Database.Database) {
     this.q = {
       checkToken: db.prepare(
-        `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?) AS revoked,
-                (SELECT is_active FROM users WHERE id = ?) AS active`,
+        `SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = ?) AS revoked, u.is_active AS active, u.role AS role
+         FROM (SELECT 1) LEFT JOIN users u ON u.id = ?`,
       ),
-      revokeJti: db.prepare('INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?) ON CONFLICT (jti) DO NOTHING'),
+      revokeJti: db.prepare(
+        `INSERT INTO revoked_tokens (jti, expires_at) VALUES (?, ?)
+         ON CONFLICT (jti) DO UPDATE SET expires_at = excluded.expires_at WHERE excluded.expires_at > revoked_tokens.expires_at`,
+      ),
       insertFamily: db.prepare('INSERT INTO refresh_families (id, user_id, created_at) VALUES (?, ?, ?)'),
       insertRefresh: db.prepare(
-        'INSERT INTO refresh_tokens (jti, family_id, access_jti, expires_at) VALUES (@jti, @familyId, @accessJti, @expiresAt)',
+        `INSERT INTO refresh_tokens (jti, family_id, access_jti, issued_at, expires_at, access_expires_at)
+         VALUES (@jti, @familyId, @accessJti, @issuedAt, @expiresAt, @accessExpiresAt)`,
       ),
       refreshByJti: db.prepare(
-        `SELECT t.family_id, t.used_at, t.expires_at, f.revoked_at FROM refresh_tokens t
+        `SELECT t.*, f.revoked_at, f.user_id FROM refresh_tokens t
          JOIN refresh_families f ON f.id = t.family_id WHERE t.jti = ?`,
       ),
-      spendRefresh: db.prepare('UPDATE refresh_tokens SET used_at = ? WHERE jti = ? AND used_at IS NULL'),
+      spendRefresh: db.prepare('UPDATE refresh_tokens SET used_at = ?, replaced_by = ? WHERE jti = ? AND used_at IS NULL'),
       revokeFamilyById: db.prepare('UPDATE refresh_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
-      // Every access token issued with a token of the family dies with it. A refresh token
-      // outlives its access token, so its expiry is a safe bound for the revocation row.
+      // Every access token issued with a token of the family dies with it, for as long as it
+      // could be accepted (rows from before migration 5 only know the refresh expiry, a later bound).
       revokeFamilyAccess: db.prepare(
-        `INSERT INTO revoked_tokens (jti, expires_at) SELECT access_jti, expires_at FROM refresh_tokens WHERE family_id = ?
+        `INSERT INTO revoked_tokens (jti, expires_at)
+         SELECT access_jti, COALESCE(access_expires_at, expires_at) FROM refresh_tokens WHERE family_id = ?
          ON CONFLICT (jti) DO NOTHING`,
       ),
       familiesOfUser: db.prepare('SELECT id FROM refresh_families WHERE user_id = ? AND revoked_at IS NULL').pluck(),
@@ -46,20 +64,34 @@ export class SqliteTokenStore implements TokenStore {
     })();
   }
 
-  async rotateRefreshToken(oldJti: string, next: RefreshTokenRow, now: number): Promise<RotateOutcome> {
-    return this.db.transaction((): RotateOutcome => {
-      const current = this.q.refreshByJti.get(oldJti) as
-        | { family_id: string; used_at: number | null; expires_at: number; revoked_at: number | null }
-        | undefined;
-      if (!current) return 'unknown';
-      if (current.revoked_at !== null) return 'revoked';
-      if (current.used_at !== null) {
-        this.revokeFamilyRows(current.family_id, now);
-        return 'reused';
+  async rotateRefreshToken(oldJti: string, next: RefreshTokenRow, now: number, graceSeconds: number): Promise<RotateResult> {
+    return this.db.transaction((): RotateResult => {
+      const current = this.q.refreshByJti.get(oldJti) as RefreshRow | undefined;
+      if (!current) return { outcome: 'unknown' };
+      if (current.revoked_at !== null) return { outcome: 'revoked' };
+      if (current.used_at === null) {
+        this.q.spendRefresh.run(now, next.jti, oldJti);
+        this.q.insertRefresh.run({ ...next, familyId: current.family_id });
+        return { outcome: 'rotated' };
       }
-      this.q.spendRefresh.run(now, oldJti);
-      this.q.insertRefresh.run({ ...next, familyId: current.family_id });
-      return 'rotated';
+      const successor = current.replaced_by ? (this.q.refreshByJti.get(current.replaced_by) as RefreshRow | undefined) : undefined;
+      const withinGrace = now - current.used_at < graceSeconds; // 0 turns the window off
+      if (withinGrace && successor && successor.used_at === null && successor.issued_at !== null && successor.access_expires_at !== null) {
+        return {
+          outcome: 'replayed',
+          successor: {
+            jti: successor.jti,
+            familyId: successor.family_id,
+            userId: successor.user_id,
+            accessJti: successor.access_jti,
+            issuedAt: successor.issued_at,
+            expiresAt: successor.expires_at,
+            accessExpiresAt: successor.access_expires_at,
+          },
+        };
+      }
+      this.revokeFamilyRows(current.family_id, now);
+      return { outcome: 'reused' };
     })();
   }
 
@@ -79,19 +111,19 @@ export class SqliteTokenStore implements TokenStore {
     })();
   }
 
-  async revokeAccessToken(jti: string, expiresAt: number): Promise<void> {
-    this.q.revokeJti.run(jti, expiresAt);
+  async revokeAccessToken(id: string, expiresAt: number): Promise<void> {
+    this.q.revokeJti.run(id, expiresAt);
   }
 
-  async checkToken(jti: string, userId: string): Promise<{ revoked: boolean; userDisabled: boolean }> {
-    const row = this.q.checkToken.get(jti, userId) as { revoked: number; active: number | null };
-    return { revoked: row.revoked === 1, userDisabled: row.active === 0 };
+  async checkToken(revocationId: string, userId: string): Promise<TokenStatus> {
+    const row = this.q.checkToken.get(revocationId, userId) as { revoked: number; active: number | null; role: string | null };
+    return { revoked: row.revoked === 1, userDisabled: row.active === 0, role: row.active === null ? null : (row.role as Role) };
   }
 
-  async pruneTokens(now: number): Promise<number> {
+  async pruneTokens(before: number): Promise<number> {
     return this.db.transaction(() => {
-      const a = this.q.pruneRevoked.run(now).changes;
-      const b = this.q.pruneRefresh.run(now).changes;
+      const a = this.q.pruneRevoked.run(before).changes;
+      const b = this.q.pruneRefresh.run(before).changes;
       this.q.pruneFamilies.run();
       return a + b;
     })();

@@ -51,31 +51,56 @@ export interface RefreshTokenRow {
   familyId: string;
   userId: string;
   accessJti: string;
+  issuedAt: number; // unix seconds: iat of both tokens of the pair
   expiresAt: number; // unix seconds
+  accessExpiresAt: number; // unix seconds
 }
 
-export type RotateOutcome = 'rotated' | 'reused' | 'revoked' | 'unknown';
+/**
+ * What presenting a refresh token did. 'replayed': it was spent less than the grace window
+ * ago and its successor is still unspent, so the caller hands out that successor again.
+ */
+export type RotateResult =
+  | { outcome: 'rotated' }
+  | { outcome: 'replayed'; successor: RefreshTokenRow }
+  | { outcome: 'reused' | 'revoked' | 'unknown' };
+
+/** The per-request facts about a token's subject and revocation. */
+export interface TokenStatus {
+  revoked: boolean;
+  /** The subject is a local user who was disabled or deleted. */
+  userDisabled: boolean;
+  /** The subject's current role; null when the subject is not a local user. */
+  role: Role | null;
+}
 
 export interface TokenStore {
   /** Starts a new refresh family (a login) with its first token. */
   createRefreshFamily(row: RefreshTokenRow, now: number): Promise<void>;
   /**
-   * Atomically spends `oldJti` and records `next` in the same family. A token that was
-   * already spent revokes the whole family ('reused').
+   * Atomically spends `oldJti` and records `next` in the same family. A token spent less than
+   * `graceSeconds` ago (0: never) whose successor is unspent gives 'replayed' with that
+   * successor; any other token that was already spent revokes the whole family ('reused').
    */
-  rotateRefreshToken(oldJti: string, next: RefreshTokenRow, now: number): Promise<RotateOutcome>;
+  rotateRefreshToken(oldJti: string, next: RefreshTokenRow, now: number, graceSeconds: number): Promise<RotateResult>;
   /** Revokes the family that `refreshJti` belongs to, or the one issued with `accessJti`. */
   revokeFamily(ref: { refreshJti?: string; accessJti?: string }, now: number): Promise<void>;
-  revokeAccessToken(jti: string, expiresAt: number): Promise<void>;
+  /** `id`: a jti, or another revocation id (see AccessVerifier); kept until `expiresAt`. */
+  revokeAccessToken(id: string, expiresAt: number): Promise<void>;
   /** Revokes every refresh family of the user and the access tokens issued with them. */
   revokeUserSessions(userId: string, now: number): Promise<void>;
   /**
-   * The per-request check: is this jti revoked, and is the subject a known user who was
-   * disabled or deleted? Unknown subjects (users managed elsewhere) are allowed.
+   * The per-request check: is this revocation id revoked, is the subject a known user who was
+   * disabled or deleted, and what is their role now? Unknown subjects (users managed
+   * elsewhere) are allowed, with role null.
    */
-  checkToken(jti: string, userId: string): Promise<{ revoked: boolean; userDisabled: boolean }>;
-  /** Drops revocation rows and refresh tokens past their expiry. */
-  pruneTokens(now: number): Promise<number>;
+  checkToken(revocationId: string, userId: string): Promise<TokenStatus>;
+  /**
+   * Drops revocation rows and refresh tokens whose expiry is before `before`. Callers pass
+   * now minus the clock tolerance (SessionService.pruneExpired): a token is accepted until
+   * exp + tolerance, and its revocation must last as long.
+   */
+  pruneTokens(before: number): Promise<number>;
 }
 
 /** A stored file. `folder` is '' when the file sits at the user's root. */

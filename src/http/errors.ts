@@ -31,10 +31,14 @@ export class BadRequestError extends AppError {
   }
 }
 
-/** 401: never says why a token failed (RFC 6750). */
+/**
+ * 401: never says why a token failed (RFC 6750). The challenge carries `error="invalid_token"`
+ * only when a token was sent and refused (code invalid_token); with no credentials at all it is
+ * a bare `Bearer` (RFC 6750 §3.1).
+ */
 export class UnauthorizedError extends AppError {
   constructor(message = 'Authentication required', code = 'unauthorized') {
-    super(401, code, message, { headers: { 'WWW-Authenticate': 'Bearer error="invalid_token"' } });
+    super(401, code, message, { headers: { 'WWW-Authenticate': code === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Bearer' } });
   }
 }
 

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { expectInvalidToken, login } from './jwt-kit.js';
+import { expectInvalidToken, expectNoCredentials, login } from './jwt-kit.js';
 
 const USER_KEYS = ['created_at', 'email', 'id', 'is_active', 'quota_gb', 'role', 'roles', 'username'];
 
@@ -168,7 +168,7 @@ describe('/v1/admin/users', () => {
   });
 
   it('refuses no credentials with 401', async () => {
-    expectInvalidToken(await s.app.inject({ method: 'GET', url: '/v1/admin/users' }));
-    expectInvalidToken(await s.app.inject({ method: 'POST', url: '/v1/admin/users', payload: { username: 'x', password: 'password-1' } }));
+    expectNoCredentials(await s.app.inject({ method: 'GET', url: '/v1/admin/users' }));
+    expectNoCredentials(await s.app.inject({ method: 'POST', url: '/v1/admin/users', payload: { username: 'x', password: 'password-1' } }));
   });
 });

@@ -1,7 +1,8 @@
 /**
  * Tokens from an external issuer, configured as a PEM public key (AUTH_JWT_PUBLIC_KEY_BASE64)
  * or a JWKS URL (AUTH_JWT_JWKS_URL): accepted with the same checks as ours; `sub` (or
- * `user_id`) names the user; a known role is honoured and anything else becomes operator.
+ * `user_id`) names the user; a role is honoured up to operator, anything else becomes operator
+ * (the caps on external roles: external-roles.test.ts).
  */
 import { generateKeyPairSync, randomUUID, type KeyObject } from 'node:crypto';
 import http from 'node:http';
@@ -56,10 +57,12 @@ describe.each([
     expect((await me(token)).json()).toMatchObject({ id: 'ext-user-2' });
   });
 
-  it('honours role "admin" and turns an unknown role into operator', async () => {
+  it('honours role "viewer", caps "admin" at operator and turns an unknown role into operator', async () => {
+    const viewer = await externalToken(pair.privateKey, alg, { role: 'viewer' });
+    expect((await me(viewer)).json()).toMatchObject({ role: 'viewer', scopes: ['files:read'] });
     const admin = await externalToken(pair.privateKey, alg, { role: 'admin' });
-    expect((await me(admin)).json().role).toBe('admin');
-    expect((await list(admin, 'someone-else')).statusCode).toBe(200);
+    expect((await me(admin)).json().role).toBe('operator');
+    expect((await list(admin, 'someone-else')).statusCode).toBe(403);
     const odd = await externalToken(pair.privateKey, alg, { role: 'superuser' });
     expect((await me(odd)).json().role).toBe('operator');
     expect((await list(odd, 'someone-else')).statusCode).toBe(403);

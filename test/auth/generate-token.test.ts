@@ -5,7 +5,7 @@
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { expectInvalidToken } from './jwt-kit.js';
+import { expectNoCredentials } from './jwt-kit.js';
 
 describe('POST /v1/files/generate-token', () => {
   let s: TestServer;
@@ -93,7 +93,7 @@ describe('POST /v1/files/generate-token', () => {
   });
 
   it('refuses no credentials with 401', async () => {
-    expectInvalidToken(await s.app.inject({ method: 'POST', url: '/v1/files/generate-token', payload: { user_id: 'u1' } }));
+    expectNoCredentials(await s.app.inject({ method: 'POST', url: '/v1/files/generate-token', payload: { user_id: 'u1' } }));
   });
 });
 

@@ -111,3 +111,10 @@ export function expectInvalidToken(res: LightMyRequestResponse): void {
   expect(res.json()).toEqual({ statusCode: 401, error: 'Unauthorized', code: expect.stringMatching(/^[a-z_]+$/), message: expect.any(String) });
   expect(res.body).not.toMatch(/\n\s+at /); // no stack trace
 }
+
+/** The RFC 6750 §3.1 answer when no credentials were sent: 401 and a bare `Bearer` challenge. */
+export function expectNoCredentials(res: LightMyRequestResponse): void {
+  expect(res.statusCode, res.body).toBe(401);
+  expect(res.headers['www-authenticate']).toBe('Bearer');
+  expect(res.json()).toEqual({ statusCode: 401, error: 'Unauthorized', code: expect.stringMatching(/^[a-z_]+$/), message: expect.any(String) });
+}

@@ -212,34 +212,88 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
         await store.users.createUser({ id: 'id-3', username: 'alice', ...base }); // the name is free again
       });
 
-      it('tokens: rotation, reuse revokes the family, revocation by jti, disabled users, pruning', async () => {
-        const row = (jti: string, access: string) => ({ jti, familyId: 'fam-1', userId: 'u1', accessJti: access, expiresAt: 2000 });
-        await store.tokens.createRefreshFamily(row('r1', 'a1'), 1000);
-        expect(await store.tokens.rotateRefreshToken('r1', row('r2', 'a2'), 1001)).toBe('rotated');
-        expect(await store.tokens.rotateRefreshToken('r1', row('r3', 'a3'), 1002)).toBe('reused');
-        expect(await store.tokens.rotateRefreshToken('r2', row('r4', 'a4'), 1003)).toBe('revoked');
-        expect(await store.tokens.rotateRefreshToken('nope', row('r5', 'a5'), 1003)).toBe('unknown');
-        expect(await store.tokens.checkToken('a9', 'u1')).toEqual({ revoked: false, userDisabled: false });
+      const row = (jti: string, fam: string, userId: string, access: string, expiresAt = 9_000) => ({
+        jti,
+        familyId: fam,
+        userId,
+        accessJti: access,
+        issuedAt: 1000,
+        expiresAt,
+        accessExpiresAt: 1900,
+      });
+
+      it('tokens: rotation, reuse revokes the family, revocation by id, disabled users and roles, pruning', async () => {
+        await store.tokens.createRefreshFamily(row('r1', 'fam-1', 'u1', 'a1', 2000), 1000);
+        expect(await store.tokens.rotateRefreshToken('r1', row('r2', '', 'u1', 'a2', 2000), 1001, 0)).toEqual({ outcome: 'rotated' });
+        expect(await store.tokens.rotateRefreshToken('r1', row('r3', '', 'u1', 'a3', 2000), 1002, 0)).toEqual({ outcome: 'reused' });
+        expect(await store.tokens.rotateRefreshToken('r2', row('r4', '', 'u1', 'a4', 2000), 1003, 0)).toEqual({ outcome: 'revoked' });
+        expect(await store.tokens.rotateRefreshToken('nope', row('r5', '', 'u1', 'a5', 2000), 1003, 0)).toEqual({ outcome: 'unknown' });
+        expect(await store.tokens.checkToken('a9', 'u1')).toEqual({ revoked: false, userDisabled: false, role: null });
         await store.tokens.revokeAccessToken('a9', 1500);
+        await store.tokens.revokeAccessToken('sha256:' + 'ab'.repeat(32), 1500); // an id that is not a jti
         expect((await store.tokens.checkToken('a9', 'u1')).revoked).toBe(true);
+        expect((await store.tokens.checkToken('sha256:' + 'ab'.repeat(32), 'u1')).revoked).toBe(true);
         await store.users.createUser({ id: 'u1', username: 'u1', email: null, passwordHash: 'h', role: 'operator', createdAt: new Date().toISOString() });
+        expect(await store.tokens.checkToken('a8', 'u1')).toEqual({ revoked: false, userDisabled: false, role: 'operator' });
+        await store.users.updateUser('u1', { role: 'viewer' });
+        expect((await store.tokens.checkToken('a8', 'u1')).role).toBe('viewer');
         await store.users.updateUser('u1', { isActive: false });
         expect((await store.tokens.checkToken('a8', 'u1')).userDisabled).toBe(true);
+        // Revocations are kept while their expiry is not before the cutoff, then dropped.
+        expect(await store.tokens.pruneTokens(1500)).toBe(0);
+        expect((await store.tokens.checkToken('a9', 'u1')).revoked).toBe(true);
         expect(await store.tokens.pruneTokens(3000)).toBeGreaterThanOrEqual(1);
         expect((await store.tokens.checkToken('a9', 'u1')).revoked).toBe(false);
       });
 
+      it('a deleted user is disabled for the check, whatever their role was', async () => {
+        await store.users.createUser({ id: 'd1', username: 'd1', email: null, passwordHash: 'h', role: 'admin', createdAt: new Date().toISOString() });
+        await store.users.deleteUser('d1');
+        expect((await store.tokens.checkToken('x', 'd1')).userDisabled).toBe(true);
+      });
+
+      it('a spent token presented again within the grace window gets the same unspent successor, never a new one', async () => {
+        await store.tokens.createRefreshFamily(row('g-r1', 'g-f1', 'gu', 'g-a1'), 1000);
+        expect(await store.tokens.rotateRefreshToken('g-r1', row('g-r2', '', 'gu', 'g-a2'), 1000, 10)).toEqual({ outcome: 'rotated' });
+        const again = { outcome: 'replayed', successor: row('g-r2', 'g-f1', 'gu', 'g-a2') };
+        expect(await store.tokens.rotateRefreshToken('g-r1', row('g-r3', '', 'gu', 'g-a3'), 1005, 10)).toEqual(again);
+        expect(await store.tokens.rotateRefreshToken('g-r1', row('g-r4', '', 'gu', 'g-a4'), 1009, 10)).toEqual(again);
+        // The successor works (the candidates offered above were not recorded)…
+        expect(await store.tokens.rotateRefreshToken('g-r2', row('g-r5', '', 'gu', 'g-a5'), 1011, 10)).toEqual({ outcome: 'rotated' });
+        // …and once it is spent, the first token's replay is reuse: the family goes.
+        expect(await store.tokens.rotateRefreshToken('g-r1', row('g-r6', '', 'gu', 'g-a6'), 1012, 10)).toEqual({ outcome: 'reused' });
+        expect(await store.tokens.rotateRefreshToken('g-r5', row('g-r7', '', 'gu', 'g-a7'), 1013, 10)).toEqual({ outcome: 'revoked' });
+        expect((await store.tokens.checkToken('g-a5', 'gu')).revoked).toBe(true);
+        expect((await store.tokens.checkToken('g-a3', 'gu')).revoked).toBe(false); // never issued, never recorded
+      });
+
+      it('reuse after the grace window revokes the family and its access tokens', async () => {
+        await store.tokens.createRefreshFamily(row('h-r1', 'h-f1', 'hu', 'h-a1'), 1000);
+        expect(await store.tokens.rotateRefreshToken('h-r1', row('h-r2', '', 'hu', 'h-a2'), 1000, 10)).toEqual({ outcome: 'rotated' });
+        expect(await store.tokens.rotateRefreshToken('h-r1', row('h-r3', '', 'hu', 'h-a3'), 1010, 10)).toEqual({ outcome: 'reused' });
+        expect(await store.tokens.rotateRefreshToken('h-r2', row('h-r4', '', 'hu', 'h-a4'), 1012, 10)).toEqual({ outcome: 'revoked' });
+        for (const a of ['h-a1', 'h-a2']) expect((await store.tokens.checkToken(a, 'hu')).revoked).toBe(true);
+      });
+
+      it("a family's access revocations last until the access tokens' own expiry", async () => {
+        await store.tokens.createRefreshFamily(row('e-r1', 'e-f1', 'eu', 'e-a1', 50_000), 1000);
+        await store.tokens.revokeFamily({ accessJti: 'e-a1' }, 1001);
+        await store.tokens.pruneTokens(1900); // accessExpiresAt 1900: not before the cutoff, kept
+        expect((await store.tokens.checkToken('e-a1', 'eu')).revoked).toBe(true);
+        await store.tokens.pruneTokens(1901);
+        expect((await store.tokens.checkToken('e-a1', 'eu')).revoked).toBe(false);
+      });
+
       it("revokeUserSessions ends every family of that user and their access tokens, no one else's", async () => {
-        const row = (jti: string, fam: string, userId: string, access: string) => ({ jti, familyId: fam, userId, accessJti: access, expiresAt: 9_000 });
         await store.tokens.createRefreshFamily(row('s-r1', 's-f1', 'su1', 's-a1'), 1000);
         await store.tokens.createRefreshFamily(row('s-r2', 's-f2', 'su1', 's-a2'), 1000);
         await store.tokens.createRefreshFamily(row('s-r3', 's-f3', 'su2', 's-a3'), 1000);
         await store.tokens.revokeUserSessions('su1', 1001);
         expect((await store.tokens.checkToken('s-a1', 'su1')).revoked).toBe(true);
         expect((await store.tokens.checkToken('s-a2', 'su1')).revoked).toBe(true);
-        expect(await store.tokens.rotateRefreshToken('s-r1', row('s-r9', 's-f1', 'su1', 's-a9'), 1002)).toBe('revoked');
+        expect((await store.tokens.rotateRefreshToken('s-r1', row('s-r9', 's-f1', 'su1', 's-a9'), 1002, 10)).outcome).toBe('revoked');
         expect((await store.tokens.checkToken('s-a3', 'su2')).revoked).toBe(false);
-        expect(await store.tokens.rotateRefreshToken('s-r3', row('s-r4', 's-f3', 'su2', 's-a4'), 1002)).toBe('rotated');
+        expect((await store.tokens.rotateRefreshToken('s-r3', row('s-r4', 's-f3', 'su2', 's-a4'), 1002, 10)).outcome).toBe('rotated');
         await store.tokens.revokeUserSessions('nobody', 1003); // no sessions: nothing happens
       });
     });

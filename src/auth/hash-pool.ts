@@ -1,0 +1,110 @@
+/**
+ * Where password hashes are computed: worker threads of their own (piscina), behind a bounded
+ * queue. scrypt at OWASP's cost takes 128 MiB and over a second of CPU per hash; on libuv's
+ * threadpool (node:crypto's async scrypt) a login flood queued ahead of every file read and
+ * write and stalled downloads for seconds. Here at most `concurrency` hashes run (so memory is
+ * bounded by concurrency × 128 MiB), at most `queue` wait, and anyone beyond that is told to
+ * come back later (503 + Retry-After) instead of piling up.
+ */
+import { Piscina } from 'piscina';
+import { AppError } from '../http/errors.js';
+
+export interface DeriveTask {
+  password: string;
+  salt: Buffer;
+  logN: number;
+  r: number;
+  p: number;
+  keyLength: number;
+}
+
+export interface HashPoolOptions {
+  /** Hashes computed at once (worker threads). */
+  concurrency: number;
+  /** Hashes waiting for a thread; beyond this, LoginBusyError. */
+  queue: number;
+  /** An idle worker thread exits after this long (it is restarted on demand). */
+  idleTimeoutMs?: number;
+}
+
+/** 503: the hashing queue is full. Not a failed login: it costs the caller nothing to retry. */
+export class LoginBusyError extends AppError {
+  constructor(retryAfterSeconds: number) {
+    super(503, 'login_busy', 'Too many logins in progress, try again shortly', {
+      headers: { 'Retry-After': String(Math.min(60, Math.max(1, Math.ceil(retryAfterSeconds)))) },
+    });
+  }
+}
+
+interface Waiter {
+  resolve(): void;
+  reject(err: Error): void;
+}
+
+export class HashPool {
+  private pool: Piscina<DeriveTask, Uint8Array> | null = null;
+  private running = 0;
+  private readonly waiting: Waiter[] = [];
+  /** Moving average of one hash's duration, for Retry-After. */
+  private averageMs = 1000;
+  private closed = false;
+
+  constructor(private readonly opts: HashPoolOptions) {}
+
+  /** Hashes now, or after a wait in the queue; throws LoginBusyError when the queue is full. */
+  async derive(task: DeriveTask): Promise<Buffer> {
+    await this.acquire();
+    const started = performance.now();
+    try {
+      const key = await this.workers().run(task);
+      this.averageMs = 0.8 * this.averageMs + 0.2 * (performance.now() - started);
+      return Buffer.from(key.buffer, key.byteOffset, key.byteLength);
+    } finally {
+      this.release();
+    }
+  }
+
+  /** Stops the worker threads; hashes still waiting fail. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w.reject(new Error('password hashing stopped'));
+    const pool = this.pool;
+    this.pool = null;
+    await pool?.destroy();
+  }
+
+  private acquire(): Promise<void> | void {
+    if (this.closed) throw new Error('password hashing stopped');
+    if (this.running < this.opts.concurrency) {
+      this.running += 1;
+      return;
+    }
+    if (this.waiting.length >= this.opts.queue) {
+      const aheadPerThread = (this.running + this.waiting.length) / this.opts.concurrency;
+      throw new LoginBusyError((aheadPerThread * this.averageMs) / 1000);
+    }
+    return new Promise<void>((resolve, reject) => this.waiting.push({ resolve, reject }));
+  }
+
+  /** Hands the thread slot straight to the next waiter, so `running` never over-counts. */
+  private release(): void {
+    const next = this.waiting.shift();
+    if (next) next.resolve();
+    else this.running -= 1;
+  }
+
+  /** Started on first use: a server that never hashes never pays for the threads. */
+  private workers(): Piscina<DeriveTask, Uint8Array> {
+    if (this.closed) throw new Error('password hashing stopped');
+    this.pool ??= new Piscina<DeriveTask, Uint8Array>({
+      // A plain .mjs beside this module, in src/ and in dist/ alike (see hash-worker.mjs).
+      filename: new URL('./hash-worker.mjs', import.meta.url).href,
+      minThreads: 0,
+      maxThreads: this.opts.concurrency,
+      idleTimeout: this.opts.idleTimeoutMs ?? 30_000,
+      // The thread keeps nothing between tasks; scrypt's memory is native, not V8 heap.
+      resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
+    });
+    return this.pool;
+  }
+}
