@@ -17,7 +17,7 @@ describe('PUBLIC_STORAGE=false', () => {
   it('no credentials → 401 with WWW-Authenticate', async () => {
     const res = await s.app.inject({ method: 'GET', url: url() });
     expect(res.statusCode).toBe(401);
-    expect(res.headers['www-authenticate']).toBe('Bearer error="invalid_token"');
+    expect(res.headers['www-authenticate']).toBe('Bearer'); // RFC 6750 §3.1: no credentials, no error code (F-17)
     expect(res.body).not.toContain('private notes');
   });
 
