@@ -70,6 +70,10 @@ export class SqliteBatchStore implements BatchStore {
     })();
   }
 
+  async countOpenBatches(userId: string, now: number): Promise<number> {
+    return this.q.open.get(userId, now) as number;
+  }
+
   async getBatch(tokenHash: string, now: number): Promise<BatchRecord | null> {
     const row = this.q.byHash.get(tokenHash, now) as BatchRow | undefined;
     return row ? toBatch(row) : null;

@@ -264,6 +264,8 @@ export interface BatchStore {
    * too_many_batches), checked in the insert's own transaction. A batch of no user is not capped.
    */
   createBatch(batch: BatchRecord, maxOpen: number): Promise<void>;
+  /** How many unexpired batches at `now` (unix seconds) the user holds. */
+  countOpenBatches(userId: string, now: number): Promise<number>;
   /** The batch for this token hash, or null when unknown or expired at `now` (unix seconds). */
   getBatch(tokenHash: string, now: number): Promise<BatchRecord | null>;
   /** Drops batches that expired before `now`; returns how many. */

@@ -10,7 +10,7 @@ import type { BatchRecord, FileRecord, MetadataStore } from '../db/types.js';
 import { mayAccess } from '../files/file-service.js';
 import { parseKey } from '../files/keys.js';
 import { nameProblem } from '../files/names.js';
-import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../http/errors.js';
+import { BadRequestError, LimitReachedError, NotFoundError, PayloadTooLargeError } from '../http/errors.js';
 import type { Compression } from './zip.js';
 
 export interface BatchLimits {
@@ -60,6 +60,12 @@ export class BatchService {
       throw new PayloadTooLargeError(`A batch holds at most ${this.limits.maxFiles} files`, 'too_many_files');
     }
     const name = archiveName(req.name);
+    const userId = principal.userId ?? req.userId ?? null;
+    // Refused before the keys are looked at: a client at its cap costs one indexed count.
+    // createBatch re-checks in the insert's transaction, which is what makes the cap exact.
+    if (userId !== null && (await this.store.batches.countOpenBatches(userId, now)) >= this.limits.maxOpen) {
+      throw new LimitReachedError(`At most ${this.limits.maxOpen} batch downloads may be unexpired at once; reuse a token or wait for one to expire`, 'too_many_batches');
+    }
     // Ownership is read from the key itself; the records come by the id inside each key, 500
     // per query (a look-up per 1 KB key cost ~55 µs: 9,400 of them held the event loop for
     // half a second). A record counts only when its key is exactly the one asked for.
@@ -87,7 +93,7 @@ export class BatchService {
     const token = randomBytes(32).toString('base64url');
     const batch: BatchRecord = {
       tokenHash: hashToken(token),
-      userId: principal.userId ?? req.userId ?? null,
+      userId,
       name,
       compression: req.compression ?? 'store',
       fileIds: found.map((f) => f.id),

@@ -133,6 +133,8 @@ export function limitsConformance(store: () => MetadataStore): void {
       expect(await s.batches.getBatch(first.tokenHash, 10_001)).toEqual(first);
       await s.batches.createBatch(batchOf('b1', ids, 10_000), 2);
       await expect(s.batches.createBatch(batchOf('b1', ids, 10_000), 2)).rejects.toMatchObject({ statusCode: 429, code: 'too_many_batches' });
+      expect(await s.batches.countOpenBatches('b1', 10_000)).toBe(2);
+      expect(await s.batches.countOpenBatches('b1', 10_900)).toBe(0);
       await s.batches.createBatch(batchOf('b2', ids, 10_000), 2); // another user
       await s.batches.createBatch(batchOf(null, ids, 10_000), 0); // no user: not capped
       // Once the first two expire, the user may make more; pruning drops them.
