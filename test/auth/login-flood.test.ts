@@ -12,8 +12,9 @@ import fs from 'node:fs';
 import net from 'node:net';
 import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { tempDir } from '../helpers/app.js';
+import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
 import { processEnv, startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { createUser } from './jwt-kit.js';
 
 const ADDRESSES = 16;
 const LOGINS_PER_ADDRESS = 30;
@@ -173,4 +174,35 @@ describe('F-02 login flood stalls transfers', () => {
     for (const b of busy) expect(Number(b.headers['retry-after'])).toBeGreaterThanOrEqual(1);
     expect([...answers, ...burst].filter((a) => a.status === 429)).toEqual([]);
   }, 60_000);
+});
+
+describe('F-02 a full hashing queue answers 503 login_busy', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    // One hash at a time, two waiting; LOGIN_RATE_LIMIT=1 shows a 503 is not counted as a failure.
+    s = await startTestServer({ PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '2', PASSWORD_SCRYPT_LOG_N: '15', LOGIN_RATE_LIMIT: '1' });
+    await createUser(s, 'quinn', 'quinn-Passw0rd!');
+  });
+  afterAll(async () => s.close());
+
+  it('turns away what does not fit, in the JSON error shape with Retry-After, without counting it as a guess', async () => {
+    const from = (i: number) => `192.0.2.${100 + i}`;
+    const answers = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        s.app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'quinn', password: `wrong-${i}` }, remoteAddress: from(i) }),
+      ),
+    );
+    const busy = answers.flatMap((a, i) => (a.statusCode === 503 ? [i] : []));
+    const checked = answers.flatMap((a, i) => (a.statusCode === 401 ? [i] : []));
+    expect(busy.length + checked.length).toBe(10);
+    expect(checked.length).toBeGreaterThanOrEqual(3); // one hashing, two waiting
+    expect(busy.length).toBeGreaterThanOrEqual(5);
+    for (const i of busy) {
+      expect(answers[i]!.json()).toEqual({ statusCode: 503, error: 'Service Unavailable', code: 'login_busy', message: expect.any(String) });
+      expect(Number(answers[i]!.headers['retry-after'])).toBeGreaterThanOrEqual(1);
+    }
+    const login = (i: number) => s.app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'quinn', password: 'quinn-Passw0rd!' }, remoteAddress: from(i) });
+    expect((await login(busy[0]!)).statusCode).toBe(200); // turned away is not a failed guess
+    expect((await login(checked[0]!)).statusCode).toBe(429); // a checked wrong password is
+  });
 });

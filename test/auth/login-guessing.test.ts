@@ -1,7 +1,8 @@
 /**
- * POST /auth/login against guessing: failures per username are limited (429, then even a
- * correct password waits), disabled users get the wrong-password answer, and an unknown
- * username costs the same as a wrong password.
+ * POST /auth/login against guessing: failures per (username, address) are limited (429, then
+ * even a correct password from that address waits; other addresses: login-lockout.test.ts),
+ * disabled users get the wrong-password answer, and an unknown username costs the same as a
+ * wrong password.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FailureThrottle } from '../../src/auth/throttle.js';
@@ -15,7 +16,7 @@ describe('login throttling (LOGIN_RATE_LIMIT=3)', () => {
   });
   afterAll(async () => s.close());
 
-  it('answers 429 after 3 failures for one username, then refuses even the right password', async () => {
+  it('answers 429 after 3 failures for one username from one address, then refuses it even the right password', async () => {
     for (let i = 0; i < 3; i++) expect((await login(s, 'admin', `wrong-${i}`)).statusCode).toBe(401);
     const limited = await login(s, 'ADMIN', s.adminPassword); // the username is matched case-insensitively
     expect(limited.statusCode).toBe(429);
