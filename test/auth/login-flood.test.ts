@@ -124,7 +124,10 @@ describe('F-02 login flood stalls transfers', () => {
     const answers: { status: number; headers: Record<string, string> }[] = [];
     const sent = new Array<number>(ADDRESSES).fill(0);
     const streams = Array.from({ length: ADDRESSES }, async (_, a) => {
-      while (flooding && sent[a]! < LOGINS_PER_ADDRESS) answers.push(await rawLogin(server.port, `127.0.0.${10 + a}`, sent[a]++));
+      for (let i = 0; flooding && i < LOGINS_PER_ADDRESS; i++) {
+        sent[a] = i + 1;
+        answers.push(await rawLogin(server.port, `127.0.0.${10 + a}`, i));
+      }
     });
 
     const latencies: number[] = [];
