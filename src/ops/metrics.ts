@@ -98,7 +98,9 @@ export async function metricsRoutes(app: FastifyInstance, telemetry: PromTelemet
   if (!token) return;
   app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics (Bearer METRICS_TOKEN)', security: [{ bearer: [] }] } }, async (request, reply) => {
     const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-    if (!given || !secretsEqual(given, token)) throw new UnauthorizedError();
+    if (!given) throw new UnauthorizedError();
+    // RFC 6750: a token was sent and is wrong → error="invalid_token".
+    if (!secretsEqual(given, token)) throw new UnauthorizedError('Authentication required', 'invalid_token');
     return reply.type(telemetry.registry.contentType).send(await telemetry.registry.metrics());
   });
 }
