@@ -149,6 +149,18 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
       // Up to BATCH_MAX_FILES keys, each possibly long.
       bodyLimit: Math.max(1024 * 1024, batchLimits.maxFiles * 1024 + 64 * 1024),
       config: { access: READ },
+      // F-08: a user at the batch cap is refused before up to 10 MB of body is read and parsed
+      // (the guard has run by now); the connection closes instead of draining the body.
+      preParsing: async (request, reply, payload) => {
+        const p = request.principal;
+        if (p?.kind === 'user' && p.userId) {
+          await batches.assertRoom(p.userId).catch((err: unknown) => {
+            void reply.header('Connection', 'close');
+            throw err;
+          });
+        }
+        return payload;
+      },
     },
     async (request, reply) => {
       const { keys, name, compression, user_id: userId } = request.body;

@@ -6,6 +6,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
@@ -106,6 +107,29 @@ describe('F-08 unexpired batches per user are capped (MAX_OPEN_BATCHES=3) and pr
     vi.setSystemTime(Date.now() + 16 * 60_000); // past the 15-minute token lifetime
     expect((await post()).statusCode).toBe(201);
     expect(batchRows(s.root, 'cap-u')).toBe(1); // the three expired rows were pruned on create
+  });
+});
+
+describe('F-08 a user at the cap is refused before the body is read', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer({ MAX_OPEN_BATCHES: '1' });
+  });
+  afterAll(async () => s.close());
+
+  it('a body that never ends still gets its 429 (and Connection: close): no 10 MB is parsed for nothing', async () => {
+    const { key } = await storeFile(s, 'early-u', 'e.txt', 'e');
+    const token = await s.tokenFor('early-u', { role: 'viewer' });
+    expect((await s.asBearer(token, { method: 'POST', url: '/v1/files/batch-download', payload: { keys: [key] } })).statusCode).toBe(201);
+    const endless = new Readable({ read() {} });
+    endless.push(`{"keys":["${key}"`);
+    const answer = s.asBearer(token, { method: 'POST', url: '/v1/files/batch-download', headers: { 'content-type': 'application/json' }, payload: endless });
+    const res = await Promise.race([answer, new Promise<null>((resolve) => setTimeout(() => resolve(null), 3000))]);
+    endless.destroy();
+    expect(res, 'no answer while the body was still open').not.toBeNull();
+    expect(res!.statusCode).toBe(429);
+    expect(res!.json().code).toBe('too_many_batches');
+    expect(res!.headers.connection).toBe('close');
   });
 });
 
