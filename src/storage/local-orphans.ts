@@ -30,19 +30,27 @@ async function openDir(dir: string): Promise<Dir | null> {
   }
 }
 
-/** Regular files under `dir` (recursively), last written before `before` (unix ms). */
-async function* oldFiles(dir: string, before: number): AsyncGenerator<string> {
+/** Regular files under `dir`, recursively (the directory entry tells the type: no stat). */
+async function* filesUnder(dir: string): AsyncGenerator<string> {
   const handle = await openDir(dir);
   if (!handle) return;
   for await (const entry of handle) {
     const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) {
-      yield* oldFiles(full, before);
-    } else if (entry.isFile()) {
-      const st = await fs.lstat(full).catch(() => null); // gone meanwhile: nothing to do
-      if (st && st.mtimeMs < before) yield full;
-    }
+    if (entry.isDirectory()) yield* filesUnder(full);
+    else if (entry.isFile()) yield full;
   }
+}
+
+/**
+ * Removes `file` if it was last written before `before` (unix ms). Only files no record
+ * names get here, so the stat is paid for orphans alone (a stat per object made a start
+ * over 50,000 objects take 4 s).
+ */
+async function removeIfOld(file: string, before: number): Promise<boolean> {
+  const st = await fs.lstat(file).catch(() => null); // gone meanwhile: nothing to do
+  if (!st || st.mtimeMs >= before) return false;
+  await fs.rm(file, { force: true });
+  return true;
 }
 
 /** Groups an async sequence into arrays of up to `size`. */
@@ -98,16 +106,13 @@ export interface ObjectLayout {
 
 export async function removeOrphanObjects(layout: ObjectLayout, scan: OrphanScan): Promise<number> {
   let removed = 0;
-  for await (const page of pages(oldFiles(layout.storageDir, scan.writtenBefore), PAGE)) {
-    const keyOf = (file: string) => path.relative(layout.root, file).split(path.sep).join('/');
+  const keyOf = (file: string) => path.relative(layout.root, file).split(path.sep).join('/');
+  for await (const page of pages(filesUnder(layout.storageDir), PAGE)) {
     const named = await scan.named(page.map(keyOf));
-    for (const file of page.filter((f) => !named.has(keyOf(f)))) {
-      await fs.rm(file, { force: true });
-      removed++;
-    }
+    for (const file of page) if (!named.has(keyOf(file)) && (await removeIfOld(file, scan.writtenBefore))) removed++;
   }
   const longFiles = async function* (): AsyncGenerator<string> {
-    for await (const file of oldFiles(layout.longDir, scan.writtenBefore)) if (DIGEST.test(path.basename(file))) yield file;
+    for await (const file of filesUnder(layout.longDir)) if (DIGEST.test(path.basename(file))) yield file;
   };
   for await (const page of pages(longFiles(), LONG_PAGE)) {
     const unclaimed = new Map(page.map((file) => [path.basename(file), file]));
@@ -115,10 +120,7 @@ export async function removeOrphanObjects(layout: ObjectLayout, scan: OrphanScan
       for (const key of keys) unclaimed.delete(createHash('sha256').update(key).digest('hex'));
       if (unclaimed.size === 0) break;
     }
-    for (const file of unclaimed.values()) {
-      await fs.rm(file, { force: true });
-      removed++;
-    }
+    for (const file of unclaimed.values()) if (await removeIfOld(file, scan.writtenBefore)) removed++;
   }
   return removed;
 }
