@@ -130,6 +130,8 @@ describe('a generated client calls every operation', () => {
     expect((await user.POST('/v1/files', { body: files as never, bodySerializer: raw })).response.status).toBe(201);
 
     expect((await user.GET('/v1/files/all', { params: { query: { folder: 'docs' } } })).data?.total_count).toBe(1);
+    const usage = await user.GET('/v1/files/usage');
+    expect([usage.data?.file_count, usage.data?.used_bytes]).toEqual([2, bytes.length + 'form bytes'.length]);
     const meta = await user.GET('/v1/files/metadata/{key}', { params: { path: { key } } });
     expect(meta.data?.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
 
