@@ -51,10 +51,12 @@ describe('docs/api.md', () => {
     const codes = new Set<string>();
     for (const file of files) {
       const text = await fs.readFile(path.join(REPO, 'src', file), 'utf8');
-      // The snake_case literals among the arguments of `new …Error(…)` and `super(…)` calls.
+      // The snake_case literals among the arguments of `new …Error(…)` and `super(…)` calls…
       for (const call of text.matchAll(/(?:new \w+Error|super)\(([\s\S]*?)\);/g)) {
         for (const literal of call[1]!.matchAll(/'([a-z][a-z0-9]*(?:_[a-z0-9]+)+)'/g)) codes.add(literal[1]!);
       }
+      // …and those written outside the error classes: `code: 'x'`, `errorBody(408, 'x', …)`.
+      for (const m of text.matchAll(/(?:\bcode:\s*|\(\s*[1-5]\d\d,\s*)'([a-z][a-z0-9]*(?:_[a-z0-9]+)+)'/g)) codes.add(m[1]!);
     }
     expect(codes.size).toBeGreaterThan(40);
     expect([...codes].filter((code) => !reference.includes(`\`${code}\``)).sort()).toEqual([]);
