@@ -1,15 +1,16 @@
 /**
  * ZIP batches streamed with archiver: no temp file, one source file open at a time.
  * Entries are appended lazily (the next one only after archiver has consumed the previous
- * one), each read through the BlobStore with its 1 MiB buffer, which is what lets store
- * mode run at disk speed. archiver switches to ZIP64 on its own past 4 GiB / 65535 entries.
+ * one), each read through the BlobStore in chunks that grow to 1 MiB while the client keeps
+ * up, which is what lets store mode run at disk speed. archiver switches to ZIP64 on its own past 4 GiB / 65535 entries.
  * A file deleted since the batch was made is left out; the archive stays valid.
  */
 import { once } from 'node:events';
-import type { Readable } from 'node:stream';
-import { ZipArchive } from 'archiver';
+import type { Readable, Writable } from 'node:stream';
+import { ZipArchive, type ZipArchiveOptions } from 'archiver';
 import type { FileRecord } from '../db/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
+import { DEFAULT_PACER_LIMITS, SinkPacer } from '../storage/read-pacer.js';
 import { useNativeCrc32 } from './fast-crc32.js';
 
 // archiver's pure-JS CRC-32 is the slowest step of a stored ZIP; use zlib's when it agrees.
@@ -61,18 +62,34 @@ export function assertSafeEntryName(name: string): void {
 }
 
 /**
+ * What archiver, zip-stream and compress-commons each do to an entry name on the way in
+ * (runs of "/" and "\\" become one "/", then a leading "word:" drive letter and leading "../"
+ * or "/" are stripped). Three passes: `ab:cd:ef` loses one "word:" per pass and ends up as `ef`.
+ */
+export function archiverNormalised(name: string): string {
+  let out = name;
+  for (let pass = 0; pass < 3; pass++) {
+    out = out.replace(/[/\\]+/g, '/').replace(/^\w+:/, '').replace(/^(\.\.\/|\/)+/, '');
+  }
+  return out;
+}
+
+/**
  * Makes entry names unique (`report.pdf`, `report (2).pdf`, …), case-insensitively so the
  * archive also extracts on Windows and macOS without one file overwriting another.
+ * Uniqueness is checked on the name archiver will actually write: every ":" becomes "_" (a
+ * drive-letter lookalike would otherwise be cut down, and Windows refuses ":" in names anyway),
+ * and a name archiver would still change is refused rather than written under another name.
  */
 export class EntryNamer {
   private readonly taken = new Set<string>();
 
   unique(path: string): string {
-    // archiver drops a leading "word:" (a Windows drive letter); keep the name intact instead.
-    const name = path.replace(/^(\w+):/, '$1_');
+    const name = path.replaceAll(':', '_');
     assertSafeEntryName(name);
     let candidate = name;
     for (let n = 2; this.taken.has(candidate.toLowerCase()); n++) candidate = numbered(name, n);
+    if (archiverNormalised(candidate) !== candidate) throw new Error(`ZIP entry name would be rewritten: ${JSON.stringify(candidate)}`);
     this.taken.add(candidate.toLowerCase());
     return candidate;
   }
@@ -92,13 +109,28 @@ const isMissing = (err: unknown): boolean => {
   return code === 'ENOENT' || code === 'ENOTDIR';
 };
 
+/**
+ * archiver's stages (CRC, ZIP writer, archiver itself) each hold a chunk or two; with its 1 MiB
+ * default buffers a ZIP reader that stalled pinned ~6 MB. Small stage buffers, and source reads
+ * paced by the response (small until the client proves fast), keep a stalled reader's share small.
+ */
+const STAGE_BUFFER = 16 * 1024;
+const ZIP_PACING = { ...DEFAULT_PACER_LIMITS, minChunk: 16 * 1024 };
+
+/** The archive stream; the Writable it is piped into (the response) paces the source reads. */
+class PacedZipArchive extends ZipArchive {
+  readonly pacer = new SinkPacer(undefined, ZIP_PACING);
+
+  override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
+    this.pacer.attach(destination as unknown as Writable);
+    return super.pipe(destination, options);
+  }
+}
+
 /** Starts building the archive of `keys`; bytes flow as fast as the consumer reads them. */
 export function zipStream(keys: readonly string[], sources: ZipSources, opts: ZipOptions): ZipJob {
-  const archive = new ZipArchive(
-    opts.compression === 'deflate'
-      ? { zlib: { level: 6 }, forceZip64: opts.forceZip64 ?? false }
-      : { store: true, forceZip64: opts.forceZip64 ?? false },
-  );
+  const base: ZipArchiveOptions = { forceZip64: opts.forceZip64 ?? false, highWaterMark: STAGE_BUFFER };
+  const archive = new PacedZipArchive(opts.compression === 'deflate' ? { ...base, zlib: { level: 6 } } : { ...base, store: true });
   const controller = new AbortController();
   const namer = new EntryNamer();
   let current: Readable | null = null;
@@ -123,7 +155,7 @@ export function zipStream(keys: readonly string[], sources: ZipSources, opts: Zi
       let source: Readable | null = null;
       if (file) {
         try {
-          source = await sources.blobs.read(file.key); // `key` may be an id: the record names the bytes
+          source = await sources.blobs.read(file.key, undefined, { pacer: archive.pacer }); // `key` may be an id: the record names the bytes
         } catch (err) {
           if (!isMissing(err)) throw err;
         }

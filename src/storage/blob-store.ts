@@ -5,6 +5,7 @@
  * maps the same calls onto multipart uploads (parts ↔ UploadPart, assemble ↔ Complete).
  */
 import type { Readable } from 'node:stream';
+import type { ReadPacer } from './read-pacer.js';
 
 export interface WrittenBlob {
   size: number;
@@ -33,6 +34,15 @@ export interface WriteOptions {
   md5?: boolean;
 }
 
+export interface ReadOptions {
+  /**
+   * Sizes the reads by how fast the consumer takes the bytes (storage/read-pacer.ts), for a
+   * consumer the stream is not piped into directly (each file of a ZIP). Default: the stream
+   * paces itself by the Writable it is piped into.
+   */
+  pacer?: ReadPacer;
+}
+
 export interface BlobStore {
   /**
    * Streams one part of an upload to a temporary place and promotes it only when the
@@ -59,7 +69,7 @@ export interface BlobStore {
   /** Streams a whole object to `key` atomically (the one-request upload). */
   writeObject(key: string, body: Readable, opts: WriteOptions): Promise<WrittenBlob>;
   /** A byte range (inclusive) or the whole object as a stream. */
-  read(key: string, range?: { start: number; end: number }): Promise<Readable>;
+  read(key: string, range?: { start: number; end: number }, opts?: ReadOptions): Promise<Readable>;
   /**
    * A small byte range (inclusive) in memory: callers use it only below SMALL_READ_BYTES, where
    * a stream's set-up costs more than the bytes (a 4 KiB file served ~2× faster this way).
