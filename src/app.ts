@@ -15,6 +15,10 @@ import { guardPlugin } from './auth/guard.js';
 import { authRoutes } from './auth/routes.js';
 import { tokenRoutes } from './auth/token-routes.js';
 import { frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
+import { registerBodyRate } from './http/body-rate.js';
+import { clientErrorHandler } from './http/client-errors.js';
+import { ConnectionGate, trustedProxies } from './http/connection-limits.js';
+import { registerExpectContinue } from './http/expect-continue.js';
 import { TooManyRequestsError } from './http/errors.js';
 import { loggerOptions } from './http/logging.js';
 import { registerDocs } from './http/docs.js';
@@ -53,10 +57,21 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     return503OnClosing: true,
     // The longest valid key (a 255-byte CJK filename 32 folders deep) percent-encodes to ~25 KB
     // of request line: beyond Node's 16 KiB default, which would answer 431.
-    http: { maxHeaderSize: 64 * 1024 },
-    // Errors Fastify raises before routing (a malformed %-escape in the URL…) get our JSON shape too.
+    // Headers that take too long are cut within 2 s of headersTimeout (Node's default check
+    // runs every 30 s, so a slowloris held a connection up to 90 s).
+    http: { maxHeaderSize: 64 * 1024, connectionsCheckingInterval: 2_000 },
+    // Errors Fastify raises before routing (a malformed %-escape in the URL…) get our JSON shape too,
+    // and so do those Node's HTTP parser raises before there is a request (bad URL, 431, 408).
     frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
   });
+  // Connection caps, 100-continue only once authorised, a minimum body rate (SPEC "Hardening").
+  new ConnectionGate(
+    { maxConnections: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerAddress },
+    trustedProxies(config.trustProxy),
+  ).install(app.server);
+  registerExpectContinue(app);
+  registerBodyRate(app, { minBytesPerSecond: config.limits.bodyMinBytesPerSecond, windowMs: config.limits.bodyMinRateWindowMs });
   app.decorate('ctx', ctx);
   for (const warning of externalIssuerWarnings(config.auth.external)) app.log.warn(warning);
   app.setValidatorCompiler(validatorCompiler);

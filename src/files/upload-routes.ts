@@ -230,6 +230,9 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
       ...expectedDigests(request.headers),
       contentLength,
     });
+    // Fields after the part (another file…) are never read: drain them, or the client stays
+    // stuck sending a body nobody reads until the idle timeout (F-17).
+    if (request.isMultipart() && !request.raw.complete) request.raw.unpipe().resume();
     return { uploadId: parsed.data.uploadId, ...part };
   };
   r.put('/v1/files/part', { schema: partSchema, config: { access: WRITE } }, partHandler);

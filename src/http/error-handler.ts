@@ -58,6 +58,15 @@ function toReply(error: FastifyError | AppError | Error): { status: number; body
   return { status: 500, body: errorBody(500, 'internal_error', 'Internal server error'), headers: {} };
 }
 
+/**
+ * The connection is gone mid-request: whatever error the body's reader raised ("aborted",
+ * "Unexpected end of form", a premature close) comes from that, unless it is one of our own
+ * refusals (an AppError such as a 413, whose pipeline tore the request down).
+ */
+function clientWentAway(request: FastifyRequest): boolean {
+  return request.raw.aborted || request.raw.socket?.destroyed === true;
+}
+
 /** For Fastify's `frameworkErrors` option: errors raised before a route is found. */
 export function frameworkErrorHandler(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
   const { status, body, headers } = toReply(error);
@@ -71,6 +80,12 @@ export function registerErrorHandling(app: FastifyInstance): void {
   // their own parsers in their own scope.
   app.removeContentTypeParser('text/plain');
   app.setErrorHandler((error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    if (!(error instanceof AppError) && clientWentAway(request)) {
+      // Not our failure and nobody to answer: a note, not an error with a stack.
+      request.log.info({ code: (error as { code?: string }).code ?? error.message }, 'client closed the connection before the request finished');
+      reply.raw.destroy();
+      return;
+    }
     const { status, body, headers } = toReply(error);
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     else request.log.debug({ code: body.code }, body.message);

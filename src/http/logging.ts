@@ -1,16 +1,41 @@
 /**
  * pino options: secrets never reach the log. Headers carrying credentials are censored,
- * and URLs lose their `sig` query value and batch-download tokens.
+ * and URLs lose batch-download tokens and the value of every query parameter whose name looks
+ * secret (`sig`, `token`, `X-Service-Token`, `api_key`, `password` …).
  */
 import type { FastifyServerOptions } from 'fastify';
 
 const REDACTED = '[redacted]';
 
+/**
+ * A query parameter whose name looks like it carries a secret: clients put credentials in
+ * unexpected places (`?X-Service-Token=…`, `?api_key=…`), and a log line is no place for them.
+ * Over-matching only hides a value from the log.
+ */
+const SECRET_NAME = /token|secret|key|sig|passw|pwd|credential|auth/i;
+
+const decodedName = (name: string): string => {
+  try {
+    return decodeURIComponent(name.replace(/\+/g, ' '));
+  } catch {
+    return name;
+  }
+};
+
 /** `/get/x?exp=1&sig=abc` → `/get/x?exp=1&sig=[redacted]`; batch tokens likewise. */
 export function redactUrl(url: string): string {
-  return url
-    .replace(/([?&](?:sig|token|access_token|refresh_token)=)[^&#]*/gi, `$1${REDACTED}`)
-    .replace(/(\/v1\/files\/batch-download\/)[^/?#]+/, `$1${REDACTED}`);
+  const q = url.indexOf('?');
+  const path = (q === -1 ? url : url.slice(0, q)).replace(/(\/v1\/files\/batch-download\/)[^/?#]+/, `$1${REDACTED}`);
+  if (q === -1) return path;
+  const query = url
+    .slice(q + 1)
+    .split('&')
+    .map((pair) => {
+      const eq = pair.indexOf('=');
+      return eq !== -1 && SECRET_NAME.test(decodedName(pair.slice(0, eq))) ? `${pair.slice(0, eq)}=${REDACTED}` : pair;
+    })
+    .join('&');
+  return `${path}?${query}`;
 }
 
 /** `stream`: where the lines go (default stdout); tests pass one to read what was logged. */
