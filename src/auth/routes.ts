@@ -9,6 +9,7 @@ import { z } from 'zod';
 import type { AppContext } from '../context.js';
 import { ForbiddenError, UnauthorizedError } from '../http/errors.js';
 import { errorResponses, security } from '../http/schemas.js';
+import { usageFields, usageReply } from '../files/usage.js';
 import { scopesForRole, type Role } from './principal.js';
 import { LoginThrottle } from './throttle.js';
 
@@ -78,7 +79,7 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
         summary: 'The user the access token belongs to',
         security: security.user,
         response: {
-          200: userSummary.extend({ scopes: z.array(z.string()), is_active: z.boolean() }),
+          200: userSummary.extend({ scopes: z.array(z.string()), is_active: z.boolean(), ...usageFields }),
           ...errorResponses(401, 403),
         },
       },
@@ -87,7 +88,7 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
     async (request) => {
       const p = request.principal!;
       if (p.kind !== 'user') throw new ForbiddenError('/auth/me describes a user token, not a service', 'not_a_user');
-      const user = await ctx.users.get(p.userId!).catch(() => null);
+      const [user, usage] = await Promise.all([ctx.users.get(p.userId!).catch(() => null), ctx.files.usage(p.userId!)]);
       const role: Role = p.role;
       return {
         id: p.userId!,
@@ -97,6 +98,7 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
         roles: [role],
         scopes: p.scopes,
         is_active: user?.isActive ?? true,
+        ...usageReply(usage),
       };
     },
   );

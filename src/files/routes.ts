@@ -9,6 +9,7 @@ import { errorResponses, security } from '../http/schemas.js';
 import { folderSchema } from './names.js';
 import { fileRecordSchema, publicRecord } from './records.js';
 import { uploadRoutes } from './upload-routes.js';
+import { usageFields, usageReply } from './usage.js';
 
 const keyParams = z.object({ '*': z.string().min(1).max(16 * 1024) });
 
@@ -64,14 +65,7 @@ export async function fileRoutes(app: FastifyInstance, ctx: AppContext): Promise
         security: security.any,
         querystring: z.object({ user_id: userIdSchema.optional() }),
         response: {
-          200: z.object({
-            user_id: z.string(),
-            quota_bytes: z.number().int(),
-            used_bytes: z.number().int(),
-            reserved_bytes: z.number().int(),
-            file_count: z.number().int(),
-            open_uploads: z.number().int(),
-          }),
+          200: z.object({ user_id: z.string(), ...usageFields }),
           ...errorResponses(400, 401, 403),
         },
       },
@@ -79,14 +73,7 @@ export async function fileRoutes(app: FastifyInstance, ctx: AppContext): Promise
     },
     async (request) => {
       const u = await ctx.files.usage(actingUserId(request.principal!, request.query.user_id));
-      return {
-        user_id: u.userId,
-        quota_bytes: u.quotaBytes,
-        used_bytes: u.usedBytes,
-        reserved_bytes: u.reservedBytes,
-        file_count: u.fileCount,
-        open_uploads: u.openUploads,
-      };
+      return { user_id: u.userId, ...usageReply(u) };
     },
   );
 

@@ -36,6 +36,10 @@ describe('GET /v1/files/usage', () => {
       open_uploads: 2,
     });
     expect((await get({ authorization: `Bearer ${token}` }, '?user_id=use-a')).statusCode).toBe(200);
+
+    // The same figures in /auth/me.
+    const me = await s.app.inject({ method: 'GET', url: '/auth/me', headers: { authorization: `Bearer ${token}` } });
+    expect(me.json()).toMatchObject({ id: 'use-a', quota_bytes: Math.floor(0.5 * GiB), used_bytes: 5, reserved_bytes: 700, file_count: 1, open_uploads: 2 });
   });
 
   it("another user's figures: 403 for a user, 200 for an admin and for a service (which must name the user)", async () => {

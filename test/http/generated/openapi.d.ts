@@ -676,6 +676,11 @@ export interface operations {
                         roles: string[];
                         scopes: string[];
                         is_active: boolean;
+                        quota_bytes: number;
+                        used_bytes: number;
+                        reserved_bytes: number;
+                        file_count: number;
+                        open_uploads: number;
                     };
                 };
             };
