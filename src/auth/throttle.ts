@@ -1,5 +1,5 @@
 /**
- * Login throttling (SPEC "Hardening"): successful logins never count; failures are limited per
+ * Login throttling (docs/api.md, "Limits"): successful logins never count; failures are limited per
  * client address and per (username, address); a username guessed at from many addresses is
  * slowed down a little, never locked, so an attacker cannot keep its owner out.
  * Fixed one-minute windows, in memory.

@@ -1,6 +1,6 @@
 /**
  * Errors as types: each carries an HTTP status and a stable snake_case `code`.
- * They are turned into SPEC's JSON error shape in exactly one place (error-handler.ts).
+ * They are turned into the JSON error shape of docs/api.md in exactly one place (error-handler.ts).
  */
 export class AppError extends Error {
   readonly statusCode: number;
