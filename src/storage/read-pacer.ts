@@ -81,11 +81,6 @@ export class LargeChunkBudget {
 /** One budget per process: it bounds this process's memory, whatever number of apps it runs. */
 export const processChunkBudget = new LargeChunkBudget(32 * 1024 * 1024);
 
-/** One fixed size, no read-ahead: for consumers we cannot watch (a multi-range body). */
-export function fixedPacer(size: number): ReadPacer {
-  return { nextChunk: () => ({ size, granted: 0 }), release: () => undefined, pushed: () => undefined, readAhead: () => false };
-}
-
 /** Paces reads by a Writable's `drain` events; attach it once the sink is known. */
 export class SinkPacer implements ReadPacer {
   private size: number;
