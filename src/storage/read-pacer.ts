@@ -35,6 +35,9 @@ export interface ReadPacer {
 }
 
 export interface PacerLimits {
+  /** Until a sink is attached we cannot tell a fast reader from a stalled one (a multi-range
+   *  body read with `for await`, whose stages each hold a chunk): smallest reads. */
+  unwatchedChunk: number;
   minChunk: number;
   maxChunk: number;
   /** A drain this soon after the last push is "fast". */
@@ -46,6 +49,7 @@ export interface PacerLimits {
 }
 
 export const DEFAULT_PACER_LIMITS: PacerLimits = {
+  unwatchedChunk: 16 * 1024,
   minChunk: 64 * 1024,
   maxChunk: 1024 * 1024,
   fastDrainMs: 50,
@@ -107,6 +111,7 @@ export class SinkPacer implements ReadPacer {
 
   nextChunk(): ChunkGrant {
     const { minChunk } = this.limits;
+    if (!this.sink) return { size: this.limits.unwatchedChunk, granted: 0 };
     // Over budget: read small rather than wait; the reader is no worse off than at the start.
     if (this.size <= minChunk || !this.budget.take(this.size)) return { size: minChunk, granted: 0 };
     return { size: this.size, granted: this.size };

@@ -81,9 +81,12 @@ async function settledRss(): Promise<number> {
 }
 
 async function measure(target: string, headers = ''): Promise<{ perReader: number; total: number }> {
-  // Warm up (JIT, pools, the first allocations of each kind) so the baseline is fair.
+  // Warm up so the baseline is fair: JIT and pools (a few readers of the real target), and
+  // the heap Node needs for READERS connections as such (each fetches a small file; the
+  // connections are then closed, their objects collected and the space kept for the next ones).
   for (const s of await stalledReaders(target, 10, headers)) s.destroy();
-  await new Promise((r) => setTimeout(r, 300));
+  for (const s of await stalledReaders(pathOf(keys[2]!), READERS)) s.destroy();
+  await new Promise((r) => setTimeout(r, 500));
   const before = await settledRss();
   const sockets = await stalledReaders(target, READERS, headers);
   const after = await settledRss();
@@ -91,26 +94,41 @@ async function measure(target: string, headers = ''): Promise<{ perReader: numbe
   return { perReader: (after - before) / READERS, total: after - before };
 }
 
+let env: Record<string, string>;
+
+async function stop(): Promise<void> {
+  if (server?.child.exitCode === null) server.child.kill('SIGKILL');
+  await server?.exited;
+}
+
+/** Each case gets a fresh process on the same data: memory freed after one case must not flatter the next. */
+async function restart(): Promise<void> {
+  await stop();
+  server = await startServerProcess(env);
+}
+
 beforeAll(async () => {
   root = await tempDir();
-  server = await startServerProcess(processEnv(root, { MAX_CONNECTIONS_PER_ADDRESS: '0', BODY_IDLE_TIMEOUT_SECONDS: '600' }));
-  keys.push(await upload('big-1.bin', 20 * 1000 * 1000), await upload('big-2.bin', 20 * 1000 * 1000));
+  env = processEnv(root, { MAX_CONNECTIONS_PER_ADDRESS: '0', BODY_IDLE_TIMEOUT_SECONDS: '600' });
+  server = await startServerProcess(env);
+  keys.push(await upload('big-1.bin', 20 * 1000 * 1000), await upload('big-2.bin', 20 * 1000 * 1000), await upload('small.txt', 1000));
 }, 120_000);
 
 afterAll(async () => {
-  if (server?.child.exitCode === null) server.child.kill('SIGKILL');
-  await server?.exited;
+  await stop();
   await fs.rm(root, { recursive: true, force: true });
 });
 
 describe('F-04 memory per stalled reader', () => {
   it(`${READERS} stalled /storage readers of a 20 MB public file hold ≤ 256 KiB each`, async () => {
+    await restart();
     const { perReader, total } = await measure(pathOf(keys[0]!));
     console.log(`stalled /storage readers: +${(total / MiB).toFixed(1)} MiB for ${READERS}, ${(perReader / KiB).toFixed(0)} KiB each`);
     expect(perReader).toBeLessThanOrEqual(BUDGET_PER_READER);
   }, 120_000);
 
   it(`${READERS} stalled multi-range readers (16 ranges of 1 MB) hold ≤ 256 KiB each`, async () => {
+    await restart();
     const ranges = Array.from({ length: 16 }, (_, i) => `${i * 1_200_000}-${i * 1_200_000 + 999_999}`).join(',');
     const { perReader, total } = await measure(pathOf(keys[1]!), `Range: bytes=${ranges}\r\n`);
     console.log(`stalled multi-range readers: +${(total / MiB).toFixed(1)} MiB for ${READERS}, ${(perReader / KiB).toFixed(0)} KiB each`);
@@ -118,6 +136,7 @@ describe('F-04 memory per stalled reader', () => {
   }, 120_000);
 
   it(`${READERS} stalled ZIP readers hold ≤ 256 KiB each`, async () => {
+    await restart();
     const batch = await api('POST', '/v1/files/batch-download', { keys, user_id: 'stall' });
     const { perReader, total } = await measure(new URL(batch.url).pathname);
     console.log(`stalled ZIP readers: +${(total / MiB).toFixed(1)} MiB for ${READERS}, ${(perReader / KiB).toFixed(0)} KiB each`);

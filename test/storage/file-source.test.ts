@@ -48,7 +48,14 @@ describe('FileSource', () => {
     expect(short.bytes.equals(data.subarray(data.length - 10))).toBe(true);
   });
 
-  it('without a sink to watch, reads stay at the pacer size (64 KiB) and never read ahead', async () => {
+  it('without a sink to watch (read with for await, not piped), reads stay small and never read ahead', async () => {
+    const source = new FileSource(await fs.open(file), { start: 0, end: 2 * MiB - 1 });
+    const sizes: number[] = [];
+    for await (const chunk of source) sizes.push((chunk as Buffer).length);
+    expect(Math.max(...sizes)).toBe(DEFAULT_PACER_LIMITS.unwatchedChunk);
+  });
+
+  it('piped into a Writable, it reads at the minimum until the reader proves fast', async () => {
     const { chunkSizes } = await collect(new FileSource(await fs.open(file), { start: 0, end: 2 * MiB - 1 }));
     expect(Math.max(...chunkSizes)).toBe(DEFAULT_PACER_LIMITS.minChunk);
   });
