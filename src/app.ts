@@ -65,7 +65,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
   });
-  // Connection caps, 100-continue only once authorised, a minimum body rate (SPEC "Hardening").
+  // Connection caps, 100-continue only once authorised, a minimum body rate (docs/api.md, Limits).
   new ConnectionGate(
     { maxConnections: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerAddress },
     trustedProxies(config.trustProxy),

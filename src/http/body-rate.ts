@@ -1,5 +1,5 @@
 /**
- * A minimum rate for request bodies (SPEC "Hardening": BODY_MIN_BYTES_PER_SECOND over
+ * A minimum rate for request bodies (docs/api.md, Limits: BODY_MIN_BYTES_PER_SECOND over
  * BODY_MIN_RATE_WINDOW_SECONDS), so a trickle (one byte every 50 s keeps the idle timeout at
  * bay) cannot hold a connection and a temp file forever. The idle timeout stays as it is.
  *

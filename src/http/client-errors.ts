@@ -1,7 +1,7 @@
 /**
  * Errors Node's HTTP parser raises before a request exists (Fastify's `clientErrorHandler`):
  * bad characters in the URL, Content-Length together with Transfer-Encoding, headers too large,
- * headers too slow. SPEC: every error, these included, is JSON with a `code`.
+ * headers too slow. Every error, these included, is JSON with a `code` (docs/api.md, Conventions).
  */
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';

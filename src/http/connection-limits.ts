@@ -1,5 +1,5 @@
 /**
- * Caps on open connections (SPEC "Hardening"): server-wide (MAX_CONNECTIONS) and per client
+ * Caps on open connections (docs/api.md, Limits): server-wide (MAX_CONNECTIONS) and per client
  * address (MAX_CONNECTIONS_PER_ADDRESS). Over a cap the connection gets a raw
  * `429 too_many_connections` in the JSON error shape and is closed before any HTTP parsing.
  *

@@ -1,5 +1,5 @@
 /**
- * `Expect: 100-continue` (SPEC: "100 Continue is sent only after the request is authorised").
+ * `Expect: 100-continue`: the `100 Continue` goes out only once the request is authorised.
  *
  * Node answers 100 by itself, before any of our code runs, unless the server has a
  * 'checkContinue' listener. Ours hands the request to Fastify unanswered; the 100 goes out in

@@ -1,7 +1,7 @@
 /**
  * Answers written straight onto a socket, for the moments before (or instead of) Node's HTTP
  * parser and Fastify: a refused connection, a request the parser rejected. Same JSON error
- * shape as every other error (SPEC), always followed by closing the connection.
+ * shape as every other error, always followed by closing the connection.
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';

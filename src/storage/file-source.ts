@@ -1,6 +1,6 @@
 /**
  * A byte range of an open file as a Readable whose memory stays small when its reader stalls
- * (SPEC: a reader that stops reading holds ≤ 256 KiB of our buffers).
+ * (a reader that stops reading holds ≤ 256 KiB of our buffers).
  *
  * fs.createReadStream reads ahead up to its highWaterMark whatever the consumer does: with the
  * 1 MiB buffers that downloads need for speed, a client that stops reading pinned ~2 MiB (one

@@ -1,7 +1,7 @@
 /**
  * F-04 memory per stalled reader, against the real `node dist/main.js`: hundreds of clients
  * that request a 20 MB public file (or a ZIP of two) and then stop reading must not pin
- * megabytes each. SPEC: a reader that stops reading holds ≤ 256 KiB of our buffers. Before the
+ * megabytes each: a reader that stops reading holds ≤ 256 KiB of our buffers. Before the
  * fix a stalled /storage reader pinned ~2.1 MB (1 MiB read buffers) and a ZIP reader ~6 MB.
  */
 import { randomBytes } from 'node:crypto';
@@ -14,7 +14,7 @@ import { processEnv, startServerProcess, type ServerProcess } from '../helpers/p
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const READERS = 300;
-/** SPEC's 256 KiB of buffers, plus what Node itself keeps per connection (socket, parser, request). */
+/** 256 KiB of buffers, plus what Node itself keeps per connection (socket, parser, request). */
 const BUDGET_PER_READER = 256 * KiB + 96 * KiB;
 
 let server: ServerProcess;
