@@ -38,7 +38,8 @@ function pacedPut(uploadId: string, size: number, chunk: number, everyMs: number
       resolve({ status: Number(answer.split(' ')[1]) || 0, body: answer.slice(split + 4), closed, sent });
     };
     const pump = setInterval(() => {
-      if (sent >= size || socket.destroyed) return;
+      // The client stops once it has ended its side (after reading the answer) or the socket is gone.
+      if (sent >= size || socket.destroyed || socket.writableEnded) return;
       const n = Math.min(chunk, size - sent);
       socket.write(Buffer.alloc(n, 0x61));
       sent += n;
