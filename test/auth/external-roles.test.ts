@@ -13,22 +13,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
 import { startTestServer, tempDir, testEnv, type TestServer } from '../helpers/app.js';
-import { createUser, expectInvalidToken, now } from './jwt-kit.js';
+import { createUser, expectInvalidToken, flipS, now } from './jwt-kit.js';
 
 const ISS = 'https://idp.example.com';
 const AUD = 'stream-line-files';
-/** The order of the P-256 group: s → n − s is a second valid ECDSA signature. */
-const P256_N = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
 
 const pemBase64 = (key: KeyObject): string => Buffer.from(key.export({ type: 'spki', format: 'pem' }) as string).toString('base64');
 
-function flipS(token: string): string {
-  const [h, p, sig] = token.split('.');
-  const raw = Buffer.from(sig!, 'base64url');
-  const s = BigInt('0x' + raw.subarray(32).toString('hex'));
-  const flipped = Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex');
-  return `${h}.${p}.${Buffer.concat([raw.subarray(0, 32), flipped]).toString('base64url')}`;
-}
 
 describe('F-10 external tokens', () => {
   const pair = generateKeyPairSync('ec', { namedCurve: 'P-256' });

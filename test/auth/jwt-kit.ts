@@ -118,3 +118,15 @@ export function expectNoCredentials(res: LightMyRequestResponse): void {
   expect(res.headers['www-authenticate']).toBe('Bearer');
   expect(res.json()).toEqual({ statusCode: 401, error: 'Unauthorized', code: expect.stringMatching(/^[a-z_]+$/), message: expect.any(String) });
 }
+
+/** The order of the P-256 group. */
+const P256_N = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
+
+/** The same ECDSA signature with s replaced by n − s: a second valid signature. */
+export function flipS(token: string): string {
+  const [h, p, sig] = token.split('.');
+  const raw = Buffer.from(sig!, 'base64url');
+  const s = BigInt('0x' + raw.subarray(32).toString('hex'));
+  const flipped = Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex');
+  return `${h}.${p}.${Buffer.concat([raw.subarray(0, 32), flipped]).toString('base64url')}`;
+}

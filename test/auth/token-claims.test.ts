@@ -6,19 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { createUser, expectInvalidToken, expectNoCredentials, login, mintWithServerKey, now } from './jwt-kit.js';
+import { createUser, expectInvalidToken, expectNoCredentials, flipS, login, mintWithServerKey, now } from './jwt-kit.js';
 
-/** The order of the P-256 group. */
-const P256_N = BigInt('0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551');
-
-/** The same ECDSA signature with s replaced by n − s: a second valid signature. */
-function flipS(token: string): string {
-  const [h, p, sig] = token.split('.');
-  const raw = Buffer.from(sig!, 'base64url');
-  const s = BigInt('0x' + raw.subarray(32).toString('hex'));
-  const flipped = Buffer.from((P256_N - s).toString(16).padStart(64, '0'), 'hex');
-  return `${h}.${p}.${Buffer.concat([raw.subarray(0, 32), flipped]).toString('base64url')}`;
-}
 
 describe('well-signed but unacceptable tokens', () => {
   let s: TestServer;
