@@ -19,7 +19,7 @@ import { registerBodyRate } from './http/body-rate.js';
 import { clientErrorHandler } from './http/client-errors.js';
 import { ConnectionGate, trustedProxies } from './http/connection-limits.js';
 import { registerExpectContinue } from './http/expect-continue.js';
-import { TooManyRequestsError } from './http/errors.js';
+import { RateLimited } from './errors/index.js';
 import { loggerOptions } from './http/logging.js';
 import { registerDocs } from './http/docs.js';
 import { healthRoutes } from './ops/health.js';
@@ -86,7 +86,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await app.register(rateLimit, {
     global: false,
-    errorResponseBuilder: (_req, context) => new TooManyRequestsError(context.ttl / 1000),
+    errorResponseBuilder: (_req, context) => new RateLimited(context.ttl / 1000),
   });
   await registerCors(app, config.corsOrigins);
   await registerDocs(app, config);

@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { passwordSchema, publicUser, roleSchema, usernameSchema } from './auth/users.js';
 import { exitOnConfigError, runtimeConfig } from './config/runtime.js';
 import { createContext, keyRingOptions } from './context.js';
-import { AppError } from './http/errors.js';
+import { AppError } from './errors/index.js';
 
 const USAGE = `usage:
   cli users add <username> [--role viewer|operator|admin] [--password P] [--email E]

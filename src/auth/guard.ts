@@ -9,7 +9,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { parseCookie } from 'cookie';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
-import { BadRequestError, ForbiddenError, UnauthorizedError } from '../http/errors.js';
+import { InvalidInput, NotAuthenticated, InvalidToken, NotAllowed } from '../errors/index.js';
 import { allows, SERVICE_PRINCIPAL, type AccessRule, type Principal } from './principal.js';
 import type { AccessVerifier, AuthFailureListener } from './verifier.js';
 
@@ -54,14 +54,14 @@ export class Guard {
     if (service !== undefined) {
       if (typeof service === 'string' && secretsEqual(service, this.opts.serviceToken)) return SERVICE_PRINCIPAL;
       this.opts.onFailure?.('invalid');
-      throw new UnauthorizedError('Invalid or expired token', 'invalid_token');
+      throw new InvalidToken();
     }
     const authorization = request.headers.authorization;
     if (authorization !== undefined) {
       const match = /^Bearer[ ]+([A-Za-z0-9._~+/=-]+)\s*$/i.exec(authorization);
       if (!match) {
         this.opts.onFailure?.('malformed');
-        throw new UnauthorizedError('Invalid or expired token', 'invalid_token');
+        throw new InvalidToken();
       }
       return this.opts.verifier.principalFor(match[1]!);
     }
@@ -81,18 +81,18 @@ export class Guard {
     const origin = request.headers.origin;
     if (typeof origin === 'string') {
       if (origin === this.ownOrigin || this.opts.trustedOrigins.includes(origin)) return;
-      throw new ForbiddenError('Cross-origin request refused', 'csrf_rejected');
+      throw new NotAllowed('csrf_rejected', 'Cross-origin request refused');
     }
     const site = request.headers['sec-fetch-site'];
     if (site === 'same-origin' || site === 'none') return;
-    throw new ForbiddenError('Cookie-authenticated requests must be same-origin', 'csrf_rejected');
+    throw new NotAllowed('csrf_rejected', 'Cookie-authenticated requests must be same-origin');
   }
 
   /** Identifies the caller and enforces `rule`; returns the principal. */
   async require(request: FastifyRequest, rule: AccessRule): Promise<Principal> {
     const principal = await this.identify(request);
-    if (!principal) throw new UnauthorizedError();
-    if (!allows(principal, rule)) throw new ForbiddenError('Insufficient role or scope', 'insufficient_scope');
+    if (!principal) throw new NotAuthenticated();
+    if (!allows(principal, rule)) throw new NotAllowed('insufficient_scope', 'Insufficient role or scope');
     return principal;
   }
 }
@@ -112,10 +112,10 @@ export const guardPlugin = fp(async (app: FastifyInstance, opts: { guard: Guard 
  */
 export function actingUserId(principal: Principal, requested: string | undefined): string {
   if (principal.kind === 'service') {
-    if (!requested) throw new BadRequestError('user_id is required when calling with a service token', 'user_id_required');
+    if (!requested) throw new InvalidInput('user_id_required', 'user_id is required when calling with a service token');
     return requested;
   }
   if (!requested || requested === principal.userId) return principal.userId!;
   if (principal.role === 'admin') return requested;
-  throw new ForbiddenError('You may only act on your own files', 'forbidden_user');
+  throw new NotAllowed('forbidden_user', 'You may only act on your own files');
 }

@@ -7,7 +7,7 @@
  * come back later (503 + Retry-After) instead of piling up.
  */
 import { Piscina } from 'piscina';
-import { AppError } from '../http/errors.js';
+import { AppError } from '../errors/index.js';
 
 export interface DeriveTask {
   password: string;
@@ -30,9 +30,8 @@ export interface HashPoolOptions {
 /** 503: the hashing queue is full. Not a failed login: it costs the caller nothing to retry. */
 export class LoginBusyError extends AppError {
   constructor(retryAfterSeconds: number) {
-    super(503, 'login_busy', 'Too many logins in progress, try again shortly', {
-      headers: { 'Retry-After': String(Math.min(60, Math.max(1, Math.ceil(retryAfterSeconds)))) },
-    });
+    // A minute at most: the estimate is a moving average, and a client told to wait longer gives up.
+    super('login_busy', 'Too many logins in progress, try again shortly', { retryAfterSeconds: Math.min(60, retryAfterSeconds) });
   }
 }
 

@@ -7,7 +7,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
-import { ForbiddenError, UnauthorizedError } from '../http/errors.js';
+import { NotAllowed, NotAuthenticated, nullIfNotFound } from '../errors/index.js';
 import { errorResponses, security } from '../http/schemas.js';
 import { usageFields, usageReply } from '../files/usage.js';
 import { scopesForRole, type Role } from './principal.js';
@@ -51,7 +51,7 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
         attempt.succeeded();
         return { ...tokens, user: { id: user.id, username: user.username, email: user.email, role: user.role, roles: [user.role] } };
       } catch (err) {
-        if (err instanceof UnauthorizedError) attempt.failed();
+        if (err instanceof NotAuthenticated) attempt.failed(); // invalid_credentials
         else attempt.abandoned(); // e.g. 503 login_busy: no password was checked
         throw err;
       }
@@ -87,8 +87,8 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
     },
     async (request) => {
       const p = request.principal!;
-      if (p.kind !== 'user') throw new ForbiddenError('/auth/me describes a user token, not a service', 'not_a_user');
-      const [user, usage] = await Promise.all([ctx.users.get(p.userId!).catch(() => null), ctx.files.usage(p.userId!)]);
+      if (p.kind !== 'user') throw new NotAllowed('not_a_user', '/auth/me describes a user token, not a service');
+      const [user, usage] = await Promise.all([nullIfNotFound(ctx.users.get(p.userId!)), ctx.files.usage(p.userId!)]);
       const role: Role = p.role;
       return {
         id: p.userId!,

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { RefreshTokenRow, TokenStore, UserRecord } from '../db/types.js';
-import { UnauthorizedError } from '../http/errors.js';
+import { InvalidToken, NotAuthenticated, nullIfNotFound } from '../errors/index.js';
 import type { Principal } from './principal.js';
 import { scopesForRole } from './principal.js';
 import { CLOCK_TOLERANCE_S, type IssuedToken, type TokenIdentity, type TokenSigner } from './tokens.js';
@@ -58,7 +58,7 @@ export class SessionService {
 
   async login(username: string, password: string): Promise<{ tokens: TokenPair; user: UserRecord }> {
     const user = await this.users.authenticate(username, password);
-    if (!user) throw new UnauthorizedError('Invalid username or password', 'invalid_credentials');
+    if (!user) throw new NotAuthenticated('Invalid username or password', 'invalid_credentials');
     const access = await this.issueAccessFor(user);
     const refresh = await this.signer.issueRefresh(user.id);
     await this.tokens.createRefreshFamily(this.row(user, access, refresh, randomUUID()), now());
@@ -67,8 +67,9 @@ export class SessionService {
 
   async refresh(refreshToken: string): Promise<TokenPair> {
     const claims = await this.signer.verify(refreshToken, 'refresh');
-    const user = await this.users.get(claims.sub).catch(() => null);
-    if (!user || !user.isActive) throw new UnauthorizedError('Invalid or expired token', 'invalid_token');
+    // A deleted user is refused; a failed lookup is a 500, not a guess either way.
+    const user = await nullIfNotFound(this.users.get(claims.sub));
+    if (!user || !user.isActive) throw new InvalidToken();
     const access = await this.issueAccessFor(user);
     const next = await this.signer.issueRefresh(user.id);
     const result = await this.tokens.rotateRefreshToken(claims.jti, this.row(user, access, next, ''), now(), this.opts.refreshReuseGraceSeconds);
@@ -83,7 +84,7 @@ export class SessionService {
       return this.pair(again, refreshAgain);
     }
     // 'reused': the store has revoked the family and every access token issued with it.
-    throw new UnauthorizedError('Invalid or expired token', 'invalid_token');
+    throw new InvalidToken();
   }
 
   /**
@@ -98,7 +99,11 @@ export class SessionService {
       if (t.jti) await this.tokens.revokeFamily({ accessJti: t.jti }, now());
     }
     if (refreshToken) {
-      const claims = await this.signer.verify(refreshToken, 'refresh').catch(() => null);
+      // A refresh token that is not acceptable has nothing to revoke; any other failure surfaces.
+      const claims = await this.signer.verify(refreshToken, 'refresh').catch((err: unknown) => {
+        if (err instanceof InvalidToken) return null;
+        throw err;
+      });
       if (claims && claims.sub === principal.userId) await this.tokens.revokeFamily({ refreshJti: claims.jti }, now());
     }
   }

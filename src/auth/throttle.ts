@@ -4,7 +4,7 @@
  * slowed down a little, never locked, so an attacker cannot keep its owner out.
  * Fixed one-minute windows, in memory.
  */
-import { TooManyRequestsError } from '../http/errors.js';
+import { RateLimited } from '../errors/index.js';
 
 /** Beyond this many keys, expired windows are dropped, then the oldest ones. */
 const MAX_KEYS = 100_000;
@@ -122,7 +122,7 @@ export class LoginThrottle {
     const net = addressKey(ip);
     const pairKey = `${user}\u0000${net}`;
     const wait = Math.max(this.pair.blockedFor(pairKey, now), this.address.blockedFor(net, now));
-    if (wait > 0) throw new TooManyRequestsError(wait / 1000);
+    if (wait > 0) throw new RateLimited(wait / 1000);
     // Counted before the password is checked and taken back on success: concurrent guesses
     // cannot all slip in while the first of them is still being hashed.
     this.pair.recordFailure(pairKey, now);

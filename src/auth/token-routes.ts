@@ -8,7 +8,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { AppContext } from '../context.js';
-import { BadRequestError, ForbiddenError } from '../http/errors.js';
+import { InvalidInput, NotAllowed, nullIfNotFound } from '../errors/index.js';
 import { errorResponses, security } from '../http/schemas.js';
 import { roleAtLeast, scopesForRole } from './principal.js';
 import { userIdSchema } from './user-id.js';
@@ -54,24 +54,26 @@ export async function tokenRoutes(app: FastifyInstance, ctx: AppContext): Promis
     },
     async (request) => {
       const input = { ...request.query, ...(request.body ?? {}) };
-      if (!input.user_id) throw new BadRequestError('user_id is required', 'user_id_required');
+      if (!input.user_id) throw new InvalidInput('user_id_required', 'user_id is required');
       const hours = input.expires_hours ?? 1;
-      if (hours > maxHours) throw new BadRequestError(`expires_hours must be at most ${maxHours}`, 'expires_hours_too_large');
+      if (hours > maxHours) throw new InvalidInput('expires_hours_too_large', `expires_hours must be at most ${maxHours}`);
       const ttlSeconds = Math.round(hours * 3600);
-      if (ttlSeconds < 1) throw new BadRequestError('expires_hours is too small: the token would expire at once', 'expires_hours_too_small');
+      if (ttlSeconds < 1) throw new InvalidInput('expires_hours_too_small', 'expires_hours is too small: the token would expire at once');
       // A disabled or deleted user's token would be refused at once: say so instead of minting it.
       if ((await ctx.store.tokens.checkToken('', input.user_id)).userDisabled) {
-        throw new ForbiddenError('That user is disabled or deleted', 'user_disabled');
+        throw new NotAllowed('user_disabled', 'That user is disabled or deleted');
       }
-      const known = await ctx.users.get(input.user_id).catch(() => null);
+      // Only "no such user" means an unknown (external) user; a failed lookup must not mint a
+      // token with the default role for a user whose real role is lower: it fails the request.
+      const known = await nullIfNotFound(ctx.users.get(input.user_id));
       if (known && input.role && !roleAtLeast(known.role, input.role)) {
-        throw new BadRequestError(`role ${input.role} is above the user's role (${known.role})`, 'role_above_user');
+        throw new InvalidInput('role_above_user', `role ${input.role} is above the user's role (${known.role})`);
       }
       const role = input.role ?? known?.role ?? 'operator';
       const granted = scopesForRole(role) as string[];
       const scope = input.scope ? input.scope.split(' ').filter(Boolean) : granted;
       const beyond = scope.filter((s) => !granted.includes(s));
-      if (beyond.length > 0) throw new BadRequestError(`scope not allowed for role ${role}: ${beyond.join(' ')}`, 'invalid_scope');
+      if (beyond.length > 0) throw new InvalidInput('invalid_scope', `scope not allowed for role ${role}: ${beyond.join(' ')}`);
       const issued = await ctx.signer.issueAccess(
         { userId: input.user_id, username: known?.username ?? input.user_id, role, scope: scope.join(' ') },
         ttlSeconds,

@@ -7,7 +7,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { SignJWT, jwtVerify, type JWTPayload, type JWTHeaderParameters } from 'jose';
-import { UnauthorizedError } from '../http/errors.js';
+import { NotAuthenticated, InvalidToken } from '../errors/index.js';
 import type { KeyRing } from './keyring.js';
 import type { Role } from './principal.js';
 
@@ -94,7 +94,7 @@ export class TokenSigner {
 
   /**
    * Verifies one of our own tokens: signature by `kid`, pinned algorithm, typ, iss, aud,
-   * exp (required), iat not in the future, and the `type` claim. Throws UnauthorizedError.
+   * exp (required), iat not in the future, and the `type` claim. Throws InvalidToken.
    */
   async verify(token: string, type: TokenType): Promise<JWTPayload & { sub: string; jti: string; exp: number }> {
     try {
@@ -103,9 +103,9 @@ export class TokenSigner {
         token,
         async (header: JWTHeaderParameters) => {
           const found = header.kid ? await this.keys.verificationKey(header.kid) : null;
-          if (!found) throw new UnauthorizedError();
+          if (!found) throw new NotAuthenticated();
           pinned = [found.alg];
-          if (header.alg !== found.alg) throw new UnauthorizedError();
+          if (header.alg !== found.alg) throw new NotAuthenticated();
           return found.key;
         },
         {
@@ -118,12 +118,12 @@ export class TokenSigner {
         },
       );
       const now = Math.floor(Date.now() / 1000);
-      if (pinned.length === 0 || payload.type !== type) throw new UnauthorizedError();
-      if (typeof payload.iat !== 'number' || payload.iat > now + CLOCK_TOLERANCE_S) throw new UnauthorizedError();
+      if (pinned.length === 0 || payload.type !== type) throw new NotAuthenticated();
+      if (typeof payload.iat !== 'number' || payload.iat > now + CLOCK_TOLERANCE_S) throw new NotAuthenticated();
       return payload as JWTPayload & { sub: string; jti: string; exp: number };
     } catch {
       // Whatever failed, the caller learns only that the token is not acceptable.
-      throw new UnauthorizedError('Invalid or expired token', 'invalid_token');
+      throw new InvalidToken();
     }
   }
 }

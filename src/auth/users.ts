@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { Role, TokenStore, UserRecord, UserStore } from '../db/types.js';
 import { GiB } from '../config/durations.js';
-import { NotFoundError } from '../http/errors.js';
+import { UserNotFound } from '../errors/index.js';
 import type { PasswordHasher } from './passwords.js';
 import { ROLES } from './principal.js';
 
@@ -84,14 +84,14 @@ export class UserService {
 
   async get(id: string): Promise<UserRecord> {
     const user = await this.store.getUserById(id);
-    if (!user) throw new NotFoundError('User not found', 'user_not_found');
+    if (!user) throw new UserNotFound();
     return user;
   }
 
   /** Looks a user up by id, or else by username (the CLI takes either). */
   async find(idOrUsername: string): Promise<UserRecord> {
     const user = (await this.store.getUserById(idOrUsername)) ?? (await this.store.getUserByUsername(idOrUsername));
-    if (!user) throw new NotFoundError('User not found', 'user_not_found');
+    if (!user) throw new UserNotFound();
     return user;
   }
 
@@ -112,7 +112,7 @@ export class UserService {
   }
 
   async remove(id: string): Promise<void> {
-    if (!(await this.store.deleteUser(id))) throw new NotFoundError('User not found', 'user_not_found');
+    if (!(await this.store.deleteUser(id))) throw new UserNotFound();
     await this.endSessions(id);
   }
 

@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { decodeProtectedHeader } from 'jose';
 import type { TokenStore } from '../db/types.js';
-import { UnauthorizedError } from '../http/errors.js';
+import { InvalidToken } from '../errors/index.js';
 import type { ExternalVerify } from './external.js';
 import type { KeyRing } from './keyring.js';
 import { isRole, lowerRole, scopesForRole, type Principal, type Role } from './principal.js';
@@ -90,7 +90,7 @@ export class AccessVerifier {
 
   private fail(reason: AuthFailureReason): never {
     this.onFailure(reason);
-    throw new UnauthorizedError('Invalid or expired token', 'invalid_token');
+    throw new InvalidToken();
   }
 
   private async verifiedClaims(token: string): Promise<Verified> {

@@ -4,7 +4,7 @@
  * files cost 300 KB, where a JSON copy of their keys cost 10 MB.
  */
 import type Database from 'better-sqlite3';
-import { LimitReachedError } from '../http/errors.js';
+import { LimitReached } from '../errors/index.js';
 import type { BatchRecord, BatchStore } from './types.js';
 
 const ID_LENGTH = 32;
@@ -61,10 +61,7 @@ export class SqliteBatchStore implements BatchStore {
     const { fileIds, ...rest } = batch;
     this.db.transaction(() => {
       if (batch.userId !== null && (this.q.open.get(batch.userId, batch.createdAt) as number) >= maxOpen) {
-        throw new LimitReachedError(
-          `At most ${maxOpen} batch downloads may be unexpired at once; reuse a token or wait for one to expire`,
-          'too_many_batches',
-        );
+        throw new LimitReached('too_many_batches', `At most ${maxOpen} batch downloads may be unexpired at once; reuse a token or wait for one to expire`);
       }
       this.q.insert.run({ ...rest, fileIds: fileIds.join('') });
     })();

@@ -5,7 +5,7 @@
  * check-and-reserve is atomic and the counters stay exact under races.
  */
 import type Database from 'better-sqlite3';
-import { LimitReachedError, PayloadTooLargeError } from '../http/errors.js';
+import { QuotaExceeded, LimitReached } from '../errors/index.js';
 import type { QuotaCheck } from './types.js';
 
 /** What a reservation adds: bytes, files to be stored, uploads to be held open. */
@@ -52,20 +52,14 @@ export class QuotaLedger {
   assertFits(quota: QuotaCheck, add: Addition): void {
     const row = this.taken.get({ userId: quota.userId, defaultQuota: quota.defaultQuotaBytes }) as TakenRow;
     if (add.uploads > 0 && quota.maxOpenUploads !== undefined && row.uploads + add.uploads > quota.maxOpenUploads) {
-      throw new LimitReachedError(
-        `At most ${quota.maxOpenUploads} uploads may be open at once: ${row.uploads} are open, ${add.uploads} more asked; complete or abort some first`,
-        'too_many_uploads',
-      );
+      throw new LimitReached('too_many_uploads', `At most ${quota.maxOpenUploads} uploads may be open at once: ${row.uploads} are open, ${add.uploads} more asked; complete or abort some first`);
     }
     if (quota.maxFiles && row.files + row.uploads + add.files > quota.maxFiles) {
-      throw new PayloadTooLargeError(
-        `At most ${quota.maxFiles} files per user: ${row.files} stored and ${row.uploads} open uploads, ${add.files} more asked`,
-        'file_count_exceeded',
-      );
+      throw new QuotaExceeded(`At most ${quota.maxFiles} files per user: ${row.files} stored and ${row.uploads} open uploads, ${add.files} more asked`, 'file_count_exceeded');
     }
     if (row.taken + add.bytes > row.quota) {
       const free = Math.max(0, row.quota - row.taken);
-      throw new PayloadTooLargeError(`Storage quota exceeded: ${free} bytes free, ${add.bytes} asked`, 'quota_exceeded');
+      throw new QuotaExceeded(`Storage quota exceeded: ${free} bytes free, ${add.bytes} asked`);
     }
   }
 

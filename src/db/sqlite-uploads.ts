@@ -4,7 +4,7 @@
  * aborted or expires: always in the same transaction as the state change.
  */
 import type Database from 'better-sqlite3';
-import { ConflictError, NotFoundError } from '../http/errors.js';
+import { UploadNotFound, UploadNotOpen } from '../errors/index.js';
 import type { SqliteFileStore } from './sqlite-files.js';
 import type { QuotaLedger } from './sqlite-quota.js';
 import type { FileRecord, PartRecord, QuotaCheck, UploadRecord, UploadState, UploadStore } from './types.js';
@@ -96,8 +96,8 @@ export class SqliteUploadStore implements UploadStore {
   async putPart(uploadId: string, part: PartRecord, now: number): Promise<void> {
     this.db.transaction(() => {
       const row = this.q.byId.get(uploadId) as UploadRow | undefined;
-      if (!row) throw new NotFoundError('Upload not found', 'upload_not_found');
-      if (row.state !== 'open') throw new ConflictError('Upload is no longer open for parts', 'upload_not_open');
+      if (!row) throw new UploadNotFound();
+      if (row.state !== 'open') throw new UploadNotOpen();
       this.q.putPart.run({ uploadId, ...part });
       this.q.touch.run(now, uploadId);
     })();

@@ -1,6 +1,6 @@
 /** Users in SQLite. Usernames are unique case-insensitively (username_key = lower(username)). */
 import type Database from 'better-sqlite3';
-import { ConflictError } from '../http/errors.js';
+import { WrongState } from '../errors/index.js';
 import type { NewUser, Role, UserPatch, UserRecord, UserStore } from './types.js';
 
 interface UserRow {
@@ -48,7 +48,7 @@ export class SqliteUserStore implements UserStore {
       this.q.insertUser.run({ ...user, usernameKey: user.username.toLowerCase() });
     } catch (err) {
       if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new ConflictError(`Username "${user.username}" is already taken`, 'username_taken');
+        throw new WrongState('username_taken', `Username "${user.username}" is already taken`);
       }
       throw err;
     }

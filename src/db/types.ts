@@ -35,7 +35,7 @@ export interface UserPatch {
 }
 
 export interface UserStore {
-  /** Throws ConflictError when the username (case-insensitive) is taken. */
+  /** Throws WrongState('username_taken') when the username (case-insensitive) is taken. */
   createUser(user: NewUser): Promise<UserRecord>;
   getUserById(id: string): Promise<UserRecord | null>;
   getUserByUsername(username: string): Promise<UserRecord | null>;
@@ -161,11 +161,11 @@ export interface QuotaCheck {
   userId: string;
   /** The user's quota when they have no override. */
   defaultQuotaBytes: number;
-  /** Most uploads the user may hold open (or assembling) at once: 429 too_many_uploads. Absent: no cap. */
+  /** Most uploads the user may hold open (or assembling) at once: LimitReached('too_many_uploads'). Absent: no cap. */
   maxOpenUploads?: number;
   /**
    * Most files the user may store, an open upload counting as the file it will become:
-   * 413 file_count_exceeded. Absent or 0: no cap.
+   * QuotaExceeded('file_count_exceeded'). Absent or 0: no cap.
    */
   maxFiles?: number;
 }
@@ -195,7 +195,7 @@ export interface FileStore {
   /**
    * Inserts a finished file, checking atomically that used + reserved + size fits the
    * quota (the one-request upload, whose size is known only at the end). Throws
-   * PayloadTooLargeError('quota_exceeded') when it does not.
+   * QuotaExceeded('quota_exceeded') when it does not.
    */
   insertFile(file: FileRecord, quota: QuotaCheck): Promise<void>;
   /** Removes the record and returns it (null when absent); frees its bytes from the quota. */
@@ -207,13 +207,13 @@ export interface FileStore {
 export interface UploadStore {
   /**
    * Creates uploads and reserves their declared sizes, atomically against the quota and the
-   * caps on open uploads (429 too_many_uploads) and files (413 file_count_exceeded).
+   * caps on open uploads (LimitReached('too_many_uploads')) and files (QuotaExceeded('file_count_exceeded')).
    */
   createUploads(uploads: UploadRecord[], quota: QuotaCheck): Promise<void>;
   getUpload(id: string): Promise<UploadRecord | null>;
   /**
    * Records (or replaces) a received part and refreshes the upload's activity time. Throws
-   * NotFoundError('upload_not_found') / ConflictError('upload_not_open') unless the upload is open.
+   * UploadNotFound / UploadNotOpen unless the upload is open.
    */
   putPart(uploadId: string, part: PartRecord, now: number): Promise<void>;
   listParts(uploadId: string): Promise<PartRecord[]>;
@@ -260,8 +260,8 @@ export interface BatchRecord {
 
 export interface BatchStore {
   /**
-   * Stores a batch unless its user already holds `maxOpen` unexpired ones (429
-   * too_many_batches), checked in the insert's own transaction. A batch of no user is not capped.
+   * Stores a batch unless its user already holds `maxOpen` unexpired ones
+   * (LimitReached('too_many_batches')), checked in the insert's own transaction. A batch of no user is not capped.
    */
   createBatch(batch: BatchRecord, maxOpen: number): Promise<void>;
   /** How many unexpired batches at `now` (unix seconds) the user holds. */

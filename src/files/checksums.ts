@@ -1,5 +1,5 @@
 /** Client-supplied digests: X-Checksum-SHA256 (hex or base64) and Content-MD5 (base64). */
-import { BadRequestError } from '../http/errors.js';
+import { InvalidInput } from '../errors/index.js';
 
 function toHex(value: string, bytes: number, header: string): string {
   const v = value.trim();
@@ -8,7 +8,7 @@ function toHex(value: string, bytes: number, header: string): string {
     const decoded = Buffer.from(v.replace(/-/g, '+').replace(/_/g, '/'), 'base64');
     if (decoded.length === bytes) return decoded.toString('hex');
   }
-  throw new BadRequestError(`${header}: expected ${bytes * 8}-bit digest as hex or base64`, 'invalid_checksum');
+  throw new InvalidInput('invalid_checksum', `${header}: expected ${bytes * 8}-bit digest as hex or base64`);
 }
 
 export interface ExpectedDigests {

@@ -6,7 +6,7 @@
 import type { Readable } from 'node:stream';
 import type { Principal } from '../auth/principal.js';
 import type { FileRecord, ListPage, MetadataStore, QuotaCheck, Usage } from '../db/types.js';
-import { BadRequestError, NotFoundError, PayloadTooLargeError } from '../http/errors.js';
+import { InvalidInput, FileNotFound, TooLarge, QuotaExceeded } from '../errors/index.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { noTelemetry, type Telemetry } from '../ops/telemetry.js';
 import { buildKey, newFileId, parseKey } from './keys.js';
@@ -48,7 +48,7 @@ function decodeCursor(cursor: string): { createdAt: string; id: string } {
   } catch {
     // fall through to the 400 below
   }
-  throw new BadRequestError('query.cursor: not a cursor this server issued', 'invalid_cursor');
+  throw new InvalidInput('invalid_cursor', 'query.cursor: not a cursor this server issued');
 }
 
 export class FileService {
@@ -72,7 +72,7 @@ export class FileService {
   async getVisible(principal: Principal, key: string): Promise<FileRecord> {
     const parts = parseKey(key);
     const file = mayAccess(principal, parts.userId) ? await this.store.files.getFile(key) : null;
-    if (!file) throw new NotFoundError('File not found', 'file_not_found');
+    if (!file) throw new FileNotFound();
     return file;
   }
 
@@ -102,7 +102,7 @@ export class FileService {
   async delete(principal: Principal, key: string): Promise<FileRecord> {
     await this.getVisible(principal, key);
     const removed = await this.store.files.deleteFile(key);
-    if (!removed) throw new NotFoundError('File not found', 'file_not_found');
+    if (!removed) throw new FileNotFound();
     await this.blobs.delete(key);
     return removed;
   }
@@ -130,7 +130,7 @@ export class FileService {
     const max = this.limits.maxFilesPerUser;
     // Refused before a byte is stored; the insert re-checks atomically.
     if (max > 0 && usage.fileCount + usage.openUploads >= max) {
-      throw new PayloadTooLargeError(`At most ${max} files per user: ${usage.fileCount} stored and ${usage.openUploads} open uploads`, 'file_count_exceeded');
+      throw new QuotaExceeded(`At most ${max} files per user: ${usage.fileCount} stored and ${usage.openUploads} open uploads`, 'file_count_exceeded');
     }
     const remaining = Math.max(0, usage.quotaBytes - usage.usedBytes - usage.reservedBytes);
     const maxBytes = Math.min(this.limits.maxFileBytes, remaining);
@@ -140,8 +140,8 @@ export class FileService {
       md5: false,
       tooLarge: () =>
         maxBytes === this.limits.maxFileBytes
-          ? new PayloadTooLargeError(`File larger than ${this.limits.maxFileBytes} bytes`, 'file_too_large')
-          : new PayloadTooLargeError(`Storage quota exceeded: ${remaining} bytes free, the file is larger`, 'quota_exceeded'),
+          ? new TooLarge('file_too_large', `File larger than ${this.limits.maxFileBytes} bytes`)
+          : new QuotaExceeded(`Storage quota exceeded: ${remaining} bytes free, the file is larger`),
     });
     this.telemetry.bytesIn(written.size);
     const file: FileRecord = {

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { isValidUserId } from '../auth/user-id.js';
-import { BadRequestError } from '../http/errors.js';
+import { InvalidInput } from '../errors/index.js';
 import { folderProblem, nameProblem } from './names.js';
 
 export interface KeyParts {
@@ -27,7 +27,7 @@ export function buildKey(parts: KeyParts): string {
 export function parseKey(key: string): KeyParts {
   const segments = key.split('/');
   const fail = (why: string): never => {
-    throw new BadRequestError(`Invalid key: ${why}`, 'invalid_key');
+    throw new InvalidInput('invalid_key', `Invalid key: ${why}`);
   };
   if (segments.length < 3 || segments[0] !== 'storage') fail('must start with storage/{user_id}/');
   const userId = segments[1]!;

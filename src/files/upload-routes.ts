@@ -13,7 +13,7 @@ import type { AccessRule } from '../auth/principal.js';
 import { userIdSchema } from '../auth/user-id.js';
 import type { AppContext } from '../context.js';
 import type { FileRecord } from '../db/types.js';
-import { BadRequestError, PayloadTooLargeError } from '../http/errors.js';
+import { InvalidInput, TooLarge } from '../errors/index.js';
 import { errorResponses, security } from '../http/schemas.js';
 import { expectedDigests } from './checksums.js';
 import { filenameSchema, folderSchema, mimeSchema } from './names.js';
@@ -213,7 +213,7 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
     let contentLength: number | undefined;
     if (request.isMultipart()) {
       const file = await request.file();
-      if (!file) throw new BadRequestError('body: a file field is required', 'validation_error');
+      if (!file) throw new InvalidInput('validation_error', 'body: a file field is required');
       locator = { uploadId: fieldValue(file, 'uploadId') ?? request.query.uploadId, partNumber: fieldValue(file, 'partNumber') ?? request.query.partNumber };
       body = file.file;
     } else {
@@ -224,7 +224,7 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
     const parsed = partLocator.safeParse(locator);
     if (!parsed.success) {
       const issue = parsed.error.issues[0]!;
-      throw new BadRequestError(`${issue.path.join('.')}: ${issue.message}`, 'validation_error');
+      throw new InvalidInput('validation_error', `${issue.path.join('.')}: ${issue.message}`);
     }
     const part = await ctx.uploads.putPart(request.principal!, parsed.data.uploadId, parsed.data.partNumber, body, {
       ...expectedDigests(request.headers),
@@ -251,7 +251,7 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
       config: { access: WRITE },
     },
     async (request, reply) => {
-      if (!request.isMultipart()) throw new BadRequestError('Expected multipart/form-data', 'multipart_required');
+      if (!request.isMultipart()) throw new InvalidInput('multipart_required', 'Expected multipart/form-data');
       const userId = actingUserId(request.principal!, request.query.user_id);
       let folder = request.query.folder ?? '';
       const stored: FileRecord[] = [];
@@ -263,7 +263,7 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
           }
           if (stored.length >= maxFilesPerRequest) {
             // F-07: every file is a record and an inode, whatever its size (1000 empty files cost no quota).
-            throw new PayloadTooLargeError(`At most ${maxFilesPerRequest} files per request`, 'too_many_files');
+            throw new TooLarge('too_many_files', `At most ${maxFilesPerRequest} files per request`);
           }
           const filename = parseField(filenameSchema, part.filename, `${part.fieldname}.filename`)!;
           // The canonical form (F-01), never the raw part header.
@@ -275,7 +275,7 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
         await ctx.files.discard(stored);
         throw err;
       }
-      if (stored.length === 0) throw new BadRequestError('body: at least one file field is required', 'validation_error');
+      if (stored.length === 0) throw new InvalidInput('validation_error', 'body: at least one file field is required');
       return reply.code(201).send({ files: stored.map((f) => publicRecord(f, ctx.config.publicBaseUrl)) });
     },
   );
@@ -283,6 +283,6 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
 
 function parseField<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new BadRequestError(`body.${field}: ${parsed.error.issues[0]!.message}`, 'validation_error');
+  if (!parsed.success) throw new InvalidInput('validation_error', `body.${field}: ${parsed.error.issues[0]!.message}`);
   return parsed.data;
 }

@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Principal } from '../auth/principal.js';
 import type { FileRecord, MetadataStore, PartRecord, UploadRecord } from '../db/types.js';
-import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError } from '../http/errors.js';
+import { InvalidInput, FileNotFound, UploadNotFound, WrongState, UploadNotOpen, TooLarge } from '../errors/index.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { noTelemetry, type Telemetry } from '../ops/telemetry.js';
 import type { ExpectedDigests } from './checksums.js';
@@ -69,18 +69,18 @@ export class UploadService {
 
   async init(userId: string, req: InitRequest): Promise<UploadRecord[]> {
     const single = req.mode !== 'batch';
-    if (single && req.files.length !== 1) throw new BadRequestError(`body.files: mode ${req.mode} takes exactly one file`, 'validation_error');
+    if (single && req.files.length !== 1) throw new InvalidInput('validation_error', `body.files: mode ${req.mode} takes exactly one file`);
     // Size limits come before the quota, so a too-big file reads as file_too_large.
     for (const f of req.files) {
       if (f.size > this.limits.maxFileBytes) {
-        throw new PayloadTooLargeError(`${f.name}: larger than the ${this.limits.maxFileBytes}-byte limit`, 'file_too_large');
+        throw new TooLarge('file_too_large', `${f.name}: larger than the ${this.limits.maxFileBytes}-byte limit`);
       }
     }
     const now = Date.now();
     const uploads = req.files.map((f): UploadRecord => {
       const partSize = req.mode === 'single' ? Math.max(f.size, 1) : (req.partSize ?? DEFAULT_PART_SIZE);
       const partCount = Math.max(1, Math.ceil(f.size / partSize));
-      if (partCount > MAX_PARTS) throw new BadRequestError(`body.partSize: ${f.name} would need more than ${MAX_PARTS} parts`, 'validation_error');
+      if (partCount > MAX_PARTS) throw new InvalidInput('validation_error', `body.partSize: ${f.name} would need more than ${MAX_PARTS} parts`);
       return {
         id: randomBytes(18).toString('base64url'),
         userId,
@@ -106,7 +106,7 @@ export class UploadService {
   /** The upload if `principal` may touch it; 404 otherwise (existence does not leak). */
   async getOwned(principal: Principal, uploadId: string): Promise<UploadRecord> {
     const upload = await this.store.uploads.getUpload(uploadId);
-    if (!upload || !mayAccess(principal, upload.userId)) throw new NotFoundError('Upload not found', 'upload_not_found');
+    if (!upload || !mayAccess(principal, upload.userId)) throw new UploadNotFound();
     return upload;
   }
 
@@ -122,13 +122,13 @@ export class UploadService {
   /** Checks that can refuse a part before a byte is read. Returns the exact size expected. */
   async admitPart(principal: Principal, uploadId: string, partNumber: number, contentLength: number | undefined): Promise<{ upload: UploadRecord; expected: number }> {
     const upload = await this.getOwned(principal, uploadId);
-    if (upload.state !== 'open') throw new ConflictError('Upload is no longer open for parts', 'upload_not_open');
+    if (upload.state !== 'open') throw new UploadNotOpen();
     if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > upload.partCount) {
-      throw new BadRequestError(`partNumber: must be between 1 and ${upload.partCount}`, 'invalid_part_number');
+      throw new InvalidInput('invalid_part_number', `partNumber: must be between 1 and ${upload.partCount}`);
     }
     const expected = this.expectedPartSize(upload, partNumber);
     if (contentLength !== undefined && contentLength > expected) {
-      throw new PayloadTooLargeError(`Part ${partNumber} must be ${expected} bytes`, 'part_too_large');
+      throw new TooLarge('part_too_large', `Part ${partNumber} must be ${expected} bytes`);
     }
     return { upload, expected };
   }
@@ -139,11 +139,11 @@ export class UploadService {
     const written = await this.blobs.writePart(uploadId, partNumber, body, {
       maxBytes: expected,
       md5: expect.md5 !== undefined, // only when Content-MD5 was sent: it halves the hashing cost
-      tooLarge: () => new PayloadTooLargeError(`Part ${partNumber} must be ${expected} bytes`, 'part_too_large'),
+      tooLarge: () => new TooLarge('part_too_large', `Part ${partNumber} must be ${expected} bytes`),
       verify: async (w) => {
-        if (w.size !== expected) throw new BadRequestError(`Part ${partNumber} must be ${expected} bytes, got ${w.size}`, 'part_size_mismatch');
-        if (expect.sha256 && expect.sha256 !== w.sha256) throw new BadRequestError('X-Checksum-SHA256 does not match the part', 'checksum_mismatch');
-        if (expect.md5 && expect.md5 !== w.md5) throw new BadRequestError('Content-MD5 does not match the part', 'checksum_mismatch');
+        if (w.size !== expected) throw new InvalidInput('part_size_mismatch', `Part ${partNumber} must be ${expected} bytes, got ${w.size}`);
+        if (expect.sha256 && expect.sha256 !== w.sha256) throw new InvalidInput('checksum_mismatch', 'X-Checksum-SHA256 does not match the part');
+        if (expect.md5 && expect.md5 !== w.md5) throw new InvalidInput('checksum_mismatch', 'Content-MD5 does not match the part');
         // Two copies of one part may arrive at once: promoting a copy and recording its digest
         // happen under the upload's lock, so the recorded digest is always that of the bytes
         // kept; complete reads the part list under the same lock (F-09). Only this short step
@@ -174,8 +174,8 @@ export class UploadService {
 
   private async assertOpen(uploadId: string): Promise<void> {
     const upload = await this.store.uploads.getUpload(uploadId);
-    if (!upload) throw new NotFoundError('Upload not found', 'upload_not_found');
-    if (upload.state !== 'open') throw new ConflictError('Upload is no longer open for parts', 'upload_not_open');
+    if (!upload) throw new UploadNotFound();
+    if (upload.state !== 'open') throw new UploadNotOpen();
   }
 
   async complete(
@@ -184,7 +184,7 @@ export class UploadService {
   ): Promise<{ file: FileRecord; created: boolean }> {
     const upload = await this.getOwned(principal, req.uploadId);
     if (upload.state === 'completed') return { file: await this.completedFile(upload), created: false };
-    if (upload.state === 'assembling') throw new ConflictError('This upload is being completed', 'complete_in_progress');
+    if (upload.state === 'assembling') throw new WrongState('complete_in_progress', 'This upload is being completed');
 
     const expectedSha = req.sha256?.toLowerCase() ?? upload.sha256;
     const folder = req.folder ?? upload.folder;
@@ -199,7 +199,7 @@ export class UploadService {
       const listed = await this.store.uploads.listParts(upload.id);
       this.checkParts(upload, listed);
       if (upload.partCount === 1 && expectedSha && listed[0]!.sha256 !== expectedSha) {
-        throw new BadRequestError('sha256 does not match the uploaded bytes', 'checksum_mismatch');
+        throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
       }
       return (await this.store.uploads.beginAssembly(upload.id, key, Date.now())) ? listed : null;
     });
@@ -207,12 +207,12 @@ export class UploadService {
       // Someone else won the race: report their outcome.
       const now = await this.getOwned(principal, upload.id);
       if (now.state === 'completed') return { file: await this.completedFile(now), created: false };
-      throw new ConflictError('This upload is being completed', 'complete_in_progress');
+      throw new WrongState('complete_in_progress', 'This upload is being completed');
     }
     try {
       const written = await this.blobs.assemble(upload.id, parts, key);
       if (written.size !== upload.size || (expectedSha && written.sha256 !== expectedSha)) {
-        throw new BadRequestError('sha256 does not match the uploaded bytes', 'checksum_mismatch');
+        throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
       }
       const file: FileRecord = { id, key, userId: upload.userId, folder, filename, size: written.size, mime: upload.mime, sha256: written.sha256, createdAt: new Date().toISOString() };
       await this.store.uploads.finishAssembly(upload.id, file);
@@ -234,13 +234,13 @@ export class UploadService {
       if (!p || p.size !== this.expectedPartSize(upload, n)) missing.push(n);
     }
     if (missing.length > 0) {
-      throw new BadRequestError(`Missing or wrong-sized parts: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`, 'upload_incomplete', { missing_parts: missing });
+      throw new InvalidInput('upload_incomplete', `Missing or wrong-sized parts: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`, { missing_parts: missing });
     }
   }
 
   private async completedFile(upload: UploadRecord): Promise<FileRecord> {
     const file = upload.fileKey ? await this.store.files.getFile(upload.fileKey) : null;
-    if (!file) throw new NotFoundError('The file of this upload was deleted', 'file_not_found');
+    if (!file) throw new FileNotFound('The file of this upload was deleted');
     return file;
   }
 
@@ -249,9 +249,9 @@ export class UploadService {
     // Under the lock, so that a completion cannot begin between the state check and the delete.
     await this.locks.run(uploadId, async () => {
       const upload = await this.store.uploads.getUpload(uploadId);
-      if (!upload) throw new NotFoundError('Upload not found', 'upload_not_found');
-      if (upload.state === 'assembling') throw new ConflictError('This upload is being completed', 'complete_in_progress');
-      if (upload.state === 'completed') throw new ConflictError('This upload is already complete', 'upload_completed');
+      if (!upload) throw new UploadNotFound();
+      if (upload.state === 'assembling') throw new WrongState('complete_in_progress', 'This upload is being completed');
+      if (upload.state === 'completed') throw new WrongState('upload_completed', 'This upload is already complete');
       await this.store.uploads.deleteUpload(uploadId);
       await this.blobs.deleteParts(uploadId);
     });

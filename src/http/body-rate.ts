@@ -13,7 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { errorBody } from './error-handler.js';
+import { errorBody, HTTP_STATUS } from './error-handler.js';
 
 export interface BodyRateLimits {
   /** 0: no minimum. */
@@ -101,11 +101,11 @@ function cut(res: ServerResponse, rate: number, min: number): void {
     return;
   }
   const body = JSON.stringify(
-    errorBody(408, 'body_too_slow', `The request body arrived at ${Math.floor(rate)} bytes/s, below the minimum of ${min} bytes/s`),
+    errorBody(HTTP_STATUS.body_too_slow, 'body_too_slow', `The request body arrived at ${Math.floor(rate)} bytes/s, below the minimum of ${min} bytes/s`),
   );
   // Connection: close makes Node close the socket once this is out; the handler still waiting
   // for the body then sees the request aborted and cleans up (temp files, locks).
-  res.writeHead(408, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
+  res.writeHead(HTTP_STATUS.body_too_slow, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(body), Connection: 'close' });
   res.end(body);
 }
 

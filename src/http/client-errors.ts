@@ -6,31 +6,31 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import type { ErrorCode } from '../errors/index.js';
+import { HTTP_STATUS } from './error-handler.js';
 import { answerAndClose, rawErrorResponse } from './raw-response.js';
 
 interface ClientErrorAnswer {
-  status: number;
-  code: string;
+  code: ErrorCode;
   message: string;
 }
 
 /** llhttp / Node error codes → our answer; anything else is a plain malformed request. */
 const ANSWERS: Record<string, ClientErrorAnswer> = {
-  HPE_HEADER_OVERFLOW: { status: 431, code: 'headers_too_large', message: 'Request headers too large' },
-  ERR_HTTP_REQUEST_TIMEOUT: { status: 408, code: 'request_timeout', message: 'The request headers took too long to arrive' },
-  HPE_CHUNK_EXTENSIONS_OVERFLOW: { status: 413, code: 'chunk_extensions_too_large', message: 'Chunk extensions too large' },
-  HPE_INVALID_URL: { status: 400, code: 'invalid_url', message: 'The request target contains characters that are not allowed' },
+  HPE_HEADER_OVERFLOW: { code: 'headers_too_large', message: 'Request headers too large' },
+  ERR_HTTP_REQUEST_TIMEOUT: { code: 'request_timeout', message: 'The request headers took too long to arrive' },
+  HPE_CHUNK_EXTENSIONS_OVERFLOW: { code: 'chunk_extensions_too_large', message: 'Chunk extensions too large' },
+  HPE_INVALID_URL: { code: 'invalid_url', message: 'The request target contains characters that are not allowed' },
   HPE_UNEXPECTED_CONTENT_LENGTH: {
-    status: 400,
     code: 'invalid_framing',
     message: 'Content-Length and Transfer-Encoding must not be sent together',
   },
-  HPE_INVALID_TRANSFER_ENCODING: { status: 400, code: 'invalid_framing', message: 'Invalid Transfer-Encoding' },
-  HPE_INVALID_CONTENT_LENGTH: { status: 400, code: 'invalid_framing', message: 'Invalid Content-Length' },
-  HPE_INVALID_HEADER_TOKEN: { status: 400, code: 'invalid_header', message: 'A header name or value contains characters that are not allowed' },
+  HPE_INVALID_TRANSFER_ENCODING: { code: 'invalid_framing', message: 'Invalid Transfer-Encoding' },
+  HPE_INVALID_CONTENT_LENGTH: { code: 'invalid_framing', message: 'Invalid Content-Length' },
+  HPE_INVALID_HEADER_TOKEN: { code: 'invalid_header', message: 'A header name or value contains characters that are not allowed' },
 };
 
-const MALFORMED: ClientErrorAnswer = { status: 400, code: 'malformed_request', message: 'Malformed HTTP request' };
+const MALFORMED: ClientErrorAnswer = { code: 'malformed_request', message: 'Malformed HTTP request' };
 
 export function clientErrorAnswer(code: string | undefined): ClientErrorAnswer {
   return (code && ANSWERS[code]) || MALFORMED;
@@ -44,7 +44,7 @@ export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: 
   if (err.code === 'ECONNRESET' || socket.destroyed || answered.has(socket)) return;
   answered.add(socket);
   const answer = clientErrorAnswer(err.code);
-  this.log.debug({ code: err.code, status: answer.status }, `client error: ${answer.message}`);
+  this.log.debug({ code: err.code, status: HTTP_STATUS[answer.code] }, `client error: ${answer.message}`);
   // As Node itself does: never write a second status line into a response already under way
   // (a timeout while an earlier keep-alive response is still being sent).
   const inFlight = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
@@ -52,5 +52,5 @@ export function clientErrorHandler(this: FastifyInstance, err: Error & { code?: 
     socket.destroy();
     return;
   }
-  answerAndClose(socket, rawErrorResponse(answer.status, answer.code, answer.message));
+  answerAndClose(socket, rawErrorResponse(answer.code, answer.message));
 }

@@ -121,6 +121,6 @@ export class ConnectionGate {
   }
 
   private refuse(socket: Socket, message: string): void {
-    answerAndClose(socket, rawErrorResponse(429, 'too_many_connections', message, { 'Retry-After': RETRY_AFTER_SECONDS }));
+    answerAndClose(socket, rawErrorResponse('too_many_connections', message, { 'Retry-After': RETRY_AFTER_SECONDS }));
   }
 }

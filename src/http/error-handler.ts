@@ -4,7 +4,7 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { AppError } from './errors.js';
+import { AppError, type ErrorCode } from '../errors/index.js';
 
 export interface ErrorBody {
   statusCode: number;
@@ -35,19 +35,94 @@ function describeValidation(error: FastifyError): string {
   return `${field}: ${first.message ?? error.message}`;
 }
 
-/** Node errno codes that mean "the disk is full" rather than a bug. */
-const NO_SPACE = new Set(['ENOSPC', 'EDQUOT']);
+/**
+ * The HTTP status of every code (docs/api.md, "Error codes"): the only place a domain error
+ * meets HTTP. A `Record` over the closed union, so a new code without a status does not compile.
+ */
+export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
+  validation_error: 400,
+  user_id_required: 400,
+  invalid_key: 400,
+  invalid_cursor: 400,
+  invalid_upload_id: 400,
+  invalid_checksum: 400,
+  checksum_mismatch: 400,
+  part_size_mismatch: 400,
+  invalid_part_number: 400,
+  upload_incomplete: 400,
+  multipart_required: 400,
+  expires_in_too_large: 400,
+  expires_hours_too_large: 400,
+  expires_hours_too_small: 400,
+  role_above_user: 400,
+  invalid_scope: 400,
+  empty_batch: 400,
+  invalid_name: 400,
+  invalid_url: 400,
+  invalid_header: 400,
+  invalid_framing: 400,
+  malformed_request: 400,
+  unauthorized: 401,
+  invalid_token: 401,
+  invalid_credentials: 401,
+  insufficient_scope: 403,
+  forbidden_user: 403,
+  csrf_rejected: 403,
+  not_a_user: 403,
+  user_disabled: 403,
+  invalid_signature: 403,
+  url_expired: 403,
+  not_found: 404,
+  file_not_found: 404,
+  files_not_found: 404,
+  upload_not_found: 404,
+  user_not_found: 404,
+  batch_not_found: 404,
+  request_timeout: 408,
+  body_too_slow: 408,
+  upload_not_open: 409,
+  upload_completed: 409,
+  complete_in_progress: 409,
+  username_taken: 409,
+  precondition_failed: 412,
+  payload_too_large: 413,
+  file_too_large: 413,
+  part_too_large: 413,
+  too_many_files: 413,
+  batch_too_large: 413,
+  chunk_extensions_too_large: 413,
+  quota_exceeded: 413,
+  file_count_exceeded: 413,
+  range_not_satisfiable: 416,
+  too_many_uploads: 429,
+  too_many_batches: 429,
+  too_many_connections: 429,
+  too_many_requests: 429,
+  headers_too_large: 431,
+  internal_error: 500,
+  login_busy: 503,
+  insufficient_storage: 507,
+};
+
+/** Headers an error's data calls for: the 401 challenge, Retry-After, the 416 Content-Range. */
+function headersOf(error: AppError, status: number): Record<string, string> {
+  const headers: Record<string, string> = {};
+  // RFC 6750 §3.1: `error="invalid_token"` only when a token was sent and refused; a bare
+  // `Bearer` when none was (and never a word on why a token failed).
+  if (status === 401) headers['WWW-Authenticate'] = error.code === 'invalid_token' ? 'Bearer error="invalid_token"' : 'Bearer';
+  if (error.retryAfterSeconds !== undefined) headers['Retry-After'] = String(Math.max(1, Math.ceil(error.retryAfterSeconds)));
+  if (error.objectSize !== undefined) headers['Content-Range'] = `bytes */${error.objectSize}`;
+  return headers;
+}
 
 function toReply(error: FastifyError | AppError | Error): { status: number; body: ErrorBody; headers: Record<string, string> } {
   if (error instanceof AppError) {
-    return { status: error.statusCode, body: errorBody(error.statusCode, error.code, error.message, error.details), headers: error.headers };
+    const status = HTTP_STATUS[error.code];
+    return { status, body: errorBody(status, error.code, error.message, error.details), headers: headersOf(error, status) };
   }
   const fe = error as FastifyError & { code?: string };
   if (fe.validation) {
     return { status: 400, body: errorBody(400, 'validation_error', describeValidation(fe)), headers: {} };
-  }
-  if (fe.code && NO_SPACE.has(fe.code)) {
-    return { status: 507, body: errorBody(507, 'insufficient_storage', 'Not enough space on the storage volume'), headers: {} };
   }
   const status = typeof fe.statusCode === 'number' ? fe.statusCode : 500;
   if (status >= 400 && status < 500) {

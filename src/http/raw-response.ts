@@ -5,12 +5,14 @@
  */
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
-import { errorBody } from './error-handler.js';
+import type { ErrorCode } from '../errors/index.js';
+import { errorBody, HTTP_STATUS } from './error-handler.js';
 
 /** How long a refused socket may keep sending before we drop it. */
 const LINGER_MS = 2000;
 
-export function rawErrorResponse(statusCode: number, code: string, message: string, headers: Record<string, string> = {}): string {
+export function rawErrorResponse(code: ErrorCode, message: string, headers: Record<string, string> = {}): string {
+  const statusCode = HTTP_STATUS[code];
   const body = JSON.stringify(errorBody(statusCode, code, message));
   const lines = [
     `HTTP/1.1 ${statusCode} ${STATUS_CODES[statusCode] ?? 'Error'}`,

@@ -8,7 +8,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import { secretsEqual } from '../auth/guard.js';
 import type { AuthFailureReason } from '../auth/verifier.js';
 import type { MetadataStore } from '../db/types.js';
-import { UnauthorizedError } from '../http/errors.js';
+import { NotAuthenticated, InvalidToken } from '../errors/index.js';
 import type { Telemetry } from './telemetry.js';
 
 export class PromTelemetry implements Telemetry {
@@ -98,9 +98,9 @@ export async function metricsRoutes(app: FastifyInstance, telemetry: PromTelemet
   if (!token) return;
   app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics (Bearer METRICS_TOKEN)', security: [{ bearer: [] }] } }, async (request, reply) => {
     const given = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
-    if (!given) throw new UnauthorizedError();
+    if (!given) throw new NotAuthenticated();
     // RFC 6750: a token was sent and is wrong → error="invalid_token".
-    if (!secretsEqual(given, token)) throw new UnauthorizedError('Authentication required', 'invalid_token');
+    if (!secretsEqual(given, token)) throw new InvalidToken('Authentication required');
     return reply.type(telemetry.registry.contentType).send(await telemetry.registry.metrics());
   });
 }

@@ -9,7 +9,7 @@ import type { Principal } from '../auth/principal.js';
 import type { BatchRecord, FileRecord, MetadataStore } from '../db/types.js';
 import { mayAccess } from '../files/file-service.js';
 import { nameProblem } from '../files/names.js';
-import { BadRequestError, LimitReachedError, NotFoundError, PayloadTooLargeError } from '../http/errors.js';
+import { InvalidInput, NotFound, TooLarge, LimitReached } from '../errors/index.js';
 import type { Compression } from './zip.js';
 
 export interface BatchLimits {
@@ -43,7 +43,7 @@ export const hashToken = (token: string): string => createHash('sha256').update(
 export function archiveName(name: string | undefined): string {
   if (name === undefined || name.trim() === '') return 'files.zip';
   const problem = nameProblem(name);
-  if (problem) throw new BadRequestError(`body.name: ${problem}`, 'invalid_name');
+  if (problem) throw new InvalidInput('invalid_name', `body.name: ${problem}`);
   return /\.zip$/i.test(name) ? name : `${name}.zip`;
 }
 
@@ -55,9 +55,9 @@ export class BatchService {
 
   async create(principal: Principal, req: BatchRequest, now = Math.floor(Date.now() / 1000)): Promise<CreatedBatch> {
     const keys = [...new Set(req.keys)];
-    if (keys.length === 0) throw new BadRequestError('body.keys: at least one key is needed', 'empty_batch');
+    if (keys.length === 0) throw new InvalidInput('empty_batch', 'body.keys: at least one key is needed');
     if (keys.length > this.limits.maxFiles) {
-      throw new PayloadTooLargeError(`A batch holds at most ${this.limits.maxFiles} files`, 'too_many_files');
+      throw new TooLarge('too_many_files', `A batch holds at most ${this.limits.maxFiles} files`);
     }
     const name = archiveName(req.name);
     const userId = principal.userId ?? req.userId ?? null;
@@ -81,11 +81,11 @@ export class BatchService {
       else missing.push(key);
     }
     if (missing.length > 0) {
-      throw new NotFoundError(`${missing.length} of the keys are missing or not yours`, 'files_not_found', { missing });
+      throw new NotFound('files_not_found', `${missing.length} of the keys are missing or not yours`, { missing });
     }
     const totalSize = found.reduce((sum, f) => sum + f.size, 0);
     if (totalSize > this.limits.maxBytes) {
-      throw new PayloadTooLargeError(`A batch holds at most ${this.limits.maxBytes} bytes`, 'batch_too_large');
+      throw new TooLarge('batch_too_large', `A batch holds at most ${this.limits.maxBytes} bytes`);
     }
     await this.store.batches.pruneBatches(now);
     const token = randomBytes(32).toString('base64url');
@@ -107,14 +107,14 @@ export class BatchService {
   /** 429 too_many_batches when `userId` already holds the most unexpired batches (one indexed count). */
   async assertRoom(userId: string, now = Math.floor(Date.now() / 1000)): Promise<void> {
     if ((await this.store.batches.countOpenBatches(userId, now)) >= this.limits.maxOpen) {
-      throw new LimitReachedError(`At most ${this.limits.maxOpen} batch downloads may be unexpired at once; reuse a token or wait for one to expire`, 'too_many_batches');
+      throw new LimitReached('too_many_batches', `At most ${this.limits.maxOpen} batch downloads may be unexpired at once; reuse a token or wait for one to expire`);
     }
   }
 
   /** The batch a token stands for; 404 when malformed, unknown or expired. */
   async open(token: string, now = Math.floor(Date.now() / 1000)): Promise<BatchRecord> {
     const batch = TOKEN_PATTERN.test(token) ? await this.store.batches.getBatch(hashToken(token), now) : null;
-    if (!batch) throw new NotFoundError('Batch download not found or expired', 'batch_not_found');
+    if (!batch) throw new NotFound('batch_not_found', 'Batch download not found or expired');
     return batch;
   }
 

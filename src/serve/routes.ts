@@ -12,7 +12,7 @@ import { userIdSchema } from '../auth/user-id.js';
 import type { AppContext } from '../context.js';
 import { mayAccess } from '../files/file-service.js';
 import { parseKey } from '../files/keys.js';
-import { BadRequestError, ForbiddenError, NotFoundError } from '../http/errors.js';
+import { InvalidInput, NotAllowed, FileNotFound } from '../errors/index.js';
 import { errorResponses, security } from '../http/schemas.js';
 import { BatchService } from './batches.js';
 import { dispositionHeaders } from './disposition.js';
@@ -53,7 +53,7 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
       const principal = serve.publicStorage ? null : await ctx.guard.require(request, READ);
       const owner = parseKey(key).userId;
       const file = principal && !mayAccess(principal, owner) ? null : await ctx.files.getByKey(key);
-      if (!file) throw new NotFoundError('File not found', 'file_not_found');
+      if (!file) throw new FileNotFound();
       return serveFile(request, reply, file, ctx.blobs, {
         cacheControl: serve.publicStorage ? serve.publicCacheControl : 'private, no-cache',
         disposition: request.query.disposition,
@@ -75,14 +75,14 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
     },
     handler: async (request, reply) => {
       const key = decodeKeyToken(request.params['*']);
-      if (key === null) throw new BadRequestError('The key in a signed URL must be base64url', 'invalid_key');
+      if (key === null) throw new InvalidInput('invalid_key', 'The key in a signed URL must be base64url');
       parseKey(key);
       const now = seconds();
       const verdict = verifySignature(signingKey, key, request.query.exp, request.query.sig, now);
-      if (verdict === 'expired') throw new ForbiddenError('This signed URL has expired', 'url_expired');
-      if (verdict !== 'ok') throw new ForbiddenError('Invalid signature', 'invalid_signature');
+      if (verdict === 'expired') throw new NotAllowed('url_expired', 'This signed URL has expired');
+      if (verdict !== 'ok') throw new NotAllowed('invalid_signature', 'Invalid signature');
       const file = await ctx.files.getByKey(key);
-      if (!file) throw new NotFoundError('File not found', 'file_not_found');
+      if (!file) throw new FileNotFound();
       const maxAge = Math.max(0, Math.min(Number(request.query.exp) - now, 86_400));
       return serveFile(request, reply, file, ctx.blobs, {
         cacheControl: `private, max-age=${maxAge}`,
@@ -116,7 +116,7 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
     async (request) => {
       const { key, expires_in: expiresIn = 3600 } = request.query;
       if (expiresIn > serve.signedUrlMaxSeconds) {
-        throw new BadRequestError(`query.expires_in: at most ${serve.signedUrlMaxSeconds} seconds`, 'expires_in_too_large');
+        throw new InvalidInput('expires_in_too_large', `query.expires_in: at most ${serve.signedUrlMaxSeconds} seconds`);
       }
       const file = await ctx.files.getVisible(request.principal!, key);
       const exp = seconds() + expiresIn;

@@ -14,7 +14,7 @@ import type { FileRecord } from '../db/types.js';
 import { encodeKeyPath } from '../files/keys.js';
 import { normaliseMime } from '../files/mime.js';
 import { etagOf } from '../files/records.js';
-import { AppError, NotFoundError, RangeNotSatisfiableError } from '../http/errors.js';
+import { FileNotFound, PreconditionFailed, RangeNotSatisfiable } from '../errors/index.js';
 import { SMALL_READ_BYTES, type BlobStore } from '../storage/blob-store.js';
 import { decide, validatorHeaders, type Representation, type RequestFacts } from './decide.js';
 import { dispositionHeaders, fileSafetyHeaders, type DispositionType } from './disposition.js';
@@ -56,30 +56,16 @@ export function representationOf(file: FileRecord): Representation {
  */
 export const accelPath = (prefix: string, relative: string): string => `${prefix}${encodeKeyPath(relative)}`;
 
-const isMissing = (err: unknown): boolean => {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-};
-
-/** A blob read whose file is gone answers 404, like a missing record. */
-async function notFoundIfMissing<T>(reading: Promise<T>): Promise<T> {
-  try {
-    return await reading;
-  } catch (err) {
-    if (isMissing(err)) throw new NotFoundError('File not found', 'file_not_found');
-    throw err;
-  }
-}
-
-const open = (blobs: BlobStore, key: string, range?: ByteRange): Promise<Readable> => notFoundIfMissing(blobs.read(key, range));
-
-/** The bytes of `range` (the whole file when absent): in memory when small, else a stream. */
+/**
+ * The bytes of `range` (the whole file when absent): in memory when small, else a stream. Bytes
+ * gone since the record was read make the store throw BlobNotFound: a 404 like a missing record.
+ */
 async function bodyOf(blobs: BlobStore, key: string, size: number, range?: ByteRange): Promise<Readable | Buffer> {
   const wanted = range ?? (size > 0 ? { start: 0, end: size - 1 } : undefined);
-  if (wanted === undefined) return open(blobs, key); // an empty file
+  if (wanted === undefined) return blobs.read(key); // an empty file
   const length = rangeLength(wanted);
-  if (length > SMALL_READ_BYTES) return open(blobs, key, wanted);
-  const bytes = await notFoundIfMissing(blobs.readSmall(key, wanted));
+  if (length > SMALL_READ_BYTES) return blobs.read(key, wanted);
+  const bytes = await blobs.readSmall(key, wanted);
   // Headers promise Content-Length bytes: a blob shorter than its record is a server fault.
   if (bytes.length !== length) throw new Error(`blob ${key} is shorter than its record`);
   return bytes;
@@ -88,7 +74,7 @@ async function bodyOf(blobs: BlobStore, key: string, size: number, range?: ByteR
 async function* multipartBody(blobs: BlobStore, key: string, plan: MultipartPlan): AsyncGenerator<Buffer> {
   for (const part of plan.parts) {
     yield Buffer.from(part.header, 'latin1');
-    const stream = await open(blobs, key, part.range);
+    const stream = await blobs.read(key, part.range);
     try {
       for await (const chunk of stream) yield chunk as Buffer;
     } finally {
@@ -117,8 +103,8 @@ export async function serveFile(
   if (decision.status === 304) {
     return reply.code(304).headers({ ...validators, 'Cache-Control': opts.cacheControl, ...fileSafetyHeaders(), ...extra }).send();
   }
-  if (decision.status === 412) throw new AppError(412, 'precondition_failed', 'A precondition (If-Match / If-Unmodified-Since) failed');
-  if (decision.status === 416) throw new RangeNotSatisfiableError(rep.size);
+  if (decision.status === 412) throw new PreconditionFailed();
+  if (decision.status === 416) throw new RangeNotSatisfiable(rep.size);
 
   const head = request.method === 'HEAD';
   // Where nginx finds the bytes, when it is to send them (null: we stream them ourselves).
@@ -129,7 +115,7 @@ export async function serveFile(
   // header is set, so an error answer never carries this file's headers.
   let body: Readable | Buffer | undefined;
   if (accel || head || (ranges !== null && ranges.length > 1)) {
-    if (!accel && (await blobs.stat(file.key)) === null) throw new NotFoundError('File not found', 'file_not_found');
+    if (!accel && (await blobs.stat(file.key)) === null) throw new FileNotFound();
   } else {
     body = await bodyOf(blobs, file.key, rep.size, ranges?.[0]);
   }

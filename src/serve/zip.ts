@@ -12,6 +12,7 @@ import type { FileRecord } from '../db/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { DEFAULT_PACER_LIMITS, SinkPacer } from '../storage/read-pacer.js';
 import { useNativeCrc32 } from './fast-crc32.js';
+import { BlobNotFound } from '../errors/index.js';
 
 // archiver's pure-JS CRC-32 is the slowest step of a stored ZIP; use zlib's when it agrees.
 useNativeCrc32();
@@ -104,11 +105,6 @@ function numbered(path: string, n: number): string {
   return dot > 0 ? `${dir}${leaf.slice(0, dot)} (${n})${leaf.slice(dot)}` : `${dir}${leaf} (${n})`;
 }
 
-const isMissing = (err: unknown): boolean => {
-  const code = (err as NodeJS.ErrnoException | undefined)?.code;
-  return code === 'ENOENT' || code === 'ENOTDIR';
-};
-
 /**
  * archiver's stages (CRC, ZIP writer, archiver itself) each hold a chunk or two; with its 1 MiB
  * default buffers a ZIP reader that stalled pinned ~6 MB. Small stage buffers, and source reads
@@ -157,7 +153,7 @@ export function zipStream(keys: readonly string[], sources: ZipSources, opts: Zi
         try {
           source = await sources.blobs.read(file.key, undefined, { pacer: archive.pacer }); // `key` may be an id: the record names the bytes
         } catch (err) {
-          if (!isMissing(err)) throw err;
+          if (!(err instanceof BlobNotFound)) throw err; // gone since its record was read: skipped
         }
       }
       if (!file || !source) {

@@ -26,7 +26,7 @@ export interface StorageHealth {
 }
 
 export interface WriteOptions {
-  /** More bytes than this → `tooLarge()` (default: a 413), nothing kept. */
+  /** More bytes than this → `tooLarge()` (default: TooLarge('payload_too_large')), nothing kept. */
   maxBytes: number;
   tooLarge?: () => Error;
   /** Compute the MD5 as well (default true). MD5 costs more CPU than SHA-256: pass false when

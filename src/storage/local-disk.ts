@@ -15,9 +15,10 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { BadRequestError } from '../http/errors.js';
+import { InvalidInput } from '../errors/index.js';
 import type { BlobStat, BlobStore, OrphanScan, ReadOptions, StorageHealth, WriteOptions, WrittenBlob } from './blob-store.js';
 import { FileSource } from './file-source.js';
+import { isMissing, reading, writing } from './local-errno.js';
 import { removeOrphanObjects, removeTempFiles, removeUnknownPartDirs } from './local-orphans.js';
 import { Meter } from './meter.js';
 import { resolveInside } from './safe-path.js';
@@ -81,7 +82,7 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   private uploadDir(uploadId: string): string {
-    if (!UPLOAD_ID.test(uploadId)) throw new BadRequestError('Invalid uploadId', 'invalid_upload_id');
+    if (!UPLOAD_ID.test(uploadId)) throw new InvalidInput('invalid_upload_id', 'Invalid uploadId');
     return path.join(this.partsDir, uploadId);
   }
 
@@ -111,6 +112,15 @@ export class LocalDiskBlobStore implements BlobStore {
     opts: WriteOptions & { verify?: (written: WrittenBlob) => void | Promise<void> },
   ): Promise<WrittenBlob> {
     const dir = this.uploadDir(uploadId);
+    return writing(() => this.writePartIn(dir, partNumber, body, opts));
+  }
+
+  private async writePartIn(
+    dir: string,
+    partNumber: number,
+    body: Readable,
+    opts: WriteOptions & { verify?: (written: WrittenBlob) => void | Promise<void> },
+  ): Promise<WrittenBlob> {
     const { tmp, written } = await this.streamToTemp(body, opts, false);
     try {
       await opts.verify?.(written);
@@ -144,6 +154,10 @@ export class LocalDiskBlobStore implements BlobStore {
   async assemble(uploadId: string, parts: { partNumber: number; sha256: string }[], key: string): Promise<WrittenBlob> {
     const target = this.pathOf(key);
     const dir = this.uploadDir(uploadId);
+    return writing(() => this.assembleIn(dir, parts, target));
+  }
+
+  private async assembleIn(dir: string, parts: { partNumber: number; sha256: string }[], target: string): Promise<WrittenBlob> {
     await fs.mkdir(path.dirname(target), { recursive: true });
     if (parts.length === 1) {
       // One part is already the whole file: a hard link gives it its final name without
@@ -178,14 +192,16 @@ export class LocalDiskBlobStore implements BlobStore {
 
   async writeObject(key: string, body: Readable, opts: WriteOptions): Promise<WrittenBlob> {
     const target = this.pathOf(key);
-    const { tmp, written } = await this.streamToTemp(body, opts, true);
-    try {
-      await this.promote(tmp, target);
-      return written;
-    } catch (err) {
-      await fs.rm(tmp, { force: true });
-      throw err;
-    }
+    return writing(async () => {
+      const { tmp, written } = await this.streamToTemp(body, opts, true);
+      try {
+        await this.promote(tmp, target);
+        return written;
+      } catch (err) {
+        await fs.rm(tmp, { force: true });
+        throw err;
+      }
+    });
   }
 
   /** rename() into place, then fsync the directory so the new name survives a power cut. */
@@ -197,14 +213,15 @@ export class LocalDiskBlobStore implements BlobStore {
 
   async read(key: string, range?: { start: number; end: number }, opts: ReadOptions = {}): Promise<Readable> {
     const file = this.pathOf(key);
-    const handle = await fs.open(file, 'r'); // fails here (ENOENT) rather than mid-stream
+    const handle = await reading(key, () => fs.open(file, 'r')); // fails here (BlobNotFound) rather than mid-stream
     // Reads grow from 64 KiB to 1 MiB only while the reader keeps up (file-source.ts): big
     // chunks for speed, small ones for a reader that stalls.
     return new FileSource(handle, { start: range?.start ?? 0, end: range?.end ?? Number.MAX_SAFE_INTEGER, pacer: opts.pacer });
   }
 
   async readSmall(key: string, range: { start: number; end: number }): Promise<Buffer> {
-    const handle = await fs.open(this.pathOf(key), 'r');
+    const file = this.pathOf(key);
+    const handle = await reading(key, () => fs.open(file, 'r'));
     try {
       const buf = Buffer.allocUnsafe(range.end - range.start + 1);
       let filled = 0;
@@ -224,7 +241,7 @@ export class LocalDiskBlobStore implements BlobStore {
       const st = await fs.stat(this.pathOf(key));
       return st.isFile() ? { size: st.size, mtime: st.mtime } : null;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR') return null;
+      if (isMissing(err)) return null;
       throw err;
     }
   }

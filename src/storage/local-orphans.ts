@@ -14,6 +14,7 @@ import type { Dir } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { OrphanScan } from './blob-store.js';
+import { isMissing } from './local-errno.js';
 
 const PAGE = 500;
 /** Digests of long-key objects matched per pass over the recorded long keys. */
@@ -24,8 +25,7 @@ async function openDir(dir: string): Promise<Dir | null> {
   try {
     return await fs.opendir(dir, { bufferSize: 128 });
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return null;
+    if (isMissing(err)) return null;
     throw err;
   }
 }
@@ -47,7 +47,11 @@ async function* filesUnder(dir: string): AsyncGenerator<string> {
  * over 50,000 objects take 4 s).
  */
 async function removeIfOld(file: string, before: number): Promise<boolean> {
-  const st = await fs.lstat(file).catch(() => null); // gone meanwhile: nothing to do
+  // Gone meanwhile: nothing to do. Any other failure (EACCES, EIO) is reported, not taken as gone.
+  const st = await fs.lstat(file).catch((err: unknown) => {
+    if (isMissing(err)) return null;
+    throw err;
+  });
   if (!st || st.mtimeMs >= before) return false;
   await fs.rm(file, { force: true });
   return true;

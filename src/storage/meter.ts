@@ -4,7 +4,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { PayloadTooLargeError } from '../http/errors.js';
+import { TooLarge } from '../errors/index.js';
 import type { WrittenBlob } from './blob-store.js';
 
 export class Meter extends Transform {
@@ -20,7 +20,7 @@ export class Meter extends Transform {
     // and a second big buffer here only adds memory per upload (no speed).
     super({ highWaterMark: 64 * 1024 });
     this.md5 = opts.md5 === false ? null : createHash('md5');
-    this.tooLarge = opts.tooLarge ?? (() => new PayloadTooLargeError(`Body larger than ${maxBytes} bytes`, 'payload_too_large'));
+    this.tooLarge = opts.tooLarge ?? (() => new TooLarge('payload_too_large', `Body larger than ${maxBytes} bytes`));
   }
 
   private readonly tooLarge: () => Error;

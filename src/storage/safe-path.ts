@@ -3,15 +3,15 @@
  * segment is checked and the result is proven to stay under the root.
  */
 import path from 'node:path';
-import { BadRequestError } from '../http/errors.js';
+import { InvalidInput } from '../errors/index.js';
 
 /** Rejects NUL, backslashes, absolute keys, empty, "." and ".." segments; returns the segments. */
 export function keySegments(key: string): string[] {
-  if (key.length === 0 || key.length > 8192) throw new BadRequestError('Invalid key', 'invalid_key');
-  if (key.includes('\0') || key.includes('\\') || key.startsWith('/')) throw new BadRequestError('Invalid key', 'invalid_key');
+  if (key.length === 0 || key.length > 8192) throw new InvalidInput('invalid_key', 'Invalid key');
+  if (key.includes('\0') || key.includes('\\') || key.startsWith('/')) throw new InvalidInput('invalid_key', 'Invalid key');
   const segments = key.split('/');
   for (const s of segments) {
-    if (s === '' || s === '.' || s === '..') throw new BadRequestError('Invalid key', 'invalid_key');
+    if (s === '' || s === '.' || s === '..') throw new InvalidInput('invalid_key', 'Invalid key');
   }
   return segments;
 }
@@ -20,6 +20,6 @@ export function keySegments(key: string): string[] {
 export function resolveInside(root: string, key: string): string {
   const absoluteRoot = path.resolve(root);
   const resolved = path.resolve(absoluteRoot, ...keySegments(key));
-  if (!resolved.startsWith(absoluteRoot + path.sep)) throw new BadRequestError('Invalid key', 'invalid_key');
+  if (!resolved.startsWith(absoluteRoot + path.sep)) throw new InvalidInput('invalid_key', 'Invalid key');
   return resolved;
 }

@@ -49,7 +49,7 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
       it('insertFile checks used + reserved + size against the quota, atomically', async () => {
         await store.files.insertFile(fileOf('u1', '', 600), quota('u1'));
         await store.uploads.createUploads([uploadOf('u1', 300)], quota('u1'));
-        await expect(store.files.insertFile(fileOf('u1', '', 101), quota('u1'))).rejects.toMatchObject({ statusCode: 413, code: 'quota_exceeded' });
+        await expect(store.files.insertFile(fileOf('u1', '', 101), quota('u1'))).rejects.toMatchObject({ code: 'quota_exceeded' });
         await store.files.insertFile(fileOf('u1', '', 100), quota('u1')); // exactly full
         expect(await store.files.usage('u1')).toEqual({ usedBytes: 700, reservedBytes: 300, fileCount: 2, openUploads: 1 });
       });
@@ -144,11 +144,11 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
 
       it('putPart refuses an upload that is gone (404) or no longer open (409)', async () => {
         const part = { partNumber: 1, size: 1, sha256: 'a'.repeat(64) };
-        await expect(store.uploads.putPart('no-such-upload', part, 1)).rejects.toMatchObject({ statusCode: 404, code: 'upload_not_found' });
+        await expect(store.uploads.putPart('no-such-upload', part, 1)).rejects.toMatchObject({ code: 'upload_not_found' });
         const u = uploadOf('u1', 1);
         await store.uploads.createUploads([u], quota('u1'));
         await store.uploads.beginAssembly(u.id, 'storage/u1/k', 2);
-        await expect(store.uploads.putPart(u.id, part, 3)).rejects.toMatchObject({ statusCode: 409, code: 'upload_not_open' });
+        await expect(store.uploads.putPart(u.id, part, 3)).rejects.toMatchObject({ code: 'upload_not_open' });
         expect(await store.uploads.listParts(u.id)).toEqual([]);
       });
 
@@ -202,7 +202,7 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
       it('users: create, look up (username case-insensitive), conflict, update, soft delete, count', async () => {
         const base = { email: null, passwordHash: 'h', role: 'operator' as const, createdAt: new Date().toISOString() };
         await store.users.createUser({ id: 'id-1', username: 'Alice', ...base });
-        await expect(store.users.createUser({ id: 'id-2', username: 'alice', ...base })).rejects.toMatchObject({ statusCode: 409 });
+        await expect(store.users.createUser({ id: 'id-2', username: 'alice', ...base })).rejects.toMatchObject({ code: 'username_taken' });
         expect(await store.users.getUserByUsername('ALICE')).toMatchObject({ id: 'id-1', username: 'Alice', isActive: true, quotaBytes: null });
         expect(await store.users.updateUser('id-1', { role: 'viewer', quotaBytes: 10 })).toMatchObject({ role: 'viewer', quotaBytes: 10 });
         expect(await store.users.countUsers()).toBe(1);

@@ -7,8 +7,16 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENV_NAMES } from '../../src/config/schema.js';
+import * as errors from '../../src/errors/index.js';
 import { REPO } from '../config/run-dist.js';
 import { startTestServer, type TestServer } from '../helpers/app.js';
+
+const { AppError, ERROR_CODES } = errors;
+/** `new X(…)` for the error classes of src/errors (and any `…Error`), and `super(…)`. */
+const errorClasses = Object.entries(errors).flatMap(([name, value]) =>
+  typeof value === 'function' && (value === AppError || value.prototype instanceof AppError) ? [name] : [],
+);
+const ERROR_CALL = new RegExp(`(?:new (?:${errorClasses.join('|')}|\\w+Error)|super)\\(([\\s\\S]*?)\\);`, 'g');
 
 const reference = await fs.readFile(path.join(REPO, 'docs', 'api.md'), 'utf8');
 const lines = reference.split('\n');
@@ -51,13 +59,15 @@ describe('docs/api.md', () => {
     const codes = new Set<string>();
     for (const file of files) {
       const text = await fs.readFile(path.join(REPO, 'src', file), 'utf8');
-      // The snake_case literals among the arguments of `new …Error(…)` and `super(…)` calls…
-      for (const call of text.matchAll(/(?:new \w+Error|super)\(([\s\S]*?)\);/g)) {
+      // The snake_case literals among the arguments of `new …(…)` error and `super(…)` calls…
+      for (const call of text.matchAll(ERROR_CALL)) {
         for (const literal of call[1]!.matchAll(/'([a-z][a-z0-9]*(?:_[a-z0-9]+)+)'/g)) codes.add(literal[1]!);
       }
       // …and those written outside the error classes: `code: 'x'`, `errorBody(408, 'x', …)`.
       for (const m of text.matchAll(/(?:\bcode:\s*|\(\s*[1-5]\d\d,\s*)'([a-z][a-z0-9]*(?:_[a-z0-9]+)+)'/g)) codes.add(m[1]!);
     }
+    // …and every code of the closed union (src/errors/codes.ts), raised or not by a literal.
+    for (const code of ERROR_CODES) codes.add(code);
     expect(codes.size).toBeGreaterThan(40);
     expect([...codes].filter((code) => !reference.includes(`\`${code}\``)).sort()).toEqual([]);
   });

@@ -5,6 +5,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BlobNotFound, TooLarge } from '../../src/errors/index.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 
 export interface BlobStoreFixture {
@@ -57,7 +58,7 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
 
     it('a part over maxBytes fails with tooLarge() and is not kept', async () => {
       const id = uploadId();
-      const tooLarge = () => Object.assign(new Error('too big'), { statusCode: 413, code: 'part_too_large' });
+      const tooLarge = () => new TooLarge('part_too_large', 'too big');
       await expect(store.writePart(id, 1, stream(randomBytes(600), randomBytes(600)), { maxBytes: 1000, tooLarge })).rejects.toMatchObject({ code: 'part_too_large' });
       expect(await store.listParts(id)).toEqual([]);
     });
@@ -124,7 +125,7 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       expect(await store.writeObject(k, stream(data.subarray(0, 1000), data.subarray(1000)), { maxBytes: 2048 })).toEqual({ size: 2048, sha256: sha(data), md5: md5(data) });
       expect(await store.stat(k)).toMatchObject({ size: 2048 });
       const k2 = key('big.bin');
-      await expect(store.writeObject(k2, stream(randomBytes(2049)), { maxBytes: 2048 })).rejects.toMatchObject({ statusCode: 413 });
+      await expect(store.writeObject(k2, stream(randomBytes(2049)), { maxBytes: 2048 })).rejects.toMatchObject({ code: 'payload_too_large' });
       await expect(store.writeObject(k2, failing(randomBytes(10)), { maxBytes: 2048 })).rejects.toThrow();
       expect(await store.stat(k2)).toBeNull();
     });
@@ -139,6 +140,11 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       await expect(store.read(key('missing.bin'))).rejects.toThrow();
     });
 
+    it('read of a missing key throws BlobNotFound (file_not_found), not a backend error', async () => {
+      await expect(store.read(key('missing.bin'))).rejects.toBeInstanceOf(BlobNotFound);
+      await expect(store.read(key('missing.bin'), { start: 0, end: 9 })).rejects.toMatchObject({ code: 'file_not_found' });
+    });
+
     it('readSmall gives an inclusive byte range in memory, short only past the end', async () => {
       const data = randomBytes(10_000);
       const k = key('small.bin');
@@ -146,7 +152,7 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       expect((await store.readSmall(k, { start: 0, end: 9999 })).equals(data)).toBe(true);
       expect((await store.readSmall(k, { start: 5, end: 5 })).equals(data.subarray(5, 6))).toBe(true);
       expect((await store.readSmall(k, { start: 9000, end: 10_999 })).equals(data.subarray(9000))).toBe(true);
-      await expect(store.readSmall(key('missing.bin'), { start: 0, end: 9 })).rejects.toThrow();
+      await expect(store.readSmall(key('missing.bin'), { start: 0, end: 9 })).rejects.toBeInstanceOf(BlobNotFound);
     });
 
     it('stat is null for a missing object; delete removes and is idempotent', async () => {
@@ -187,14 +193,14 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
     it('refuses keys and uploadIds that could escape, on every method', async () => {
       const bad = ['../escape', 'storage/u/../../x', '/etc/passwd', 'storage/u/a\\..\\b', 'storage/u/a\u0000'];
       for (const k of bad) {
-        await expect(store.writeObject(k, stream(Buffer.from('x')), { maxBytes: 1 })).rejects.toMatchObject({ statusCode: 400 });
-        await expect(store.read(k)).rejects.toMatchObject({ statusCode: 400 });
-        await expect(store.stat(k)).rejects.toMatchObject({ statusCode: 400 });
-        await expect(store.delete(k)).rejects.toMatchObject({ statusCode: 400 });
+        await expect(store.writeObject(k, stream(Buffer.from('x')), { maxBytes: 1 })).rejects.toMatchObject({ code: 'invalid_key' });
+        await expect(store.read(k)).rejects.toMatchObject({ code: 'invalid_key' });
+        await expect(store.stat(k)).rejects.toMatchObject({ code: 'invalid_key' });
+        await expect(store.delete(k)).rejects.toMatchObject({ code: 'invalid_key' });
       }
       for (const id of ['../x', '..', 'a/b', '', 'short']) {
-        await expect(store.writePart(id, 1, stream(Buffer.from('x')), { maxBytes: 1 })).rejects.toMatchObject({ statusCode: 400 });
-        await expect(store.deleteParts(id)).rejects.toMatchObject({ statusCode: 400 });
+        await expect(store.writePart(id, 1, stream(Buffer.from('x')), { maxBytes: 1 })).rejects.toMatchObject({ code: 'invalid_upload_id' });
+        await expect(store.deleteParts(id)).rejects.toMatchObject({ code: 'invalid_upload_id' });
       }
     });
 

@@ -86,7 +86,7 @@ describe('LocalDiskBlobStore on disk', () => {
 
   it('refuses a key whose resolved path would leave the root', () => {
     for (const key of ['../outside', 'storage/../../outside', '/abs']) {
-      expect(() => store.pathOf(key)).toThrow(expect.objectContaining({ statusCode: 400 }));
+      expect(() => store.pathOf(key)).toThrow(expect.objectContaining({ code: 'invalid_key' }));
     }
   });
 });
