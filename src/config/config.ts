@@ -71,6 +71,8 @@ export interface Config {
     maxFilesPerUser: number;
     maxFilesPerRequest: number;
     maxOpenBatches: number;
+    /** Batch-download tokens one user may create per minute (each can cost ~0.2 s of CPU). */
+    batchCreatesPerMinute: number;
   };
 }
 
@@ -179,6 +181,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       maxFilesPerUser: e.MAX_FILES_PER_USER,
       maxFilesPerRequest: e.MAX_FILES_PER_REQUEST,
       maxOpenBatches: e.MAX_OPEN_BATCHES,
+      batchCreatesPerMinute: e.BATCH_CREATE_RATE_LIMIT,
     },
   };
 }

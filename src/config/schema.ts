@@ -133,6 +133,7 @@ export const envSchema = z.object({
   MAX_FILES_PER_USER: int(1_000_000, 0, 1_000_000_000),
   MAX_FILES_PER_REQUEST: int(1000, 1, 100_000),
   MAX_OPEN_BATCHES: int(50, 1, 100_000),
+  BATCH_CREATE_RATE_LIMIT: int(30, 1, 100_000),
   SHUTDOWN_GRACE_SECONDS: int(25, 0, 3600),
 });
 

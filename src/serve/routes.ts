@@ -148,7 +148,18 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
       },
       // Up to BATCH_MAX_FILES keys, each possibly long.
       bodyLimit: Math.max(1024 * 1024, batchLimits.maxFiles * 1024 + 64 * 1024),
-      config: { access: READ },
+      config: {
+        access: READ,
+        // F-08: checking thousands of keys costs CPU: a user creates at most
+        // BATCH_CREATE_RATE_LIMIT tokens a minute, refused before the body is read.
+        rateLimit: {
+          hook: 'preParsing',
+          max: ctx.config.limits.batchCreatesPerMinute,
+          timeWindow: 60_000,
+          keyGenerator: (request) => `batch:${request.principal?.userId ?? request.ip}`,
+          allowList: (request) => request.principal?.kind === 'service',
+        },
+      },
       // F-08: a user at the batch cap is refused before up to 10 MB of body is read and parsed
       // (the guard has run by now); the connection closes instead of draining the body.
       preParsing: async (request, reply, payload) => {

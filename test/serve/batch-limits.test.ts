@@ -181,3 +181,32 @@ describe('F-08 the archive still holds the right entries', () => {
     ]);
   });
 });
+
+describe('F-08 batch creation rate per user', () => {
+  let r: TestServer;
+  beforeAll(async () => {
+    r = await startTestServer({ BATCH_CREATE_RATE_LIMIT: '3', MAX_OPEN_BATCHES: '100' });
+  });
+  afterAll(async () => r.close());
+
+  it('a user token gets 429 too_many_requests past BATCH_CREATE_RATE_LIMIT a minute; other users and services are not held back', async () => {
+    const key = (await storeFile(r, 'rate-u', 'r.txt', 'r')).key;
+    const token = await r.tokenFor('rate-u', { role: 'viewer' });
+    const post = (headers: Record<string, string>, payload: object) =>
+      r.app.inject({ method: 'POST', url: '/v1/files/batch-download', headers, payload });
+    const asUser = { authorization: `Bearer ${token}` };
+    const codes = [];
+    for (let i = 0; i < 5; i++) codes.push((await post(asUser, { keys: [key] })).statusCode);
+    expect(codes).toEqual([201, 201, 201, 429, 429]);
+    const refused = await post(asUser, { keys: [key] });
+    expect(refused.json()).toMatchObject({ statusCode: 429, code: 'too_many_requests' });
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+
+    const otherKey = (await storeFile(r, 'rate-v', 'v.txt', 'v')).key;
+    const other = await r.tokenFor('rate-v', { role: 'viewer' });
+    expect((await post({ authorization: `Bearer ${other}` }, { keys: [otherKey] })).statusCode).toBe(201);
+    for (let i = 0; i < 5; i++) {
+      expect((await r.asService({ method: 'POST', url: '/v1/files/batch-download', payload: { keys: [key], user_id: 'rate-u' } })).statusCode).toBe(201);
+    }
+  });
+});
