@@ -15,7 +15,12 @@ import { SqliteBatchStore } from './sqlite-batches.js';
 import type { MetadataStore } from './types.js';
 
 export function openSqlite(file: string): Database.Database {
-  if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
+  if (file !== ':memory:') {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    // Created 0600 whatever the umask: it holds password hashes. SQLite gives its -wal and
+    // -shm files the database file's mode.
+    fs.closeSync(fs.openSync(file, 'a', 0o600));
+  }
   const db = new Database(file);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = NORMAL');

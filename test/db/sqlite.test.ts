@@ -31,6 +31,20 @@ metadataConformance('SQLite (:memory:)', async () => {
 });
 
 describe('SQLite specifics', () => {
+  it('F-17 creates the database and its WAL files 0600 whatever the umask (they hold password hashes)', async () => {
+    const file = await freshFile();
+    const previous = process.umask(0o022);
+    try {
+      const store = openSqliteStore(file);
+      await store.files.insertFile(fileOf('u1', 'docs', 1), { userId: 'u1', defaultQuotaBytes: 100 });
+      for (const f of [file, `${file}-wal`, `${file}-shm`]) expect(((await fs.stat(f)).mode & 0o777).toString(8), f).toBe('600');
+      await store.close();
+    } finally {
+      process.umask(previous);
+      await fs.rm(path.dirname(file), { recursive: true, force: true });
+    }
+  });
+
   it('keeps files, uploads, parts and the quota ledger across a reopen (migrations run once)', async () => {
     const file = await freshFile();
     try {
