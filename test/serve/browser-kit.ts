@@ -13,7 +13,7 @@ export const CHROMIUM = '/usr/bin/chromium';
 /** Chromium is required (CI installs it): a missing browser fails the test, never skips it. */
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install it (apt-get install -y chromium) — these tests require it`);
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
 }
 
 /** A 1×1 PNG, to show that a passive type still renders inline under the CSP. */
