@@ -177,10 +177,8 @@ export function finishOpenApi(generated: Json): Json {
       const id = `${method.toUpperCase()} ${path}`;
       op.operationId = OPERATION_IDS[id] ?? generatedId(method, path);
       if (PUBLIC[path] !== undefined) op.security = PUBLIC[path];
-      if (BYTE_BODIES[id]) {
-        op.requestBody = BYTE_BODIES[id];
-        if (method === 'put' || method === 'post') op.parameters = [...(op.parameters ?? []), ...(path.endsWith('/part') ? checksumHeaders : [])];
-      }
+      if (BYTE_BODIES[id]) op.requestBody = BYTE_BODIES[id];
+      if (path === '/v1/files/part') op.parameters = [...(op.parameters ?? []), ...checksumHeaders];
       if (path === '/storage/{path}' || path === '/get/{encodedKey}') {
         op.parameters = [...(op.parameters ?? []), ...conditionalHeaders];
         op.responses = { ...downloadResponses(method === 'get'), ...op.responses };
