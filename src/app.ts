@@ -24,6 +24,7 @@ import { loggerOptions } from './http/logging.js';
 import { registerDocs } from './http/docs.js';
 import { healthRoutes } from './ops/health.js';
 import { fileRoutes } from './files/routes.js';
+import { uploadRoutes } from './files/upload-routes.js';
 import { serveRoutes } from './serve/routes.js';
 import { registerCors } from './http/cors.js';
 import { metricsRoutes } from './ops/metrics.js';
@@ -89,12 +90,12 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     errorResponseBuilder: (_req, context) => new RateLimited(context.ttl / 1000),
   });
   await registerCors(app, config.corsOrigins);
-  await registerDocs(app, config);
-  await metricsRoutes(app, ctx.telemetry, config.metricsToken);
+  await registerDocs(app, { publicBaseUrl: config.publicBaseUrl });
+  await metricsRoutes(app, { telemetry: ctx.telemetry, token: config.metricsToken });
   await app.register(guardPlugin, { guard: ctx.guard });
 
   await app.register(async (scope) => {
-    await healthRoutes(scope, ctx);
+    await healthRoutes(scope, { blobs: ctx.blobs, store: ctx.store });
     await authRoutes(scope, ctx);
     // Older HTTP clients post form bodies to generate-token (service token only, so no CSRF
     // surface): a form parser in that route's scope alone; JSON routes elsewhere stay JSON-only.
@@ -103,8 +104,18 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       await tokenRoutes(tokenScope, ctx);
     });
     await adminRoutes(scope, ctx);
-    await fileRoutes(scope, ctx);
-    await serveRoutes(scope, ctx);
+    await fileRoutes(scope, { files: ctx.files, publicBaseUrl: config.publicBaseUrl });
+    await scope.register(async (uploadScope) => uploadRoutes(uploadScope, ctx));
+    await serveRoutes(scope, {
+      downloads: ctx.downloads,
+      batches: ctx.batches,
+      blobs: ctx.blobs,
+      guard: ctx.guard,
+      telemetry: ctx.telemetry,
+      serve: config.serve,
+      publicBaseUrl: config.publicBaseUrl,
+      batchBody: { maxFiles: config.batch.maxFiles, createsPerMinute: config.limits.batchCreatesPerMinute },
+    });
   });
   return app;
 }

@@ -18,6 +18,8 @@ import { AccessVerifier } from './auth/verifier.js';
 import { PromTelemetry } from './ops/metrics.js';
 import { FileService } from './files/file-service.js';
 import { UploadService } from './files/upload-service.js';
+import { BatchService } from './serve/batches.js';
+import { DownloadService } from './serve/download-service.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { LocalDiskBlobStore } from './storage/local-disk.js';
 
@@ -27,6 +29,8 @@ export interface AppContext {
   blobs: BlobStore;
   files: FileService;
   uploads: UploadService;
+  downloads: DownloadService;
+  batches: BatchService;
   keys: KeyRing;
   signer: TokenSigner;
   verifier: AccessVerifier;
@@ -89,13 +93,21 @@ export async function createContext(config: Config): Promise<AppContext> {
       defaultQuotaBytes: config.quotaBytes,
       maxOpenUploads: config.limits.maxOpenUploads,
       maxFilesPerUser: config.limits.maxFilesPerUser,
+      maxFilesPerRequest: config.limits.maxFilesPerRequest,
     },
     telemetry,
   );
   const uploads = new UploadService(store, blobs, files, { maxFileBytes: config.maxFileBytes, expiryMs: config.uploads.expirySeconds * 1000 }, telemetry);
+  const downloads = new DownloadService(files, { signingKey: config.signingKey, publicBaseUrl: config.publicBaseUrl, ...config.serve });
+  const batches = new BatchService(
+    store,
+    { maxFiles: config.batch.maxFiles, maxBytes: config.batch.maxBytes, ttlSeconds: config.batch.tokenTtlSeconds, maxOpen: config.limits.maxOpenBatches },
+    // By id: a batch names its files by id, and each record is read as its entry comes.
+    { lookup: (id) => files.getById(id), blobs },
+  );
   // Crash recovery (reopening interrupted completions, removing leftovers) is the server's
   // start-up step (buildApp), not every CLI command's: a CLI run beside a live server must
   // not reopen the uploads that server is completing.
   await users.bootstrapAdmin(config.auth.admin.username, config.auth.admin.password);
-  return { config, store, blobs, files, uploads, keys, signer, verifier, users, sessions, guard, telemetry, hashPool };
+  return { config, store, blobs, files, uploads, downloads, batches, keys, signer, verifier, users, sessions, guard, telemetry, hashPool };
 }

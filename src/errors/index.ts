@@ -185,3 +185,17 @@ export class StorageFull extends AppError {
     super('insufficient_storage', message, { cause });
   }
 }
+
+/**
+ * A stored name that no ZIP entry can carry unchanged. Records' names are validated, so this is
+ * a record from before a rule, or a bug: the archive is cut short (its headers are already
+ * out). The name is a property, so it is logged and never sent to a client.
+ */
+export class UnsafeEntryName extends AppError {
+  constructor(
+    readonly entryName: string,
+    why: 'unsafe' | 'rewritten',
+  ) {
+    super('internal_error', why === 'unsafe' ? 'A stored name is not a safe ZIP entry name' : 'A stored name would be rewritten inside a ZIP');
+  }
+}

@@ -4,12 +4,14 @@
  * answers 404 exactly as a missing one does, so existence does not leak.
  */
 import type { Readable } from 'node:stream';
+import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
 import type { FileRecord, ListPage, MetadataStore, QuotaCheck, Usage } from '../db/types.js';
 import { InvalidInput, FileNotFound, TooLarge, QuotaExceeded } from '../errors/index.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { noTelemetry, type Telemetry } from '../ops/telemetry.js';
 import { buildKey, newFileId, parseKey } from './keys.js';
+import { filenameSchema, folderSchema, mimeSchema } from './names.js';
 
 export interface FileLimits {
   maxFileBytes: number;
@@ -17,6 +19,22 @@ export interface FileLimits {
   /** Per user: uploads open at once (429) and files stored, 0 for no cap (413). */
   maxOpenUploads: number;
   maxFilesPerUser: number;
+  /** Files in one one-request upload (413 too_many_files). */
+  maxFilesPerRequest: number;
+}
+
+/** One part of a multipart/form-data body as @fastify/multipart yields it (what is read of it). */
+export type FormPart =
+  | { type: 'field'; fieldname: string; value: unknown }
+  | { type: 'file'; fieldname: string; filename: string; mimetype: string; file: Readable };
+
+/** Clients omit the folder field, or send it empty, for none. */
+const formFolder = z.preprocess((v) => (v === '' || v === null ? undefined : v), folderSchema.optional());
+
+function formField<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw new InvalidInput('validation_error', `body.${field}: ${parsed.error.issues[0]!.message}`);
+  return parsed.data;
 }
 
 /** What GET /v1/files/usage reports. */
@@ -162,5 +180,34 @@ export class FileService {
       throw err;
     }
     return file;
+  }
+
+  /**
+   * POST /v1/files: every file part of the form, each into `folder` (a `folder` field changes
+   * it for the files after it). All or nothing: when one fails, the files stored before it
+   * are removed before the error goes on, since the client is told the request failed.
+   */
+  async storeForm(userId: string, parts: AsyncIterable<FormPart>, folder = ''): Promise<FileRecord[]> {
+    const max = this.limits.maxFilesPerRequest;
+    const stored: FileRecord[] = [];
+    try {
+      for await (const part of parts) {
+        if (part.type === 'field') {
+          if (part.fieldname === 'folder') folder = formField(formFolder, part.value, 'folder') ?? '';
+          continue;
+        }
+        // F-07: every file is a record and an inode, whatever its size (1000 empty files cost no quota).
+        if (stored.length >= max) throw new TooLarge('too_many_files', `At most ${max} files per request`);
+        const filename = formField(filenameSchema, part.filename, `${part.fieldname}.filename`);
+        // The canonical form (F-01), never the raw part header.
+        const mime = mimeSchema.safeParse(part.mimetype).data ?? 'application/octet-stream';
+        stored.push(await this.storeObject(userId, { folder, filename, mime }, part.file));
+      }
+    } catch (err) {
+      await this.discard(stored);
+      throw err;
+    }
+    if (stored.length === 0) throw new InvalidInput('validation_error', 'body: at least one file field is required');
+    return stored;
   }
 }

@@ -4,18 +4,24 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actingUserId } from '../auth/guard.js';
 import { userIdSchema } from '../auth/user-id.js';
-import type { AppContext } from '../context.js';
 import { errorResponses, security } from '../http/schemas.js';
+import type { FileService } from './file-service.js';
 import { folderSchema } from './names.js';
 import { fileRecordSchema, publicRecord } from './records.js';
-import { uploadRoutes } from './upload-routes.js';
 import { usageFields, usageReply } from './usage.js';
 
 const keyParams = z.object({ '*': z.string().min(1).max(16 * 1024) });
 
-export async function fileRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+/** What these routes use, and nothing more. */
+export interface FileRouteDeps {
+  files: Pick<FileService, 'list' | 'usage' | 'getVisible' | 'delete'>;
+  /** Records carry download URLs under this base. */
+  publicBaseUrl: string;
+}
+
+export async function fileRoutes(app: FastifyInstance, deps: FileRouteDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const base = ctx.config.publicBaseUrl;
+  const { files, publicBaseUrl: base } = deps;
 
   r.get(
     '/v1/files/all',
@@ -46,7 +52,7 @@ export async function fileRoutes(app: FastifyInstance, ctx: AppContext): Promise
     async (request) => {
       const q = request.query;
       const userId = actingUserId(request.principal!, q.user_id);
-      const page = await ctx.files.list(userId, { folder: q.folder, recursive: q.recursive !== 'false', limit: q.limit ?? 1000, cursor: q.cursor });
+      const page = await files.list(userId, { folder: q.folder, recursive: q.recursive !== 'false', limit: q.limit ?? 1000, cursor: q.cursor });
       return {
         files: page.files.map((f) => publicRecord(f, base)),
         total_count: page.totalCount,
@@ -72,7 +78,7 @@ export async function fileRoutes(app: FastifyInstance, ctx: AppContext): Promise
       config: { access: { role: 'viewer', scope: 'files:read' } },
     },
     async (request) => {
-      const u = await ctx.files.usage(actingUserId(request.principal!, request.query.user_id));
+      const u = await files.usage(actingUserId(request.principal!, request.query.user_id));
       return { user_id: u.userId, ...usageReply(u) };
     },
   );
@@ -89,7 +95,7 @@ export async function fileRoutes(app: FastifyInstance, ctx: AppContext): Promise
       },
       config: { access: { role: 'viewer', scope: 'files:read' } },
     },
-    async (request) => publicRecord(await ctx.files.getVisible(request.principal!, request.params['*']), base),
+    async (request) => publicRecord(await files.getVisible(request.principal!, request.params['*']), base),
   );
 
   r.delete(
@@ -105,10 +111,8 @@ export async function fileRoutes(app: FastifyInstance, ctx: AppContext): Promise
       config: { access: { role: 'operator', scope: 'files:delete' } },
     },
     async (request) => {
-      const removed = await ctx.files.delete(request.principal!, request.params['*']);
+      const removed = await files.delete(request.principal!, request.params['*']);
       return { deleted: true as const, key: removed.key };
     },
   );
-
-  await app.register(async (scope) => uploadRoutes(scope, ctx));
 }

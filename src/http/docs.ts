@@ -3,15 +3,14 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { jsonSchemaTransform } from 'fastify-type-provider-zod';
-import type { Config } from '../config/config.js';
 import { VERSION } from '../version.js';
 import { finishOpenApi } from './openapi.js';
 
-export async function registerDocs(app: FastifyInstance, config: Config): Promise<void> {
+export async function registerDocs(app: FastifyInstance, deps: { publicBaseUrl: string }): Promise<void> {
   await app.register(swagger, {
     openapi: {
       info: { title: 'Stream-Line file server', version: VERSION, description: 'Uploads, downloads and the tokens that guard them.' },
-      servers: [{ url: config.publicBaseUrl }],
+      servers: [{ url: deps.publicBaseUrl }],
       components: {
         securitySchemes: {
           bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },

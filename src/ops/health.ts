@@ -5,12 +5,19 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppContext } from '../context.js';
+import type { MetadataStore } from '../db/types.js';
+import type { BlobStore } from '../storage/blob-store.js';
 import { VERSION } from '../version.js';
 
 const startedAt = Date.now();
 
-export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+/** What the probe reads, and nothing more. */
+export interface HealthDeps {
+  blobs: Pick<BlobStore, 'health'>;
+  store: Pick<MetadataStore, 'ping'>;
+}
+
+export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Promise<void> {
   app.withTypeProvider<ZodTypeProvider>().get(
     '/healthz',
     {
@@ -30,8 +37,8 @@ export async function healthRoutes(app: FastifyInstance, ctx: AppContext): Promi
       },
     },
     async (_request, reply) => {
-      const storage = await ctx.blobs.health();
-      const db = await ctx.store.ping().then(
+      const storage = await deps.blobs.health();
+      const db = await deps.store.ping().then(
         () => 'ok' as const,
         () => 'down' as const,
       );

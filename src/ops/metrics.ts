@@ -89,7 +89,13 @@ export class PromTelemetry implements Telemetry {
   }
 }
 
-export async function metricsRoutes(app: FastifyInstance, telemetry: PromTelemetry, token: string | undefined): Promise<void> {
+export interface MetricsDeps {
+  telemetry: PromTelemetry;
+  /** METRICS_TOKEN; without it /metrics does not exist. */
+  token: string | undefined;
+}
+
+export async function metricsRoutes(app: FastifyInstance, { telemetry, token }: MetricsDeps): Promise<void> {
   app.addHook('onResponse', async (request, reply) => {
     // The route pattern, never the raw URL: keys and tokens must not become label values.
     const route = request.routeOptions.url ?? 'unmatched';

@@ -10,7 +10,7 @@ import type { BatchRecord, FileRecord, MetadataStore } from '../db/types.js';
 import { mayAccess } from '../files/file-service.js';
 import { nameProblem } from '../files/names.js';
 import { InvalidInput, NotFound, TooLarge, LimitReached } from '../errors/index.js';
-import type { Compression } from './zip.js';
+import { zipStream, type Compression, type ZipJob, type ZipSources } from './zip.js';
 
 export interface BatchLimits {
   maxFiles: number;
@@ -36,6 +36,12 @@ export interface CreatedBatch {
 }
 
 const FILE_ID_PREFIX = /^([0-9a-f]{32})_/;
+/** A batch ready to stream: the archive's file name and the job producing its bytes. */
+export interface BatchArchive {
+  name: string;
+  job: ZipJob;
+}
+
 export const TOKEN_PATTERN = /^[A-Za-z0-9_-]{43}$/;
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
@@ -51,6 +57,8 @@ export class BatchService {
   constructor(
     private readonly store: MetadataStore,
     private readonly limits: BatchLimits,
+    /** Where the archive's records and bytes come from (records by file id). */
+    private readonly sources: ZipSources,
   ) {}
 
   async create(principal: Principal, req: BatchRequest, now = Math.floor(Date.now() / 1000)): Promise<CreatedBatch> {
@@ -116,6 +124,15 @@ export class BatchService {
     const batch = TOKEN_PATTERN.test(token) ? await this.store.batches.getBatch(hashToken(token), now) : null;
     if (!batch) throw new NotFound('batch_not_found', 'Batch download not found or expired');
     return batch;
+  }
+
+  /**
+   * Starts the ZIP of the batch a token stands for (404 as `open`). Records are looked up by
+   * id as each entry comes, so a file deleted since the batch was made is left out.
+   */
+  async openArchive(token: string, now = Math.floor(Date.now() / 1000)): Promise<BatchArchive> {
+    const batch = await this.open(token, now);
+    return { name: batch.name, job: zipStream(batch.fileIds, this.sources, { compression: batch.compression }) };
   }
 
   /**

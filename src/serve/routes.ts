@@ -1,41 +1,54 @@
 /**
  * Reading bytes: `/storage/...` (public or owner-only), `/get/...` (signed URLs), the
- * signed-URL issuer and ZIP batches. Thin: parse, authorise, hand over to the streamer.
+ * signed-URL issuer and ZIP batches. Thin: parse, one call into DownloadService or
+ * BatchService, then hand the record to the streamer (or the archive to the reply).
  */
 import type { Readable } from 'node:stream';
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { actingUserId } from '../auth/guard.js';
+import { actingUserId, type Guard } from '../auth/guard.js';
 import type { AccessRule } from '../auth/principal.js';
 import { userIdSchema } from '../auth/user-id.js';
-import type { AppContext } from '../context.js';
-import { mayAccess } from '../files/file-service.js';
-import { parseKey } from '../files/keys.js';
-import { InvalidInput, NotAllowed, FileNotFound } from '../errors/index.js';
+import type { Config } from '../config/config.js';
 import { errorResponses, security } from '../http/schemas.js';
-import { BatchService } from './batches.js';
-import { dispositionHeaders } from './disposition.js';
-import { decodeKeyToken, signedUrl, verifySignature } from './signed-urls.js';
+import type { Telemetry } from '../ops/telemetry.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { BatchService } from './batches.js';
+import { dispositionHeaders, type DispositionType } from './disposition.js';
+import type { Download, DownloadService } from './download-service.js';
 import { serveFile } from './streamer.js';
-import { zipStream } from './zip.js';
+import type { ZipJob } from './zip.js';
+
+/** What these routes use, and nothing more. */
+export interface ServeDeps {
+  downloads: DownloadService;
+  batches: BatchService;
+  /** The bytes serveFile streams. */
+  blobs: BlobStore;
+  guard: Pick<Guard, 'require'>;
+  telemetry: Pick<Telemetry, 'bytesOut' | 'zipStarted' | 'zipFinished'>;
+  serve: Config['serve'];
+  publicBaseUrl: string;
+  /** Applied before a batch request's body is read: its size, and creations per minute. */
+  batchBody: { maxFiles: number; createsPerMinute: number };
+}
 
 const READ: AccessRule = { role: 'viewer', scope: 'files:read' };
 const disposition = z.enum(['inline', 'attachment']).optional();
 const wildcard = z.object({ '*': z.string() });
-const seconds = (): number => Math.floor(Date.now() / 1000);
 
-export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export async function serveRoutes(app: FastifyInstance, deps: ServeDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const { serve, batch: batchLimits, publicBaseUrl } = ctx.config;
-  const signingKey = ctx.config.signingKey!;
-  const batches = new BatchService(ctx.store, {
-    maxFiles: batchLimits.maxFiles,
-    maxBytes: batchLimits.maxBytes,
-    ttlSeconds: batchLimits.tokenTtlSeconds,
-    maxOpen: ctx.config.limits.maxOpenBatches,
-  });
-  const sent = (bytes: number): void => ctx.telemetry.bytesOut(bytes);
+  const { downloads, batches, serve, publicBaseUrl, telemetry } = deps;
+  const send = (request: FastifyRequest, reply: FastifyReply, download: Download, as: DispositionType | undefined) =>
+    serveFile(request, reply, download.file, deps.blobs, {
+      cacheControl: download.cacheControl,
+      extraHeaders: download.extraHeaders,
+      disposition: as,
+      accelPrefix: serve.accelRedirectPrefix,
+      onSent: (bytes) => telemetry.bytesOut(bytes),
+    });
 
   r.route({
     method: ['GET', 'HEAD'],
@@ -49,17 +62,10 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
       response: errorResponses(400, 401, 403, 404, 412, 416),
     },
     handler: async (request, reply) => {
-      const key = `storage/${request.params['*']}`;
-      const principal = serve.publicStorage ? null : await ctx.guard.require(request, READ);
-      const owner = parseKey(key).userId;
-      const file = principal && !mayAccess(principal, owner) ? null : await ctx.files.getByKey(key);
-      if (!file) throw new FileNotFound();
-      return serveFile(request, reply, file, ctx.blobs, {
-        cacheControl: serve.publicStorage ? serve.publicCacheControl : 'private, no-cache',
-        disposition: request.query.disposition,
-        accelPrefix: serve.accelRedirectPrefix,
-        onSent: sent,
-      });
+      // Credentials are checked before the key is even parsed: a stranger learns nothing.
+      const principal = serve.publicStorage ? null : await deps.guard.require(request, READ);
+      const download = await downloads.openStorage(principal, `storage/${request.params['*']}`);
+      return send(request, reply, download, request.query.disposition);
     },
   });
 
@@ -74,23 +80,8 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
       response: errorResponses(400, 403, 404, 412, 416),
     },
     handler: async (request, reply) => {
-      const key = decodeKeyToken(request.params['*']);
-      if (key === null) throw new InvalidInput('invalid_key', 'The key in a signed URL must be base64url');
-      parseKey(key);
-      const now = seconds();
-      const verdict = verifySignature(signingKey, key, request.query.exp, request.query.sig, now);
-      if (verdict === 'expired') throw new NotAllowed('url_expired', 'This signed URL has expired');
-      if (verdict !== 'ok') throw new NotAllowed('invalid_signature', 'Invalid signature');
-      const file = await ctx.files.getByKey(key);
-      if (!file) throw new FileNotFound();
-      const maxAge = Math.max(0, Math.min(Number(request.query.exp) - now, 86_400));
-      return serveFile(request, reply, file, ctx.blobs, {
-        cacheControl: `private, max-age=${maxAge}`,
-        disposition: request.query.disposition,
-        accelPrefix: serve.accelRedirectPrefix,
-        onSent: sent,
-        extraHeaders: { 'Referrer-Policy': 'no-referrer' },
-      });
+      const download = await downloads.openSigned(request.params['*'], request.query.exp, request.query.sig);
+      return send(request, reply, download, request.query.disposition);
     },
   });
 
@@ -114,17 +105,9 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
       config: { access: READ },
     },
     async (request) => {
-      const { key, expires_in: expiresIn = 3600 } = request.query;
-      if (expiresIn > serve.signedUrlMaxSeconds) {
-        throw new InvalidInput('expires_in_too_large', `query.expires_in: at most ${serve.signedUrlMaxSeconds} seconds`);
-      }
-      const file = await ctx.files.getVisible(request.principal!, key);
-      const exp = seconds() + expiresIn;
-      return {
-        url: signedUrl(publicBaseUrl, signingKey, file.key, exp, request.query.disposition),
-        exp,
-        expires_at: new Date(exp * 1000).toISOString(),
-      };
+      const q = request.query;
+      const signed = await downloads.signUrl(request.principal!, q.key, { expiresIn: q.expires_in, disposition: q.disposition });
+      return { ...signed, expires_at: new Date(signed.exp * 1000).toISOString() };
     },
   );
 
@@ -147,14 +130,14 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
         },
       },
       // Up to BATCH_MAX_FILES keys, each possibly long.
-      bodyLimit: Math.max(1024 * 1024, batchLimits.maxFiles * 1024 + 64 * 1024),
+      bodyLimit: Math.max(1024 * 1024, deps.batchBody.maxFiles * 1024 + 64 * 1024),
       config: {
         access: READ,
         // F-08: checking thousands of keys costs CPU: a user creates at most
         // BATCH_CREATE_RATE_LIMIT tokens a minute, refused before the body is read.
         rateLimit: {
           hook: 'preParsing',
-          max: ctx.config.limits.batchCreatesPerMinute,
+          max: deps.batchBody.createsPerMinute,
           timeWindow: 60_000,
           keyGenerator: (request) => `batch:${request.principal?.userId ?? request.ip}`,
           allowList: (request) => request.principal?.kind === 'service',
@@ -200,22 +183,30 @@ export async function serveRoutes(app: FastifyInstance, ctx: AppContext): Promis
       },
     },
     async (request, reply) => {
-      const batch = await batches.open(request.params.token);
-      // By id: each record is looked up as its entry comes, so a file deleted meanwhile is left out.
-      const job = zipStream(batch.fileIds, { lookup: (id) => ctx.files.getById(id), blobs: ctx.blobs }, { compression: batch.compression });
-      ctx.telemetry.zipStarted();
-      reply.raw.once('close', () => {
-        const delivered = reply.raw.writableFinished;
-        if (!delivered) job.abort();
-        void job.done.then((result) => {
-          ctx.telemetry.bytesOut(result.bytes);
-          ctx.telemetry.zipFinished(result.failed ? 'failed' : delivered ? 'complete' : 'aborted');
-          request.log.debug({ ...result, delivered }, 'batch download finished');
-        });
-      });
-      return sendArchive(reply, batch.name, job.stream);
+      const archive = await batches.openArchive(request.params.token);
+      settleWithResponse(request, reply, archive.job, telemetry);
+      return sendArchive(reply, archive.name, archive.job.stream);
     },
   );
+}
+
+/**
+ * Ties the archive job to the response: a client that leaves stops the reading, and once the
+ * job settles the metrics learn the outcome. A failure after the headers went out can only
+ * cut the stream short, so it is logged here (the error handler never sees it).
+ */
+function settleWithResponse(request: FastifyRequest, reply: FastifyReply, job: ZipJob, telemetry: ServeDeps['telemetry']): void {
+  telemetry.zipStarted();
+  reply.raw.once('close', () => {
+    const delivered = reply.raw.writableFinished;
+    if (!delivered) job.abort();
+    void job.done.then(({ error, ...result }) => {
+      telemetry.bytesOut(result.bytes);
+      telemetry.zipFinished(result.failed ? 'failed' : delivered ? 'complete' : 'aborted');
+      if (result.failed) request.log.error({ err: error, ...result, delivered }, 'batch download cut short');
+      else request.log.debug({ ...result, delivered }, 'batch download finished');
+    });
+  });
 }
 
 function sendArchive(reply: FastifyReply, name: string, stream: Readable): FastifyReply {

@@ -12,7 +12,7 @@ import type { FileRecord } from '../db/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { DEFAULT_PACER_LIMITS, SinkPacer } from '../storage/read-pacer.js';
 import { useNativeCrc32 } from './fast-crc32.js';
-import { BlobNotFound } from '../errors/index.js';
+import { BlobNotFound, UnsafeEntryName } from '../errors/index.js';
 
 // archiver's pure-JS CRC-32 is the slowest step of a stored ZIP; use zlib's when it agrees.
 useNativeCrc32();
@@ -38,6 +38,8 @@ export interface ZipResult {
   failed: boolean;
   /** Archive bytes produced (archiver's pointer). */
   bytes: number;
+  /** What broke the archive, when `failed`: for the log, the client only sees a cut stream. */
+  error?: unknown;
 }
 
 export interface ZipJob {
@@ -54,12 +56,12 @@ export function entryPath(file: Pick<FileRecord, 'folder' | 'filename'>): string
   return file.folder ? `${file.folder}/${file.filename}` : file.filename;
 }
 
-/** Throws unless `name` is a relative path of non-empty segments without "." / "..". */
+/** Throws UnsafeEntryName unless `name` is a relative path of non-empty segments without "." / "..". */
 export function assertSafeEntryName(name: string): void {
   const bad =
     name.length === 0 || name.startsWith('/') || name.includes('\\') || name.includes('\0') ||
     name.split('/').some((s) => s === '' || s === '.' || s === '..');
-  if (bad) throw new Error(`unsafe ZIP entry name: ${JSON.stringify(name)}`);
+  if (bad) throw new UnsafeEntryName(name, 'unsafe');
 }
 
 /**
@@ -90,7 +92,7 @@ export class EntryNamer {
     assertSafeEntryName(name);
     let candidate = name;
     for (let n = 2; this.taken.has(candidate.toLowerCase()); n++) candidate = numbered(name, n);
-    if (archiverNormalised(candidate) !== candidate) throw new Error(`ZIP entry name would be rewritten: ${JSON.stringify(candidate)}`);
+    if (archiverNormalised(candidate) !== candidate) throw new UnsafeEntryName(candidate, 'rewritten');
     this.taken.add(candidate.toLowerCase());
     return candidate;
   }
@@ -143,7 +145,7 @@ export function zipStream(keys: readonly string[], sources: ZipSources, opts: Zi
   // Fastify destroys the payload when the client goes away; that ends the job too.
   archive.once('close', abort);
 
-  const result = (failed: boolean): ZipResult => ({ entries, skipped, failed, bytes: archive.pointer() });
+  const result = (failed: boolean, error?: unknown): ZipResult => ({ entries, skipped, failed, bytes: archive.pointer(), error });
   const run = async (): Promise<ZipResult> => {
     for (const key of keys) {
       if (controller.signal.aborted) break;
@@ -189,7 +191,7 @@ export function zipStream(keys: readonly string[], sources: ZipSources, opts: Zi
     current?.destroy();
     if (!archive.destroyed) archive.destroy(err instanceof Error ? err : new Error(String(err)));
     controller.abort();
-    return result(true);
+    return result(true, err);
   });
   return { stream: archive, abort, done };
 }
