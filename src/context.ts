@@ -10,6 +10,7 @@ import { externalVerifier } from './auth/external.js';
 import { Guard } from './auth/guard.js';
 import { HashPool } from './auth/hash-pool.js';
 import { KeyRing, type KeyRingOptions } from './auth/keyring.js';
+import { FileKeyStore } from './auth/key-store-file.js';
 import { PasswordHasher } from './auth/passwords.js';
 import { SessionService } from './auth/sessions.js';
 import { TokenSigner } from './auth/tokens.js';
@@ -46,7 +47,7 @@ export function keyRingOptions(config: Config): KeyRingOptions {
   const a = config.auth;
   // A retired key must outlive every token it signed: the longest lifetime we issue.
   const retentionSeconds = Math.max(a.accessTtlSeconds, a.refreshTtlSeconds, a.maxTokenHours * 3600);
-  return { dir: a.keysDir, alg: a.alg, retentionSeconds };
+  return { store: new FileKeyStore(a.keysDir), alg: a.alg, retentionSeconds };
 }
 
 export function openStore(config: Config): MetadataStore {

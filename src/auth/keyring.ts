@@ -1,25 +1,17 @@
 /**
- * The signing key ring. Keys live as JSON files (mode 0600) in AUTH_KEYS_DIR, one per key,
- * named by their RFC 7638 thumbprint (`kid`). The newest key that is not retired signs;
- * retired keys keep verifying and stay in the JWKS until every token they signed has expired.
- * Several processes may share the directory: each re-reads it when it meets an unknown kid
- * and, before signing or publishing the JWKS, once its refresh interval has passed (see
- * `refreshIfStale`), so `keys rotate` from the CLI reaches running servers.
+ * The signing key ring, over a KeyStore (key-store.ts: files by default). Keys are named by
+ * their RFC 7638 thumbprint (`kid`). The greatest key (by creation, then kid) that is not
+ * retired signs; retired keys keep verifying and stay in the JWKS until every token they
+ * signed has expired. Several processes may share the store: each re-reads it when it meets
+ * an unknown kid and, before signing or publishing the JWKS, once its refresh interval has
+ * passed (see `refreshIfStale`), so `keys rotate` from the CLI or another instance reaches
+ * running servers. Generation and import (jose) live here; the store only keeps records.
  */
-import fs from 'node:fs/promises';
-import { readdirOrEmpty } from '../util/fs.js';
-import path from 'node:path';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { systemClock, type Clock } from '../util/clock.js';
+import { signerOf, supersededKeys, type KeyStore, type SigningAlg, type StoredKey } from './key-store.js';
 
-export type SigningAlg = 'ES256' | 'RS256' | 'EdDSA';
-
-interface StoredKey {
-  kid: string;
-  alg: SigningAlg;
-  createdAt: number; // unix seconds
-  retiredAt: number | null;
-  privateJwk: JWK;
-}
+export type { SigningAlg } from './key-store.js';
 
 interface LoadedKey extends StoredKey {
   publicJwk: JWK;
@@ -35,26 +27,11 @@ function publicPart(jwk: JWK): JWK {
   return copy as JWK;
 }
 
-const now = () => Math.floor(Date.now() / 1000);
-
-async function createKeyFile(dir: string, alg: SigningAlg): Promise<StoredKey> {
+async function generateKey(alg: SigningAlg, createdAt: number): Promise<StoredKey> {
   const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'RS256' ? { modulusLength: 2048 } : {}) });
   const privateJwk = await exportJWK(privateKey);
   const kid = await calculateJwkThumbprint(publicPart(privateJwk), 'sha256');
-  const stored: StoredKey = { kid, alg, createdAt: now(), retiredAt: null, privateJwk: { ...privateJwk, kid, alg } };
-  await fs.mkdir(dir, { recursive: true, mode: 0o700 });
-  // Written whole (temp file + rename): another process reading the directory never sees half a key.
-  await writeStored(dir, stored);
-  return stored;
-}
-
-async function readKeyFiles(dir: string): Promise<StoredKey[]> {
-  const names = await readdirOrEmpty(dir);
-  const keys: StoredKey[] = [];
-  for (const name of names.filter((n) => n.endsWith('.json'))) {
-    keys.push(JSON.parse(await fs.readFile(path.join(dir, name), 'utf8')) as StoredKey);
-  }
-  return keys;
+  return { kid, alg, createdAt, retiredAt: null, privateJwk: { ...privateJwk, kid, alg } };
 }
 
 async function load(stored: StoredKey): Promise<LoadedKey> {
@@ -64,13 +41,30 @@ async function load(stored: StoredKey): Promise<LoadedKey> {
   return { ...stored, publicJwk, privateKey, publicKey };
 }
 
+/**
+ * Retires what the ordering rule has already replaced (key-store.ts): after two instances
+ * added a key at once, whoever settles first retires the lesser one. A rotation also retires
+ * active keys of another algorithm (the operator moved on); a plain reload leaves those to
+ * whoever configured them. Returns the store's keys as they are afterwards.
+ */
+async function settle(store: KeyStore, alg: SigningAlg, at: number, otherAlgs: boolean): Promise<StoredKey[]> {
+  const keys = await store.list();
+  const stale = [...supersededKeys(keys, alg), ...(otherAlgs ? keys.filter((k) => k.retiredAt === null && k.alg !== alg) : [])];
+  for (const key of stale) await store.retire(key.kid, at);
+  return stale.length > 0 ? store.list() : keys;
+}
+
+const unixSeconds = (clock: Clock = systemClock): number => Math.floor(clock.now() / 1000);
+
 export interface KeyRingOptions {
-  dir: string;
+  store: KeyStore;
   alg: SigningAlg;
   /** How long a retired key must keep verifying: the longest token lifetime. */
   retentionSeconds: number;
-  /** How often a running ring re-reads the directory to pick up rotations (default 60). */
+  /** How often a running ring re-reads the store to pick up rotations (default 60). */
   refreshSeconds?: number;
+  /** Default: the system clock. Tests move time instead of waiting. */
+  clock?: Clock;
 }
 
 export class KeyRing {
@@ -78,52 +72,63 @@ export class KeyRing {
   private active!: LoadedKey;
   private lastReload = 0;
   private refreshing: Promise<void> | null = null;
+  private readonly clock: Clock;
 
-  private constructor(private readonly opts: KeyRingOptions) {}
+  private constructor(private readonly opts: KeyRingOptions) {
+    this.clock = opts.clock ?? systemClock;
+  }
 
-  /** Loads the ring, generating the first key when the directory is empty. */
+  /** Loads the ring, generating the first key when the store has none for the algorithm. */
   static async open(opts: KeyRingOptions): Promise<KeyRing> {
     const ring = new KeyRing(opts);
     await ring.reload();
     return ring;
   }
 
-  /** Adds a new active key and retires the others (they keep verifying until retention ends). */
+  /**
+   * Adds a new active key and retires the others (they keep verifying until retention ends).
+   * The new key is dated after every key already stored, so it outranks them even within the
+   * same second. Returns the kid that signs afterwards: the new one, unless another instance
+   * rotated at the same moment and its key won the ordering.
+   */
   static async rotate(opts: KeyRingOptions): Promise<string> {
-    const existing = await readKeyFiles(opts.dir);
-    const fresh = await createKeyFile(opts.dir, opts.alg);
-    for (const key of existing.filter((k) => k.retiredAt === null)) {
-      await writeStored(opts.dir, { ...key, retiredAt: fresh.createdAt });
-    }
-    return fresh.kid;
+    const now = unixSeconds(opts.clock);
+    const before = await opts.store.list();
+    const fresh = await generateKey(opts.alg, Math.max(now, ...before.map((k) => k.createdAt + 1)));
+    await opts.store.add(fresh); // a fresh key pair's thumbprint is new: 'exists' cannot happen
+    const after = await settle(opts.store, opts.alg, now, true);
+    return signerOf(after, opts.alg)?.kid ?? fresh.kid;
   }
 
-  /** Re-reads the directory: picks up rotations, drops keys past their retention. */
+  /** Re-reads the store: picks up rotations, settles concurrent ones, drops keys past retention. */
   async reload(): Promise<void> {
-    this.lastReload = Date.now();
-    let stored = await readKeyFiles(this.opts.dir);
-    const live = stored.filter((k) => k.retiredAt === null && k.alg === this.opts.alg);
-    if (live.length === 0) stored = [...stored, await createKeyFile(this.opts.dir, this.opts.alg)];
-    const cutoff = now() - this.opts.retentionSeconds;
+    const { store, alg } = this.opts;
+    this.lastReload = this.clock.now();
+    const now = unixSeconds(this.clock);
+    if (!signerOf(await store.list(), alg)) await store.add(await generateKey(alg, now));
+    const stored = await settle(store, alg, now, false);
+    const cutoff = now - this.opts.retentionSeconds;
     const next = new Map<string, LoadedKey>();
     for (const key of stored) {
       if (key.retiredAt !== null && key.retiredAt < cutoff) {
-        await fs.rm(path.join(this.opts.dir, `${key.kid}.json`), { force: true });
+        await store.remove(key.kid);
         continue;
       }
-      next.set(key.kid, this.keys.get(key.kid)?.retiredAt === key.retiredAt ? this.keys.get(key.kid)! : await load(key));
+      const known = this.keys.get(key.kid);
+      next.set(key.kid, known?.retiredAt === key.retiredAt ? known : await load(key));
     }
-    const candidates = [...next.values()].filter((k) => k.retiredAt === null && k.alg === this.opts.alg);
-    this.active = candidates.sort((a, b) => b.createdAt - a.createdAt || a.kid.localeCompare(b.kid))[0]!;
+    const signer = signerOf(stored, alg);
+    if (!signer) throw new Error(`the key store lost the ${alg} key just added`);
+    this.active = next.get(signer.kid)!;
     this.keys = next;
   }
 
   /**
-   * Re-reads the directory when the refresh interval has passed, so a rotation made by
-   * another process (the CLI) starts signing here too. A failed read keeps the current keys.
+   * Re-reads the store when the refresh interval has passed, so a rotation made by another
+   * process (the CLI) starts signing here too. A failed read keeps the current keys.
    */
   async refreshIfStale(): Promise<void> {
-    if (Date.now() - this.lastReload < (this.opts.refreshSeconds ?? 60) * 1000) return;
+    if (this.clock.now() - this.lastReload < (this.opts.refreshSeconds ?? 60) * 1000) return;
     this.refreshing ??= this.reload()
       .catch(() => {})
       .finally(() => {
@@ -137,11 +142,11 @@ export class KeyRing {
     return { kid: this.active.kid, alg: this.active.alg, key: this.active.privateKey };
   }
 
-  /** The public key for `kid`, re-reading the directory (at most every 5 s) when unknown. */
+  /** The public key for `kid`, re-reading the store (at most every 5 s) when unknown. */
   async verificationKey(kid: string): Promise<{ alg: SigningAlg; key: CryptoKey } | null> {
     let key = this.keys.get(kid);
-    if (!key && Date.now() - this.lastReload > 5000) {
-      await this.reload().catch(() => {}); // an unreadable directory must not turn a bad token into a 500
+    if (!key && this.clock.now() - this.lastReload > 5000) {
+      await this.reload().catch(() => {}); // an unreadable store must not turn a bad token into a 500
       key = this.keys.get(kid);
     }
     return key ? { alg: key.alg, key: key.publicKey } : null;
@@ -151,11 +156,4 @@ export class KeyRing {
   jwks(): { keys: JWK[] } {
     return { keys: [...this.keys.values()].map((k) => k.publicJwk) };
   }
-}
-
-async function writeStored(dir: string, key: StoredKey): Promise<void> {
-  const file = path.join(dir, `${key.kid}.json`);
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify(key, null, 2), { mode: 0o600 });
-  await fs.rename(tmp, file);
 }

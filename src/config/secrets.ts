@@ -5,33 +5,25 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createExclusiveSync, readIfExistsSync } from '../util/fs.js';
 import { ConfigError, type Config } from './config.js';
 
 export type Warn = (message: string) => void;
 
 function persistedSecret(dir: string, name: string, warn: Warn, what: string): string {
   const file = path.join(dir, name);
-  try {
-    const existing = fs.readFileSync(file, 'utf8').trim();
-    if (existing) return existing;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-  }
+  const existing = readIfExistsSync(file)?.trim();
+  if (existing) return existing;
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+  // An empty file is a leftover of an interrupted start (older versions wrote in place).
+  if (existing === '') fs.rmSync(file, { force: true });
   const value = randomBytes(32).toString('hex');
-  // Written whole under a temp name, then linked in (fails if another process got there
-  // first: then theirs is used). An empty leftover from an interrupted start is replaced.
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, value + '\n', { mode: 0o600 });
-  try {
-    fs.linkSync(tmp, file);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const theirs = fs.readFileSync(file, 'utf8').trim();
-    if (theirs) return theirs;
-    fs.renameSync(tmp, file);
-  } finally {
-    fs.rmSync(tmp, { force: true });
+  // Created whole or not at all: when another process starting beside us got there first,
+  // theirs is used, so both run with the same secret.
+  if (createExclusiveSync(file, value + '\n', 0o600) === 'exists') {
+    const theirs = readIfExistsSync(file)?.trim();
+    if (!theirs) throw new Error(`${file} vanished or is empty while it was being created`);
+    return theirs;
   }
   warn(`${what} is not set: generated one in ${file} (set it explicitly for production)`);
   return value;

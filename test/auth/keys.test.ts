@@ -7,9 +7,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { calculateJwkThumbprint, decodeProtectedHeader, type JWK } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FileKeyStore } from '../../src/auth/key-store-file.js';
 import { KeyRing } from '../../src/auth/keyring.js';
 import { TokenSigner } from '../../src/auth/tokens.js';
 import { keyRingOptions } from '../../src/context.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
 import { login, storedKeys } from './jwt-kit.js';
 
@@ -131,18 +133,20 @@ describe('rotation', () => {
     expect(ring.jwks().keys.map((k) => k.kid)).toEqual(expect.arrayContaining([before, rotated]));
   });
 
-  it('drops a retired key once every token it signed has expired', async () => {
+  it('drops a retired key once every token it signed has expired, not before', async () => {
     const dir = await tempDir('sl-keys-');
     try {
-      const opts = { dir, alg: 'ES256' as const, retentionSeconds: 3600 };
+      const clock = new ManualClock();
+      const opts = { store: new FileKeyStore(dir), alg: 'ES256' as const, retentionSeconds: 3600, clock };
       const first = (await KeyRing.open(opts)).signingKey().kid;
       await KeyRing.rotate(opts);
-      const file = path.join(dir, `${first}.json`);
-      const stored = JSON.parse(await fs.readFile(file, 'utf8'));
-      await fs.writeFile(file, JSON.stringify({ ...stored, retiredAt: Math.floor(Date.now() / 1000) - 3601 }));
+      clock.advance(3600_000); // retired exactly the retention ago: tokens it signed may still be alive
+      expect((await KeyRing.open(opts)).jwks().keys.map((k) => k.kid)).toContain(first);
+      clock.advance(1_000);
       const ring = await KeyRing.open(opts);
       expect(ring.jwks().keys.map((k) => k.kid)).not.toContain(first);
       expect(await ring.verificationKey(first)).toBeNull();
+      expect((await opts.store.list()).map((k) => k.kid)).not.toContain(first);
     } finally {
       await fs.rm(dir, { recursive: true, force: true });
     }
