@@ -28,6 +28,7 @@ import { uploadRoutes } from './files/upload-routes.js';
 import { serveRoutes } from './serve/routes.js';
 import { registerCors } from './http/cors.js';
 import { metricsRoutes } from './ops/metrics.js';
+import { startHousekeeping } from './ops/housekeeping.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -78,9 +79,9 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
-  const housekeeping = startHousekeeping(app, ctx);
+  const housekeeping = startHousekeeping(ctx, app.log);
   app.addHook('onClose', async () => {
-    clearInterval(housekeeping);
+    await housekeeping.stop();
     await ctx.hashPool.close();
     await ctx.store.close();
   });
@@ -118,17 +119,4 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     });
   });
   return app;
-}
-
-/** Periodic sweep of expired uploads, and of revocation rows and batch tokens past their expiry. */
-function startHousekeeping(app: FastifyInstance, ctx: AppContext): NodeJS.Timeout {
-  const every = Math.min(Math.max((ctx.config.uploads.expirySeconds * 1000) / 4, 1000), 10 * 60_000);
-  const timer = setInterval(() => {
-    ctx.uploads.sweep().catch((err: unknown) => app.log.error({ err }, 'upload sweep failed'));
-    // Revocations outlive exp by the clock tolerance (a token is accepted that long).
-    ctx.sessions.pruneExpired().catch((err: unknown) => app.log.error({ err }, 'token prune failed'));
-    ctx.store.batches.pruneBatches(Math.floor(Date.now() / 1000)).catch((err: unknown) => app.log.error({ err }, 'batch prune failed'));
-  }, every);
-  timer.unref();
-  return timer;
 }

@@ -2,9 +2,8 @@
  * Wiring: builds every service from the Config once. `buildApp` and the CLI both use it,
  * so the HTTP layer and the command line run the same code.
  */
-import path from 'node:path';
 import type { Config } from './config/config.js';
-import { openSqliteStore } from './db/sqlite.js';
+import { openMetadataStore } from './db/open.js';
 import type { MetadataStore } from './db/types.js';
 import { externalVerifier } from './auth/external.js';
 import { Guard } from './auth/guard.js';
@@ -50,20 +49,13 @@ export function keyRingOptions(config: Config): KeyRingOptions {
   return { store: new FileKeyStore(a.keysDir), alg: a.alg, retentionSeconds };
 }
 
-export function openStore(config: Config): MetadataStore {
-  const url = config.databaseUrl;
-  if (url.startsWith('sqlite:')) return openSqliteStore(path.resolve(url.slice('sqlite:'.length)));
-  if (url === ':memory:') return openSqliteStore(':memory:');
-  throw new Error(`DATABASE_URL: unsupported scheme in "${url.split(':')[0]}:" (only sqlite: is built in)`);
-}
-
 export async function createContext(config: Config): Promise<AppContext> {
   if (!config.auth.serviceToken || !config.signingKey) {
     throw new Error('createContext needs a config with secrets (see ensureSecrets)');
   }
   const blobs = new LocalDiskBlobStore(config.uploadRoot);
   await blobs.init();
-  const store = openStore(config);
+  const store = await openMetadataStore(config);
   const keys = await KeyRing.open(keyRingOptions(config));
   const signer = new TokenSigner(keys, {
     issuer: config.auth.issuer,

@@ -170,4 +170,17 @@ export const migrations: Migration[] = [
       CREATE INDEX batch_downloads_user ON batch_downloads(user_id, expires_at);
     `,
   },
+  {
+    version: 8,
+    name: 'leases',
+    // Named locks with an expiry (LeaseStore): the instance holding 'housekeeping' sweeps
+    // uploads and prunes tokens and batches; the others skip. BIGINT: unix ms passes 2^31.
+    sql: `
+      CREATE TABLE leases (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        expires_at BIGINT NOT NULL
+      );
+    `,
+  },
 ];

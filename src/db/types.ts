@@ -272,6 +272,23 @@ export interface BatchStore {
   pruneBatches(now: number): Promise<number>;
 }
 
+/**
+ * Named locks with an expiry, for work that one instance of many should do at a time
+ * (housekeeping). A holder that dies stops renewing, and its lease lapses after its ttl.
+ * Times are unix ms, passed in (the caller's clock), so tests move time instead of sleeping.
+ */
+export interface LeaseStore {
+  /**
+   * Takes the lease until now + ttlMs when it is free, expired (expiry <= now) or already
+   * `holder`'s (then extended), in one atomic write; false while another holder's is live.
+   */
+  tryAcquire(name: string, holder: string, ttlMs: number, now: number): Promise<boolean>;
+  /** Gives the lease up, only if `holder` holds it (an expired lease someone else took stays theirs). */
+  release(name: string, holder: string): Promise<void>;
+  /** Who holds the lease at `now`; null when free or expired. */
+  holder(name: string, now: number): Promise<string | null>;
+}
+
 /** The whole metadata store: one sub-store per aggregate, sharing one database. */
 export interface MetadataStore {
   users: UserStore;
@@ -279,6 +296,9 @@ export interface MetadataStore {
   files: FileStore;
   uploads: UploadStore;
   batches: BatchStore;
+  leases: LeaseStore;
+  /** Resolves when the database answers a trivial query; rejects when it is unreachable or closed. */
   ping(): Promise<void>;
+  /** Releases the connection(s); every call after it rejects. Closing twice is harmless. */
   close(): Promise<void>;
 }
