@@ -51,7 +51,7 @@ export class FileKeyStore implements KeyStore {
     return 'retired';
   }
 
-  remove(kid: string): Promise<boolean> {
+  async remove(kid: string): Promise<boolean> {
     return removeIfExists(this.file(kid));
   }
 }
