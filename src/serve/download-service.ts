@@ -11,6 +11,7 @@ import type { FileRecord } from '../db/types.js';
 import { InvalidInput, NotAllowed, NotAuthenticated, FileNotFound } from '../errors/index.js';
 import { mayAccess, type FileService } from '../files/file-service.js';
 import { parseKey } from '../files/keys.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import type { DispositionType } from './disposition.js';
 import { decodeKeyToken, signedUrl, verifySignature } from './signed-urls.js';
 
@@ -22,8 +23,8 @@ export interface DownloadOptions {
   publicStorage: boolean;
   publicCacheControl: string;
   signedUrlMaxSeconds: number;
-  /** Unix seconds; tests pass a fixed clock instead of waiting for URLs to expire. */
-  now?: () => number;
+  /** Tests pass a ManualClock instead of waiting for URLs to expire. */
+  clock?: Clock;
 }
 
 /** What a route needs to answer: the record, and the caching headers of every answer about it. */
@@ -45,13 +46,18 @@ const MAX_SIGNED_AGE_SECONDS = 86_400;
 export const DEFAULT_SIGNED_URL_SECONDS = 3600;
 
 export class DownloadService {
-  private readonly now: () => number;
+  private readonly clock: Clock;
 
   constructor(
     private readonly files: Pick<FileService, 'getByKey' | 'getVisible'>,
     private readonly opts: DownloadOptions,
   ) {
-    this.now = opts.now ?? (() => Math.floor(Date.now() / 1000));
+    this.clock = opts.clock ?? systemClock;
+  }
+
+  /** Signed URLs speak unix seconds. */
+  private seconds(): number {
+    return Math.floor(this.clock.now() / 1000);
   }
 
   /**
@@ -72,7 +78,7 @@ export class DownloadService {
     const key = decodeKeyToken(encodedKey);
     if (key === null) throw new InvalidInput('invalid_key', 'The key in a signed URL must be base64url');
     parseKey(key);
-    const now = this.now();
+    const now = this.seconds();
     const verdict = verifySignature(this.opts.signingKey, key, exp, sig, now);
     if (verdict === 'expired') throw new NotAllowed('url_expired', 'This signed URL has expired');
     if (verdict !== 'ok') throw new NotAllowed('invalid_signature', 'Invalid signature');
@@ -89,7 +95,7 @@ export class DownloadService {
     const max = this.opts.signedUrlMaxSeconds;
     if (expiresIn > max) throw new InvalidInput('expires_in_too_large', `query.expires_in: at most ${max} seconds`);
     const file = await this.files.getVisible(principal, key);
-    const exp = this.now() + expiresIn;
+    const exp = this.seconds() + expiresIn;
     return { url: signedUrl(this.opts.publicBaseUrl, this.opts.signingKey, file.key, exp, opts.disposition), exp };
   }
 }

@@ -22,7 +22,7 @@ export type Compression = 'store' | 'deflate';
 export interface ZipSources {
   /** The current record for a key (or a file id), or null when it was deleted. */
   lookup(key: string): Promise<FileRecord | null>;
-  blobs: BlobStore;
+  blobs: Pick<BlobStore, 'read'>;
 }
 
 export interface ZipOptions {
@@ -171,8 +171,11 @@ export function zipStream(keys: readonly string[], sources: ZipSources, opts: Zi
       source.once('error', (err) => {
         if (!archive.destroyed) archive.destroy(err);
       });
+      // Named before the wait below starts: a name that throws must not leave that wait
+      // pending, to be rejected unhandled by the abort that follows (a process crash).
+      const name = namer.unique(entryPath(file));
       const appended = once(archive, 'entry', { signal: controller.signal });
-      archive.append(source, { name: namer.unique(entryPath(file)), date: new Date(file.createdAt), mode: 0o644 });
+      archive.append(source, { name, date: new Date(file.createdAt), mode: 0o644 });
       await appended;
       current = null;
       entries++;

@@ -3,12 +3,11 @@
  * (recursive unless told otherwise, never a sibling that merely shares a prefix), keyset
  * pagination with an opaque cursor, totals over every match, and deletion that frees quota.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
 import { fileOf } from '../db/metadata-conformance.js';
-import { exists, list, uploadFile, usage } from './upload-kit.js';
+import { storedBytes } from '../serve/serve-helpers.js';
+import { list, uploadFile, usage } from './upload-kit.js';
 
 describe('GET /v1/files/all', () => {
   let s: TestServer;
@@ -148,13 +147,12 @@ describe('DELETE /v1/files/{key}', () => {
 
   it('removes bytes and record, frees the quota; later reads and deletes are 404', async () => {
     const rec = await uploadFile(s, 'del-u', 'gone soon.txt', Buffer.alloc(500, 7), 'tmp');
-    const file = path.join(s.root, rec.key);
-    expect(await exists(file)).toBe(true);
+    expect(await storedBytes(s, rec.key)).toEqual(Buffer.alloc(500, 7));
     expect(await usage(s, 'del-u')).toMatchObject({ usedBytes: 500, fileCount: 1 });
     const res = await s.asService({ method: 'DELETE', url: `/v1/files/${encodeURI(rec.key)}` });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toEqual({ deleted: true, key: rec.key });
-    expect(await exists(file)).toBe(false);
+    expect(await storedBytes(s, rec.key)).toBeNull();
     expect(await usage(s, 'del-u')).toMatchObject({ usedBytes: 0, fileCount: 0 });
     expect((await s.asService({ method: 'GET', url: `/v1/files/metadata/${encodeURI(rec.key)}` })).statusCode).toBe(404);
     expect((await s.asService({ method: 'DELETE', url: `/v1/files/${encodeURI(rec.key)}` })).statusCode).toBe(404);
@@ -165,7 +163,7 @@ describe('DELETE /v1/files/{key}', () => {
     const a = await uploadFile(s, 'del-n', 'a.txt', Buffer.from('a'), 'x');
     const b = await uploadFile(s, 'del-n', 'b.txt', Buffer.from('b'), 'x');
     await s.asService({ method: 'DELETE', url: `/v1/files/${a.key}` });
-    expect(await fs.readFile(path.join(s.root, b.key), 'utf8')).toBe('b');
+    expect((await storedBytes(s, b.key))?.toString()).toBe('b');
     expect((await list(s, 'del-n')).json().total_count).toBe(1);
   });
 });

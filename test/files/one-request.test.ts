@@ -2,10 +2,9 @@
  * POST /v1/files: the one-request multipart upload of one or more files (optional folder
  * field), streamed to disk, answering with the records; a request that fails keeps nothing.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
+import { storedBytes } from '../serve/serve-helpers.js';
 import { bytes, entries, list, MiB, multipartBody, sha256, usage, type FormPart } from './upload-kit.js';
 
 describe('POST /v1/files (one-request upload)', () => {
@@ -34,8 +33,8 @@ describe('POST /v1/files (one-request upload)', () => {
     expect(files[0]).toMatchObject({ filename: 'a.png', mime: 'image/png', size: 1000, sha256: sha256(a), folder: 'main/pictures', user_id: 'or-u', etag: `"${sha256(a)}"` });
     expect(files[1]).toMatchObject({ filename: '写真 2.jpg', mime: 'image/jpeg', size: MiB, sha256: sha256(b) });
     expect(files[1].key).toMatch(/^storage\/or-u\/main\/pictures\/[0-9a-f]{32}_写真 2\.jpg$/);
-    expect((await fs.readFile(path.join(s.root, files[0].key))).equals(a)).toBe(true);
-    expect((await fs.readFile(path.join(s.root, files[1].key))).equals(b)).toBe(true);
+    expect((await storedBytes(s, files[0].key))?.equals(a)).toBe(true);
+    expect((await storedBytes(s, files[1].key))?.equals(b)).toBe(true);
     expect(await usage(s, 'or-u')).toMatchObject({ usedBytes: 1000 + MiB, fileCount: 2, reservedBytes: 0 });
     expect((await list(s, 'or-u', '&folder=main')).json().total_count).toBe(2);
   });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileRecord } from '../../src/db/types.js';
 import { hashToken } from '../../src/serve/batches.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
-import { patterned, readZip, sha256, storeFile, unzipTest } from './serve-helpers.js';
+import { patterned, putBytes, readZip, sha256, storeFile, unzipTest } from './serve-helpers.js';
 
 let s: TestServer;
 let work: string;
@@ -160,7 +160,7 @@ describe('GET /v1/files/batch-download/{token}', () => {
     const d = await storeFile(s, 'alice', 'keep-too.txt', 'kept');
     const { token } = (await create({ keys: [a.key, b.key, c.key, d.key] })).json();
     await s.app.ctx.store.files.deleteFile(b.key);
-    await fs.rm(path.join(s.root, c.key));
+    await s.app.ctx.blobs.delete(c.key);
     const zip = await fetchZip(token);
     expect(await unzipTest(zip.file)).toMatch(/No errors detected/);
     const entries = await readZip(zip.file);
@@ -168,6 +168,19 @@ describe('GET /v1/files/batch-download/{token}', () => {
       ['keep.txt', 'keep'],
       ['keep-too.txt', 'kept'],
     ]);
+  });
+
+  it('a stored name no ZIP entry can carry cuts the archive short, and the server keeps answering', async () => {
+    const ok = await storeFile(s, 'alice', 'before.txt', 'before');
+    // A record from before the name rules: written straight to the store, as old data would be.
+    const legacy: FileRecord = { ...ok, id: '1'.repeat(32), key: `storage/alice/${'1'.repeat(32)}_..`, filename: '..' };
+    await putBytes(s, legacy.key, 'before');
+    await s.app.ctx.store.files.insertFile(legacy, s.app.ctx.files.quotaCheck('alice'));
+    const { token } = (await create({ keys: [ok.key, legacy.key] })).json();
+    // The headers are out before the bad entry: the response is cut (inject rejects), never a
+    // valid ZIP. The failure must not escape as an unhandled rejection (it would end the process).
+    await expect(s.app.inject({ method: 'GET', url: `/v1/files/batch-download/${token}` })).rejects.toThrow();
+    expect((await create({ keys: [ok.key] })).statusCode).toBe(201);
   });
 
   it('an expired, unknown or malformed token → 404 JSON', async () => {

@@ -8,6 +8,7 @@ import { Readable, Writable } from 'node:stream';
 import { promisify } from 'node:util';
 import yauzl from 'yauzl';
 import type { FileRecord } from '../../src/db/types.js';
+import { BlobNotFound } from '../../src/errors/index.js';
 import type { TestServer } from '../helpers/app.js';
 
 export const execFileP = promisify(execFile);
@@ -21,6 +22,21 @@ export function storeFile(
 ): Promise<FileRecord> {
   const buf = typeof body === 'string' ? Buffer.from(body) : body;
   return s.app.ctx.files.storeObject(userId, { folder: opts.folder ?? '', filename, mime: opts.mime ?? 'application/octet-stream' }, Readable.from(buf));
+}
+
+/** The bytes stored under `key`, read through the BlobStore port (null when it holds none). */
+export async function storedBytes(s: TestServer, key: string): Promise<Buffer | null> {
+  const stream = await s.app.ctx.blobs.read(key).catch((err: unknown) => {
+    if (err instanceof BlobNotFound) return null;
+    throw err;
+  });
+  return stream && Buffer.concat(await stream.toArray());
+}
+
+/** Stores `body` under `key` through the BlobStore port, replacing what is there (no record is touched). */
+export async function putBytes(s: TestServer, key: string, body: Buffer | string): Promise<void> {
+  const buf = typeof body === 'string' ? Buffer.from(body) : body;
+  await s.app.ctx.blobs.writeObject(key, Readable.from([buf]), { maxBytes: buf.length });
 }
 
 /** `/storage/...` with each segment percent-encoded. */

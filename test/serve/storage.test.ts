@@ -2,11 +2,10 @@
  * The streamer over HTTP (inject): every header rule and range form on `/storage/...`.
  * The fine detail of parsing lives in range/decide/multipart/disposition tests.
  */
-import fs from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileRecord } from '../../src/db/types.js';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { patterned, storageUrl, storeFile } from './serve-helpers.js';
+import { patterned, putBytes, storageUrl, storeFile } from './serve-helpers.js';
 
 let s: TestServer;
 let file: FileRecord;
@@ -229,7 +228,7 @@ describe('Content-Disposition and active content', () => {
   it('a record whose name holds CR/LF never injects a header', async () => {
     const written = await storeFile(s, 'u1', 'plain.txt', 'abc', { mime: 'text/plain' });
     const evil: FileRecord = { ...written, id: 'f'.repeat(32), key: `storage/u1/${'f'.repeat(32)}_evil.txt`, filename: 'evil\r\nX-Injected: 1\r\n.txt' };
-    await fs.copyFile(`${s.root}/${written.key}`, `${s.root}/${evil.key}`);
+    await putBytes(s, evil.key, 'abc');
     await s.app.ctx.store.files.insertFile(evil, s.app.ctx.files.quotaCheck('u1'));
     const res = await get({}, storageUrl(evil.key));
     expect(res.statusCode).toBe(200);
@@ -260,7 +259,7 @@ describe('missing', () => {
 
   it('a record whose bytes are gone → 404 without the file headers', async () => {
     const f = await storeFile(s, 'u1', 'gone.bin', 'bytes');
-    await fs.rm(`${s.root}/${f.key}`);
+    await s.app.ctx.blobs.delete(f.key);
     for (const method of ['GET', 'HEAD'] as const) {
       for (const range of [undefined, 'bytes=0-0', 'bytes=0-0,2-2']) {
         const res = await get(range ? { range } : {}, storageUrl(f.key), method);
@@ -273,7 +272,7 @@ describe('missing', () => {
 
   it('a small file whose bytes are shorter than its record → 500 JSON, never a short body', async () => {
     const f = await storeFile(s, 'u1', 'cut.bin', 'twelve bytes');
-    await fs.truncate(`${s.root}/${f.key}`, 5);
+    await putBytes(s, f.key, 'twelv');
     const res = await get({}, storageUrl(f.key));
     expect(res.statusCode).toBe(500);
     expect(res.json().code).toBeDefined();
