@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { Role, TokenStore, UserRecord, UserStore } from '../db/types.js';
+import type { NewUser, Role, TokenStore, UserRecord, UserStore } from '../db/types.js';
 import { GiB } from '../config/durations.js';
 import { UserNotFound } from '../errors/index.js';
 import type { PasswordHasher } from './passwords.js';
@@ -67,15 +67,19 @@ export class UserService {
     private readonly sessions: Pick<TokenStore, 'revokeUserSessions'>,
   ) {}
 
-  async create(input: NewUserInput): Promise<UserRecord> {
-    return this.store.createUser({
+  private async newUser(input: NewUserInput): Promise<NewUser> {
+    return {
       id: randomUUID(),
       username: input.username,
       email: input.email ?? null,
       passwordHash: await this.hasher.hash(input.password),
       role: input.role ?? 'operator',
       createdAt: new Date().toISOString(),
-    });
+    };
+  }
+
+  async create(input: NewUserInput): Promise<UserRecord> {
+    return this.store.createUser(await this.newUser(input));
   }
 
   list(): Promise<UserRecord[]> {
@@ -128,10 +132,15 @@ export class UserService {
     return ok && user.isActive ? user : null;
   }
 
-  /** Creates the configured admin on first start; never overwrites an existing account. */
+  /**
+   * Creates the configured admin on first start; never overwrites an existing account.
+   * Instances starting at once on one database all succeed: the look-up only spares the
+   * password hash on later starts, the conditional insert decides who creates.
+   */
   async bootstrapAdmin(username: string | undefined, password: string | undefined): Promise<UserRecord | null> {
     if (!username || !password) return null;
     if (await this.store.getUserByUsername(username)) return null;
-    return this.create({ username, password, role: 'admin' });
+    const { created, user } = await this.store.createUserIfAbsent(await this.newUser({ username, password, role: 'admin' }));
+    return created ? user : null;
   }
 }

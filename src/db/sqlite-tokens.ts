@@ -37,7 +37,18 @@ export class SqliteTokenStore implements TokenStore {
         `SELECT t.*, f.revoked_at, f.user_id FROM refresh_tokens t
          JOIN refresh_families f ON f.id = t.family_id WHERE t.jti = ?`,
       ),
-      spendRefresh: db.prepare('UPDATE refresh_tokens SET used_at = ?, replaced_by = ? WHERE jti = ? AND used_at IS NULL'),
+      // The spend is the decision: it changes the row only while the token is unspent and its
+      // family alive, so of concurrent presentations exactly one sees a change (and rotates).
+      spendRefresh: db.prepare(
+        `UPDATE refresh_tokens SET used_at = @now, replaced_by = @next
+         WHERE jti = @old AND used_at IS NULL
+           AND EXISTS (SELECT 1 FROM refresh_families f WHERE f.id = refresh_tokens.family_id AND f.revoked_at IS NULL)`,
+      ),
+      // The successor joins the family of the token it replaces (read in the same statement).
+      insertSuccessor: db.prepare(
+        `INSERT INTO refresh_tokens (jti, family_id, access_jti, issued_at, expires_at, access_expires_at)
+         SELECT @jti, family_id, @accessJti, @issuedAt, @expiresAt, @accessExpiresAt FROM refresh_tokens WHERE jti = @old`,
+      ),
       revokeFamilyById: db.prepare('UPDATE refresh_families SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL'),
       // Every access token issued with a token of the family dies with it, for as long as it
       // could be accepted (rows from before migration 5 only know the refresh expiry, a later bound).
@@ -66,14 +77,16 @@ export class SqliteTokenStore implements TokenStore {
 
   async rotateRefreshToken(oldJti: string, next: RefreshTokenRow, now: number, graceSeconds: number): Promise<RotateResult> {
     return this.db.transaction((): RotateResult => {
-      const current = this.q.refreshByJti.get(oldJti) as RefreshRow | undefined;
-      if (!current) return { outcome: 'unknown' };
-      if (current.revoked_at !== null) return { outcome: 'revoked' };
-      if (current.used_at === null) {
-        this.q.spendRefresh.run(now, next.jti, oldJti);
-        this.q.insertRefresh.run({ ...next, familyId: current.family_id });
+      // Write first, read after: a transaction that starts by writing takes the write lock
+      // before it reads anything, so what it reads next is current.
+      if (this.q.spendRefresh.run({ now, next: next.jti, old: oldJti }).changes === 1) {
+        this.q.insertSuccessor.run({ ...next, old: oldJti });
         return { outcome: 'rotated' };
       }
+      const current = this.q.refreshByJti.get(oldJti) as RefreshRow | undefined;
+      if (!current) return { outcome: 'unknown' };
+      // An unspent token whose spend changed nothing belongs to a revoked family.
+      if (current.revoked_at !== null || current.used_at === null) return { outcome: 'revoked' };
       const successor = current.replaced_by ? (this.q.refreshByJti.get(current.replaced_by) as RefreshRow | undefined) : undefined;
       const withinGrace = now - current.used_at < graceSeconds; // 0 turns the window off
       if (withinGrace && successor && successor.used_at === null && successor.issued_at !== null && successor.access_expires_at !== null) {

@@ -36,23 +36,30 @@ export class SqliteUserStore implements UserStore {
       userByName: db.prepare(`SELECT * FROM users WHERE username_key = ? AND ${LIVE}`),
       listUsers: db.prepare(`SELECT * FROM users WHERE ${LIVE} ORDER BY created_at, id`),
       countUsers: db.prepare(`SELECT COUNT(*) FROM users WHERE ${LIVE}`).pluck(),
+      // A taken name (or id) is an outcome, read from the row count: no driver error code to sniff.
       insertUser: db.prepare(
         `INSERT INTO users (id, username, username_key, email, password_hash, role, is_active, created_at)
-         VALUES (@id, @username, @usernameKey, @email, @passwordHash, @role, 1, @createdAt)`,
+         VALUES (@id, @username, @usernameKey, @email, @passwordHash, @role, 1, @createdAt)
+         ON CONFLICT DO NOTHING`,
       ),
     };
   }
 
+  private insert(user: NewUser): boolean {
+    return this.q.insertUser.run({ ...user, usernameKey: user.username.toLowerCase() }).changes === 1;
+  }
+
   async createUser(user: NewUser): Promise<UserRecord> {
-    try {
-      this.q.insertUser.run({ ...user, usernameKey: user.username.toLowerCase() });
-    } catch (err) {
-      if ((err as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE' || (err as { code?: string }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-        throw new WrongState('username_taken', `Username "${user.username}" is already taken`);
-      }
-      throw err;
-    }
+    if (!this.insert(user)) throw new WrongState('username_taken', `Username "${user.username}" is already taken`);
     return (await this.getUserById(user.id))!;
+  }
+
+  async createUserIfAbsent(user: NewUser): Promise<{ created: boolean; user: UserRecord }> {
+    if (this.insert(user)) return { created: true, user: (await this.getUserById(user.id))! };
+    const holder = await this.getUserByUsername(user.username);
+    // No holder: the clash was on the id, which callers draw at random (a programmer error).
+    if (!holder) throw new Error(`user id ${user.id} is already in use`);
+    return { created: false, user: holder };
   }
 
   async getUserById(id: string): Promise<UserRecord | null> {

@@ -37,6 +37,12 @@ export interface UserPatch {
 export interface UserStore {
   /** Throws WrongState('username_taken') when the username (case-insensitive) is taken. */
   createUser(user: NewUser): Promise<UserRecord>;
+  /**
+   * Creates the user unless the username (case-insensitive) is taken, in one conditional
+   * insert (ON CONFLICT DO NOTHING): instances bootstrapping the same admin at once all
+   * succeed, one creates. `user` is the new record, or the one holding the name.
+   */
+  createUserIfAbsent(user: NewUser): Promise<{ created: boolean; user: UserRecord }>;
   getUserById(id: string): Promise<UserRecord | null>;
   getUserByUsername(username: string): Promise<UserRecord | null>;
   listUsers(): Promise<UserRecord[]>;
@@ -78,9 +84,12 @@ export interface TokenStore {
   /** Starts a new refresh family (a login) with its first token. */
   createRefreshFamily(row: RefreshTokenRow, now: number): Promise<void>;
   /**
-   * Atomically spends `oldJti` and records `next` in the same family. A token spent less than
-   * `graceSeconds` ago (0: never) whose successor is unspent gives 'replayed' with that
-   * successor; any other token that was already spent revokes the whole family ('reused').
+   * Atomically spends `oldJti` and records `next` in the same family. The spend is one
+   * conditional write (unspent, family not revoked) and only the caller whose write changed
+   * the row records a successor: of concurrent presentations, on any number of instances,
+   * one rotates. A token spent less than `graceSeconds` ago (0: never) whose successor is
+   * unspent gives 'replayed' with that successor; any other token that was already spent
+   * revokes the whole family ('reused').
    */
   rotateRefreshToken(oldJti: string, next: RefreshTokenRow, now: number, graceSeconds: number): Promise<RotateResult>;
   /** Revokes the family that `refreshJti` belongs to, or the one issued with `accessJti`. */

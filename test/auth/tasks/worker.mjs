@@ -15,7 +15,12 @@ function sync() {
   Atomics.add(arrivals, 0, 1);
   Atomics.notify(arrivals, 0);
   // Arrivals only grow: the n-th barrier is passed once n × parties threads have arrived.
-  while (Atomics.load(arrivals, 0) < passed * parties) Atomics.wait(arrivals, 0, Atomics.load(arrivals, 0), 50);
+  const released = () => Atomics.load(arrivals, 0) >= passed * parties;
+  // Spin briefly first: a thread woken from a wait starts up to a scheduler tick late, far
+  // longer than the store calls whose overlap the test is after.
+  const spinUntil = performance.now() + 20;
+  while (!released() && performance.now() < spinUntil);
+  while (!released()) Atomics.wait(arrivals, 0, Atomics.load(arrivals, 0), 50);
 }
 
 const dist = (file) => import(new URL(`../../../dist/${file}`, import.meta.url).href);
