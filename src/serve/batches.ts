@@ -10,6 +10,7 @@ import type { BatchRecord, FileRecord, MetadataStore } from '../db/types.js';
 import { mayAccess } from '../files/file-service.js';
 import { nameProblem } from '../files/names.js';
 import { InvalidInput, NotFound, TooLarge, LimitReached } from '../errors/index.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import { zipStream, type Compression, type ZipJob, type ZipSources } from './zip.js';
 
 export interface BatchLimits {
@@ -59,9 +60,15 @@ export class BatchService {
     private readonly limits: BatchLimits,
     /** Where the archive's records and bytes come from (records by file id). */
     private readonly sources: ZipSources,
+    private readonly clock: Clock = systemClock,
   ) {}
 
-  async create(principal: Principal, req: BatchRequest, now = Math.floor(Date.now() / 1000)): Promise<CreatedBatch> {
+  /** Batch rows speak unix seconds. */
+  private seconds(): number {
+    return Math.floor(this.clock.now() / 1000);
+  }
+
+  async create(principal: Principal, req: BatchRequest, now = this.seconds()): Promise<CreatedBatch> {
     const keys = [...new Set(req.keys)];
     if (keys.length === 0) throw new InvalidInput('empty_batch', 'body.keys: at least one key is needed');
     if (keys.length > this.limits.maxFiles) {
@@ -113,14 +120,14 @@ export class BatchService {
   }
 
   /** 429 too_many_batches when `userId` already holds the most unexpired batches (one indexed count). */
-  async assertRoom(userId: string, now = Math.floor(Date.now() / 1000)): Promise<void> {
+  async assertRoom(userId: string, now = this.seconds()): Promise<void> {
     if ((await this.store.batches.countOpenBatches(userId, now)) >= this.limits.maxOpen) {
       throw new LimitReached('too_many_batches', `At most ${this.limits.maxOpen} batch downloads may be unexpired at once; reuse a token or wait for one to expire`);
     }
   }
 
   /** The batch a token stands for; 404 when malformed, unknown or expired. */
-  async open(token: string, now = Math.floor(Date.now() / 1000)): Promise<BatchRecord> {
+  async open(token: string, now = this.seconds()): Promise<BatchRecord> {
     const batch = TOKEN_PATTERN.test(token) ? await this.store.batches.getBatch(hashToken(token), now) : null;
     if (!batch) throw new NotFound('batch_not_found', 'Batch download not found or expired');
     return batch;
@@ -130,7 +137,7 @@ export class BatchService {
    * Starts the ZIP of the batch a token stands for (404 as `open`). Records are looked up by
    * id as each entry comes, so a file deleted since the batch was made is left out.
    */
-  async openArchive(token: string, now = Math.floor(Date.now() / 1000)): Promise<BatchArchive> {
+  async openArchive(token: string, now = this.seconds()): Promise<BatchArchive> {
     const batch = await this.open(token, now);
     return { name: batch.name, job: zipStream(batch.fileIds, this.sources, { compression: batch.compression }) };
   }

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchRecord, FileRecord, MetadataStore } from '../../src/db/types.js';
 import { BlobNotFound, UnsafeEntryName } from '../../src/errors/index.js';
 import { BatchService, hashToken } from '../../src/serve/batches.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { tempDir } from '../helpers/app.js';
 import { readZip } from './serve-helpers.js';
 
@@ -32,7 +33,7 @@ const fileOf = (n: number, folder: string, filename: string): FileRecord => {
 };
 
 /** A batch store holding one token, and sources over maps: the archive reads no disk. */
-function serviceWith(records: FileRecord[], fileIds: string[], bytes: Map<string, string>) {
+function serviceWith(records: FileRecord[], fileIds: string[], bytes: Map<string, string>, clock = new ManualClock(T0 * 1000)) {
   const batch: BatchRecord = {
     tokenHash: hashToken(TOKEN),
     userId: 'u',
@@ -53,7 +54,8 @@ function serviceWith(records: FileRecord[], fileIds: string[], bytes: Map<string
     if (body === undefined) throw new BlobNotFound(key);
     return Readable.from([Buffer.from(body)]);
   };
-  return new BatchService(store, { maxFiles: 10, maxBytes: 1e9, ttlSeconds: 900, maxOpen: 5 }, { lookup: async (id) => byId.get(id) ?? null, blobs: { read } });
+  const limits = { maxFiles: 10, maxBytes: 1e9, ttlSeconds: 900, maxOpen: 5 };
+  return new BatchService(store, limits, { lookup: async (id) => byId.get(id) ?? null, blobs: { read } }, clock);
 }
 
 async function collect(stream: Readable): Promise<Buffer> {
@@ -70,10 +72,13 @@ afterAll(async () => fs.rm(work, { recursive: true, force: true }));
 
 describe('BatchService.openArchive', () => {
   it('malformed, unknown and expired tokens are batch_not_found', async () => {
-    const batches = serviceWith([], [], new Map());
-    await expect(batches.openArchive('short', T0)).rejects.toMatchObject({ code: 'batch_not_found' });
-    await expect(batches.openArchive('B'.repeat(43), T0)).rejects.toMatchObject({ code: 'batch_not_found' });
-    await expect(batches.openArchive(TOKEN, T0 + 900)).rejects.toMatchObject({ code: 'batch_not_found' });
+    const clock = new ManualClock(T0 * 1000);
+    const batches = serviceWith([], [], new Map(), clock);
+    await expect(batches.openArchive('short')).rejects.toMatchObject({ code: 'batch_not_found' });
+    await expect(batches.openArchive('B'.repeat(43))).rejects.toMatchObject({ code: 'batch_not_found' });
+    await expect(batches.openArchive(TOKEN)).resolves.toMatchObject({ name: 'reports.zip' });
+    clock.advance(900_000);
+    await expect(batches.openArchive(TOKEN)).rejects.toMatchObject({ code: 'batch_not_found' });
   });
 
   it('the files by id, in the batch order; a deleted record and bytes gone since are left out', async () => {
@@ -89,7 +94,7 @@ describe('BatchService.openArchive', () => {
         [notes.key, 'some notes'],
       ]),
     );
-    const archive = await batches.openArchive(TOKEN, T0);
+    const archive = await batches.openArchive(TOKEN);
     expect(archive.name).toBe('reports.zip');
     const file = path.join(work, 'ok.zip');
     await fs.writeFile(file, await collect(archive.job.stream));
@@ -104,7 +109,7 @@ describe('BatchService.openArchive', () => {
     const fine = fileOf(1, '', 'fine.txt');
     const legacy = fileOf(2, '', '..');
     const batches = serviceWith([fine, legacy], [fine.id, legacy.id], new Map([[fine.key, 'ok'], [legacy.key, 'x']]));
-    const archive = await batches.openArchive(TOKEN, T0);
+    const archive = await batches.openArchive(TOKEN);
     await expect(collect(archive.job.stream)).rejects.toBeInstanceOf(UnsafeEntryName);
     const result = await archive.job.done;
     expect(result).toMatchObject({ entries: 1, failed: true });
