@@ -97,14 +97,19 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
 
   await app.register(async (scope) => {
     await healthRoutes(scope, { blobs: ctx.blobs, store: ctx.store });
-    await authRoutes(scope, ctx);
+    await authRoutes(scope, {
+      sessions: ctx.sessions,
+      profiles: ctx.profiles,
+      keys: ctx.keys,
+      discovery: { issuer: config.auth.issuer, publicBaseUrl: config.publicBaseUrl, alg: config.auth.alg },
+    });
     // Older HTTP clients post form bodies to generate-token (service token only, so no CSRF
     // surface): a form parser in that route's scope alone; JSON routes elsewhere stay JSON-only.
     await scope.register(async (tokenScope) => {
       await tokenScope.register(formbody, { bodyLimit: 64 * 1024 });
-      await tokenRoutes(tokenScope, ctx);
+      await tokenRoutes(tokenScope, { issuer: ctx.issuer });
     });
-    await adminRoutes(scope, ctx);
+    await adminRoutes(scope, { users: ctx.users });
     await fileRoutes(scope, { files: ctx.files, publicBaseUrl: config.publicBaseUrl });
     await scope.register(async (uploadScope) => uploadRoutes(uploadScope, ctx));
     await serveRoutes(scope, {

@@ -11,7 +11,10 @@ import { HashPool } from './auth/hash-pool.js';
 import { KeyRing, type KeyRingOptions } from './auth/keyring.js';
 import { FileKeyStore } from './auth/key-store-file.js';
 import { PasswordHasher } from './auth/passwords.js';
+import { ProfileService } from './auth/profile.js';
 import { SessionService } from './auth/sessions.js';
+import { LoginThrottle } from './auth/throttle.js';
+import { TokenIssuer } from './auth/token-issuer.js';
 import { TokenSigner } from './auth/tokens.js';
 import { UserService } from './auth/users.js';
 import { AccessVerifier } from './auth/verifier.js';
@@ -36,6 +39,10 @@ export interface AppContext {
   verifier: AccessVerifier;
   users: UserService;
   sessions: SessionService;
+  /** Tokens minted for backend services (generate-token). */
+  issuer: TokenIssuer;
+  /** GET /auth/me. */
+  profiles: ProfileService;
   guard: Guard;
   telemetry: PromTelemetry;
   /** Password-hashing threads: close on shutdown. */
@@ -70,7 +77,9 @@ export async function createContext(config: Config): Promise<AppContext> {
   });
   const hashPool = new HashPool({ concurrency: config.auth.passwordHashConcurrency, queue: config.auth.passwordHashQueue });
   const users = new UserService(store.users, new PasswordHasher(hashPool, config.auth.scryptLogN), store.tokens);
-  const sessions = new SessionService(users, signer, store.tokens, { refreshReuseGraceSeconds: config.auth.refreshReuseGraceSeconds });
+  const throttle = new LoginThrottle({ failuresPerWindow: config.auth.loginRateLimitPerMinute });
+  const sessions = new SessionService(users, signer, store.tokens, throttle, { refreshReuseGraceSeconds: config.auth.refreshReuseGraceSeconds });
+  const issuer = new TokenIssuer(signer, users, store.tokens, { maxTokenHours: config.auth.maxTokenHours });
   const guard = new Guard({
     serviceToken: config.auth.serviceToken,
     verifier,
@@ -90,6 +99,7 @@ export async function createContext(config: Config): Promise<AppContext> {
     },
     telemetry,
   );
+  const profiles = new ProfileService(users, files);
   const uploads = new UploadService(store, blobs, files, { maxFileBytes: config.maxFileBytes, expiryMs: config.uploads.expirySeconds * 1000 }, telemetry);
   const downloads = new DownloadService(files, { signingKey: config.signingKey, publicBaseUrl: config.publicBaseUrl, ...config.serve });
   const batches = new BatchService(
@@ -102,5 +112,5 @@ export async function createContext(config: Config): Promise<AppContext> {
   // start-up step (buildApp), not every CLI command's: a CLI run beside a live server must
   // not reopen the uploads that server is completing.
   await users.bootstrapAdmin(config.auth.admin.username, config.auth.admin.password);
-  return { config, store, blobs, files, uploads, downloads, batches, keys, signer, verifier, users, sessions, guard, telemetry, hashPool };
+  return { config, store, blobs, files, uploads, downloads, batches, keys, signer, verifier, users, sessions, issuer, profiles, guard, telemetry, hashPool };
 }

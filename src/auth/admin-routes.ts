@@ -2,10 +2,9 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppContext } from '../context.js';
 import { errorResponses, security as SECURITY } from '../http/schemas.js';
 import type { AccessRule } from './principal.js';
-import { passwordSchema, publicUser, roleSchema, usernameSchema } from './users.js';
+import { passwordSchema, publicUser, roleSchema, usernameSchema, type UserService } from './users.js';
 
 const ADMIN: AccessRule = { role: 'admin', scope: 'users:admin' };
 
@@ -23,7 +22,11 @@ const userSchema = z.object({
 const idParams = z.object({ id: z.string().min(1).max(128) });
 const security = SECURITY.admin;
 
-export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export interface AdminRouteDeps {
+  users: Pick<UserService, 'create' | 'list' | 'get' | 'update' | 'remove'>;
+}
+
+export async function adminRoutes(app: FastifyInstance, { users }: AdminRouteDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.post(
@@ -44,7 +47,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promis
       config: { access: ADMIN },
     },
     async (request, reply) => {
-      const user = await ctx.users.create(request.body);
+      const user = await users.create(request.body);
       return reply.code(201).send(publicUser(user));
     },
   );
@@ -55,7 +58,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promis
       schema: { tags: ['admin'], summary: 'List users', security, response: { 200: z.object({ users: z.array(userSchema) }), ...errorResponses(401, 403) } },
       config: { access: ADMIN },
     },
-    async () => ({ users: (await ctx.users.list()).map(publicUser) }),
+    async () => ({ users: (await users.list()).map(publicUser) }),
   );
 
   r.get(
@@ -64,7 +67,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promis
       schema: { tags: ['admin'], summary: 'One user', security, params: idParams, response: { 200: userSchema, ...errorResponses(401, 403, 404) } },
       config: { access: ADMIN },
     },
-    async (request) => publicUser(await ctx.users.get(request.params.id)),
+    async (request) => publicUser(await users.get(request.params.id)),
   );
 
   r.patch(
@@ -88,7 +91,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promis
       },
       config: { access: ADMIN },
     },
-    async (request) => publicUser(await ctx.users.update(request.params.id, request.body)),
+    async (request) => publicUser(await users.update(request.params.id, request.body)),
   );
 
   r.delete(
@@ -104,7 +107,7 @@ export async function adminRoutes(app: FastifyInstance, ctx: AppContext): Promis
       config: { access: ADMIN },
     },
     async (request) => {
-      await ctx.users.remove(request.params.id);
+      await users.remove(request.params.id);
       return { deleted: true as const, id: request.params.id };
     },
   );

@@ -1,17 +1,17 @@
 /**
  * The issuer's routes: login, refresh, me, logout, and key discovery.
- * Handlers are thin: parse (zod), call the session service, shape the reply.
+ * Handlers are thin: parse (zod), one call into a service, shape the reply.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import type { AppContext } from '../context.js';
-import { NotAllowed, NotAuthenticated, nullIfNotFound } from '../errors/index.js';
+import type { Config } from '../config/config.js';
 import { errorResponses, security } from '../http/schemas.js';
 import { usageFields, usageReply } from '../files/usage.js';
-import { scopesForRole, type Role } from './principal.js';
-import { LoginThrottle } from './throttle.js';
+import type { KeyRing } from './keyring.js';
+import { scopesForRole } from './principal.js';
+import type { ProfileService } from './profile.js';
+import type { SessionService } from './sessions.js';
 
 const tokenPair = z.object({
   access_token: z.string(),
@@ -28,9 +28,16 @@ const userSummary = z.object({
   roles: z.array(z.string()),
 });
 
-export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
+export interface AuthRouteDeps {
+  sessions: Pick<SessionService, 'login' | 'refresh' | 'logout'>;
+  profiles: Pick<ProfileService, 'describe'>;
+  keys: Pick<KeyRing, 'refreshIfStale' | 'jwks'>;
+  /** What the discovery document names. */
+  discovery: { issuer: string; publicBaseUrl: string; alg: Config['auth']['alg'] };
+}
+
+export async function authRoutes(app: FastifyInstance, { sessions, profiles, keys, discovery }: AuthRouteDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
-  const throttle = new LoginThrottle({ failuresPerWindow: ctx.config.auth.loginRateLimitPerMinute });
 
   r.post(
     '/auth/login',
@@ -43,18 +50,8 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
       },
     },
     async (request) => {
-      // Only failures count (per address, per username+address); a success is taken back.
-      const attempt = throttle.begin(request.body.username, request.ip);
-      if (attempt.delayMs > 0) await sleep(attempt.delayMs);
-      try {
-        const { tokens, user } = await ctx.sessions.login(request.body.username, request.body.password);
-        attempt.succeeded();
-        return { ...tokens, user: { id: user.id, username: user.username, email: user.email, role: user.role, roles: [user.role] } };
-      } catch (err) {
-        if (err instanceof NotAuthenticated) attempt.failed(); // invalid_credentials
-        else attempt.abandoned(); // e.g. 503 login_busy: no password was checked
-        throw err;
-      }
+      const { tokens, user } = await sessions.login(request.body.username, request.body.password, request.ip);
+      return { ...tokens, user: { id: user.id, username: user.username, email: user.email, role: user.role, roles: [user.role] } };
     },
   );
 
@@ -68,7 +65,7 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
         response: { 200: tokenPair, ...errorResponses(400, 401) },
       },
     },
-    async (request) => ctx.sessions.refresh(request.body.refresh_token),
+    async (request) => sessions.refresh(request.body.refresh_token),
   );
 
   r.get(
@@ -86,19 +83,16 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
       config: { access: { role: 'viewer' } },
     },
     async (request) => {
-      const p = request.principal!;
-      if (p.kind !== 'user') throw new NotAllowed('not_a_user', '/auth/me describes a user token, not a service');
-      const [user, usage] = await Promise.all([nullIfNotFound(ctx.users.get(p.userId!)), ctx.files.usage(p.userId!)]);
-      const role: Role = p.role;
+      const me = await profiles.describe(request.principal!);
       return {
-        id: p.userId!,
-        username: user?.username ?? p.username ?? p.userId!,
-        email: user?.email ?? null,
-        role,
-        roles: [role],
-        scopes: p.scopes,
-        is_active: user?.isActive ?? true,
-        ...usageReply(usage),
+        id: me.id,
+        username: me.username,
+        email: me.email,
+        role: me.role,
+        roles: [me.role],
+        scopes: me.scopes,
+        is_active: me.isActive,
+        ...usageReply(me.usage),
       };
     },
   );
@@ -116,7 +110,7 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
       config: { access: { role: 'viewer' } },
     },
     async (request) => {
-      await ctx.sessions.logout(request.principal!, request.body?.refresh_token);
+      await sessions.logout(request.principal!, request.body?.refresh_token);
       return { message: 'Logged out' };
     },
   );
@@ -126,8 +120,8 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
     { schema: { tags: ['auth'], summary: 'Public signing keys (JWKS)' } },
     async (_request, reply) => {
       void reply.header('Cache-Control', 'public, max-age=300');
-      await ctx.keys.refreshIfStale();
-      return ctx.keys.jwks();
+      await keys.refreshIfStale();
+      return keys.jwks();
     },
   );
 
@@ -135,14 +129,14 @@ export async function authRoutes(app: FastifyInstance, ctx: AppContext): Promise
     '/.well-known/openid-configuration',
     { schema: { tags: ['auth'], summary: 'Discovery document for stock JWKS clients' } },
     async (_request, reply) => {
-      const base = ctx.config.publicBaseUrl;
+      const base = discovery.publicBaseUrl;
       void reply.header('Cache-Control', 'public, max-age=300');
       return {
-        issuer: ctx.config.auth.issuer,
+        issuer: discovery.issuer,
         jwks_uri: `${base}/.well-known/jwks.json`,
         token_endpoint: `${base}/auth/login`,
         userinfo_endpoint: `${base}/auth/me`,
-        id_token_signing_alg_values_supported: [ctx.config.auth.alg],
+        id_token_signing_alg_values_supported: [discovery.alg],
         token_endpoint_auth_methods_supported: ['none'],
         scopes_supported: scopesForRole('admin'),
         response_types_supported: ['token'],

@@ -5,10 +5,12 @@
  * grace window (two tabs, a retried request), where the one successor pair is handed out again.
  */
 import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { RefreshTokenRow, TokenStore, UserRecord } from '../db/types.js';
 import { InvalidToken, NotAuthenticated, nullIfNotFound } from '../errors/index.js';
 import type { Principal } from './principal.js';
 import { scopesForRole } from './principal.js';
+import type { LoginThrottle } from './throttle.js';
 import { CLOCK_TOLERANCE_S, type IssuedToken, type TokenIdentity, type TokenSigner } from './tokens.js';
 import type { UserService } from './users.js';
 
@@ -31,6 +33,7 @@ export class SessionService {
     private readonly users: UserService,
     private readonly signer: TokenSigner,
     private readonly tokens: TokenStore,
+    private readonly throttle: LoginThrottle,
     private readonly opts: SessionOptions = { refreshReuseGraceSeconds: 0 },
   ) {}
 
@@ -56,7 +59,25 @@ export class SessionService {
     };
   }
 
-  async login(username: string, password: string): Promise<{ tokens: TokenPair; user: UserRecord }> {
+  /**
+   * A login from `ip`, throttled (throttle.ts): only failures count, per address and per
+   * username + address, and a username under a guessing flood is answered a little later.
+   */
+  async login(username: string, password: string, ip: string): Promise<{ tokens: TokenPair; user: UserRecord }> {
+    const attempt = this.throttle.begin(username, ip);
+    if (attempt.delayMs > 0) await sleep(attempt.delayMs);
+    try {
+      const result = await this.checkPassword(username, password);
+      attempt.succeeded();
+      return result;
+    } catch (err) {
+      if (err instanceof NotAuthenticated) attempt.failed(); // invalid_credentials
+      else attempt.abandoned(); // e.g. 503 login_busy: no password was checked
+      throw err;
+    }
+  }
+
+  private async checkPassword(username: string, password: string): Promise<{ tokens: TokenPair; user: UserRecord }> {
     const user = await this.users.authenticate(username, password);
     if (!user) throw new NotAuthenticated('Invalid username or password', 'invalid_credentials');
     const access = await this.issueAccessFor(user);
