@@ -8,6 +8,7 @@ import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import type { Config } from './config/config.js';
+import type { Clock } from './util/clock.js';
 import { createContext, type AppContext } from './context.js';
 import { adminRoutes } from './auth/admin-routes.js';
 import { externalIssuerWarnings } from './auth/external.js';
@@ -41,10 +42,12 @@ export interface BuildOptions {
   logger?: boolean;
   /** Where log lines go instead of stdout (tests read them). */
   logStream?: { write(line: string): void };
+  /** Time for every service; tests pass a ManualClock to move it instead of sleeping. */
+  clock?: Clock;
 }
 
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
-  const ctx = await createContext(config);
+  const ctx = await createContext(config, opts.clock);
   await ctx.uploads.reconcile(); // before the first request: see UploadService.reconcile
   const app = Fastify({
     logger: opts.logger === false ? false : loggerOptions(config.logLevel, opts.logStream),
@@ -84,6 +87,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await housekeeping.stop();
     await ctx.hashPool.close();
     await ctx.store.close();
+    await ctx.blobs.close();
   });
 
   await app.register(rateLimit, {

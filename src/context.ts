@@ -24,10 +24,13 @@ import { UploadService } from './files/upload-service.js';
 import { BatchService } from './serve/batches.js';
 import { DownloadService } from './serve/download-service.js';
 import type { BlobStore } from './storage/blob-store.js';
-import { LocalDiskBlobStore } from './storage/local-disk.js';
+import { openBlobStore } from './storage/open.js';
+import { systemClock, type Clock } from './util/clock.js';
 
 export interface AppContext {
   config: Config;
+  /** Time for every service (tests pass a ManualClock). */
+  clock: Clock;
   store: MetadataStore;
   blobs: BlobStore;
   files: FileService;
@@ -56,14 +59,13 @@ export function keyRingOptions(config: Config): KeyRingOptions {
   return { store: new FileKeyStore(a.keysDir), alg: a.alg, retentionSeconds };
 }
 
-export async function createContext(config: Config): Promise<AppContext> {
+export async function createContext(config: Config, clock: Clock = systemClock): Promise<AppContext> {
   if (!config.auth.serviceToken || !config.signingKey) {
     throw new Error('createContext needs a config with secrets (see ensureSecrets)');
   }
-  const blobs = new LocalDiskBlobStore(config.uploadRoot);
-  await blobs.init();
+  const blobs = await openBlobStore(config);
   const store = await openMetadataStore(config);
-  const keys = await KeyRing.open(keyRingOptions(config));
+  const keys = await KeyRing.open({ ...keyRingOptions(config), clock });
   const signer = new TokenSigner(keys, {
     issuer: config.auth.issuer,
     audience: config.auth.audience,
@@ -77,7 +79,7 @@ export async function createContext(config: Config): Promise<AppContext> {
   });
   const hashPool = new HashPool({ concurrency: config.auth.passwordHashConcurrency, queue: config.auth.passwordHashQueue });
   const users = new UserService(store.users, new PasswordHasher(hashPool, config.auth.scryptLogN), store.tokens);
-  const throttle = new LoginThrottle({ failuresPerWindow: config.auth.loginRateLimitPerMinute });
+  const throttle = new LoginThrottle({ failuresPerWindow: config.auth.loginRateLimitPerMinute, now: () => clock.now() });
   const sessions = new SessionService(users, signer, store.tokens, throttle, { refreshReuseGraceSeconds: config.auth.refreshReuseGraceSeconds });
   const issuer = new TokenIssuer(signer, users, store.tokens, { maxTokenHours: config.auth.maxTokenHours });
   const guard = new Guard({
@@ -100,17 +102,18 @@ export async function createContext(config: Config): Promise<AppContext> {
     telemetry,
   );
   const profiles = new ProfileService(users, files);
-  const uploads = new UploadService(store, blobs, files, { maxFileBytes: config.maxFileBytes, expiryMs: config.uploads.expirySeconds * 1000 }, telemetry);
-  const downloads = new DownloadService(files, { signingKey: config.signingKey, publicBaseUrl: config.publicBaseUrl, ...config.serve });
+  const uploads = new UploadService(store, blobs, files, { maxFileBytes: config.maxFileBytes, expiryMs: config.uploads.expirySeconds * 1000 }, telemetry, clock);
+  const downloads = new DownloadService(files, { signingKey: config.signingKey, publicBaseUrl: config.publicBaseUrl, ...config.serve, clock });
   const batches = new BatchService(
     store,
     { maxFiles: config.batch.maxFiles, maxBytes: config.batch.maxBytes, ttlSeconds: config.batch.tokenTtlSeconds, maxOpen: config.limits.maxOpenBatches },
     // By id: a batch names its files by id, and each record is read as its entry comes.
     { lookup: (id) => files.getById(id), blobs },
+    clock,
   );
   // Crash recovery (reopening interrupted completions, removing leftovers) is the server's
   // start-up step (buildApp), not every CLI command's: a CLI run beside a live server must
   // not reopen the uploads that server is completing.
   await users.bootstrapAdmin(config.auth.admin.username, config.auth.admin.password);
-  return { config, store, blobs, files, uploads, downloads, batches, keys, signer, verifier, users, sessions, issuer, profiles, guard, telemetry, hashPool };
+  return { config, clock, store, blobs, files, uploads, downloads, batches, keys, signer, verifier, users, sessions, issuer, profiles, guard, telemetry, hashPool };
 }

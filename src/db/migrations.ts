@@ -171,6 +171,19 @@ export const migrations: Migration[] = [
     `,
   },
   {
+    version: 7,
+    name: 'part copies by reference; assembly leases',
+    // Ports for S3 and many instances: each recorded part names the copy that counts (an S3
+    // ETag, an attempt file on disk); parts recorded before this are the attempt '' (the old
+    // file name). An upload being assembled carries a lease; rows assembling at the upgrade
+    // have none and are reclaimed by the next sweep, as a crash left them.
+    sql: `
+      ALTER TABLE upload_parts ADD COLUMN ref TEXT NOT NULL DEFAULT '';
+      ALTER TABLE uploads ADD COLUMN blob_ref TEXT NOT NULL DEFAULT '';
+      ALTER TABLE uploads ADD COLUMN lease_until INTEGER;
+    `,
+  },
+  {
     version: 8,
     name: 'leases',
     // Named locks with an expiry (LeaseStore): the instance holding 'housekeeping' sweeps

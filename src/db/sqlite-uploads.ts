@@ -4,10 +4,9 @@
  * aborted or expires: always in the same transaction as the state change.
  */
 import type Database from 'better-sqlite3';
-import { UploadNotFound, UploadNotOpen } from '../errors/index.js';
 import type { SqliteFileStore } from './sqlite-files.js';
 import type { QuotaLedger } from './sqlite-quota.js';
-import type { FileRecord, PartRecord, QuotaCheck, UploadRecord, UploadState, UploadStore } from './types.js';
+import type { DeleteUploadOutcome, FileRecord, PartRecord, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from './types.js';
 
 interface UploadRow {
   id: string;
@@ -22,6 +21,8 @@ interface UploadRow {
   part_count: number;
   state: string;
   file_key: string | null;
+  blob_ref: string;
+  lease_until: number | null;
   created_at: number;
   updated_at: number;
 }
@@ -39,9 +40,20 @@ const toUpload = (r: UploadRow): UploadRecord => ({
   partCount: r.part_count,
   state: r.state as UploadState,
   fileKey: r.file_key,
+  blobRef: r.blob_ref,
+  leaseUntil: r.lease_until,
   createdAt: r.created_at,
   updatedAt: r.updated_at,
 });
+
+interface PartRow {
+  part_number: number;
+  size: number;
+  sha256: string;
+  ref: string;
+}
+
+const toPart = (r: PartRow): PartRecord => ({ partNumber: r.part_number, size: r.size, sha256: r.sha256, ref: r.ref });
 
 const holdsReservation = (state: string) => state === 'open' || state === 'assembling';
 
@@ -55,17 +67,34 @@ export class SqliteUploadStore implements UploadStore {
   ) {
     this.q = {
       insert: db.prepare(
-        `INSERT INTO uploads (id, user_id, mode, filename, folder, size, mime, sha256, part_size, part_count, state, file_key, created_at, updated_at)
-         VALUES (@id, @userId, @mode, @filename, @folder, @size, @mime, @sha256, @partSize, @partCount, @state, @fileKey, @createdAt, @updatedAt)`,
+        `INSERT INTO uploads (id, user_id, mode, filename, folder, size, mime, sha256, part_size, part_count, state, file_key, blob_ref, lease_until, created_at, updated_at)
+         VALUES (@id, @userId, @mode, @filename, @folder, @size, @mime, @sha256, @partSize, @partCount, @state, @fileKey, @blobRef, @leaseUntil, @createdAt, @updatedAt)`,
       ),
       byId: db.prepare('SELECT * FROM uploads WHERE id = ?'),
-      touch: db.prepare('UPDATE uploads SET updated_at = ? WHERE id = ?'),
+      // The condition is the write: only an open upload takes a part (PostgreSQL: the UPDATE's
+      // row lock orders it against beginAssembly's).
+      touchOpen: db.prepare(`UPDATE uploads SET updated_at = ? WHERE id = ? AND state = 'open'`),
+      exists: db.prepare('SELECT 1 FROM uploads WHERE id = ?').pluck(),
+      part: db.prepare('SELECT part_number, size, sha256, ref FROM upload_parts WHERE upload_id = ? AND part_number = ?'),
       putPart: db.prepare(
-        `INSERT INTO upload_parts (upload_id, part_number, size, sha256) VALUES (@uploadId, @partNumber, @size, @sha256)
-         ON CONFLICT (upload_id, part_number) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256`,
+        `INSERT INTO upload_parts (upload_id, part_number, size, sha256, ref) VALUES (@uploadId, @partNumber, @size, @sha256, @ref)
+         ON CONFLICT (upload_id, part_number) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, ref = excluded.ref`,
       ),
-      parts: db.prepare('SELECT part_number, size, sha256 FROM upload_parts WHERE upload_id = ? ORDER BY part_number'),
-      setState: db.prepare('UPDATE uploads SET state = @to, file_key = @fileKey, updated_at = @now WHERE id = @id AND state = @from'),
+      parts: db.prepare('SELECT part_number, size, sha256, ref FROM upload_parts WHERE upload_id = ? ORDER BY part_number'),
+      begin: db.prepare(
+        `UPDATE uploads SET state = 'assembling', file_key = @fileKey, lease_until = @leaseUntil, updated_at = @now WHERE id = @id AND state = 'open'`,
+      ),
+      renew: db.prepare(`UPDATE uploads SET lease_until = @leaseUntil WHERE id = @id AND state = 'assembling' AND file_key = @fileKey`),
+      reopen: db.prepare(
+        `UPDATE uploads SET state = 'open', file_key = NULL, lease_until = NULL, updated_at = @now
+         WHERE id = @id AND state = 'assembling' AND file_key = @fileKey AND (@expiredOnly = 0 OR lease_until IS NULL OR lease_until <= @now)`,
+      ),
+      finish: db.prepare(
+        `UPDATE uploads SET state = 'completed', lease_until = NULL, updated_at = @now WHERE id = @id AND state = 'assembling' AND file_key = @fileKey`,
+      ),
+      expired: db.prepare(
+        `SELECT * FROM uploads WHERE state = 'assembling' AND (lease_until IS NULL OR lease_until <= @now) AND id > @afterId ORDER BY id LIMIT @limit`,
+      ),
       deleteParts: db.prepare('DELETE FROM upload_parts WHERE upload_id = ?'),
       delete: db.prepare('DELETE FROM uploads WHERE id = ?'),
       stale: db.prepare(
@@ -73,7 +102,6 @@ export class SqliteUploadStore implements UploadStore {
            AND (updated_at > @afterAt OR (updated_at = @afterAt AND id > @afterId))
          ORDER BY updated_at, id LIMIT @limit`,
       ),
-      inState: db.prepare('SELECT * FROM uploads WHERE state = ? AND id > ? ORDER BY id LIMIT ?'),
       count: db.prepare('SELECT COUNT(*) FROM uploads WHERE state = ?').pluck(),
       known: db.prepare('SELECT id FROM uploads WHERE id = ?').pluck(),
     };
@@ -93,61 +121,69 @@ export class SqliteUploadStore implements UploadStore {
     return row ? toUpload(row) : null;
   }
 
-  async putPart(uploadId: string, part: PartRecord, now: number): Promise<void> {
-    this.db.transaction(() => {
-      const row = this.q.byId.get(uploadId) as UploadRow | undefined;
-      if (!row) throw new UploadNotFound();
-      if (row.state !== 'open') throw new UploadNotOpen();
+  async putPart(uploadId: string, part: PartRecord, now: number): Promise<PutPartOutcome> {
+    return this.db.transaction((): PutPartOutcome => {
+      if (this.q.touchOpen.run(now, uploadId).changes !== 1) {
+        return { outcome: this.q.exists.get(uploadId) === undefined ? 'not_found' : 'not_open' };
+      }
+      const replaced = this.q.part.get(uploadId, part.partNumber) as PartRow | undefined;
       this.q.putPart.run({ uploadId, ...part });
-      this.q.touch.run(now, uploadId);
-    })();
+      return { outcome: 'recorded', replaced: replaced ? toPart(replaced) : null };
+    }).immediate();
   }
 
   async listParts(uploadId: string): Promise<PartRecord[]> {
-    return (this.q.parts.all(uploadId) as { part_number: number; size: number; sha256: string }[]).map((r) => ({
-      partNumber: r.part_number,
-      size: r.size,
-      sha256: r.sha256,
-    }));
+    return (this.q.parts.all(uploadId) as PartRow[]).map(toPart);
   }
 
-  async beginAssembly(uploadId: string, fileKey: string, now: number): Promise<boolean> {
-    return this.q.setState.run({ id: uploadId, from: 'open', to: 'assembling', fileKey, now }).changes === 1;
+  async beginAssembly(uploadId: string, fileKey: string, now: number, leaseUntil: number): Promise<boolean> {
+    return this.q.begin.run({ id: uploadId, fileKey, leaseUntil, now }).changes === 1;
   }
 
-  async abortAssembly(uploadId: string, now: number): Promise<void> {
-    this.q.setState.run({ id: uploadId, from: 'assembling', to: 'open', fileKey: null, now });
+  async renewAssembly(uploadId: string, fileKey: string, leaseUntil: number): Promise<boolean> {
+    return this.q.renew.run({ id: uploadId, fileKey, leaseUntil }).changes === 1;
   }
 
-  async finishAssembly(uploadId: string, file: FileRecord): Promise<void> {
-    this.db.transaction(() => {
-      const row = this.q.byId.get(uploadId) as UploadRow;
-      const moved = this.q.setState.run({ id: uploadId, from: 'assembling', to: 'completed', fileKey: file.key, now: Date.now() });
-      if (moved.changes !== 1) throw new Error(`upload ${uploadId} is not assembling`);
+  async abortAssembly(uploadId: string, fileKey: string, now: number): Promise<boolean> {
+    return this.q.reopen.run({ id: uploadId, fileKey, now, expiredOnly: 0 }).changes === 1;
+  }
+
+  async reclaimAssembly(uploadId: string, fileKey: string, now: number): Promise<boolean> {
+    return this.q.reopen.run({ id: uploadId, fileKey, now, expiredOnly: 1 }).changes === 1;
+  }
+
+  async expiredAssemblies(now: number, limit: number, afterId = ''): Promise<UploadRecord[]> {
+    return (this.q.expired.all({ now, limit, afterId }) as UploadRow[]).map(toUpload);
+  }
+
+  async finishAssembly(uploadId: string, file: FileRecord): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      const row = this.q.byId.get(uploadId) as UploadRow | undefined;
+      if (!row || this.q.finish.run({ id: uploadId, fileKey: file.key, now: Date.parse(file.createdAt) }).changes !== 1) return false;
       this.ledger.change(row.user_id, { reserved: -row.size, uploads: -1 });
       this.files.insertInTransaction(file);
       this.q.deleteParts.run(uploadId);
-    })();
+      return true;
+    }).immediate();
   }
 
-  async deleteUpload(id: string): Promise<UploadRecord | null> {
-    return this.db.transaction(() => {
+  async deleteUpload(id: string, when: { states?: UploadState[]; idleBefore?: number } = {}): Promise<DeleteUploadOutcome> {
+    return this.db.transaction((): DeleteUploadOutcome => {
       const row = this.q.byId.get(id) as UploadRow | undefined;
-      if (!row) return null;
+      if (!row) return { outcome: 'not_found' };
+      const upload = toUpload(row);
+      const allowed = (when.states ?? [upload.state]).includes(upload.state) && upload.updatedAt < (when.idleBefore ?? Infinity);
+      if (!allowed) return { outcome: 'kept', upload };
       this.q.deleteParts.run(id);
       this.q.delete.run(id);
       if (holdsReservation(row.state)) this.ledger.change(row.user_id, { reserved: -row.size, uploads: -1 });
-      return toUpload(row);
-    })();
+      return { outcome: 'deleted', upload };
+    }).immediate();
   }
 
   async staleUploads(before: number, limit: number, after?: { updatedAt: number; id: string }): Promise<UploadRecord[]> {
     const rows = this.q.stale.all({ before, limit, afterAt: after?.updatedAt ?? -1, afterId: after?.id ?? '' }) as UploadRow[];
     return rows.map(toUpload);
-  }
-
-  async uploadsInState(state: UploadState, limit: number, afterId = ''): Promise<UploadRecord[]> {
-    return (this.q.inState.all(state, afterId, limit) as UploadRow[]).map(toUpload);
   }
 
   async countUploads(state: UploadState): Promise<number> {

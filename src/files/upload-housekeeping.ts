@@ -1,15 +1,22 @@
 /**
  * Upload housekeeping: the expiry sweep (periodic) and the start-up reconcile. Both page
- * through rows and directories (F-07: 100k open uploads must not be loaded at once), and
- * both take an upload's lock before removing it, so they never race a part or a completion.
+ * through rows and upload areas (F-07: 100k open uploads must not be loaded at once), and
+ * every removal is a conditional write, so they never race a part or a completion, on this
+ * instance or another.
  */
-import type { FileRecord, MetadataStore, UploadRecord } from '../db/types.js';
+import type { FileRecord, MetadataStore } from '../db/types.js';
 import type { Telemetry } from '../ops/telemetry.js';
 import type { BlobStore, OrphanScan } from '../storage/blob-store.js';
-import type { KeyedMutex } from './keyed-mutex.js';
+import type { Clock } from '../util/clock.js';
+import { reclaimExpired } from './upload-completion.js';
 
 const PAGE = 500;
 const FILE_ID_IN_KEY = /\/([0-9a-f]{32})_[^/]*$/;
+/**
+ * An upload area no record names is left this long: init opens the area just before it
+ * writes the record (on another instance, maybe).
+ */
+export const ORPHAN_AREA_MIN_AGE_MS = 10 * 60 * 1000;
 /**
  * The start-up orphan sweep leaves objects younger than this: a record is committed
  * milliseconds after its object is written, so an hour is a wide margin even for a second
@@ -20,17 +27,19 @@ export const ORPHAN_MIN_AGE_MS = 60 * 60 * 1000;
 export interface HousekeepingDeps {
   store: MetadataStore;
   blobs: BlobStore;
-  locks: KeyedMutex;
   telemetry: Telemetry;
   expiryMs: number;
+  clock: Clock;
 }
 
 /**
- * Removes uploads idle for longer than the expiry, freeing their reservations. One being
- * assembled is left alone: its completion is running (or, after a crash, reconcile reopens
- * it). Each is re-read under its lock: a part may have arrived since the page was read.
+ * Removes uploads idle for longer than the expiry, freeing their reservations, and reopens
+ * completions whose lease ran out. One being assembled under a live lease is left alone.
+ * Each removal re-checks state and idleness in its own write: a part may have arrived since
+ * the page was read.
  */
 export async function sweepExpired(d: HousekeepingDeps, now: number): Promise<number> {
+  await reclaimAssemblies(d, now);
   const cutoff = now - d.expiryMs;
   let removed = 0;
   let expired = 0;
@@ -39,23 +48,30 @@ export async function sweepExpired(d: HousekeepingDeps, now: number): Promise<nu
     const page = await d.store.uploads.staleUploads(cutoff, PAGE, after);
     if (page.length === 0) break;
     for (const stale of page) {
-      const gone = await d.locks.run(stale.id, async (): Promise<UploadRecord | null> => {
-        const current = await d.store.uploads.getUpload(stale.id);
-        if (!current || current.state === 'assembling' || current.updatedAt >= cutoff) return null;
-        await d.store.uploads.deleteUpload(current.id);
-        await d.blobs.deleteParts(current.id);
-        return current;
-      });
-      if (gone) {
-        removed++;
-        if (gone.state !== 'completed') expired++;
-      }
+      const result = await d.store.uploads.deleteUpload(stale.id, { states: ['open', 'completed'], idleBefore: cutoff });
+      if (result.outcome !== 'deleted') continue;
+      await d.blobs.abortUpload({ uploadId: result.upload.id, ref: result.upload.blobRef });
+      removed++;
+      if (result.upload.state !== 'completed') expired++;
     }
     const last = page[page.length - 1]!;
     after = { updatedAt: last.updatedAt, id: last.id };
   }
   d.telemetry.uploadsExpired(expired);
   return removed;
+}
+
+/** Completions whose instance died (lease run out): object removed, upload open again. */
+async function reclaimAssemblies(d: HousekeepingDeps, now: number): Promise<number> {
+  const at = { ...d, clock: { now: () => now } };
+  let reopened = 0;
+  let afterId = '';
+  for (;;) {
+    const page = await d.store.uploads.expiredAssemblies(now, PAGE, afterId);
+    if (page.length === 0) return reopened;
+    for (const upload of page) if (await reclaimExpired(at, upload)) reopened++;
+    afterId = page[page.length - 1]!.id;
+  }
 }
 
 export interface ReconcileResult {
@@ -70,27 +86,30 @@ export interface ReconcileResult {
 }
 
 /**
- * Start-up: a completion interrupted by a crash is undone (its object removed, the upload
- * reopened with every part intact); temporary files, unknown part folders and old objects
- * that no record names are removed; uploads that expired meanwhile are swept.
+ * Start-up (and any time): completions whose lease ran out are undone (object removed, upload
+ * reopened with every part intact); temporary files older than this process, upload areas and
+ * old objects that no record names are removed; uploads that expired meanwhile are swept.
  */
-export async function reconcileAfterCrash(d: HousekeepingDeps, now: number): Promise<ReconcileResult> {
-  let reopened = 0;
-  let afterId = '';
-  for (;;) {
-    const page = await d.store.uploads.uploadsInState('assembling', PAGE, afterId);
-    if (page.length === 0) break;
-    for (const upload of page) {
-      if (upload.fileKey && !(await d.store.files.getFile(upload.fileKey))) await d.blobs.delete(upload.fileKey);
-      await d.store.uploads.abortAssembly(upload.id, Date.now());
-      reopened++;
-    }
-    afterId = page[page.length - 1]!.id;
-  }
-  const orphans = await d.blobs.removeOrphans((ids) => d.store.uploads.knownUploadIds(ids));
+export async function reconcileAfterCrash(d: HousekeepingDeps, now: number, startedAt = now): Promise<ReconcileResult> {
+  const reopened = await reclaimAssemblies(d, now);
+  const orphans = (await d.blobs.removeTemporary(startedAt)) + (await removeOrphanAreas(d, now - ORPHAN_AREA_MIN_AGE_MS));
   const orphanObjects = await d.blobs.removeOrphanObjects(orphanScan(d.store, now - ORPHAN_MIN_AGE_MS));
   const expired = await sweepExpired(d, now);
   return { reopened, orphans, orphanObjects, expired };
+}
+
+/** Upload areas of no upload (aborted or expired while a part streamed in, or a crash in init). */
+async function removeOrphanAreas(d: HousekeepingDeps, before: number): Promise<number> {
+  let removed = 0;
+  for await (const page of d.blobs.uploadAreas(before)) {
+    const known = await d.store.uploads.knownUploadIds(page.map((a) => a.handle.uploadId));
+    for (const area of page) {
+      if (known.has(area.handle.uploadId)) continue;
+      await d.blobs.abortUpload(area.handle);
+      removed++;
+    }
+  }
+  return removed;
 }
 
 function orphanScan(store: MetadataStore, writtenBefore: number): OrphanScan {

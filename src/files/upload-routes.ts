@@ -18,7 +18,6 @@ import { errorResponses, security } from '../http/schemas.js';
 import { expectedDigests } from './checksums.js';
 import { filenameSchema, folderSchema, mimeSchema } from './names.js';
 import { fileRecordSchema, publicRecord } from './records.js';
-import { MAX_PART_SIZE, MIN_PART_SIZE } from './upload-service.js';
 
 const WRITE: AccessRule = { role: 'operator', scope: 'files:write' };
 const uploadIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: 'not an uploadId' });
@@ -54,7 +53,8 @@ async function jsonRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
             .min(1)
             .max(1000),
           folder: optionalFolder,
-          partSize: z.number().int().min(MIN_PART_SIZE).max(MAX_PART_SIZE).optional(),
+          // Bounds are the storage's (BlobStore.capabilities), checked by UploadService.init.
+          partSize: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
           user_id: userIdSchema.optional(),
         }),
         response: {

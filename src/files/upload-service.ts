@@ -1,32 +1,32 @@
 /**
- * Uploads: init → parts → complete, resumable and crash-safe.
- *  - init reserves each file's declared size against the quota, atomically;
- *  - a part is streamed to a temporary file and only counted (renamed + recorded) once it
- *    arrived whole with the right size and checksums;
- *  - complete moves the upload open → assembling (one winner), joins the parts into the
- *    final object (temp, fsync, rename), then commits the record in one transaction;
- *    a crash anywhere leaves the file wholly there or wholly absent (see reconcile);
- *  - one lock per upload orders promoting a part (rename + record) against complete's
- *    reading of the part list, abort and expiry, so a part that loses never becomes the file.
+ * Uploads: init → parts → complete, resumable and crash-safe, on any BlobStore and any
+ * number of instances:
+ *  - init holds the request to the store's declared part rules, opens an upload area, and
+ *    reserves each file's declared size against the quota, atomically;
+ *  - a part is streamed as a fresh copy, checked (size, checksums), then recorded by one
+ *    conditional write that succeeds only while the upload is open; the row names the copy
+ *    that counts and the others are discarded, so no lock is needed between instances;
+ *  - complete (upload-completion.ts) takes the upload out of 'open' under a lease, joins the
+ *    recorded copies, and commits the file in one transaction;
+ *  - abort and expiry remove the row by a conditional delete, then the upload area.
  */
 import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Principal } from '../auth/principal.js';
 import type { FileRecord, MetadataStore, PartRecord, UploadRecord } from '../db/types.js';
-import { InvalidInput, FileNotFound, UploadNotFound, WrongState, UploadNotOpen, TooLarge } from '../errors/index.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { InvalidInput, UploadNotFound, WrongState, UploadNotOpen, TooLarge } from '../errors/index.js';
+import type { BlobStore, UploadHandle } from '../storage/blob-store.js';
 import { noTelemetry, type Telemetry } from '../ops/telemetry.js';
+import { systemClock, type Clock } from '../util/clock.js';
 import type { ExpectedDigests } from './checksums.js';
 import { mayAccess, type FileService } from './file-service.js';
-import { KeyedMutex } from './keyed-mutex.js';
-import { buildKey, newFileId } from './keys.js';
+import { completeUpload, type CompleteRequest } from './upload-completion.js';
 import { reconcileAfterCrash, sweepExpired, type HousekeepingDeps, type ReconcileResult } from './upload-housekeeping.js';
 
 export const MiB = 1024 * 1024;
 export const DEFAULT_PART_SIZE = 8 * MiB;
-export const MIN_PART_SIZE = 5 * MiB;
-export const MAX_PART_SIZE = 512 * MiB;
-export const MAX_PARTS = 10_000;
+
+export const handleOf = (upload: UploadRecord): UploadHandle => ({ uploadId: upload.id, ref: upload.blobRef });
 
 export interface InitFile {
   name: string;
@@ -54,13 +54,11 @@ export class UploadService {
     private readonly files: FileService,
     private readonly limits: UploadLimits,
     private readonly telemetry: Telemetry = noTelemetry,
+    private readonly clock: Clock = systemClock,
   ) {}
 
-  /** In-process locks per upload id (see putPart and complete). */
-  private readonly locks = new KeyedMutex();
-
   private get housekeeping(): HousekeepingDeps {
-    return { store: this.store, blobs: this.blobs, locks: this.locks, telemetry: this.telemetry, expiryMs: this.limits.expiryMs };
+    return { store: this.store, blobs: this.blobs, telemetry: this.telemetry, expiryMs: this.limits.expiryMs, clock: this.clock };
   }
 
   expiresAt(upload: UploadRecord): string {
@@ -76,11 +74,17 @@ export class UploadService {
         throw new TooLarge('file_too_large', `${f.name}: larger than the ${this.limits.maxFileBytes}-byte limit`);
       }
     }
-    const now = Date.now();
+    const caps = this.blobs.capabilities;
+    const partSize = req.partSize ?? Math.min(Math.max(DEFAULT_PART_SIZE, caps.minPartSize), caps.maxPartSize);
+    if (req.partSize !== undefined && (partSize < caps.minPartSize || partSize > caps.maxPartSize)) {
+      throw new InvalidInput('validation_error', `body.partSize: must be between ${caps.minPartSize} and ${caps.maxPartSize} bytes`);
+    }
+    const now = this.clock.now();
     const uploads = req.files.map((f): UploadRecord => {
-      const partSize = req.mode === 'single' ? Math.max(f.size, 1) : (req.partSize ?? DEFAULT_PART_SIZE);
-      const partCount = Math.max(1, Math.ceil(f.size / partSize));
-      if (partCount > MAX_PARTS) throw new InvalidInput('validation_error', `body.partSize: ${f.name} would need more than ${MAX_PARTS} parts`);
+      // One part of any size for 'single': the store's part limits are for multi-part uploads.
+      const size = req.mode === 'single' ? Math.max(f.size, 1) : partSize;
+      const partCount = Math.max(1, Math.ceil(f.size / size));
+      if (partCount > caps.maxParts) throw new InvalidInput('validation_error', `body.partSize: ${f.name} would need more than ${caps.maxParts} parts`);
       return {
         id: randomBytes(18).toString('base64url'),
         userId,
@@ -90,15 +94,25 @@ export class UploadService {
         size: f.size,
         mime: f.mime ?? 'application/octet-stream',
         sha256: f.sha256?.toLowerCase() ?? null,
-        partSize,
+        partSize: size,
         partCount,
         state: 'open',
         fileKey: null,
+        blobRef: '',
+        leaseUntil: null,
         createdAt: now,
         updatedAt: now,
       };
     });
-    await this.store.uploads.createUploads(uploads, this.files.quotaCheck(userId));
+    // The store's area first: its reference goes in the row. Refused by the quota, the areas
+    // are closed again (and any a crash leaves behind are swept by age).
+    for (const u of uploads) u.blobRef = (await this.blobs.beginUpload(u.id, { size: u.size, partSize: u.partSize, mime: u.mime })).ref;
+    try {
+      await this.store.uploads.createUploads(uploads, this.files.quotaCheck(userId));
+    } catch (err) {
+      await Promise.all(uploads.map((u) => this.blobs.abortUpload(handleOf(u)).catch(() => undefined)));
+      throw err;
+    }
     this.telemetry.uploadsStarted(uploads.length);
     return uploads;
   }
@@ -134,137 +148,66 @@ export class UploadService {
   }
 
   async putPart(principal: Principal, uploadId: string, partNumber: number, body: Readable, expect: ExpectedDigests & { contentLength?: number }): Promise<PartRecord> {
-    const { expected } = await this.admitPart(principal, uploadId, partNumber, expect.contentLength);
-    let unlock: (() => void) | undefined;
-    const written = await this.blobs.writePart(uploadId, partNumber, body, {
+    const { upload, expected } = await this.admitPart(principal, uploadId, partNumber, expect.contentLength);
+    const handle = handleOf(upload);
+    const written = await this.blobs.writePart(handle, partNumber, body, {
       maxBytes: expected,
       md5: expect.md5 !== undefined, // only when Content-MD5 was sent: it halves the hashing cost
       tooLarge: () => new TooLarge('part_too_large', `Part ${partNumber} must be ${expected} bytes`),
-      verify: async (w) => {
-        if (w.size !== expected) throw new InvalidInput('part_size_mismatch', `Part ${partNumber} must be ${expected} bytes, got ${w.size}`);
-        if (expect.sha256 && expect.sha256 !== w.sha256) throw new InvalidInput('checksum_mismatch', 'X-Checksum-SHA256 does not match the part');
-        if (expect.md5 && expect.md5 !== w.md5) throw new InvalidInput('checksum_mismatch', 'Content-MD5 does not match the part');
-        // Two copies of one part may arrive at once: promoting a copy and recording its digest
-        // happen under the upload's lock, so the recorded digest is always that of the bytes
-        // kept; complete reads the part list under the same lock (F-09). Only this short step
-        // is serialised: parts still stream in parallel.
-        unlock = await this.locks.acquire(uploadId);
-        // The upload may have been completed, aborted or expired while the bytes streamed in:
-        // then the part must not land among (or resurrect) its parts.
-        await this.assertOpen(uploadId);
-      },
-    }).catch((err: unknown) => {
-      unlock?.();
-      throw err;
     });
     this.telemetry.bytesIn(written.size);
-    const part = { partNumber, size: written.size, sha256: written.sha256 };
+    const part: PartRecord = { partNumber, size: written.size, sha256: written.sha256, ref: written.ref };
+    const discard = (p: { partNumber: number; ref: string }) => this.blobs.discardPart(handle, p).catch(() => undefined);
     try {
-      await this.store.uploads.putPart(uploadId, part, Date.now());
+      if (written.size !== expected) throw new InvalidInput('part_size_mismatch', `Part ${partNumber} must be ${expected} bytes, got ${written.size}`);
+      if (expect.sha256 && expect.sha256 !== written.sha256) throw new InvalidInput('checksum_mismatch', 'X-Checksum-SHA256 does not match the part');
+      if (expect.md5 && expect.md5 !== written.md5) throw new InvalidInput('checksum_mismatch', 'Content-MD5 does not match the part');
+      // The upload may have been completed, aborted or expired while the bytes streamed in:
+      // then the copy must not land among (or resurrect) its parts. The write says so (F-09).
+      const recorded = await this.store.uploads.putPart(uploadId, part, this.clock.now());
+      if (recorded.outcome !== 'recorded') {
+        // Gone or completed meanwhile: the area has no use left, and this write may have made it again.
+        const now = recorded.outcome === 'not_open' ? await this.store.uploads.getUpload(uploadId) : null;
+        if (!now || now.state === 'completed') await this.blobs.abortUpload(handle).catch(() => undefined);
+        throw recorded.outcome === 'not_found' ? new UploadNotFound() : new UploadNotOpen();
+      }
+      if (recorded.replaced && recorded.replaced.ref !== part.ref) await discard(recorded.replaced);
     } catch (err) {
-      // Lost the race after all: drop what was promoted, unless a completion is reading it.
-      const now = await this.store.uploads.getUpload(uploadId);
-      if (!now || now.state === 'completed') await this.blobs.deleteParts(uploadId).catch(() => undefined);
+      await discard(part);
       throw err;
-    } finally {
-      unlock?.();
     }
     return part;
   }
 
-  private async assertOpen(uploadId: string): Promise<void> {
-    const upload = await this.store.uploads.getUpload(uploadId);
-    if (!upload) throw new UploadNotFound();
-    if (upload.state !== 'open') throw new UploadNotOpen();
-  }
-
-  async complete(
-    principal: Principal,
-    req: { uploadId: string; filename?: string; folder?: string; sha256?: string },
-  ): Promise<{ file: FileRecord; created: boolean }> {
+  async complete(principal: Principal, req: CompleteRequest): Promise<{ file: FileRecord; created: boolean }> {
     const upload = await this.getOwned(principal, req.uploadId);
-    if (upload.state === 'completed') return { file: await this.completedFile(upload), created: false };
-    if (upload.state === 'assembling') throw new WrongState('complete_in_progress', 'This upload is being completed');
-
-    const expectedSha = req.sha256?.toLowerCase() ?? upload.sha256;
-    const folder = req.folder ?? upload.folder;
-    const filename = req.filename ?? upload.filename;
-    const id = newFileId();
-    const key = buildKey({ userId: upload.userId, folder, id, filename });
-
-    // F-09: the part list is read and the upload leaves 'open' under the lock a part takes to
-    // be promoted and recorded. A part that got in first is in the list; one that comes after
-    // finds the upload no longer open and is refused (409) before its bytes replace anything.
-    const parts = await this.locks.run(upload.id, async () => {
-      const listed = await this.store.uploads.listParts(upload.id);
-      this.checkParts(upload, listed);
-      if (upload.partCount === 1 && expectedSha && listed[0]!.sha256 !== expectedSha) {
-        throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
-      }
-      return (await this.store.uploads.beginAssembly(upload.id, key, Date.now())) ? listed : null;
-    });
-    if (!parts) {
-      // Someone else won the race: report their outcome.
-      const now = await this.getOwned(principal, upload.id);
-      if (now.state === 'completed') return { file: await this.completedFile(now), created: false };
-      throw new WrongState('complete_in_progress', 'This upload is being completed');
-    }
-    try {
-      const written = await this.blobs.assemble(upload.id, parts, key);
-      if (written.size !== upload.size || (expectedSha && written.sha256 !== expectedSha)) {
-        throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
-      }
-      const file: FileRecord = { id, key, userId: upload.userId, folder, filename, size: written.size, mime: upload.mime, sha256: written.sha256, createdAt: new Date().toISOString() };
-      await this.store.uploads.finishAssembly(upload.id, file);
-      await this.blobs.deleteParts(upload.id).catch(() => undefined); // swept later if this fails
-      this.telemetry.uploadCompleted();
-      return { file, created: true };
-    } catch (err) {
-      await this.blobs.delete(key).catch(() => undefined);
-      await this.store.uploads.abortAssembly(upload.id, Date.now());
-      throw err;
-    }
+    return completeUpload(this.completion, upload, req);
   }
 
-  private checkParts(upload: UploadRecord, parts: PartRecord[]): void {
-    const byNumber = new Map(parts.map((p) => [p.partNumber, p]));
-    const missing: number[] = [];
-    for (let n = 1; n <= upload.partCount; n++) {
-      const p = byNumber.get(n);
-      if (!p || p.size !== this.expectedPartSize(upload, n)) missing.push(n);
-    }
-    if (missing.length > 0) {
-      throw new InvalidInput('upload_incomplete', `Missing or wrong-sized parts: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`, { missing_parts: missing });
-    }
-  }
-
-  private async completedFile(upload: UploadRecord): Promise<FileRecord> {
-    const file = upload.fileKey ? await this.store.files.getFile(upload.fileKey) : null;
-    if (!file) throw new FileNotFound('The file of this upload was deleted');
-    return file;
+  private get completion() {
+    return { store: this.store, blobs: this.blobs, telemetry: this.telemetry, clock: this.clock, expectedPartSize: this.expectedPartSize.bind(this) };
   }
 
   async abort(principal: Principal, uploadId: string): Promise<void> {
     await this.getOwned(principal, uploadId);
-    // Under the lock, so that a completion cannot begin between the state check and the delete.
-    await this.locks.run(uploadId, async () => {
-      const upload = await this.store.uploads.getUpload(uploadId);
-      if (!upload) throw new UploadNotFound();
-      if (upload.state === 'assembling') throw new WrongState('complete_in_progress', 'This upload is being completed');
-      if (upload.state === 'completed') throw new WrongState('upload_completed', 'This upload is already complete');
-      await this.store.uploads.deleteUpload(uploadId);
-      await this.blobs.deleteParts(uploadId);
-    });
+    // One conditional delete: a completion that began meanwhile keeps its upload.
+    const result = await this.store.uploads.deleteUpload(uploadId, { states: ['open'] });
+    if (result.outcome === 'not_found') throw new UploadNotFound();
+    if (result.outcome === 'kept') {
+      if (result.upload.state === 'completed') throw new WrongState('upload_completed', 'This upload is already complete');
+      throw new WrongState('complete_in_progress', 'This upload is being completed');
+    }
+    await this.blobs.abortUpload(handleOf(result.upload));
     this.telemetry.uploadAborted();
   }
 
   /** Removes uploads idle for longer than the expiry (see upload-housekeeping.ts). */
-  async sweep(now = Date.now()): Promise<number> {
+  async sweep(now = this.clock.now()): Promise<number> {
     return sweepExpired(this.housekeeping, now);
   }
 
   /** Start-up: undoes interrupted completions and removes crash leftovers (see upload-housekeeping.ts). */
-  async reconcile(now = Date.now()): Promise<ReconcileResult> {
+  async reconcile(now = this.clock.now()): Promise<ReconcileResult> {
     return reconcileAfterCrash(this.housekeeping, now);
   }
 }

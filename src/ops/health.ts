@@ -43,14 +43,16 @@ export async function healthRoutes(app: FastifyInstance, deps: HealthDeps): Prom
         () => 'down' as const,
       );
       const healthy = storage.writable && db === 'ok';
+      const { totalBytes: total, freeBytes: free } = storage.capacity ?? { totalBytes: 0, freeBytes: 0 };
       void reply.code(healthy ? 200 : 503).header('Cache-Control', 'no-store');
       return {
         status: healthy ? ('ok' as const) : ('degraded' as const),
         storage: {
           writable: storage.writable,
-          disk_total: storage.totalBytes,
-          disk_free: storage.freeBytes,
-          used_percent: storage.totalBytes > 0 ? Math.round((1 - storage.freeBytes / storage.totalBytes) * 1000) / 10 : 0,
+          // An object store has no disk figures: 0, as for a disk statfs cannot read.
+          disk_total: total,
+          disk_free: free,
+          used_percent: total > 0 ? Math.round((1 - free / total) * 1000) / 10 : 0,
         },
         db,
         version: VERSION,

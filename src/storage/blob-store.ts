@@ -21,8 +21,8 @@ export interface BlobStat {
 
 export interface StorageHealth {
   writable: boolean;
-  totalBytes: number;
-  freeBytes: number;
+  /** Disk figures, for a store that has them (an object store has no such thing). */
+  capacity?: { totalBytes: number; freeBytes: number };
 }
 
 export interface WriteOptions {
@@ -43,32 +43,89 @@ export interface ReadOptions {
   pacer?: ReadPacer;
 }
 
+/**
+ * What a store can do, declared once: UploadService.init holds uploads to it (a part-size
+ * request outside it is refused before any byte arrives), and the download path asks for a
+ * local path only where one exists.
+ */
+export interface BlobCapabilities {
+  /** Every part but the last must be at least this many bytes (S3: 5 MiB). */
+  minPartSize: number;
+  maxPartSize: number;
+  maxParts: number;
+  /** assemble() returns the whole object's SHA-256 without reading it again. */
+  wholeObjectSha256: boolean;
+  /** accelPathOf() can return a path: the bytes are plain files a web server can send. */
+  localPath: boolean;
+}
+
+/**
+ * A store's handle on one upload, kept in the upload's record: `ref` is whatever the store
+ * needs to find its parts again (S3: the multipart upload id; '' on disk, where the upload
+ * id names the folder).
+ */
+export interface UploadHandle {
+  uploadId: string;
+  ref: string;
+}
+
+/** One received copy of a part. `ref` names this copy (S3: its ETag; disk: its attempt). */
+export interface WrittenPart extends WrittenBlob {
+  ref: string;
+}
+
+/** A part as the metadata row recorded it: the row, not the store, says which copy counts. */
+export interface PartRef {
+  partNumber: number;
+  ref: string;
+  size: number;
+  sha256: string;
+}
+
+export interface AssembledBlob {
+  size: number;
+  /** Null when the store cannot give it without reading the object again (capabilities). */
+  sha256: string | null;
+}
+
+/** An upload area the store holds, for the clean-up of those no record names. */
+export interface UploadArea {
+  handle: UploadHandle;
+  /** Unix ms: when the area was last written to (S3: when the multipart upload began). */
+  touchedAt: number;
+}
+
 export interface BlobStore {
+  readonly capabilities: BlobCapabilities;
+  /** Opens an upload area before its record is written; nothing is stored yet on disk. */
+  beginUpload(uploadId: string, info: { size: number; partSize: number; mime: string }): Promise<UploadHandle>;
   /**
-   * Streams one part of an upload to a temporary place and promotes it only when the
-   * body ended cleanly; a part cut short (client gone, limit hit, crash) is never visible.
-   * `verify` runs before promotion and may throw (or reject) to refuse the part: a checksum
-   * mismatch, or an upload that was completed or aborted while the part streamed in.
+   * Streams one copy of a part and returns its reference once the body ended cleanly; a copy
+   * cut short (client gone, limit hit, crash) is never returned. Copies of one part never
+   * overwrite each other: the caller checks the copy, records the one that counts and
+   * discards the others (discardPart).
    */
-  writePart(
-    uploadId: string,
-    partNumber: number,
-    body: Readable,
-    opts: WriteOptions & { verify?: (written: WrittenBlob) => void | Promise<void> },
-  ): Promise<WrittenBlob>;
-  /** Parts present for an upload (promoted ones only). */
-  listParts(uploadId: string): Promise<{ partNumber: number; size: number }[]>;
-  /** Removes every part of an upload (abort, expiry, after assembly). */
-  deleteParts(uploadId: string): Promise<void>;
+  writePart(upload: UploadHandle, partNumber: number, body: Readable, opts: WriteOptions): Promise<WrittenPart>;
+  /** Drops one copy of a part (refused, or replaced by a later one). Idempotent. */
+  discardPart(upload: UploadHandle, part: { partNumber: number; ref: string }): Promise<void>;
   /**
-   * Joins the parts, in order, into `key` atomically: the object appears whole or not at all,
-   * also across a crash (temp file, fsync, rename). The parts stay until deleteParts, so an
-   * interrupted completion can be retried. Returns the whole object's digest (md5 empty).
+   * Joins the given copies, in order, into `key` atomically: the object appears whole or not
+   * at all, also across a crash. The parts stay until abortUpload, so an interrupted
+   * completion can be retried.
    */
-  assemble(uploadId: string, parts: { partNumber: number; sha256: string }[], key: string): Promise<WrittenBlob>;
+  assemble(upload: UploadHandle, parts: PartRef[], key: string): Promise<AssembledBlob>;
+  /** Removes everything the upload left (abort, expiry, after a committed completion). Idempotent. */
+  abortUpload(upload: UploadHandle): Promise<void>;
+  /** Upload areas last touched before `before` (unix ms), a page at a time. */
+  uploadAreas(before: number): AsyncIterable<UploadArea[]>;
+  /**
+   * Removes the store's own half-written leftovers (disk: temporary files) last touched
+   * before `before` (unix ms); returns how many.
+   */
+  removeTemporary(before: number): Promise<number>;
   /** Streams a whole object to `key` atomically (the one-request upload). */
   writeObject(key: string, body: Readable, opts: WriteOptions): Promise<WrittenBlob>;
-  /** A byte range (inclusive) or the whole object as a stream. */
+  /** A byte range (inclusive) or the whole object as a stream; BlobNotFound when absent. */
   read(key: string, range?: { start: number; end: number }, opts?: ReadOptions): Promise<Readable>;
   /**
    * A small byte range (inclusive) in memory: callers use it only below SMALL_READ_BYTES, where
@@ -79,14 +136,9 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   health(): Promise<StorageHealth>;
   /**
-   * Start-up housekeeping: removes temporary files left by a crash, and the parts of uploads
-   * that `known` (asked a page of upload ids at a time) does not name; returns how many.
-   */
-  removeOrphans(known: (uploadIds: string[]) => Promise<Set<string>>): Promise<number>;
-  /**
-   * Start-up housekeeping: removes whole objects that no record names (a crash between
-   * writing the bytes and committing the record, or between deleting the record and the
-   * bytes). Pages through what is stored; returns how many were removed.
+   * Removes whole objects that no record names (a crash between writing the bytes and
+   * committing the record, or between deleting the record and the bytes). Pages through what
+   * is stored; returns how many were removed.
    */
   removeOrphanObjects(scan: OrphanScan): Promise<number>;
   /**
@@ -95,6 +147,8 @@ export interface BlobStore {
    * or null when the bytes are not plain local files a web server could send.
    */
   accelPathOf(key: string): string | null;
+  /** Releases connections and handles (shutdown). */
+  close(): Promise<void>;
 }
 
 export interface OrphanScan {

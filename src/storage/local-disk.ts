@@ -1,8 +1,8 @@
 /**
  * The embedded BlobStore: files under UPLOAD_ROOT, laid out as in the seed:
  *   storage/{user_id}/{folder}/{id}_{filename}      finished objects (keys)
- *   .parts/{uploadId}/part_000001                   received parts
- *   .tmp/                                           files being written (removed at start-up)
+ *   .parts/{uploadId}/part_000001.{attempt}         received copies of parts (local-parts.ts)
+ *   .tmp/                                           files being written
  *   .long/{xx}/{sha256(key)}                        objects whose key the file system cannot hold
  * Every write goes to .tmp first and is renamed into place only when complete, so a reader
  * never sees a half-written file. Buffers are large (4 MiB writes, reads up to 1 MiB): on these
@@ -15,18 +15,31 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { InvalidInput } from '../errors/index.js';
-import type { BlobStat, BlobStore, OrphanScan, ReadOptions, StorageHealth, WriteOptions, WrittenBlob } from './blob-store.js';
+import type {
+  AssembledBlob,
+  BlobCapabilities,
+  BlobStat,
+  BlobStore,
+  OrphanScan,
+  PartRef,
+  ReadOptions,
+  StorageHealth,
+  UploadArea,
+  UploadHandle,
+  WriteOptions,
+  WrittenBlob,
+  WrittenPart,
+} from './blob-store.js';
 import { FileSource } from './file-source.js';
 import { isMissing, reading, writing } from './local-errno.js';
-import { removeOrphanObjects, removeTempFiles, removeUnknownPartDirs } from './local-orphans.js';
+import { removeOrphanObjects, removeTempFiles } from './local-orphans.js';
+import { LocalParts, newAttempt } from './local-parts.js';
 import { Meter } from './meter.js';
 import { resolveInside } from './safe-path.js';
-import { readdirOrEmpty, syncPath } from '../util/fs.js';
+import { syncPath } from '../util/fs.js';
 
 const WRITE_BUFFER = 4 * 1024 * 1024;
 const READ_BUFFER = 1024 * 1024;
-const UPLOAD_ID = /^[A-Za-z0-9_-]{8,64}$/;
 /** A single-part object up to this size is re-hashed after linking (~10 ms at 16 MiB). */
 const VERIFY_HASH_MAX = 16 * 1024 * 1024;
 
@@ -43,23 +56,25 @@ function fitsFileSystem(absolute: string, root: string): boolean {
     .every((segment) => Buffer.byteLength(segment) <= NAME_MAX);
 }
 
-const partName = (n: number) => `part_${String(n).padStart(6, '0')}`;
+const MiB = 1024 * 1024;
 
 export class LocalDiskBlobStore implements BlobStore {
+  /** The part rules are the API's (S3's), not the disk's: clients see one contract. */
+  readonly capabilities: BlobCapabilities = { minPartSize: 5 * MiB, maxPartSize: 512 * MiB, maxParts: 10_000, wholeObjectSha256: true, localPath: true };
   private readonly tmpDir: string;
-  private readonly partsDir: string;
+  private readonly parts: LocalParts;
   private readonly longDir: string;
 
   constructor(readonly root: string) {
     this.root = path.resolve(root);
     this.tmpDir = path.join(this.root, '.tmp');
-    this.partsDir = path.join(this.root, '.parts');
+    this.parts = new LocalParts(path.join(this.root, '.parts'));
     this.longDir = path.join(this.root, '.long');
   }
 
   async init(): Promise<void> {
     await fs.mkdir(this.tmpDir, { recursive: true });
-    await fs.mkdir(this.partsDir, { recursive: true });
+    await fs.mkdir(this.parts.dir, { recursive: true });
     await fs.mkdir(path.join(this.root, 'storage'), { recursive: true });
   }
 
@@ -81,11 +96,6 @@ export class LocalDiskBlobStore implements BlobStore {
     return path.relative(this.root, this.pathOf(key)).split(path.sep).join('/');
   }
 
-  private uploadDir(uploadId: string): string {
-    if (!UPLOAD_ID.test(uploadId)) throw new InvalidInput('invalid_upload_id', 'Invalid uploadId');
-    return path.join(this.partsDir, uploadId);
-  }
-
   private tempPath(): string {
     return path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
   }
@@ -105,85 +115,81 @@ export class LocalDiskBlobStore implements BlobStore {
     }
   }
 
-  async writePart(
-    uploadId: string,
-    partNumber: number,
-    body: Readable,
-    opts: WriteOptions & { verify?: (written: WrittenBlob) => void | Promise<void> },
-  ): Promise<WrittenBlob> {
-    const dir = this.uploadDir(uploadId);
-    return writing(() => this.writePartIn(dir, partNumber, body, opts));
+  async beginUpload(uploadId: string, _info?: { size: number; partSize: number; mime: string }): Promise<UploadHandle> {
+    const handle = { uploadId, ref: '' };
+    this.parts.folder(handle); // refuses an id that could escape .parts
+    return handle; // the folder appears with the first part
   }
 
-  private async writePartIn(
-    dir: string,
-    partNumber: number,
-    body: Readable,
-    opts: WriteOptions & { verify?: (written: WrittenBlob) => void | Promise<void> },
-  ): Promise<WrittenBlob> {
-    const { tmp, written } = await this.streamToTemp(body, opts, false);
-    try {
-      await opts.verify?.(written);
-      await fs.mkdir(dir, { recursive: true });
-      // rename() replaces an earlier copy atomically: the last complete copy wins.
-      await fs.rename(tmp, path.join(dir, partName(partNumber)));
-      return written;
-    } catch (err) {
-      await fs.rm(tmp, { force: true });
-      throw err;
-    }
+  async writePart(upload: UploadHandle, partNumber: number, body: Readable, opts: WriteOptions): Promise<WrittenPart> {
+    const ref = newAttempt();
+    const target = this.parts.file(upload, partNumber, ref);
+    return writing(async () => {
+      const { tmp, written } = await this.streamToTemp(body, opts, false);
+      try {
+        await fs.mkdir(path.dirname(target), { recursive: true });
+        await fs.rename(tmp, target); // a fresh name: no earlier copy is touched
+        return { ...written, ref };
+      } catch (err) {
+        await fs.rm(tmp, { force: true });
+        throw err;
+      }
+    });
   }
 
-  async listParts(uploadId: string): Promise<{ partNumber: number; size: number }[]> {
-    const dir = this.uploadDir(uploadId);
-    const names = await readdirOrEmpty(dir);
-    const parts: { partNumber: number; size: number }[] = [];
-    for (const name of names) {
-      const m = /^part_(\d{6})$/.exec(name);
-      if (!m) continue;
-      const st = await fs.stat(path.join(dir, name));
-      parts.push({ partNumber: Number(m[1]), size: st.size });
-    }
-    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  async discardPart(upload: UploadHandle, part: { partNumber: number; ref: string }): Promise<void> {
+    await fs.rm(this.parts.file(upload, part.partNumber, part.ref), { force: true });
   }
 
-  async deleteParts(uploadId: string): Promise<void> {
-    await fs.rm(this.uploadDir(uploadId), { recursive: true, force: true });
+  async abortUpload(upload: UploadHandle): Promise<void> {
+    await this.parts.remove(upload);
   }
 
-  async assemble(uploadId: string, parts: { partNumber: number; sha256: string }[], key: string): Promise<WrittenBlob> {
+  uploadAreas(before: number): AsyncIterable<UploadArea[]> {
+    return this.parts.areas(before);
+  }
+
+  async removeTemporary(before: number): Promise<number> {
+    return removeTempFiles(this.tmpDir, before);
+  }
+
+  async assemble(upload: UploadHandle, parts: PartRef[], key: string): Promise<AssembledBlob> {
     const target = this.pathOf(key);
-    const dir = this.uploadDir(uploadId);
-    return writing(() => this.assembleIn(dir, parts, target));
+    this.parts.folder(upload);
+    return writing(() => (parts.length === 1 ? this.linkOnlyPart(upload, parts[0]!, target) : this.concatParts(upload, parts, target)));
   }
 
-  private async assembleIn(dir: string, parts: { partNumber: number; sha256: string }[], target: string): Promise<WrittenBlob> {
+  /**
+   * One part is already the whole file: a hard link gives it its final name without copying
+   * a byte, and the part stays in place until the completion is committed.
+   */
+  private async linkOnlyPart(upload: UploadHandle, part: PartRef, target: string): Promise<AssembledBlob> {
+    const only = this.parts.file(upload, part.partNumber, part.ref);
     await fs.mkdir(path.dirname(target), { recursive: true });
-    if (parts.length === 1) {
-      // One part is already the whole file: a hard link gives it its final name without
-      // copying a byte, and the part stays in place until the completion is committed.
-      const only = path.join(dir, partName(parts[0]!.partNumber));
-      // The object's age starts now, not when the part arrived: the start-up orphan sweep
-      // never removes a young object, and this one has no record until the commit.
-      const now = new Date();
-      await fs.utimes(only, now, now);
-      await syncPath(only);
-      await fs.link(only, target);
-      await syncPath(path.dirname(target));
-      const st = await fs.stat(target);
-      // Where it is cheap, the digest is of the bytes now under the key, not the one recorded
-      // for the part: a record can then never claim bytes it does not hold (F-09).
-      const sha256 = st.size <= VERIFY_HASH_MAX ? await hashFile(target) : parts[0]!.sha256;
-      return { size: st.size, sha256, md5: '' };
-    }
+    // The object's age starts now, not when the part arrived: the orphan sweep never removes
+    // a young object, and this one has no record until the commit.
+    const now = new Date();
+    await fs.utimes(only, now, now);
+    await syncPath(only);
+    await fs.link(only, target);
+    await syncPath(path.dirname(target));
+    const st = await fs.stat(target);
+    // Where it is cheap, the digest is of the bytes now under the key, not the one recorded
+    // for the part: a record can then never claim bytes it does not hold (F-09).
+    const sha256 = st.size <= VERIFY_HASH_MAX ? await hashFile(target) : part.sha256;
+    return { size: st.size, sha256 };
+  }
+
+  private async concatParts(upload: UploadHandle, parts: PartRef[], target: string): Promise<AssembledBlob> {
     const tmp = this.tempPath();
     const meter = new Meter(Number.MAX_SAFE_INTEGER, { md5: false });
     try {
       const out = createWriteStream(tmp, { highWaterMark: WRITE_BUFFER, flags: 'wx' });
-      await pipeline(concatParts(dir, parts.map((p) => p.partNumber)), meter, out);
+      await pipeline(this.parts.concat(upload, parts), meter, out);
       await syncPath(tmp);
       await this.promote(tmp, target);
-      return meter.result();
+      const { size, sha256 } = meter.result();
+      return { size, sha256 };
     } catch (err) {
       await fs.rm(tmp, { force: true });
       throw err;
@@ -255,7 +261,7 @@ export class LocalDiskBlobStore implements BlobStore {
     // would otherwise report healthy while every upload fails.
     let writable = true;
     const name = `.probe-${process.pid}-${randomBytes(4).toString('hex')}`;
-    for (const dir of [this.tmpDir, this.partsDir, path.join(this.root, 'storage')]) {
+    for (const dir of [this.tmpDir, this.parts.dir, path.join(this.root, 'storage')]) {
       const probe = path.join(dir, name);
       try {
         await fs.writeFile(probe, 'ok');
@@ -267,14 +273,10 @@ export class LocalDiskBlobStore implements BlobStore {
     }
     try {
       const s = await fs.statfs(this.root);
-      return { writable, totalBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize };
+      return { writable, capacity: { totalBytes: s.blocks * s.bsize, freeBytes: s.bavail * s.bsize } };
     } catch {
-      return { writable, totalBytes: 0, freeBytes: 0 };
+      return { writable };
     }
-  }
-
-  async removeOrphans(known: (uploadIds: string[]) => Promise<Set<string>>): Promise<number> {
-    return (await removeTempFiles(this.tmpDir)) + (await removeUnknownPartDirs(this.partsDir, known));
   }
 
   async removeOrphanObjects(scan: OrphanScan): Promise<number> {
@@ -283,17 +285,14 @@ export class LocalDiskBlobStore implements BlobStore {
     const layout = { root: this.root, storageDir: path.join(this.root, 'storage'), longDir: this.longDir, minLongKeyBytes };
     return removeOrphanObjects(layout, scan);
   }
+
+  async close(): Promise<void> {
+    // Nothing held open between calls: every read and write opens and closes its own file.
+  }
 }
 
 async function hashFile(file: string): Promise<string> {
   const hash = createHash('sha256');
   for await (const chunk of createReadStream(file, { highWaterMark: READ_BUFFER })) hash.update(chunk as Buffer);
   return hash.digest('hex');
-}
-
-async function* concatParts(dir: string, partNumbers: number[]): AsyncGenerator<Buffer> {
-  for (const n of partNumbers) {
-    const stream = createReadStream(path.join(dir, partName(n)), { highWaterMark: READ_BUFFER });
-    for await (const chunk of stream) yield chunk as Buffer;
-  }
 }

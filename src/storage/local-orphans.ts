@@ -2,15 +2,15 @@
  * Crash leftovers on the local disk, found by walking directories with opendir (entries come
  * in small batches) and settled a page at a time, so no step holds a whole tree, a whole
  * table or a whole directory listing in memory.
- *   - .tmp/*: files being written when the process died; always garbage at start-up.
- *   - .parts/{uploadId}: parts of an upload no record names any more.
+ *   - .tmp/*: files being written when a process died (a live write keeps its file fresh).
+ *   - .parts/{uploadId}: listed by age; the caller removes those no record names.
  *   - storage/… and .long/…: whole objects no file record names (F-13): a crash between
  *     writing the bytes and committing the record, or between deleting the record and the
  *     bytes. Only objects older than `writtenBefore` go, never one an upload may be
  *     committing; every object a record names stays, whatever its age.
  */
 import { createHash } from 'node:crypto';
-import type { Dir } from 'node:fs';
+import type { Dir, Stats } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { OrphanScan } from './blob-store.js';
@@ -41,19 +41,25 @@ async function* filesUnder(dir: string): AsyncGenerator<string> {
   }
 }
 
+/** Gone meanwhile: null. Any other failure (EACCES, EIO) is reported, not taken as gone. */
+async function lstatOrNull(file: string): Promise<Stats | null> {
+  try {
+    return await fs.lstat(file);
+  } catch (err) {
+    if (isMissing(err)) return null;
+    throw err;
+  }
+}
+
 /**
  * Removes `file` if it was last written before `before` (unix ms). Only files no record
  * names get here, so the stat is paid for orphans alone (a stat per object made a start
  * over 50,000 objects take 4 s).
  */
 async function removeIfOld(file: string, before: number): Promise<boolean> {
-  // Gone meanwhile: nothing to do. Any other failure (EACCES, EIO) is reported, not taken as gone.
-  const st = await fs.lstat(file).catch((err: unknown) => {
-    if (isMissing(err)) return null;
-    throw err;
-  });
+  const st = await lstatOrNull(file);
   if (!st || st.mtimeMs >= before) return false;
-  await fs.rm(file, { force: true });
+  await fs.rm(file, { recursive: true, force: true });
   return true;
 }
 
@@ -75,27 +81,25 @@ async function* names(dir: string): AsyncGenerator<string> {
   if (handle) for await (const entry of handle) yield entry.name;
 }
 
-/** Empties .tmp: at start-up nothing in it is being written. */
-export async function removeTempFiles(tmpDir: string): Promise<number> {
+/** Removes what .tmp holds that was last written before `before`: a live write touches its file. */
+export async function removeTempFiles(tmpDir: string, before: number): Promise<number> {
   let removed = 0;
   for await (const page of pages(names(tmpDir), PAGE)) {
-    for (const name of page) await fs.rm(path.join(tmpDir, name), { recursive: true, force: true });
-    removed += page.length;
+    for (const name of page) if (await removeIfOld(path.join(tmpDir, name), before)) removed++;
   }
   return removed;
 }
 
-/** Removes the part folders of uploads `known` does not name. */
-export async function removeUnknownPartDirs(partsDir: string, known: (ids: string[]) => Promise<Set<string>>): Promise<number> {
-  let removed = 0;
+/** The part folders (named by a valid upload id) last written to before `before`, a page at a time. */
+export async function* partFolders(partsDir: string, isUploadId: (name: string) => boolean, before: number): AsyncGenerator<{ name: string; touchedAt: number }[]> {
   for await (const page of pages(names(partsDir), PAGE)) {
-    const kept = await known(page);
-    for (const name of page.filter((n) => !kept.has(n))) {
-      await fs.rm(path.join(partsDir, name), { recursive: true, force: true });
-      removed++;
+    const old: { name: string; touchedAt: number }[] = [];
+    for (const name of page.filter(isUploadId)) {
+      const st = await lstatOrNull(path.join(partsDir, name));
+      if (st?.isDirectory() && st.mtimeMs < before) old.push({ name, touchedAt: st.mtimeMs });
     }
+    if (old.length > 0) yield old;
   }
-  return removed;
 }
 
 export interface ObjectLayout {

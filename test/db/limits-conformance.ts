@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { BatchRecord, MetadataStore, QuotaCheck } from '../../src/db/types.js';
-import { fileOf, uploadOf } from './metadata-conformance.js';
+import { LimitReached, QuotaExceeded } from '../../src/errors/index.js';
+import { expectFailure, fileOf, uploadOf } from './fixtures.js';
 
 const capped = (userId: string, over: Partial<QuotaCheck> = {}): QuotaCheck => ({ userId, defaultQuotaBytes: 1e9, ...over });
 
@@ -22,14 +23,14 @@ export function limitsConformance(store: () => MetadataStore): void {
       await s.uploads.createUploads([a, b], q);
       expect(await s.files.usage('u1')).toMatchObject({ openUploads: 2, reservedBytes: 2 });
       const [c, d] = [uploadOf('u1', 1), uploadOf('u1', 1)];
-      await expect(s.uploads.createUploads([c, d], q)).rejects.toMatchObject({ code: 'too_many_uploads' });
+      await expectFailure(s.uploads.createUploads([c, d], q), LimitReached, 'too_many_uploads');
       expect(await s.uploads.getUpload(c.id)).toBeNull();
       await s.uploads.createUploads([c], q); // exactly at the cap
-      await expect(s.uploads.createUploads([d], q)).rejects.toMatchObject({ code: 'too_many_uploads' });
+      await expectFailure(s.uploads.createUploads([d], q), LimitReached, 'too_many_uploads');
 
       // Completing, aborting (deleteUpload) each free one slot; a completed upload holds none.
       const file = fileOf('u1', '', 1);
-      await s.uploads.beginAssembly(a.id, file.key, Date.now());
+      await s.uploads.beginAssembly(a.id, file.key, Date.now(), Date.now() + 60_000);
       expect(await s.files.usage('u1')).toMatchObject({ openUploads: 3 }); // assembling still holds it
       await s.uploads.finishAssembly(a.id, file);
       await s.uploads.deleteUpload(b.id);
@@ -42,7 +43,7 @@ export function limitsConformance(store: () => MetadataStore): void {
       const s = store();
       const q = capped('u0', { maxOpenUploads: 10 });
       await s.uploads.createUploads(Array.from({ length: 10 }, () => uploadOf('u0', 0)), q);
-      await expect(s.uploads.createUploads([uploadOf('u0', 0)], q)).rejects.toMatchObject({ code: 'too_many_uploads' });
+      await expectFailure(s.uploads.createUploads([uploadOf('u0', 0)], q), LimitReached, 'too_many_uploads');
       expect(await s.files.usage('u0')).toEqual({ usedBytes: 0, reservedBytes: 0, fileCount: 0, openUploads: 10 });
     });
 
@@ -51,9 +52,9 @@ export function limitsConformance(store: () => MetadataStore): void {
       const q = capped('u2', { maxFiles: 3 });
       await s.files.insertFile(fileOf('u2', '', 0), q);
       await s.uploads.createUploads([uploadOf('u2', 0)], q);
-      await expect(s.uploads.createUploads([uploadOf('u2', 0), uploadOf('u2', 0)], q)).rejects.toMatchObject({ code: 'file_count_exceeded' });
+      await expectFailure(s.uploads.createUploads([uploadOf('u2', 0), uploadOf('u2', 0)], q), QuotaExceeded, 'file_count_exceeded');
       await s.files.insertFile(fileOf('u2', '', 0), q); // 2 files + 1 open = 3
-      await expect(s.files.insertFile(fileOf('u2', '', 0), q)).rejects.toMatchObject({ code: 'file_count_exceeded' });
+      await expectFailure(s.files.insertFile(fileOf('u2', '', 0), q), QuotaExceeded, 'file_count_exceeded');
       expect(await s.files.usage('u2')).toMatchObject({ fileCount: 2, openUploads: 1 });
       await s.files.insertFile(fileOf('u2', '', 0), capped('u2', { maxFiles: 0 }));
       expect(await s.files.usage('u2')).toMatchObject({ fileCount: 3 });
@@ -62,7 +63,9 @@ export function limitsConformance(store: () => MetadataStore): void {
     it('quota_exceeded says how many bytes are free and how many were asked', async () => {
       const s = store();
       await s.files.insertFile(fileOf('u3', '', 600), { userId: 'u3', defaultQuotaBytes: 1000 });
-      await expect(s.uploads.createUploads([uploadOf('u3', 401)], { userId: 'u3', defaultQuotaBytes: 1000 })).rejects.toMatchObject({
+      const refused = s.uploads.createUploads([uploadOf('u3', 401)], { userId: 'u3', defaultQuotaBytes: 1000 });
+      await expect(refused).rejects.toBeInstanceOf(QuotaExceeded);
+      await expect(refused).rejects.toMatchObject({
         code: 'quota_exceeded',
         message: expect.stringMatching(/400 bytes free, 401 asked/),
       });
@@ -74,7 +77,7 @@ export function limitsConformance(store: () => MetadataStore): void {
       const s = store();
       const ups = Array.from({ length: 7 }, (_, i) => uploadOf('p1', 1, { updatedAt: 1000 + Math.floor(i / 2) }));
       await s.uploads.createUploads(ups, capped('p1'));
-      await s.uploads.beginAssembly(ups[3]!.id, 'storage/p1/k', 1001); // sets updated_at 1001, assembling
+      await s.uploads.beginAssembly(ups[3]!.id, 'storage/p1/k', 1001, 61_001); // sets updated_at 1001, assembling
       const seen: string[] = [];
       let after: { updatedAt: number; id: string } | undefined;
       for (;;) {
@@ -88,10 +91,8 @@ export function limitsConformance(store: () => MetadataStore): void {
       expect(seen).toHaveLength(6);
       expect(await s.uploads.countUploads('open')).toBe(6);
       expect(await s.uploads.countUploads('assembling')).toBe(1);
-      expect((await s.uploads.uploadsInState('open', 4)).length).toBe(4);
-      const first = await s.uploads.uploadsInState('open', 4);
-      const rest = await s.uploads.uploadsInState('open', 4, first[3]!.id);
-      expect([...first, ...rest].map((u) => u.id).sort()).toEqual(ups.filter((_, i) => i !== 3).map((u) => u.id).sort());
+      expect(await s.uploads.expiredAssemblies(61_000, 10)).toEqual([]);
+      expect((await s.uploads.expiredAssemblies(61_001, 10)).map((u) => u.id)).toEqual([ups[3]!.id]);
     });
 
     it('findFilesByIds answers many ids at once (across look-up chunks), getFileById, longKeys by byte length', async () => {
@@ -132,7 +133,7 @@ export function limitsConformance(store: () => MetadataStore): void {
       await s.batches.createBatch(first, 2);
       expect(await s.batches.getBatch(first.tokenHash, 10_001)).toEqual(first);
       await s.batches.createBatch(batchOf('b1', ids, 10_000), 2);
-      await expect(s.batches.createBatch(batchOf('b1', ids, 10_000), 2)).rejects.toMatchObject({ code: 'too_many_batches' });
+      await expectFailure(s.batches.createBatch(batchOf('b1', ids, 10_000), 2), LimitReached, 'too_many_batches');
       expect(await s.batches.countOpenBatches('b1', 10_000)).toBe(2);
       expect(await s.batches.countOpenBatches('b1', 10_900)).toBe(0);
       await s.batches.createBatch(batchOf('b2', ids, 10_000), 2); // another user
@@ -141,6 +142,26 @@ export function limitsConformance(store: () => MetadataStore): void {
       await s.batches.createBatch(batchOf('b1', ids, 10_900), 2);
       expect(await s.batches.getBatch(first.tokenHash, 10_900)).toBeNull();
       expect(await s.batches.pruneBatches(10_900)).toBe(4);
+    });
+
+    it('a batch answers until its expiry second (exclusive); prune drops only expired ones; a batch of no user and an empty one round-trip', async () => {
+      const s = store();
+      const ids = Array.from({ length: 2 }, () => randomBytes(16).toString('hex'));
+      const mine = batchOf('b4', ids, 20_000, 100);
+      const service = { ...batchOf(null, ids, 20_000, 500), compression: 'deflate' as const, totalSize: 12_345 };
+      const empty = batchOf('b4', [], 20_000, 500);
+      for (const b of [mine, service, empty]) await s.batches.createBatch(b, 10);
+      expect(await s.batches.getBatch(service.tokenHash, 20_001)).toEqual(service);
+      expect(await s.batches.getBatch(empty.tokenHash, 20_001)).toEqual(empty);
+      expect(await s.batches.getBatch('f'.repeat(64), 20_001)).toBeNull();
+      expect(await s.batches.getBatch(mine.tokenHash, 20_099)).toEqual(mine);
+      expect(await s.batches.countOpenBatches('b4', 20_099)).toBe(2);
+      expect(await s.batches.getBatch(mine.tokenHash, 20_100)).toBeNull();
+      expect(await s.batches.countOpenBatches('b4', 20_100)).toBe(1);
+      expect(await s.batches.pruneBatches(20_099)).toBe(0);
+      expect(await s.batches.pruneBatches(20_100)).toBe(1);
+      expect(await s.batches.getBatch(service.tokenHash, 20_100)).toEqual(service);
+      expect(await s.batches.pruneBatches(20_100)).toBe(0);
     });
 
     it('refuses an id that is not 32 lower-case hex characters (it would misalign the packed list)', async () => {

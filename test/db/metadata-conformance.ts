@@ -1,35 +1,35 @@
 /**
  * The MetadataStore contract as a reusable suite: SQLite today, PostgreSQL later. Call
- * `metadataConformance('name', factory)` from a *.test.ts file; each test gets a fresh store.
+ * `metadataConformance('name', factory, caps)` from a *.test.ts file; each test gets a fresh
+ * store. Failures are asserted by error class and `code` (src/errors), never by HTTP status.
+ * A store reachable by several connections gives its DATABASE_URL and declares
+ * `manyConnections`: its races then run in worker threads, each with its own connection
+ * (parallel-conformance.ts); a one-connection store (':memory:') declares it lacks that.
  */
-import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { FileRecord, MetadataStore, QuotaCheck, UploadRecord } from '../../src/db/types.js';
+import type { FileRecord, MetadataStore, QuotaCheck } from '../../src/db/types.js';
+import { QuotaExceeded, WrongState } from '../../src/errors/index.js';
+import { bigintConformance } from './bigint-conformance.js';
+import { expectFailure, fileOf, tick, uploadOf, type StoreUnderTest } from './fixtures.js';
+import { leaseConformance } from './lease-conformance.js';
+import { lifecycleConformance } from './lifecycle-conformance.js';
 import { limitsConformance } from './limits-conformance.js';
+import { parallelConformance } from './parallel-conformance.js';
+import { revocationConformance } from './revocation-conformance.js';
+import { uploadConformance, uploadRaceConformance } from './upload-conformance.js';
 
-const hex = () => randomBytes(16).toString('hex');
-let clock = Date.parse('2025-01-01T00:00:00.000Z');
-const tick = () => new Date((clock += 1000)).toISOString();
-
-export function fileOf(userId: string, folder: string, size: number, createdAt = tick()): FileRecord {
-  const id = hex();
-  const filename = `f-${id.slice(0, 6)}.bin`;
-  return { id, key: ['storage', userId, ...(folder ? [folder] : []), `${id}_${filename}`].join('/'), userId, folder, filename, size, mime: 'application/octet-stream', sha256: 'e'.repeat(64), createdAt };
-}
-
-export function uploadOf(userId: string, size: number, over: Partial<UploadRecord> = {}): UploadRecord {
-  const now = Date.now();
-  return { id: randomBytes(12).toString('base64url'), userId, mode: 'chunked', filename: 'u.bin', folder: '', size, mime: 'application/octet-stream', sha256: null, partSize: 5 << 20, partCount: Math.max(1, Math.ceil(size / (5 << 20))), state: 'open', fileKey: null, createdAt: now, updatedAt: now, ...over };
-}
+// The record makers were here first; other suites import them from this module.
+export { fileOf, uploadOf } from './fixtures.js';
 
 const quota = (userId: string, bytes = 1000): QuotaCheck => ({ userId, defaultQuotaBytes: bytes });
 
-export function metadataConformance(name: string, factory: () => Promise<{ store: MetadataStore; cleanup(): Promise<void> }>): void {
+export function metadataConformance(name: string, factory: () => Promise<StoreUnderTest>, caps: { manyConnections: boolean }): void {
   describe(`MetadataStore conformance: ${name}`, () => {
     let store: MetadataStore;
     let cleanup: () => Promise<void>;
+    let databaseUrl: string | undefined;
     beforeEach(async () => {
-      ({ store, cleanup } = await factory());
+      ({ store, cleanup, databaseUrl } = await factory());
     });
     afterEach(async () => cleanup());
 
@@ -49,7 +49,7 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
       it('insertFile checks used + reserved + size against the quota, atomically', async () => {
         await store.files.insertFile(fileOf('u1', '', 600), quota('u1'));
         await store.uploads.createUploads([uploadOf('u1', 300)], quota('u1'));
-        await expect(store.files.insertFile(fileOf('u1', '', 101), quota('u1'))).rejects.toMatchObject({ code: 'quota_exceeded' });
+        await expectFailure(store.files.insertFile(fileOf('u1', '', 101), quota('u1')), QuotaExceeded, 'quota_exceeded');
         await store.files.insertFile(fileOf('u1', '', 100), quota('u1')); // exactly full
         expect(await store.files.usage('u1')).toEqual({ usedBytes: 700, reservedBytes: 300, fileCount: 2, openUploads: 1 });
       });
@@ -112,97 +112,41 @@ export function metadataConformance(name: string, factory: () => Promise<{ store
         expect(await store.files.usage('u1')).toMatchObject({ reservedBytes: 800 });
         const c = uploadOf('u1', 150);
         const d = uploadOf('u1', 100);
-        await expect(store.uploads.createUploads([c, d], quota('u1'))).rejects.toMatchObject({ code: 'quota_exceeded' });
+        await expectFailure(store.uploads.createUploads([c, d], quota('u1')), QuotaExceeded, 'quota_exceeded');
         expect(await store.uploads.getUpload(c.id)).toBeNull();
         expect(await store.uploads.getUpload(d.id)).toBeNull();
         expect(await store.files.usage('u1')).toMatchObject({ reservedBytes: 800 });
       });
 
-      it('concurrent reservations of 60% each: exactly one wins', async () => {
-        const results = await Promise.allSettled([store.uploads.createUploads([uploadOf('u1', 600)], quota('u1')), store.uploads.createUploads([uploadOf('u1', 600)], quota('u1'))]);
-        expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
-        expect(await store.files.usage('u1')).toMatchObject({ reservedBytes: 600 });
-      });
-
       it("a user's quota override replaces the default", async () => {
         await store.users.createUser({ id: 'q1', username: 'q1', email: null, passwordHash: 'x', role: 'operator', createdAt: new Date().toISOString() });
         await store.users.updateUser('q1', { quotaBytes: 50 });
-        await expect(store.uploads.createUploads([uploadOf('q1', 51)], quota('q1'))).rejects.toMatchObject({ code: 'quota_exceeded' });
+        await expectFailure(store.uploads.createUploads([uploadOf('q1', 51)], quota('q1')), QuotaExceeded, 'quota_exceeded');
         await store.users.updateUser('q1', { quotaBytes: 5000 });
         await store.uploads.createUploads([uploadOf('q1', 4000)], quota('q1'));
       });
-
-      it('putPart records or replaces a part and refreshes the activity time', async () => {
-        const u = uploadOf('u1', 100, { updatedAt: 1000 });
-        await store.uploads.createUploads([u], quota('u1'));
-        await store.uploads.putPart(u.id, { partNumber: 2, size: 10, sha256: 'a'.repeat(64) }, 2000);
-        await store.uploads.putPart(u.id, { partNumber: 1, size: 5, sha256: 'b'.repeat(64) }, 3000);
-        await store.uploads.putPart(u.id, { partNumber: 2, size: 11, sha256: 'c'.repeat(64) }, 4000);
-        expect(await store.uploads.listParts(u.id)).toEqual([{ partNumber: 1, size: 5, sha256: 'b'.repeat(64) }, { partNumber: 2, size: 11, sha256: 'c'.repeat(64) }]);
-        expect((await store.uploads.getUpload(u.id))!.updatedAt).toBe(4000);
-      });
-
-      it('putPart refuses an upload that is gone (404) or no longer open (409)', async () => {
-        const part = { partNumber: 1, size: 1, sha256: 'a'.repeat(64) };
-        await expect(store.uploads.putPart('no-such-upload', part, 1)).rejects.toMatchObject({ code: 'upload_not_found' });
-        const u = uploadOf('u1', 1);
-        await store.uploads.createUploads([u], quota('u1'));
-        await store.uploads.beginAssembly(u.id, 'storage/u1/k', 2);
-        await expect(store.uploads.putPart(u.id, part, 3)).rejects.toMatchObject({ code: 'upload_not_open' });
-        expect(await store.uploads.listParts(u.id)).toEqual([]);
-      });
-
-      it('assembly: open → assembling once; abort reopens; finish commits the file and moves reserved to used', async () => {
-        const u = uploadOf('u1', 100);
-        await store.uploads.createUploads([u], quota('u1'));
-        await store.uploads.putPart(u.id, { partNumber: 1, size: 100, sha256: 'a'.repeat(64) }, Date.now());
-        expect(await store.uploads.beginAssembly(u.id, 'storage/u1/k', Date.now())).toBe(true);
-        expect(await store.uploads.beginAssembly(u.id, 'storage/u1/k2', Date.now())).toBe(false);
-        expect(await store.uploads.getUpload(u.id)).toMatchObject({ state: 'assembling', fileKey: 'storage/u1/k' });
-        expect((await store.uploads.uploadsInState('assembling', 10)).map((x) => x.id)).toEqual([u.id]);
-        await store.uploads.abortAssembly(u.id, Date.now());
-        expect(await store.uploads.getUpload(u.id)).toMatchObject({ state: 'open', fileKey: null });
-        expect(await store.uploads.listParts(u.id)).toHaveLength(1);
-
-        const file = fileOf('u1', '', 100);
-        await expect(store.uploads.finishAssembly(u.id, file)).rejects.toThrow(); // not assembling
-        expect(await store.files.getFile(file.key)).toBeNull();
-        await store.uploads.beginAssembly(u.id, file.key, Date.now());
-        await store.uploads.finishAssembly(u.id, file);
-        expect(await store.uploads.getUpload(u.id)).toMatchObject({ state: 'completed', fileKey: file.key });
-        expect(await store.files.getFile(file.key)).toEqual(file);
-        expect(await store.files.usage('u1')).toEqual({ usedBytes: 100, reservedBytes: 0, fileCount: 1, openUploads: 0 });
-        expect(await store.uploads.listParts(u.id)).toEqual([]);
-      });
-
-      it('deleteUpload frees an open reservation, not a completed one; stale and id queries', async () => {
-        const open = uploadOf('u1', 300, { updatedAt: 1000 });
-        const fresh = uploadOf('u1', 200, { updatedAt: 5000 });
-        await store.uploads.createUploads([open, fresh], quota('u1'));
-        await store.uploads.putPart(open.id, { partNumber: 1, size: 1, sha256: 'a'.repeat(64) }, 1000);
-        expect((await store.uploads.staleUploads(2000, 10)).map((u) => u.id)).toEqual([open.id]);
-        expect(await store.uploads.knownUploadIds([open.id, 'no-such-upload', fresh.id])).toEqual(new Set([open.id, fresh.id]));
-        expect(await store.uploads.deleteUpload(open.id)).toMatchObject({ id: open.id });
-        expect(await store.uploads.listParts(open.id)).toEqual([]);
-        expect(await store.files.usage('u1')).toMatchObject({ reservedBytes: 200 });
-        expect(await store.uploads.deleteUpload(open.id)).toBeNull();
-
-        const file = fileOf('u1', '', 200);
-        await store.uploads.beginAssembly(fresh.id, file.key, 6000);
-        await store.uploads.finishAssembly(fresh.id, file);
-        await store.uploads.deleteUpload(fresh.id);
-        expect(await store.files.usage('u1')).toEqual({ usedBytes: 200, reservedBytes: 0, fileCount: 1, openUploads: 0 });
-        expect(await store.files.getFile(file.key)).toEqual(file);
-      });
     });
 
+    uploadConformance(() => ({ store, databaseUrl }));
     limitsConformance(() => store);
+    leaseConformance(() => store);
+    revocationConformance(() => store);
+    bigintConformance(() => store);
+    lifecycleConformance(() => store);
+    if (caps.manyConnections) {
+      const both = () => {
+        if (!databaseUrl) throw new Error(`${name}: a store with manyConnections must give its databaseUrl`);
+        return { store, databaseUrl };
+      };
+      parallelConformance(both);
+      describe('upload parts with real parallelism', () => uploadRaceConformance(both));
+    }
 
     describe('users and tokens', () => {
       it('users: create, look up (username case-insensitive), conflict, update, soft delete, count', async () => {
         const base = { email: null, passwordHash: 'h', role: 'operator' as const, createdAt: new Date().toISOString() };
         await store.users.createUser({ id: 'id-1', username: 'Alice', ...base });
-        await expect(store.users.createUser({ id: 'id-2', username: 'alice', ...base })).rejects.toMatchObject({ code: 'username_taken' });
+        await expectFailure(store.users.createUser({ id: 'id-2', username: 'alice', ...base }), WrongState, 'username_taken');
         expect(await store.users.getUserByUsername('ALICE')).toMatchObject({ id: 'id-1', username: 'Alice', isActive: true, quotaBytes: null });
         expect(await store.users.updateUser('id-1', { role: 'viewer', quotaBytes: 10 })).toMatchObject({ role: 'viewer', quotaBytes: 10 });
         expect(await store.users.countUsers()).toBe(1);

@@ -70,6 +70,21 @@ export async function usage(s: TestServer, userId: string): Promise<{ usedBytes:
   return s.app.ctx.store.files.usage(userId);
 }
 
+/** The upload ids the BlobStore holds an area for (through the port: any store). */
+export async function uploadAreaIds(s: TestServer): Promise<string[]> {
+  const ids: string[] = [];
+  for await (const page of s.app.ctx.blobs.uploadAreas(Number.MAX_SAFE_INTEGER)) ids.push(...page.map((a) => a.handle.uploadId));
+  return ids;
+}
+
+/** The bytes stored under `key` (through the port), or null when there is no such object. */
+export async function storedBytes(s: TestServer, key: string): Promise<Buffer | null> {
+  if (!(await s.app.ctx.blobs.stat(key))) return null;
+  const chunks: Buffer[] = [];
+  for await (const chunk of await s.app.ctx.blobs.read(key)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
 /** Entries of a directory under the root ([] when it does not exist). */
 export async function entries(s: TestServer, rel: string): Promise<string[]> {
   return fs.readdir(path.join(s.root, rel)).catch(() => []);

@@ -9,6 +9,7 @@ import path from 'node:path';
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
+import type { Clock } from '../../src/util/clock.js';
 
 export interface TestServer {
   app: FastifyInstance;
@@ -48,11 +49,11 @@ export function testEnv(root: string, overrides: Record<string, string> = {}): R
   };
 }
 
-export async function startTestServer(overrides: Record<string, string> = {}, existingRoot?: string): Promise<TestServer> {
+export async function startTestServer(overrides: Record<string, string> = {}, existingRoot?: string, opts: { clock?: Clock } = {}): Promise<TestServer> {
   const root = existingRoot ?? (await tempDir());
   const env = testEnv(root, overrides);
   const config = loadConfig(env);
-  const app = await buildApp(config, { logger: false });
+  const app = await buildApp(config, { logger: false, clock: opts.clock });
   await app.ready();
   const serviceToken = config.auth.serviceToken!;
   const server: TestServer = {

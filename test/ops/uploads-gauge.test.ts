@@ -20,7 +20,7 @@ describe('F-07 the uploads_open gauge counts rows in SQL', () => {
       expect((await init(s, `gauge-${i % 3}`, { mode: 'batch', files })).statusCode).toBe(201);
     }
     const uploads = s.app.ctx.store.uploads;
-    const loads = [vi.spyOn(uploads, 'uploadsInState'), vi.spyOn(uploads, 'staleUploads'), vi.spyOn(uploads, 'getUpload')];
+    const loads = [vi.spyOn(uploads, 'expiredAssemblies'), vi.spyOn(uploads, 'staleUploads'), vi.spyOn(uploads, 'getUpload')];
     try {
       const started = performance.now();
       const res = await s.app.inject({ method: 'GET', url: '/metrics', headers: { authorization: `Bearer ${METRICS_TOKEN}` } });

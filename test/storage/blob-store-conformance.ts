@@ -6,10 +6,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlobNotFound, TooLarge } from '../../src/errors/index.js';
-import type { BlobStore } from '../../src/storage/blob-store.js';
+import type { BlobStore, PartRef, UploadHandle, WrittenPart } from '../../src/storage/blob-store.js';
 
 export interface BlobStoreFixture {
   store: BlobStore;
+  /** Another store on the same backing (a second instance), for close() and races. */
+  fresh(): Promise<BlobStore>;
   cleanup(): Promise<void>;
 }
 
@@ -33,6 +35,7 @@ async function collect(r: Readable): Promise<Buffer> {
 
 let n = 0;
 const uploadId = () => `Upload${String(++n).padStart(4, '0')}${randomBytes(6).toString('hex')}`;
+const ref = (partNumber: number, w: WrittenPart): PartRef => ({ partNumber, ref: w.ref, size: w.size, sha256: w.sha256 });
 const key = (name = 'f.bin', folder = 'docs') => `storage/conf-u/${folder}/${randomBytes(16).toString('hex')}_${name}`;
 
 export function blobStoreConformance(name: string, factory: () => Promise<BlobStoreFixture>): void {
@@ -44,79 +47,120 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       store = fx.store;
     });
     afterAll(async () => fx.cleanup());
+    const begin = (): Promise<UploadHandle> => store.beginUpload(uploadId(), { size: 10_000, partSize: 5000, mime: 'application/octet-stream' });
 
-    it('writePart streams a part, returns its size and digests, and lists it once promoted', async () => {
-      const id = uploadId();
+    it('declares its capabilities: part sizes and counts a client can be held to', () => {
+      const c = store.capabilities;
+      expect(c.minPartSize).toBeGreaterThan(0);
+      expect(c.maxPartSize).toBeGreaterThanOrEqual(c.minPartSize);
+      expect(c.maxParts).toBeGreaterThanOrEqual(1);
+      expect(typeof c.wholeObjectSha256).toBe('boolean');
+      expect(typeof c.localPath).toBe('boolean');
+    });
+
+    it('writePart streams a copy of a part and returns its size, digests and a reference', async () => {
+      const up = await begin();
       const a = randomBytes(1000);
       const b = randomBytes(10);
-      expect(await store.writePart(id, 2, stream(b), { maxBytes: 10 })).toEqual({ size: 10, sha256: sha(b), md5: md5(b) });
-      expect(await store.writePart(id, 1, stream(a.subarray(0, 400), a.subarray(400)), { maxBytes: 1000 })).toEqual({ size: 1000, sha256: sha(a), md5: md5(a) });
-      expect(await store.listParts(id)).toEqual([{ partNumber: 1, size: 1000 }, { partNumber: 2, size: 10 }]);
-      expect(await store.listParts(uploadId())).toEqual([]);
-      expect(await store.writePart(id, 3, stream(b), { maxBytes: 10, md5: false })).toEqual({ size: 10, sha256: sha(b), md5: '' });
-    });
-
-    it('a part over maxBytes fails with tooLarge() and is not kept', async () => {
-      const id = uploadId();
-      const tooLarge = () => new TooLarge('part_too_large', 'too big');
-      await expect(store.writePart(id, 1, stream(randomBytes(600), randomBytes(600)), { maxBytes: 1000, tooLarge })).rejects.toMatchObject({ code: 'part_too_large' });
-      expect(await store.listParts(id)).toEqual([]);
-    });
-
-    it('a part refused by verify (sync or async), or cut short by its source, is not kept and does not disturb an earlier copy', async () => {
-      const id = uploadId();
-      const good = randomBytes(100);
-      await store.writePart(id, 1, stream(good), { maxBytes: 100 });
-      const verify = () => {
-        throw Object.assign(new Error('mismatch'), { code: 'checksum_mismatch' });
-      };
-      await expect(store.writePart(id, 1, stream(randomBytes(100)), { maxBytes: 100, verify })).rejects.toMatchObject({ code: 'checksum_mismatch' });
-      const asyncVerify = async () => {
-        await new Promise((r) => setTimeout(r, 5));
-        throw Object.assign(new Error('upload closed'), { code: 'upload_not_open' });
-      };
-      await expect(store.writePart(id, 1, stream(randomBytes(100)), { maxBytes: 100, verify: asyncVerify })).rejects.toMatchObject({ code: 'upload_not_open' });
-      await expect(store.writePart(id, 1, failing(randomBytes(50)), { maxBytes: 100 })).rejects.toThrow();
-      await expect(store.writePart(id, 2, failing(randomBytes(50)), { maxBytes: 100 })).rejects.toThrow();
-      expect(await store.listParts(id)).toEqual([{ partNumber: 1, size: 100 }]);
+      const second = await store.writePart(up, 2, stream(b), { maxBytes: 10 });
+      expect(second).toEqual({ size: 10, sha256: sha(b), md5: md5(b), ref: expect.any(String) });
+      const first = await store.writePart(up, 1, stream(a.subarray(0, 400), a.subarray(400)), { maxBytes: 1000 });
+      expect(first).toEqual({ size: 1000, sha256: sha(a), md5: md5(a), ref: expect.any(String) });
+      expect(await store.writePart(up, 3, stream(b), { maxBytes: 10, md5: false })).toMatchObject({ size: 10, sha256: sha(b), md5: '' });
       const k = key();
-      await store.assemble(id, [{ partNumber: 1, sha256: sha(good) }], k);
+      await store.assemble(up, [ref(1, first), ref(2, second)], k);
+      expect((await collect(await store.read(k))).equals(Buffer.concat([a, b]))).toBe(true);
+    });
+
+    it('a part over maxBytes fails with tooLarge() and leaves no copy', async () => {
+      const up = await begin();
+      const tooLarge = () => new TooLarge('part_too_large', 'too big');
+      await expect(store.writePart(up, 1, stream(randomBytes(600), randomBytes(600)), { maxBytes: 1000, tooLarge })).rejects.toMatchObject({ code: 'part_too_large' });
+    });
+
+    it('copies of one part never overwrite each other: the reference the caller keeps decides (F-09)', async () => {
+      const up = await begin();
+      const good = randomBytes(100);
+      const later = randomBytes(100);
+      const kept = await store.writePart(up, 1, stream(good), { maxBytes: 100 });
+      const refused = await store.writePart(up, 1, stream(later), { maxBytes: 100 });
+      expect(refused.ref).not.toBe(kept.ref);
+      // A copy cut short by its source is never returned, and disturbs nothing.
+      await expect(store.writePart(up, 1, failing(randomBytes(50)), { maxBytes: 100 })).rejects.toThrow();
+      await store.discardPart(up, ref(1, refused));
+      await store.discardPart(up, ref(1, refused)); // idempotent
+      const k = key();
+      expect(await store.assemble(up, [ref(1, kept)], k)).toMatchObject({ size: 100 });
       expect((await collect(await store.read(k))).equals(good)).toBe(true);
+      const k2 = key();
+      const other = await store.writePart(up, 1, stream(later), { maxBytes: 100 });
+      await store.assemble(up, [ref(1, other)], k2);
+      expect((await collect(await store.read(k2))).equals(later)).toBe(true);
     });
 
-    it('writePart again replaces the part (the last complete copy wins)', async () => {
-      const id = uploadId();
-      await store.writePart(id, 1, stream(randomBytes(5)), { maxBytes: 100 });
-      const last = randomBytes(7);
-      await store.writePart(id, 1, stream(last), { maxBytes: 100 });
-      expect(await store.listParts(id)).toEqual([{ partNumber: 1, size: 7 }]);
+    it('assemble of a discarded copy fails and creates no object', async () => {
+      const up = await begin();
+      const gone = await store.writePart(up, 1, stream(randomBytes(10)), { maxBytes: 10 });
+      const kept = await store.writePart(up, 2, stream(randomBytes(10)), { maxBytes: 10 });
+      await store.discardPart(up, ref(1, gone));
+      const k = key();
+      await expect(store.assemble(up, [ref(1, gone), ref(2, kept)], k)).rejects.toThrow();
+      expect(await store.stat(k)).toBeNull();
     });
 
-    it('assemble joins parts in order into the key atomically; parts stay until deleteParts', async () => {
-      const id = uploadId();
+    it('assemble joins parts in order into the key; parts stay until abortUpload, which leaves the object whole', async () => {
+      const up = await begin();
       const parts = [randomBytes(3000), randomBytes(3000), randomBytes(17)];
-      for (const [i, p] of [...parts.entries()].reverse()) await store.writePart(id, i + 1, stream(p), { maxBytes: 3000 });
+      const written = [];
+      for (const [i, p] of [...parts.entries()].reverse()) written[i] = await store.writePart(up, i + 1, stream(p), { maxBytes: 3000 });
       const whole = Buffer.concat(parts);
+      const refs = written.map((w, i) => ref(i + 1, w));
       const k = key('joined.bin');
-      const written = await store.assemble(id, parts.map((p, i) => ({ partNumber: i + 1, sha256: sha(p) })), k);
-      expect(written).toMatchObject({ size: whole.length, sha256: sha(whole) });
+      const assembled = await store.assemble(up, refs, k);
+      expect(assembled.size).toBe(whole.length);
+      if (store.capabilities.wholeObjectSha256) expect(assembled.sha256).toBe(sha(whole));
+      else expect([null, sha(whole)]).toContain(assembled.sha256);
       expect((await collect(await store.read(k))).equals(whole)).toBe(true);
       expect(await store.stat(k)).toMatchObject({ size: whole.length, mtime: expect.any(Date) });
-      expect((await store.listParts(id)).map((p) => p.partNumber)).toEqual([1, 2, 3]);
-      await store.deleteParts(id);
-      expect(await store.listParts(id)).toEqual([]);
+      // An interrupted completion can be retried: the parts are still there.
+      const again = key('again.bin');
+      await store.assemble(up, refs, again);
+      expect((await collect(await store.read(again))).equals(whole)).toBe(true);
+      await store.abortUpload(up);
+      await store.abortUpload(up); // idempotent
       expect((await collect(await store.read(k))).equals(whole)).toBe(true);
-      await store.deleteParts(id); // idempotent
+      await expect(store.assemble(up, refs, key())).rejects.toThrow();
     });
 
-    it('assemble of a single part gives the object that part, and deleting the parts leaves it whole', async () => {
-      const id = uploadId();
+    it('assemble of a single part gives the object that part, and aborting the upload leaves it whole', async () => {
+      const up = await begin();
       const only = randomBytes(4096);
-      await store.writePart(id, 1, stream(only), { maxBytes: 4096 });
+      const w = await store.writePart(up, 1, stream(only), { maxBytes: 4096 });
       const k = key('single.bin');
-      expect(await store.assemble(id, [{ partNumber: 1, sha256: sha(only) }], k)).toMatchObject({ size: 4096, sha256: sha(only) });
-      await store.deleteParts(id);
+      expect(await store.assemble(up, [ref(1, w)], k)).toMatchObject({ size: 4096, sha256: sha(only) });
+      await store.abortUpload(up);
       expect((await collect(await store.read(k))).equals(only)).toBe(true);
+    });
+
+    it('uploadAreas lists areas older than the cut-off a page at a time; an aborted one is gone', async () => {
+      const up = await begin();
+      await store.writePart(up, 1, stream(Buffer.from('x')), { maxBytes: 1 });
+      const listed = async (before: number) => {
+        const ids: string[] = [];
+        for await (const page of store.uploadAreas(before)) {
+          expect(page.length).toBeGreaterThan(0);
+          for (const area of page) {
+            expect(area.touchedAt).toBeLessThan(before);
+            ids.push(area.handle.uploadId);
+          }
+        }
+        return ids;
+      };
+      expect(await listed(Date.now() - 3_600_000)).not.toContain(up.uploadId);
+      expect(await listed(Date.now() + 60_000)).toContain(up.uploadId);
+      await store.abortUpload(up);
+      expect(await listed(Date.now() + 60_000)).not.toContain(up.uploadId);
+      expect(await store.removeTemporary(Date.now() - 3_600_000)).toBe(0);
     });
 
     it('writeObject stores a whole object within maxBytes; over it, nothing is stored', async () => {
@@ -199,22 +243,11 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
         await expect(store.delete(k)).rejects.toMatchObject({ code: 'invalid_key' });
       }
       for (const id of ['../x', '..', 'a/b', '', 'short']) {
-        await expect(store.writePart(id, 1, stream(Buffer.from('x')), { maxBytes: 1 })).rejects.toMatchObject({ code: 'invalid_upload_id' });
-        await expect(store.deleteParts(id)).rejects.toMatchObject({ code: 'invalid_upload_id' });
+        await expect(store.beginUpload(id, { size: 1, partSize: 1, mime: 'text/plain' })).rejects.toMatchObject({ code: 'invalid_upload_id' });
+        const forged = { uploadId: id, ref: '' };
+        await expect(store.writePart(forged, 1, stream(Buffer.from('x')), { maxBytes: 1 })).rejects.toMatchObject({ code: 'invalid_upload_id' });
+        await expect(store.abortUpload(forged)).rejects.toMatchObject({ code: 'invalid_upload_id' });
       }
-    });
-
-    it('removeOrphans drops the parts of uploads it is not told about, and keeps the rest', async () => {
-      const known = uploadId();
-      const unknown = uploadId();
-      await store.writePart(known, 1, stream(Buffer.from('k')), { maxBytes: 1 });
-      await store.writePart(unknown, 1, stream(Buffer.from('u')), { maxBytes: 1 });
-      const asked: string[] = [];
-      const knownOnly = async (ids: string[]) => (asked.push(...ids), new Set(ids.filter((i) => i === known)));
-      expect(await store.removeOrphans(knownOnly)).toBeGreaterThanOrEqual(1);
-      expect(asked).toEqual(expect.arrayContaining([known, unknown]));
-      expect(await store.listParts(known)).toEqual([{ partNumber: 1, size: 1 }]);
-      expect(await store.listParts(unknown)).toEqual([]);
     });
 
     it('removeOrphanObjects removes objects no record names once old enough, long keys included; named or young ones stay (F-13)', async () => {
@@ -243,8 +276,14 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
     it('reports health', async () => {
       const h = await store.health();
       expect(h.writable).toBe(true);
-      expect(h.totalBytes).toBeGreaterThan(0);
-      expect(h.freeBytes).toBeGreaterThan(0);
+      if (h.capacity) {
+        expect(h.capacity.totalBytes).toBeGreaterThan(0);
+        expect(h.capacity.freeBytes).toBeGreaterThan(0);
+      }
+    });
+
+    it('close releases what the store holds', async () => {
+      await expect(fx.fresh().then((other) => other.close())).resolves.toBeUndefined();
     });
   });
 }

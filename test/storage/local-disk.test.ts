@@ -1,7 +1,7 @@
 /**
  * LocalDiskBlobStore: the conformance suite, plus what is particular to local disk: the
- * seed's layout (<root>/<key>, .parts/<id>/part_NNNNNN), temp files that never outlive a
- * failure, keys longer than the file system allows, and start-up clean-up.
+ * seed's layout (<root>/<key>, .parts/<id>/part_NNNNNN.<attempt>), temp files that never
+ * outlive a failure, keys longer than the file system allows, and start-up clean-up.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -13,11 +13,16 @@ import { LocalDiskBlobStore } from '../../src/storage/local-disk.js';
 import { Meter } from '../../src/storage/meter.js';
 import { blobStoreConformance } from './blob-store-conformance.js';
 
-async function freshStore(): Promise<{ store: LocalDiskBlobStore; root: string; cleanup(): Promise<void> }> {
+async function freshStore(): Promise<{ store: LocalDiskBlobStore; root: string; fresh(): Promise<LocalDiskBlobStore>; cleanup(): Promise<void> }> {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'sl-disk-'));
   const store = new LocalDiskBlobStore(root);
   await store.init();
-  return { store, root, cleanup: () => fs.rm(root, { recursive: true, force: true }) };
+  const fresh = async () => {
+    const other = new LocalDiskBlobStore(root);
+    await other.init();
+    return other;
+  };
+  return { store, root, fresh, cleanup: () => fs.rm(root, { recursive: true, force: true }) };
 }
 
 blobStoreConformance('LocalDiskBlobStore', freshStore);
@@ -32,27 +37,37 @@ describe('LocalDiskBlobStore on disk', () => {
   afterAll(async () => cleanup());
 
   const ls = (rel: string) => fs.readdir(path.join(root, rel)).catch(() => [] as string[]);
-  const id = () => 'Up' + randomBytes(8).toString('hex');
+  const begin = () => store.beginUpload('Up' + randomBytes(8).toString('hex'), { size: 10, partSize: 10, mime: 'text/plain' });
 
-  it('lays files out as the seed does: <root>/<key> and .parts/<uploadId>/part_NNNNNN', async () => {
-    const upload = id();
-    await store.writePart(upload, 12, Readable.from([Buffer.from('part')]), { maxBytes: 10 });
-    expect(await ls(`.parts/${upload}`)).toEqual(['part_000012']);
+  it('lays files out as the seed does: <root>/<key> and .parts/<uploadId>/part_NNNNNN.<attempt>', async () => {
+    const upload = await begin();
+    const w = await store.writePart(upload, 12, Readable.from([Buffer.from('part')]), { maxBytes: 10 });
+    expect(w.ref).toMatch(/^[0-9a-f]{16}$/);
+    expect(await ls(`.parts/${upload.uploadId}`)).toEqual([`part_000012.${w.ref}`]);
     const key = `storage/u1/main/pictures/${'a'.repeat(32)}_photo 1.jpg`;
     await store.writeObject(key, Readable.from([Buffer.from('jpeg')]), { maxBytes: 10 });
     expect(store.pathOf(key)).toBe(path.join(root, key));
     expect(await fs.readFile(path.join(root, key), 'utf8')).toBe('jpeg');
   });
 
+  it('reads a part recorded before attempts existed (ref "") under its old name', async () => {
+    const upload = await begin();
+    await fs.mkdir(path.join(root, '.parts', upload.uploadId), { recursive: true });
+    await fs.writeFile(path.join(root, '.parts', upload.uploadId, 'part_000001'), 'legacy');
+    const key = `storage/u1/${'f'.repeat(32)}_legacy.txt`;
+    expect(await store.assemble(upload, [{ partNumber: 1, ref: '', size: 6, sha256: '' }], key)).toMatchObject({ size: 6 });
+    expect(await fs.readFile(store.pathOf(key), 'utf8')).toBe('legacy');
+    await expect(store.discardPart(upload, { partNumber: 1, ref: '../../x' })).rejects.toThrow(/invalid part reference/);
+  });
+
   it('writes through .tmp and leaves nothing there, whether the write succeeds or fails', async () => {
-    const upload = id();
-    await store.writePart(upload, 1, Readable.from([Buffer.from('ok')]), { maxBytes: 2 });
+    const upload = await begin();
+    const ok = await store.writePart(upload, 1, Readable.from([Buffer.from('ok')]), { maxBytes: 2 });
     await expect(store.writePart(upload, 2, Readable.from([Buffer.from('too long')]), { maxBytes: 2 })).rejects.toThrow();
-    await expect(store.writePart(upload, 3, Readable.from([Buffer.from('xy')]), { maxBytes: 2, verify: () => { throw new Error('no'); } })).rejects.toThrow();
     const key = `storage/u1/${'b'.repeat(32)}_x`;
     await expect(store.writeObject(key, Readable.from([Buffer.from('too long')]), { maxBytes: 2 })).rejects.toThrow();
     expect(await ls('.tmp')).toEqual([]);
-    expect(await ls(`.parts/${upload}`)).toEqual(['part_000001']);
+    expect(await ls(`.parts/${upload.uploadId}`)).toEqual([`part_000001.${ok.ref}`]);
     expect(await ls('storage/u1')).not.toContain(`${'b'.repeat(32)}_x`);
   });
 
@@ -73,15 +88,20 @@ describe('LocalDiskBlobStore on disk', () => {
     expect(store.pathOf(fits)).toBe(path.join(root, fits));
   });
 
-  it('removeOrphans empties .tmp and drops unknown part folders', async () => {
-    const known = id();
-    await store.writePart(known, 1, Readable.from([Buffer.from('k')]), { maxBytes: 1 });
-    await fs.writeFile(path.join(root, '.tmp', 'left-by-crash'), 'x');
-    await fs.mkdir(path.join(root, '.parts', 'Orphan0000000000'), { recursive: true });
-    const removed = await store.removeOrphans(async (ids) => new Set(ids.filter((i) => i === known)));
-    expect(removed).toBeGreaterThanOrEqual(2);
+  it('removeTemporary drops .tmp files untouched since the cut-off; uploadAreas ignores stray names', async () => {
+    const stale = path.join(root, '.tmp', 'left-by-crash');
+    await fs.writeFile(stale, 'x');
+    const hourAgo = new Date(Date.now() - 3_600_000);
+    await fs.utimes(stale, hourAgo, hourAgo);
+    await fs.writeFile(path.join(root, '.tmp', 'being-written'), 'y');
+    expect(await store.removeTemporary(Date.now() - 60_000)).toBe(1);
+    expect(await ls('.tmp')).toEqual(['being-written']);
+    expect(await store.removeTemporary(Date.now() + 1000)).toBe(1);
     expect(await ls('.tmp')).toEqual([]);
-    expect(await ls('.parts')).toEqual([known]);
+    await fs.mkdir(path.join(root, '.parts', '..not-an-id'), { recursive: true });
+    const ids: string[] = [];
+    for await (const page of store.uploadAreas(Date.now() + 60_000)) ids.push(...page.map((a) => a.handle.uploadId));
+    expect(ids).not.toContain('..not-an-id');
   });
 
   it('refuses a key whose resolved path would leave the root', () => {

@@ -1,0 +1,126 @@
+/**
+ * Completing an upload, safe against racing parts, racing completions and a dying instance:
+ *  1. the recorded parts are checked (fail fast, nothing changes);
+ *  2. open → assembling under a lease (one winner); from then on no part is recorded, so the
+ *     part list read next is the one assembled (F-09);
+ *  3. the store joins the recorded copies into the final key while the lease is renewed;
+ *  4. the file is committed only if this attempt still holds the lease; otherwise, or on any
+ *     failure, the object is removed and the upload reopened for a retry.
+ * An attempt whose instance died keeps its lease until it runs out; then the sweep, or the
+ * next complete, reclaims it (reclaimExpired).
+ */
+import { createHash } from 'node:crypto';
+import type { FileRecord, MetadataStore, PartRecord, UploadRecord } from '../db/types.js';
+import { FileNotFound, InvalidInput, WrongState } from '../errors/index.js';
+import type { Telemetry } from '../ops/telemetry.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { Clock } from '../util/clock.js';
+import { buildKey, newFileId } from './keys.js';
+
+/** How long a completion holds its upload without renewing; renewed every third of it. */
+export const ASSEMBLY_LEASE_MS = 60_000;
+
+export interface CompleteRequest {
+  uploadId: string;
+  filename?: string;
+  folder?: string;
+  sha256?: string;
+}
+
+export interface CompletionDeps {
+  store: MetadataStore;
+  blobs: BlobStore;
+  telemetry: Telemetry;
+  clock: Clock;
+  expectedPartSize(upload: UploadRecord, partNumber: number): number;
+}
+
+const inProgress = () => new WrongState('complete_in_progress', 'This upload is being completed');
+
+export async function completeUpload(d: CompletionDeps, found: UploadRecord, req: CompleteRequest): Promise<{ file: FileRecord; created: boolean }> {
+  let upload = found;
+  if (upload.state === 'assembling' && (await reclaimExpired(d, upload))) {
+    upload = (await d.store.uploads.getUpload(upload.id)) ?? upload;
+  }
+  if (upload.state === 'completed') return { file: await completedFile(d, upload), created: false };
+  if (upload.state === 'assembling') throw inProgress();
+
+  const expectedSha = req.sha256?.toLowerCase() ?? upload.sha256;
+  const folder = req.folder ?? upload.folder;
+  const filename = req.filename ?? upload.filename;
+  const id = newFileId();
+  const key = buildKey({ userId: upload.userId, folder, id, filename });
+
+  checkParts(d, upload, await d.store.uploads.listParts(upload.id));
+  if (!(await d.store.uploads.beginAssembly(upload.id, key, d.clock.now(), d.clock.now() + ASSEMBLY_LEASE_MS))) {
+    // Someone else won the race: report their outcome.
+    const now = await d.store.uploads.getUpload(upload.id);
+    if (now?.state === 'completed') return { file: await completedFile(d, now), created: false };
+    throw inProgress();
+  }
+  const renewal = setInterval(() => {
+    d.store.uploads.renewAssembly(upload.id, key, d.clock.now() + ASSEMBLY_LEASE_MS).catch(() => undefined);
+  }, ASSEMBLY_LEASE_MS / 3);
+  renewal.unref();
+  try {
+    // Stable now: a part racing the step above was either recorded before it or refused.
+    const parts = await d.store.uploads.listParts(upload.id);
+    checkParts(d, upload, parts);
+    if (upload.partCount === 1 && expectedSha && parts[0]!.sha256 !== expectedSha) {
+      throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
+    }
+    const assembled = await d.blobs.assemble({ uploadId: upload.id, ref: upload.blobRef }, parts, key);
+    const sha256 = assembled.sha256 ?? (await sha256Of(d.blobs, key));
+    if (assembled.size !== upload.size || (expectedSha && sha256 !== expectedSha)) {
+      throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
+    }
+    const file: FileRecord = { id, key, userId: upload.userId, folder, filename, size: assembled.size, mime: upload.mime, sha256, createdAt: new Date(d.clock.now()).toISOString() };
+    clearInterval(renewal);
+    if (!(await d.store.uploads.finishAssembly(upload.id, file))) throw inProgress(); // the lease ran out and was reclaimed
+    await d.blobs.abortUpload({ uploadId: upload.id, ref: upload.blobRef }).catch(() => undefined); // swept later if this fails
+    d.telemetry.uploadCompleted();
+    return { file, created: true };
+  } catch (err) {
+    clearInterval(renewal);
+    await d.blobs.delete(key).catch(() => undefined);
+    await d.store.uploads.abortAssembly(upload.id, key, d.clock.now());
+    throw err;
+  }
+}
+
+/**
+ * Reopens an upload whose completing instance let its lease run out (it died or hung): the
+ * half-made object goes unless a record names it. True when this call reclaimed it.
+ */
+export async function reclaimExpired(d: Pick<CompletionDeps, 'store' | 'blobs' | 'clock'>, upload: UploadRecord): Promise<boolean> {
+  if (upload.state !== 'assembling' || !upload.fileKey) return false;
+  if (upload.leaseUntil !== null && upload.leaseUntil > d.clock.now()) return false;
+  if (!(await d.store.uploads.reclaimAssembly(upload.id, upload.fileKey, d.clock.now()))) return false;
+  if (!(await d.store.files.getFile(upload.fileKey))) await d.blobs.delete(upload.fileKey);
+  return true;
+}
+
+function checkParts(d: CompletionDeps, upload: UploadRecord, parts: PartRecord[]): void {
+  const byNumber = new Map(parts.map((p) => [p.partNumber, p]));
+  const missing: number[] = [];
+  for (let n = 1; n <= upload.partCount; n++) {
+    const p = byNumber.get(n);
+    if (!p || p.size !== d.expectedPartSize(upload, n)) missing.push(n);
+  }
+  if (missing.length > 0) {
+    throw new InvalidInput('upload_incomplete', `Missing or wrong-sized parts: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`, { missing_parts: missing });
+  }
+}
+
+async function completedFile(d: CompletionDeps, upload: UploadRecord): Promise<FileRecord> {
+  const file = upload.fileKey ? await d.store.files.getFile(upload.fileKey) : null;
+  if (!file) throw new FileNotFound('The file of this upload was deleted');
+  return file;
+}
+
+/** For a store that cannot give the digest for free: one more read of the object. */
+async function sha256Of(blobs: BlobStore, key: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of await blobs.read(key)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}

@@ -1,0 +1,144 @@
+/**
+ * The UploadStore's part and assembly contract: a part is recorded by one conditional write
+ * (only while open), the row names the copy that counts, an assembly is held under a lease
+ * that only its holder renews, aborts or finishes, and a lapsed lease can be reclaimed.
+ * Races are outcomes, never exceptions. Part of metadataConformance.
+ */
+import { describe, expect, it } from 'vitest';
+import type { MetadataStore, PartRecord, QuotaCheck } from '../../src/db/types.js';
+import { fileOf, uploadOf } from './fixtures.js';
+import { label, runInWorkers } from './parallel.js';
+
+const quota = (userId: string, bytes = 1000): QuotaCheck => ({ userId, defaultQuotaBytes: bytes });
+const part = (partNumber: number, size: number, ref: string, sha = 'a'): PartRecord => ({ partNumber, size, sha256: sha.repeat(64), ref });
+const T0 = Date.parse('2030-01-01T00:00:00Z');
+const LEASE = 60_000;
+
+export function uploadConformance(open: () => { store: MetadataStore; databaseUrl?: string }): void {
+  describe('upload parts and assembly', () => {
+    it('putPart records a copy, replaces it by a later one (returning the one replaced), and refreshes the activity time', async () => {
+      const { store } = open();
+      const u = uploadOf('u1', 100, { updatedAt: 1000 });
+      await store.uploads.createUploads([u], quota('u1'));
+      expect(await store.uploads.putPart(u.id, part(2, 10, 'r2a'), 2000)).toEqual({ outcome: 'recorded', replaced: null });
+      expect(await store.uploads.putPart(u.id, part(1, 5, 'r1a', 'b'), 3000)).toEqual({ outcome: 'recorded', replaced: null });
+      expect(await store.uploads.putPart(u.id, part(2, 11, 'r2b', 'c'), 4000)).toEqual({ outcome: 'recorded', replaced: part(2, 10, 'r2a') });
+      expect(await store.uploads.listParts(u.id)).toEqual([part(1, 5, 'r1a', 'b'), part(2, 11, 'r2b', 'c')]);
+      expect((await store.uploads.getUpload(u.id))!.updatedAt).toBe(4000);
+    });
+
+    it('putPart is refused as an outcome when the upload is gone or no longer open; nothing is recorded', async () => {
+      const { store } = open();
+      expect(await store.uploads.putPart('no-such-upload', part(1, 1, 'x'), 1)).toEqual({ outcome: 'not_found' });
+      const u = uploadOf('u1', 1, { updatedAt: 1 });
+      await store.uploads.createUploads([u], quota('u1'));
+      expect(await store.uploads.beginAssembly(u.id, 'storage/u1/k', 2, T0)).toBe(true);
+      expect(await store.uploads.putPart(u.id, part(1, 1, 'x'), 3)).toEqual({ outcome: 'not_open' });
+      expect(await store.uploads.listParts(u.id)).toEqual([]);
+      expect((await store.uploads.getUpload(u.id))!.updatedAt).toBe(2);
+    });
+
+    it('assembly: open → assembling once, under a lease that only its attempt renews, aborts or finishes', async () => {
+      const { store } = open();
+      const u = uploadOf('u1', 100);
+      await store.uploads.createUploads([u], quota('u1'));
+      await store.uploads.putPart(u.id, part(1, 100, 'r1'), T0);
+      expect(await store.uploads.beginAssembly(u.id, 'storage/u1/k', T0, T0 + LEASE)).toBe(true);
+      expect(await store.uploads.beginAssembly(u.id, 'storage/u1/k2', T0, T0 + LEASE)).toBe(false);
+      expect(await store.uploads.getUpload(u.id)).toMatchObject({ state: 'assembling', fileKey: 'storage/u1/k', leaseUntil: T0 + LEASE });
+      expect(await store.uploads.renewAssembly(u.id, 'storage/u1/other', T0 + 2 * LEASE)).toBe(false);
+      expect(await store.uploads.renewAssembly(u.id, 'storage/u1/k', T0 + 2 * LEASE)).toBe(true);
+      expect((await store.uploads.getUpload(u.id))!.leaseUntil).toBe(T0 + 2 * LEASE);
+      expect(await store.uploads.abortAssembly(u.id, 'storage/u1/other', T0)).toBe(false);
+      expect(await store.uploads.abortAssembly(u.id, 'storage/u1/k', T0 + 1)).toBe(true);
+      expect(await store.uploads.getUpload(u.id)).toMatchObject({ state: 'open', fileKey: null, leaseUntil: null, updatedAt: T0 + 1 });
+      expect(await store.uploads.listParts(u.id)).toEqual([part(1, 100, 'r1')]);
+      expect(await store.uploads.abortAssembly(u.id, 'storage/u1/k', T0 + 2)).toBe(false); // already open
+
+      const file = fileOf('u1', '', 100);
+      expect(await store.uploads.finishAssembly(u.id, file)).toBe(false); // not assembling: nothing written
+      expect(await store.files.getFile(file.key)).toBeNull();
+      expect(await store.uploads.beginAssembly(u.id, 'storage/u1/someone-else', T0, T0 + LEASE)).toBe(true);
+      expect(await store.uploads.finishAssembly(u.id, file)).toBe(false); // another attempt's lease
+      expect(await store.files.getFile(file.key)).toBeNull();
+      expect(await store.uploads.abortAssembly(u.id, 'storage/u1/someone-else', T0)).toBe(true);
+      expect(await store.uploads.beginAssembly(u.id, file.key, T0, T0 + LEASE)).toBe(true);
+      expect(await store.uploads.finishAssembly(u.id, file)).toBe(true);
+      expect(await store.uploads.getUpload(u.id)).toMatchObject({ state: 'completed', fileKey: file.key, leaseUntil: null });
+      expect(await store.files.getFile(file.key)).toEqual(file);
+      expect(await store.files.usage('u1')).toEqual({ usedBytes: 100, reservedBytes: 0, fileCount: 1, openUploads: 0 });
+      expect(await store.uploads.listParts(u.id)).toEqual([]);
+    });
+
+    it('a lapsed lease is listed and reclaimed (once, and only once lapsed); a renewed one is not', async () => {
+      const { store } = open();
+      const ups = [uploadOf('u1', 1), uploadOf('u1', 1), uploadOf('u1', 1)];
+      await store.uploads.createUploads(ups, quota('u1'));
+      for (const [i, u] of ups.entries()) expect(await store.uploads.beginAssembly(u.id, `storage/u1/k${i}`, T0, T0 + LEASE)).toBe(true);
+      expect(await store.uploads.expiredAssemblies(T0 + LEASE - 1, 10)).toEqual([]);
+      expect(await store.uploads.reclaimAssembly(ups[0]!.id, 'storage/u1/k0', T0 + LEASE - 1)).toBe(false); // still live
+      await store.uploads.renewAssembly(ups[2]!.id, 'storage/u1/k2', T0 + 10 * LEASE);
+      const lapsed = (await store.uploads.expiredAssemblies(T0 + LEASE, 10)).map((u) => u.id);
+      expect(lapsed.sort()).toEqual([ups[0]!.id, ups[1]!.id].sort());
+      const [first] = await store.uploads.expiredAssemblies(T0 + LEASE, 1);
+      const rest = await store.uploads.expiredAssemblies(T0 + LEASE, 10, first!.id);
+      expect([first!.id, ...rest.map((u) => u.id)].sort()).toEqual(lapsed.sort());
+      expect(await store.uploads.reclaimAssembly(ups[0]!.id, 'storage/u1/wrong', T0 + LEASE)).toBe(false);
+      expect(await store.uploads.reclaimAssembly(ups[0]!.id, 'storage/u1/k0', T0 + LEASE)).toBe(true);
+      expect(await store.uploads.reclaimAssembly(ups[0]!.id, 'storage/u1/k0', T0 + LEASE)).toBe(false);
+      expect(await store.uploads.getUpload(ups[0]!.id)).toMatchObject({ state: 'open', fileKey: null, leaseUntil: null });
+      // The lapsed attempt comes back too late: it can no longer finish.
+      expect(await store.uploads.finishAssembly(ups[0]!.id, { ...fileOf('u1', '', 1), key: 'storage/u1/k0' })).toBe(false);
+      expect((await store.uploads.expiredAssemblies(T0 + LEASE, 10)).map((u) => u.id)).toEqual([ups[1]!.id]);
+    });
+
+    it('deleteUpload is one conditional write: by state and idleness, with what it did as the outcome', async () => {
+      const { store } = open();
+      const idle = uploadOf('u1', 300, { updatedAt: 1000 });
+      const busy = uploadOf('u1', 200, { updatedAt: 5000 });
+      await store.uploads.createUploads([idle, busy], quota('u1'));
+      expect(await store.uploads.deleteUpload('no-such-upload')).toEqual({ outcome: 'not_found' });
+      expect(await store.uploads.deleteUpload(busy.id, { idleBefore: 2000 })).toMatchObject({ outcome: 'kept', upload: { id: busy.id } });
+      expect(await store.uploads.deleteUpload(idle.id, { states: ['completed'] })).toMatchObject({ outcome: 'kept', upload: { state: 'open' } });
+      await store.uploads.putPart(idle.id, part(1, 1, 'r'), 1000);
+      expect(await store.uploads.knownUploadIds([idle.id, 'no-such-upload', busy.id])).toEqual(new Set([idle.id, busy.id]));
+      expect(await store.uploads.deleteUpload(idle.id, { states: ['open'], idleBefore: 2000 })).toMatchObject({ outcome: 'deleted', upload: { id: idle.id } });
+      expect(await store.uploads.listParts(idle.id)).toEqual([]);
+      expect(await store.files.usage('u1')).toMatchObject({ reservedBytes: 200, openUploads: 1 });
+
+      const file = fileOf('u1', '', 200);
+      await store.uploads.beginAssembly(busy.id, file.key, 6000, 6000 + LEASE);
+      expect(await store.uploads.deleteUpload(busy.id, { states: ['open', 'completed'] })).toMatchObject({ outcome: 'kept', upload: { state: 'assembling' } });
+      await store.uploads.finishAssembly(busy.id, file);
+      expect(await store.uploads.deleteUpload(busy.id)).toMatchObject({ outcome: 'deleted' });
+      expect(await store.files.usage('u1')).toEqual({ usedBytes: 200, reservedBytes: 0, fileCount: 1, openUploads: 0 });
+      expect(await store.files.getFile(file.key)).toEqual(file);
+    });
+  });
+}
+
+/**
+ * Two connections record copies of the same part at once, round after round: each write
+ * must see the other's copy or none, so exactly one reports replacing the other and the row
+ * ends naming the copy that replaced (no copy is lost track of, none is discarded twice).
+ */
+export function uploadRaceConformance(open: () => { store: MetadataStore; databaseUrl: string }): void {
+  it('two copies of one part recorded at once: one replaces the other, and the row names the later', async () => {
+    const { store, databaseUrl } = open();
+    const ROUNDS = 60;
+    const ups = Array.from({ length: ROUNDS }, (_, i) => uploadOf(`pp${i}`, 100));
+    for (const u of ups) await store.uploads.createUploads([u], quota(u.userId));
+    const calls = (who: string) => ups.map((u) => [u.id, part(1, 100, `${who}-${u.id}`), T0]);
+    const [a, b] = await runInWorkers({ databaseUrl, method: 'uploads.putPart', callsPerWorker: [calls('A'), calls('B')] });
+    for (const [i, u] of ups.entries()) {
+      expect([label(a!.results[i]!), label(b!.results[i]!)]).toEqual(['ok', 'ok']);
+      const outcomes = [a!.results[i]!, b!.results[i]!].map((o) => (o.ok ? (o.value as { replaced: PartRecord | null }) : null));
+      const later = outcomes.findIndex((o) => o?.replaced !== null);
+      expect(later, `round ${i}: exactly one replaced the other`).toBeGreaterThanOrEqual(0);
+      expect(outcomes[1 - later]!.replaced).toBeNull();
+      const earlierRef = `${later === 0 ? 'B' : 'A'}-${u.id}`;
+      expect(outcomes[later]!.replaced!.ref).toBe(earlierRef);
+      expect((await store.uploads.listParts(u.id)).map((p) => p.ref)).toEqual([`${later === 0 ? 'A' : 'B'}-${u.id}`]);
+    }
+  });
+}
