@@ -1,36 +1,26 @@
 /**
- * Tools for the auth tests: the server's own signing key read from `<root>/keys/*.json`
+ * Tools for the auth tests: the server's own signing key read through its KeyStore
  * (so a test can mint a token that differs from a real one in exactly one respect),
  * raw JWS assembly for headers jose would refuse to write, and the 401 expectation.
  */
 import { createHmac, createPrivateKey, randomUUID, sign as cryptoSign } from 'node:crypto';
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { LightMyRequestResponse } from 'fastify';
 import { importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
 import { expect } from 'vitest';
+import { signerOf, type StoredKey } from '../../src/auth/key-store.js';
+import { keyRingOptions } from '../../src/context.js';
 import type { TestServer } from '../helpers/app.js';
 
-export interface StoredKey {
-  kid: string;
-  alg: 'ES256' | 'RS256' | 'EdDSA';
-  createdAt: number;
-  retiredAt: number | null;
-  privateJwk: JWK;
+/** Every key in the server's key store, retired ones included. */
+export function storedKeys(s: TestServer): Promise<StoredKey[]> {
+  return keyRingOptions(s.config).store.list();
 }
 
-/** Every key file in the server's key directory. */
-export async function storedKeys(s: TestServer): Promise<StoredKey[]> {
-  const dir = s.config.auth.keysDir;
-  const names = (await fs.readdir(dir)).filter((n) => n.endsWith('.json'));
-  return Promise.all(names.map(async (n) => JSON.parse(await fs.readFile(path.join(dir, n), 'utf8')) as StoredKey));
-}
-
-/** The key the server signs with (the newest one not retired). */
+/** The key the server signs with (the ring's rule: the greatest one not retired). */
 export async function activeKey(s: TestServer): Promise<StoredKey> {
-  const live = (await storedKeys(s)).filter((k) => k.retiredAt === null).sort((a, b) => b.createdAt - a.createdAt);
-  if (!live[0]) throw new Error('no active key');
-  return live[0];
+  const key = signerOf(await storedKeys(s), s.config.auth.alg);
+  if (!key) throw new Error('no active key');
+  return key;
 }
 
 export const b64u = (data: Buffer | string | object): string =>
