@@ -44,7 +44,7 @@ describe('migration 6 (open uploads in the ledger, batches by file id)', () => {
         expect(await store.files.usage('c')).toMatchObject({ openUploads: 1 });
         expect(await store.batches.getBatch('h', 1)).toBeNull(); // a 15-minute token, not carried over
         const q = { userId: 'a', defaultQuotaBytes: 1e9, maxOpenUploads: 3 };
-        const next = { id: 'upload-new00001', userId: 'a', mode: 'single' as const, filename: 'g', folder: '', size: 0, mime: 'x/y', sha256: null, partSize: 1, partCount: 1, state: 'open' as const, fileKey: null, createdAt: 2, updatedAt: 2 };
+        const next = { id: 'upload-new00001', userId: 'a', mode: 'single' as const, filename: 'g', folder: '', size: 0, mime: 'x/y', sha256: null, partSize: 1, partCount: 1, state: 'open' as const, fileKey: null, blobRef: '', leaseUntil: null, createdAt: 2, updatedAt: 2 };
         await expect(store.uploads.createUploads([next], q)).rejects.toMatchObject({ code: 'too_many_uploads' });
       } finally {
         await store.close();
