@@ -12,8 +12,7 @@ import { actingUserId } from '../auth/guard.js';
 import type { AccessRule } from '../auth/principal.js';
 import { userIdSchema } from '../auth/user-id.js';
 import type { AppContext } from '../context.js';
-import type { FileRecord } from '../db/types.js';
-import { InvalidInput, TooLarge } from '../errors/index.js';
+import { InvalidInput } from '../errors/index.js';
 import { errorResponses, security } from '../http/schemas.js';
 import { expectedDigests } from './checksums.js';
 import { filenameSchema, folderSchema, mimeSchema } from './names.js';
@@ -253,36 +252,8 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
     async (request, reply) => {
       if (!request.isMultipart()) throw new InvalidInput('multipart_required', 'Expected multipart/form-data');
       const userId = actingUserId(request.principal!, request.query.user_id);
-      let folder = request.query.folder ?? '';
-      const stored: FileRecord[] = [];
-      try {
-        for await (const part of request.parts()) {
-          if (part.type === 'field') {
-            if (part.fieldname === 'folder') folder = parseField(optionalFolder, part.value, 'folder') ?? '';
-            continue;
-          }
-          if (stored.length >= maxFilesPerRequest) {
-            // F-07: every file is a record and an inode, whatever its size (1000 empty files cost no quota).
-            throw new TooLarge('too_many_files', `At most ${maxFilesPerRequest} files per request`);
-          }
-          const filename = parseField(filenameSchema, part.filename, `${part.fieldname}.filename`)!;
-          // The canonical form (F-01), never the raw part header.
-          const mime = mimeSchema.safeParse(part.mimetype).data ?? 'application/octet-stream';
-          stored.push(await ctx.files.storeObject(userId, { folder, filename, mime }, part.file));
-        }
-      } catch (err) {
-        // All or nothing: the client gets an error, so the files before it must not stay either.
-        await ctx.files.discard(stored);
-        throw err;
-      }
-      if (stored.length === 0) throw new InvalidInput('validation_error', 'body: at least one file field is required');
+      const stored = await ctx.files.storeForm(userId, request.parts(), request.query.folder ?? '');
       return reply.code(201).send({ files: stored.map((f) => publicRecord(f, ctx.config.publicBaseUrl)) });
     },
   );
-}
-
-function parseField<T>(schema: z.ZodType<T>, value: unknown, field: string): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new InvalidInput('validation_error', `body.${field}: ${parsed.error.issues[0]!.message}`);
-  return parsed.data;
 }
