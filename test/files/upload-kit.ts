@@ -85,16 +85,12 @@ export async function storedBytes(s: TestServer, key: string): Promise<Buffer | 
   return Buffer.concat(chunks);
 }
 
-/** Entries of a directory under the root ([] when it does not exist). */
+/**
+ * Entries of a directory under the root ([] when it does not exist). Local disk only: for the
+ * disk-specific suites (test/integration), never for a test that must run on any store.
+ */
 export async function entries(s: TestServer, rel: string): Promise<string[]> {
   return fs.readdir(path.join(s.root, rel)).catch(() => []);
-}
-
-export async function exists(file: string): Promise<boolean> {
-  return fs.stat(file).then(
-    () => true,
-    () => false,
-  );
 }
 
 export interface FormPart {
