@@ -2,7 +2,9 @@
  * Quota bookkeeping shared by files and uploads. `user_usage` holds, per user, the bytes and
  * count of finished files and the bytes and count of open uploads; every change to any of
  * them happens in the same transaction as the change it accounts for, so each
- * check-and-reserve is atomic and the counters stay exact under races.
+ * check-and-reserve is atomic and the counters stay exact under races. Across connections
+ * (processes) that holds because our transactions take the write lock at BEGIN (see
+ * WriteLockingDatabase in sqlite.ts): no other writer commits between the check and the write.
  */
 import type Database from 'better-sqlite3';
 import { QuotaExceeded, LimitReached } from '../errors/index.js';
