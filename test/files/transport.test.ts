@@ -1,23 +1,31 @@
 /**
  * Parts and completes over a real socket: chunked transfer, parallel parts of one upload,
- * a client that disconnects mid-part, and two completes racing.
+ * a client that disconnects mid-part, and two completes racing. What the store holds, and
+ * whether a part is still streaming in, is asked through the BlobStore port (any store).
  */
-import fs from 'node:fs/promises';
 import http from 'node:http';
-import path from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { bytes, entries, eventually, initOne, list, listen, MiB, request, sha256, sleep, status } from './upload-kit.js';
+import { halfWritten, holdsCopy, objectKeys, watchPartWrites, type PartWrites } from './store-probes.js';
+import { bytes, eventually, initOne, list, listen, MiB, request, sha256, status, storedBytes, uploadAreaIds } from './upload-kit.js';
+
+/** Waits until every part write of the upload has ended (succeeded or failed). */
+const settled = (writes: PartWrites, id: string) => Promise.all(writes.of(id).map((w) => w.settled));
 
 describe('parts and completes over a real socket', () => {
   let s: TestServer;
   let port: number;
+  let writes: PartWrites;
   beforeAll(async () => {
     s = await startTestServer();
     port = await listen(s);
+    writes = watchPartWrites(s);
   });
-  afterAll(async () => s.close());
+  afterAll(async () => {
+    writes.restore();
+    await s.close();
+  });
 
   const P = 5 * MiB;
   const auth = () => ({ 'x-service-token': s.serviceToken });
@@ -35,7 +43,7 @@ describe('parts and completes over a real socket', () => {
     expect(done.status).toBe(201);
     const rec = JSON.parse(done.body);
     expect(rec.sha256).toBe(sha256(data));
-    expect((await fs.readFile(path.join(s.root, rec.key))).equals(data)).toBe(true);
+    expect((await storedBytes(s, rec.key))!.equals(data)).toBe(true);
   });
 
   it('takes a part sent with chunked transfer encoding (no Content-Length)', async () => {
@@ -55,11 +63,12 @@ describe('parts and completes over a real socket', () => {
     expect(res.status).toBe(413);
     expect(JSON.parse(res.body).code).toBe('part_too_large');
     expect((await status(s, id)).json().parts).toEqual([]);
-    expect(await entries(s, `.parts/${id}`)).toEqual([]);
-    expect(await eventually(async () => (await entries(s, '.tmp')).length === 0)).toBe(true);
+    await settled(writes, id);
+    expect(writes.of(id).map((w) => w.written)).toEqual([null]); // the store gave no copy
+    expect(await halfWritten(s)).toBe(0);
   });
 
-  it('does not count a part whose client disconnects mid-body; nothing stays in .tmp', async () => {
+  it('does not count a part whose client disconnects mid-body; nothing half-written stays', async () => {
     const id = await initOne(s, 'tp-cut', { name: 'cut.bin', size: 2 * P }, { partSize: P });
     const req = http.request({
       host: '127.0.0.1', port, method: 'PUT', agent: false,
@@ -69,14 +78,14 @@ describe('parts and completes over a real socket', () => {
     const closed = new Promise((resolve) => req.on('close', resolve));
     req.on('error', () => undefined);
     req.write(bytes(P / 2));
-    // The server is writing the part to a temp file by now; then the client vanishes.
-    expect(await eventually(async () => (await entries(s, '.tmp')).length === 1)).toBe(true);
+    // The store is receiving the part by now; then the client vanishes.
+    expect(await eventually(() => writes.of(id).length === 1 && writes.streaming() === 1)).toBe(true);
     req.destroy();
     await closed;
-    expect(await eventually(async () => (await entries(s, '.tmp')).length === 0)).toBe(true);
-    await sleep(100);
+    await settled(writes, id); // the write ends (failed) once the server sees the body cut
+    expect(writes.of(id).map((w) => w.written)).toEqual([null]); // a copy cut short is never returned
     expect((await status(s, id)).json()).toMatchObject({ parts: [], receivedBytes: 0 });
-    expect(await entries(s, `.parts/${id}`)).toEqual([]);
+    expect(await halfWritten(s)).toBe(0);
     // The upload itself is fine: the part can be sent again.
     expect((await put(id, 1, bytes(P))).status).toBe(200);
   });
@@ -93,7 +102,7 @@ describe('parts and completes over a real socket', () => {
     const listed = (await list(s, 'tp-race')).json();
     expect(listed.total_count).toBe(1);
     expect(listed.files[0].sha256).toBe(sha256(data));
-    expect(await fs.readdir(path.join(s.root, 'storage/tp-race'))).toHaveLength(1);
+    expect(await objectKeys(s, 'storage/tp-race/')).toEqual([listed.files[0].key]);
     // A retry after the race settles answers 200 with the one record.
     const retry = await completeOver(id);
     expect(retry.status).toBe(200);
@@ -104,11 +113,16 @@ describe('parts and completes over a real socket', () => {
 describe('an upload that ends while one of its parts is still streaming in', () => {
   let s: TestServer;
   let port: number;
+  let writes: PartWrites;
   beforeAll(async () => {
     s = await startTestServer();
     port = await listen(s);
+    writes = watchPartWrites(s);
   });
-  afterAll(async () => s.close());
+  afterAll(async () => {
+    writes.restore();
+    await s.close();
+  });
 
   const P = 5 * MiB;
 
@@ -126,7 +140,8 @@ describe('an upload that ends while one of its parts is still streaming in', () 
       );
       req.on('error', reject);
       req.write(data.subarray(0, P / 2));
-      void eventually(async () => (await entries(s, '.tmp')).length === 1)
+      // Once the store is receiving the part (and only half of it has been sent).
+      void eventually(() => writes.streaming() === 1)
         .then(meanwhile)
         .then(() => req.end(data.subarray(P / 2)), reject);
     });
@@ -139,8 +154,11 @@ describe('an upload that ends while one of its parts is still streaming in', () 
     });
     expect(res.status).toBe(404);
     expect(JSON.parse(res.body).code).toBe('upload_not_found');
-    expect(await entries(s, '.parts')).not.toContain(id);
-    expect(await entries(s, '.tmp')).toEqual([]);
+    expect(await uploadAreaIds(s)).not.toContain(id);
+    const [late] = writes.of(id, 1);
+    expect(late!.written).not.toBeNull(); // the copy arrived whole, after the abort
+    expect(await holdsCopy(s, late!)).toBe(false);
+    expect(await halfWritten(s)).toBe(0);
   });
 
   it('completed meanwhile: the late copy is refused (409) and the file keeps the bytes it was completed with', async () => {
@@ -154,8 +172,11 @@ describe('an upload that ends while one of its parts is still streaming in', () 
       key = done.json().key;
     });
     expect(res.status).toBe(409);
-    expect(await entries(s, '.parts')).not.toContain(id);
-    expect(sha256(await fs.readFile(path.join(s.root, key)))).toBe(sha256(first));
+    expect(await uploadAreaIds(s)).not.toContain(id);
+    const late = writes.of(id, 1).at(-1)!;
+    expect(late.written).not.toBeNull();
+    expect(await holdsCopy(s, late)).toBe(false);
+    expect(sha256((await storedBytes(s, key))!)).toBe(sha256(first));
     expect((await status(s, id)).json()).toMatchObject({ state: 'completed', parts: [] });
   });
 });
