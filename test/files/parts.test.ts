@@ -1,12 +1,12 @@
 /**
  * POST /v1/files/init and the part routes: modes, part sizes, and the rules a part must
- * meet before it counts (exact size, checksums); a refused part leaves nothing behind.
+ * meet before it counts (exact size, checksums); a refused part leaves nothing behind. The
+ * copies a part left are asked through the BlobStore port, so the suite runs on any store.
  */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { bytes, complete, entries, init, initOne, md5b64, MiB, multipartBody, putPart, sha256, status, storedBytes } from './upload-kit.js';
+import { halfWritten, holdsCopy, watchPartWrites, type PartWrites } from './store-probes.js';
+import { bytes, complete, init, initOne, md5b64, MiB, multipartBody, putPart, sha256, status, storedBytes } from './upload-kit.js';
 
 describe('POST /v1/files/init', () => {
   let s: TestServer;
@@ -72,22 +72,27 @@ describe('POST /v1/files/init', () => {
 
 describe('parts', () => {
   let s: TestServer;
+  let writes: PartWrites;
   beforeAll(async () => {
     s = await startTestServer();
+    writes = watchPartWrites(s);
   });
-  afterAll(async () => s.close());
+  afterAll(async () => {
+    writes.restore();
+    await s.close();
+  });
 
   const P = 5 * MiB;
   const data = bytes(2 * P + 1000); // parts: 5 MiB, 5 MiB, 1000 bytes
   const part = (n: number) => data.subarray((n - 1) * P, Math.min(n * P, data.length));
   const newUpload = () => initOne(s, 'parts-u', { name: 'big.bin', size: data.length }, { partSize: P });
 
-  /** Nothing of a refused part is kept: not listed, no part file, no temp file. */
+  /** Nothing of a refused part is kept: not listed, no copy of it held, nothing half-written. */
   const expectNothingKept = async (id: string, partNumber: number) => {
     const st = (await status(s, id)).json();
     expect(st.parts.map((p: { partNumber: number }) => p.partNumber)).not.toContain(partNumber);
-    expect(await entries(s, `.parts/${id}`)).not.toContain(`part_${String(partNumber).padStart(6, '0')}`);
-    expect(await entries(s, '.tmp')).toEqual([]);
+    for (const w of writes.of(id, partNumber)) expect(await holdsCopy(s, w)).toBe(false);
+    expect(await halfWritten(s)).toBe(0);
   };
 
   it('accepts parts in any order and answers with their size and sha256', async () => {
@@ -137,6 +142,7 @@ describe('parts', () => {
     expect((await putPart(s, id, 1, p1, { 'x-checksum-sha256': hex.toUpperCase() })).statusCode).toBe(200);
     expect((await putPart(s, id, 1, p1, { 'x-checksum-sha256': b64 })).statusCode).toBe(200);
     expect((await putPart(s, id, 1, p1, { 'content-md5': md5b64(p1) })).statusCode).toBe(200);
+    expect(await holdsCopy(s, writes.of(id, 1).at(-1)!)).toBe(true); // the copy that counts is held
 
     const p3 = part(3);
     const wrongSha = await putPart(s, id, 3, p3, { 'x-checksum-sha256': sha256('other') });
@@ -164,6 +170,8 @@ describe('parts', () => {
     const st = (await status(s, id)).json();
     expect(st.parts[0].sha256).toBe(sha256(part(1)));
     expect(st.receivedBytes).toBe(data.length);
+    // The replaced copy is dropped from the store; the one recorded stays.
+    expect(await Promise.all(writes.of(id, 1).map((w) => holdsCopy(s, w)))).toEqual([false, true]);
     expect((await complete(s, id)).json().sha256).toBe(sha256(data));
   });
 
@@ -171,26 +179,38 @@ describe('parts', () => {
     const id = await initOne(s, 'parts-u', { name: 'twice.bin', size: 1000 }, { mode: 'single' });
     const uploads = s.app.ctx.store.uploads;
     const original = uploads.putPart.bind(uploads);
-    // Stretch the moment between promoting the first copy and recording it, as a slow disk would.
+    // Stretch the moment between storing the first copy and recording it, as a slow disk
+    // would: the first is recorded only after the second has been stored and recorded.
     let calls = 0;
+    let firstStored: () => void = () => undefined;
+    const firstArrived = new Promise<void>((r) => (firstStored = r));
     let secondDone: () => void = () => undefined;
     const second = new Promise<void>((r) => (secondDone = r));
     uploads.putPart = async (...args) => {
-      if (++calls === 1) await Promise.race([second, new Promise((r) => setTimeout(r, 300))]);
+      const call = ++calls;
+      if (call === 1) {
+        firstStored();
+        await second;
+      }
       const outcome = await original(...args);
-      if (calls >= 2) secondDone();
+      if (call === 2) secondDone();
       return outcome;
     };
     try {
       const [a, b] = [bytes(1000), bytes(1000)];
       const first = putPart(s, id, 1, a);
-      await new Promise((r) => setTimeout(r, 20));
+      await firstArrived;
       expect((await Promise.all([first, putPart(s, id, 1, b)])).map((r) => r.statusCode)).toEqual([200, 200]);
     } finally {
       uploads.putPart = original;
     }
-    // The file is the copy whose digest was recorded, whichever copy that was.
+    // The file is the copy whose digest was recorded, whichever copy that was; the other is dropped.
     const recorded = (await status(s, id)).json().parts[0].sha256;
+    const copies = writes.of(id, 1);
+    expect(copies).toHaveLength(2);
+    const held = await Promise.all(copies.map((w) => holdsCopy(s, w)));
+    expect(held.filter(Boolean)).toHaveLength(1);
+    expect(copies[held.indexOf(true)]!.written!.sha256).toBe(recorded);
     const done = (await complete(s, id)).json();
     expect(done.sha256).toBe(recorded);
     expect(sha256((await storedBytes(s, done.key))!)).toBe(recorded);
@@ -204,7 +224,7 @@ describe('parts', () => {
     const unknown = await putPart(s, 'AAAAAAAAAAAAAAAAAAAAAAAA', 1, bytes(10));
     expect(unknown.statusCode).toBe(404);
     expect(unknown.json().code).toBe('upload_not_found');
-    expect(await entries(s, '.tmp')).toEqual([]);
+    expect(await halfWritten(s)).toBe(0);
   });
 
   it('takes POST with raw bytes, and POST multipart/form-data with uploadId, partNumber and the file', async () => {
