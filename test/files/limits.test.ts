@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { complete, entries, init, initOne, multipartBody, putPart, usage } from './upload-kit.js';
+import { halfWritten, objectKeys } from './store-probes.js';
+import { complete, init, initOne, multipartBody, putPart, usage } from './upload-kit.js';
 
 const emptyFiles = (n: number) => Array.from({ length: n }, (_, i) => ({ name: `e${i}.txt`, size: 0 }));
 
@@ -72,8 +73,8 @@ describe('F-07 files per user are capped (MAX_FILES_PER_USER=3); an open upload 
     expect(more.statusCode).toBe(413);
     expect(more.json().code).toBe('file_count_exceeded');
     expect(await usage(s, 'count-a')).toMatchObject({ fileCount: 2, openUploads: 1 });
-    expect(await entries(s, 'storage/count-a')).toHaveLength(2);
-    expect(await entries(s, '.tmp')).toEqual([]);
+    expect(await objectKeys(s, 'storage/count-a/')).toHaveLength(2);
+    expect(await halfWritten(s)).toBe(0);
 
     await s.asService({ method: 'DELETE', url: `/v1/files/upload/${open}` });
     expect((await formUpload(s, 'count-a', 1)).statusCode).toBe(201);
@@ -85,7 +86,7 @@ describe('F-07 files per user are capped (MAX_FILES_PER_USER=3); an open upload 
     expect(res.statusCode).toBe(413);
     expect(res.json().code).toBe('file_count_exceeded');
     expect(await usage(s, 'count-b')).toMatchObject({ fileCount: 0, usedBytes: 0 });
-    expect(await entries(s, 'storage/count-b')).toEqual([]);
+    expect(await objectKeys(s, 'storage/count-b/')).toEqual([]);
   });
 });
 
@@ -101,7 +102,7 @@ describe('F-07 file fields per POST /v1/files (MAX_FILES_PER_REQUEST=3)', () => 
     expect(res.statusCode).toBe(413);
     expect(res.json()).toMatchObject({ statusCode: 413, error: 'Payload Too Large', code: 'too_many_files' });
     expect(await usage(s, 'req-a')).toMatchObject({ fileCount: 0 });
-    expect(await entries(s, 'storage/req-a')).toEqual([]);
+    expect(await objectKeys(s, 'storage/req-a/')).toEqual([]);
     const ok = await formUpload(s, 'req-a', 3);
     expect(ok.statusCode).toBe(201);
     expect(ok.json().files).toHaveLength(3);

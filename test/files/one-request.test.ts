@@ -1,11 +1,12 @@
 /**
  * POST /v1/files: the one-request multipart upload of one or more files (optional folder
- * field), streamed to disk, answering with the records; a request that fails keeps nothing.
+ * field), streamed to the store, answering with the records; a request that fails keeps nothing.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
 import { storedBytes } from '../serve/serve-helpers.js';
-import { bytes, entries, list, MiB, multipartBody, sha256, usage, type FormPart } from './upload-kit.js';
+import { halfWritten, objectKeys } from './store-probes.js';
+import { bytes, list, MiB, multipartBody, sha256, usage, type FormPart } from './upload-kit.js';
 
 describe('POST /v1/files (one-request upload)', () => {
   let s: TestServer;
@@ -56,8 +57,8 @@ describe('POST /v1/files (one-request upload)', () => {
     expect(res.json().code).toBe('file_too_large');
     expect(await usage(s, 'or-fail')).toMatchObject({ usedBytes: 0, fileCount: 0 });
     expect((await list(s, 'or-fail')).json().total_count).toBe(0);
-    expect((await entries(s, 'storage/or-fail')).filter((e) => !e.startsWith('.'))).toEqual([]);
-    expect(await entries(s, '.tmp')).toEqual([]);
+    expect(await objectKeys(s, 'storage/or-fail/')).toEqual([]);
+    expect(await halfWritten(s)).toBe(0);
   });
 
   it('refuses a body that is not multipart, or has no file', async () => {

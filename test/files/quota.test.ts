@@ -5,7 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { bytes, complete, entries, init, initOne, multipartBody, putPart, usage } from './upload-kit.js';
+import { halfWritten, objectKeys } from './store-probes.js';
+import { bytes, complete, init, initOne, multipartBody, putPart, usage } from './upload-kit.js';
 
 const GiB = 1024 ** 3;
 
@@ -76,8 +77,8 @@ describe('quota (PER_USER_QUOTA_GB=0.01)', () => {
     expect(res.statusCode).toBe(413);
     expect(res.json().code).toBe('quota_exceeded');
     expect(await usage(s, user)).toMatchObject({ usedBytes: 0, fileCount: 0 });
-    expect(await entries(s, `storage/${user}`)).toEqual([]);
-    expect(await entries(s, '.tmp')).toEqual([]);
+    expect(await objectKeys(s, `storage/${user}/`)).toEqual([]);
+    expect(await halfWritten(s)).toBe(0);
   });
 });
 
@@ -108,8 +109,8 @@ describe('MAX_BODY_MB=1 (per file), checked before the quota', () => {
       expect(res.statusCode).toBe(413);
       expect(res.json().code).toBe('file_too_large');
       expect(await usage(s2, 'mb-form')).toMatchObject({ usedBytes: 0, fileCount: 0 });
-      expect(await entries(s2, 'storage/mb-form')).toEqual([]);
-      expect(await entries(s2, '.tmp')).toEqual([]);
+      expect(await objectKeys(s2, 'storage/mb-form/')).toEqual([]);
+      expect(await halfWritten(s2)).toBe(0);
       const ok = multipartBody([{ name: 'file', filename: 'fits.bin', data: bytes(MiB) }]);
       expect((await s2.asService({ method: 'POST', url: '/v1/files?user_id=mb-form', headers: { 'content-type': ok.contentType }, payload: ok.body })).statusCode).toBe(201);
     } finally {
