@@ -3,27 +3,37 @@
  * record and the bytes) left whole files no record names: invisible, outside the quota, never
  * reclaimed. The start-up reconcile now walks the stored objects a page at a time and removes
  * those no record names, but only when older than an hour (a younger one may be committing).
+ * Orphans are written through the BlobStore port (bytes and no record, as a crash leaves them)
+ * and time is a ManualClock moved past the hour, so the suite runs on any store.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ORPHAN_MIN_AGE_MS } from '../../src/files/upload-housekeeping.js';
+import { ManualClock } from '../../src/util/clock.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
-import { exists, multipartBody } from './upload-kit.js';
+import { multipartBody } from './upload-kit.js';
 
 const HOUR = 3600_000;
+const clock = new ManualClock();
 let root: string;
 let s: TestServer;
 
 beforeAll(async () => {
   root = await tempDir('sl-orphans-');
-  s = await startTestServer({}, root);
+  s = await startTestServer({}, root, { clock });
 });
 afterAll(async () => {
   await s.close();
   await fs.rm(root, { recursive: true, force: true });
 });
+
+/** A restart on the same root and clock: reconcile runs before the first request. */
+async function restart(): Promise<void> {
+  await s.close();
+  s = await startTestServer({}, root, { clock });
+}
 
 async function upload(userId: string, filename: string, data: string): Promise<string> {
   const form = multipartBody([{ name: 'file', filename, data: Buffer.from(data) }]);
@@ -32,48 +42,41 @@ async function upload(userId: string, filename: string, data: string): Promise<s
   return res.json().files[0].key as string;
 }
 
-async function plant(rel: string, ageMs: number): Promise<string> {
-  const file = path.join(root, rel);
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  await fs.writeFile(file, randomBytes(64));
-  await age(file, ageMs);
-  return file;
+/** Bytes under `key` with no record naming them. */
+async function orphan(key: string): Promise<string> {
+  await s.app.ctx.blobs.writeObject(key, Readable.from([randomBytes(64)]), { maxBytes: 64 });
+  return key;
 }
 
-async function age(file: string, ageMs: number): Promise<void> {
-  const then = new Date(Date.now() - ageMs);
-  await fs.utimes(file, then, then);
-}
-
+const stored = async (key: string): Promise<boolean> => (await s.app.ctx.blobs.stat(key)) !== null;
 const id = () => randomBytes(16).toString('hex');
-/** Where the disk store keeps a key too long for the file system: `.long/xx/<sha256(key)>`. */
-const longPath = (key: string) => {
-  const digest = createHash('sha256').update(key).digest('hex');
-  return `.long/${digest.slice(0, 2)}/${digest}`;
-};
 
 describe('F-13 orphaned objects are reclaimed at start-up, by age', () => {
-  it('removes old objects no record names (under storage/ and .long/), keeps recorded ones of any age and young orphans', async () => {
+  // The store dates its objects by its own clock (on disk: mtime, wall time); the test clock
+  // moves the cut-off. Each test starts with the two lined up.
+  beforeEach(() => clock.set(Date.now()));
+
+  it('removes old objects no record names (long keys included), keeps recorded ones of any age and young orphans', async () => {
     const kept = await upload('orph-u', 'kept.txt', 'a record names me');
+    // 288 bytes in one segment: a key the disk store keeps under a digest (.long/).
     const keptLong = await upload('orph-u', `${'L'.repeat(251)}.txt`, 'a long name, stored under a digest');
-    expect(await exists(path.join(root, longPath(keptLong)))).toBe(true);
-    await age(path.join(root, kept), 2 * HOUR);
-    await age(path.join(root, longPath(keptLong)), 2 * HOUR);
-
-    const oldOrphans = [
-      await plant(`storage/orph-u/${id()}_lost-in-a-crash.bin`, 2 * HOUR),
-      await plant(`storage/orph-u/deep/er/${id()}_deleted-record.bin`, 30 * 24 * HOUR),
-      await plant(`storage/orph-v/${id()}_other-user.bin`, 61 * 60_000),
-      await plant(`.long/ab/${'ab' + 'c'.repeat(62)}`, 2 * HOUR),
+    const orphans = [
+      await orphan(`storage/orph-u/${id()}_lost-in-a-crash.bin`),
+      await orphan(`storage/orph-u/deep/er/${id()}_deleted-record.bin`),
+      await orphan(`storage/orph-v/${id()}_other-user.bin`),
+      await orphan(`storage/orph-u/${id()}_${'O'.repeat(251)}.bin`),
     ];
-    const young = await plant(`storage/orph-u/${id()}_committing-right-now.bin`, 5 * 60_000);
 
-    // A restart on the same root: reconcile runs before the first request.
-    await s.close();
-    s = await startTestServer({}, root);
+    // Young: any of them may belong to an upload committing its record right now.
+    await restart();
+    for (const key of orphans) expect(await stored(key), key).toBe(true);
+    clock.advance(ORPHAN_MIN_AGE_MS - 60_000);
+    await restart();
+    for (const key of orphans) expect(await stored(key), key).toBe(true);
 
-    for (const file of oldOrphans) expect(await exists(file), file).toBe(false);
-    expect(await exists(young)).toBe(true);
+    clock.advance(2 * HOUR);
+    await restart();
+    for (const key of orphans) expect(await stored(key), key).toBe(false);
     for (const key of [kept, keptLong]) {
       const res = await s.app.inject({ method: 'GET', url: '/' + key.split('/').map(encodeURIComponent).join('/') });
       expect(res.statusCode, key).toBe(200);
@@ -81,10 +84,11 @@ describe('F-13 orphaned objects are reclaimed at start-up, by age', () => {
   });
 
   it('reports how many it removed, and a second pass finds nothing more', async () => {
-    await plant(`storage/orph-w/${id()}_a.bin`, 3 * HOUR);
-    await plant(`storage/orph-w/${id()}_b.bin`, 3 * HOUR);
-    const first = await s.app.ctx.uploads.reconcile();
-    expect(first.orphanObjects).toBe(2);
+    await orphan(`storage/orph-w/${id()}_a.bin`);
+    await orphan(`storage/orph-w/${id()}_b.bin`);
+    expect((await s.app.ctx.uploads.reconcile()).orphanObjects).toBe(0); // too young
+    clock.advance(2 * HOUR);
+    expect((await s.app.ctx.uploads.reconcile()).orphanObjects).toBe(2);
     expect((await s.app.ctx.uploads.reconcile()).orphanObjects).toBe(0);
   });
 
@@ -93,11 +97,11 @@ describe('F-13 orphaned objects are reclaimed at start-up, by age', () => {
     for (let i = 0; i < 300; i++) {
       const f = await s.app.ctx.files.storeObject('orph-big', { folder: `f${i % 7}`, filename: `r${i}.txt`, mime: 'text/plain' }, Readable.from([Buffer.from('x')]));
       recorded.push(f.key);
-      await age(path.join(root, f.key), 2 * HOUR);
     }
-    for (let i = 0; i < 1200; i++) await plant(`storage/orph-big/f${i % 7}/${id()}_o${i}.bin`, 2 * HOUR);
+    for (let i = 0; i < 1200; i++) await orphan(`storage/orph-big/f${i % 7}/${id()}_o${i}.bin`);
+    clock.advance(2 * HOUR);
     const result = await s.app.ctx.uploads.reconcile();
     expect(result.orphanObjects).toBe(1200);
-    for (const key of recorded) expect(await exists(path.join(root, key)), key).toBe(true);
+    for (const key of recorded) expect(await stored(key), key).toBe(true);
   });
 });
