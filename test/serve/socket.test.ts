@@ -3,13 +3,11 @@
  * the wire, and traversal attempts sent exactly as written (no client-side normalisation).
  */
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
 import http from 'node:http';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileRecord } from '../../src/db/types.js';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { listen, openFds, patterned, rawGet, sha256, storageUrl, storeFile, waitFor } from './serve-helpers.js';
+import { listen, openFds, patterned, putBytes, rawGet, sha256, storageUrl, storeFile, waitFor } from './serve-helpers.js';
 
 let s: TestServer;
 let base: string;
@@ -25,13 +23,12 @@ beforeAll(async () => {
   bigBody = patterned(64 << 20, 3);
   big = await storeFile(s, 'u1', 'big.bin', bigBody, { folder: 'media' });
   small = await storeFile(s, 'u1', 'small.txt', 'small body', { mime: 'text/plain' });
-  // Files an escape would reach: inside UPLOAD_ROOT but outside storage/, and beside it.
-  await fs.writeFile(path.join(s.root, 'secret.txt'), SECRET);
-  await fs.writeFile(path.join(s.root, 'storage', 'secret.txt'), SECRET);
-  await fs.writeFile(path.join(path.dirname(s.root), `${path.basename(s.root)}-secret.txt`), SECRET);
+  // Objects an escape would reach, written through the store with no record: outside
+  // storage/, and in storage/ outside any user's folder.
+  await putBytes(s, 'secret.txt', SECRET);
+  await putBytes(s, 'storage/secret.txt', SECRET);
 });
 afterAll(async () => {
-  await fs.rm(path.join(path.dirname(s.root), `${path.basename(s.root)}-secret.txt`), { force: true });
   await s.close();
 });
 
