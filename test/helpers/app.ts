@@ -33,6 +33,15 @@ export async function tempDir(prefix = 'sl-test-'): Promise<string> {
   return fs.mkdtemp(path.join(os.tmpdir(), prefix));
 }
 
+/**
+ * The SQLite file behind DATABASE_URL, for the few tests about what that engine holds at rest
+ * (bytes per row, a secret never stored in clear); the rest ask the MetadataStore port.
+ */
+export function sqliteFile(config: Pick<Config, 'databaseUrl'>): string {
+  if (!config.databaseUrl.startsWith('sqlite:')) throw new Error(`not a SQLite database: ${config.databaseUrl}`);
+  return path.resolve(config.databaseUrl.slice('sqlite:'.length));
+}
+
 export function testEnv(root: string, overrides: Record<string, string> = {}): Record<string, string> {
   return {
     NODE_ENV: 'test',

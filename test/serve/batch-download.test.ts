@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileRecord } from '../../src/db/types.js';
 import { hashToken } from '../../src/serve/batches.js';
-import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
+import { sqliteFile, startTestServer, tempDir, type TestServer } from '../helpers/app.js';
 import { patterned, putBytes, readZip, sha256, storeFile, unzipTest } from './serve-helpers.js';
 
 let s: TestServer;
@@ -63,7 +63,9 @@ describe('POST /v1/files/batch-download', () => {
 
   it('the token is stored only as its sha256', async () => {
     const { token } = (await create({ keys: keys().slice(0, 1) })).json();
-    const db = new Database(path.join(s.root, 'metadata.sqlite'), { readonly: true });
+    expect(await s.app.ctx.store.batches.getBatch(hashToken(token), Math.floor(Date.now() / 1000))).not.toBeNull();
+    // What SQLite holds at rest: no row carries the token itself.
+    const db = new Database(sqliteFile(s.config), { readonly: true });
     try {
       const rows = db.prepare('SELECT * FROM batch_downloads').all() as Record<string, unknown>[];
       expect(rows.some((r) => r.token_hash === hashToken(token))).toBe(true);

@@ -8,16 +8,21 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import Database from 'better-sqlite3';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashToken } from '../../src/serve/batches.js';
+import { ManualClock } from '../../src/util/clock.js';
+import { sqliteFile, startTestServer, tempDir, type TestServer } from '../helpers/app.js';
 import { eventually } from '../files/upload-kit.js';
 import { readZip, storeFile } from './serve-helpers.js';
 
 const hex = (n: number) => Array.from({ length: n }, () => Math.floor(Math.random() * 16).toString(16)).join('');
 
-/** The database's logical size (pages × page size, WAL included): file sizes depend on checkpoint timing. */
-function dbBytes(root: string): number {
-  const db = new Database(path.join(root, 'metadata.sqlite'), { readonly: true });
+/**
+ * The SQLite database's logical size (pages × page size, WAL included): file sizes depend on
+ * checkpoint timing. What a POST costs at rest is a question about this engine's storage.
+ */
+function dbBytes(s: TestServer): number {
+  const db = new Database(sqliteFile(s.config), { readonly: true });
   try {
     return (db.pragma('page_count', { simple: true }) as number) * (db.pragma('page_size', { simple: true }) as number);
   } finally {
@@ -25,18 +30,10 @@ function dbBytes(root: string): number {
   }
 }
 
-function batchRows(root: string, userId: string): number {
-  const db = new Database(path.join(root, 'metadata.sqlite'), { readonly: true });
-  try {
-    return (db.prepare('SELECT COUNT(*) AS n FROM batch_downloads WHERE user_id = ?').get(userId) as { n: number }).n;
-  } finally {
-    db.close();
-  }
+/** Whether the row of a batch token is still stored, expired or not (at time 0 none has expired). */
+async function batchRowExists(s: TestServer, token: string): Promise<boolean> {
+  return (await s.app.ctx.store.batches.getBatch(hashToken(token), 0)) !== null;
 }
-
-afterEach(() => {
-  vi.useRealTimers();
-});
 
 describe('F-08 a batch POST of many long keys writes little', () => {
   let s: TestServer;
@@ -62,7 +59,7 @@ describe('F-08 a batch POST of many long keys writes little', () => {
     const post = () => s.asBearer(token, { method: 'POST', url: '/v1/files/batch-download', payload: { keys } });
     expect((await post()).statusCode).toBe(201); // warm-up: the first row allocates pages
 
-    const before = dbBytes(s.root);
+    const before = dbBytes(s);
     const posts = 10;
     const started = performance.now();
     for (let i = 0; i < posts; i++) {
@@ -71,7 +68,7 @@ describe('F-08 a batch POST of many long keys writes little', () => {
       expect(res.json()).toMatchObject({ count: 2000, total_size: 0 });
     }
     const msPerPost = (performance.now() - started) / posts;
-    const perPost = (dbBytes(s.root) - before) / posts;
+    const perPost = (dbBytes(s) - before) / posts;
     console.log(`F-08 batch POST, 2,000 keys × ${Buffer.byteLength(keys[0]!)} bytes: ${Math.round(perPost / 1024)} KiB of DB per POST, ${msPerPost.toFixed(1)} ms per POST`);
     // The keys alone are 2.1 MB per POST; the 2,000 ids are 64 KB.
     expect(perPost).toBeLessThan(128 * 1024);
@@ -81,8 +78,10 @@ describe('F-08 a batch POST of many long keys writes little', () => {
 describe('F-08 unexpired batches per user are capped (MAX_OPEN_BATCHES=3) and pruned', () => {
   let s: TestServer;
   let keys: string[];
+  const clock = new ManualClock();
+  const nowSeconds = () => Math.floor(clock.now() / 1000);
   beforeAll(async () => {
-    s = await startTestServer({ MAX_OPEN_BATCHES: '3' });
+    s = await startTestServer({ MAX_OPEN_BATCHES: '3' }, undefined, { clock });
     keys = [(await storeFile(s, 'cap-u', 'a.txt', 'a')).key];
   });
   afterAll(async () => s.close());
@@ -90,23 +89,28 @@ describe('F-08 unexpired batches per user are capped (MAX_OPEN_BATCHES=3) and pr
   it('the fourth → 429 too_many_batches; another user is not affected; once they expire the user may make more, and expired rows are pruned', async () => {
     const token = await s.tokenFor('cap-u', { role: 'viewer' });
     const post = (t = token) => s.asBearer(t, { method: 'POST', url: '/v1/files/batch-download', payload: { keys } });
-    for (let i = 0; i < 3; i++) expect((await post()).statusCode).toBe(201);
+    const made: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await post();
+      expect(res.statusCode).toBe(201);
+      made.push(res.json().token);
+    }
     const refused = await post();
     expect(refused.statusCode).toBe(429);
     expect(refused.json()).toMatchObject({ statusCode: 429, error: 'Too Many Requests', code: 'too_many_batches' });
     // A service acting for the same user counts against the same cap.
     const svc = await s.asService({ method: 'POST', url: '/v1/files/batch-download', payload: { keys, user_id: 'cap-u' } });
     expect(svc.statusCode).toBe(429);
-    expect(batchRows(s.root, 'cap-u')).toBe(3);
+    expect(await s.app.ctx.store.batches.countOpenBatches('cap-u', nowSeconds())).toBe(3);
 
     const other = (await storeFile(s, 'cap-v', 'b.txt', 'b')).key;
     const otherToken = await s.tokenFor('cap-v', { role: 'viewer' });
     expect((await s.asBearer(otherToken, { method: 'POST', url: '/v1/files/batch-download', payload: { keys: [other] } })).statusCode).toBe(201);
 
-    vi.useFakeTimers({ toFake: ['Date'] });
-    vi.setSystemTime(Date.now() + 16 * 60_000); // past the 15-minute token lifetime
+    clock.advance(16 * 60_000); // past the 15-minute token lifetime
     expect((await post()).statusCode).toBe(201);
-    expect(batchRows(s.root, 'cap-u')).toBe(1); // the three expired rows were pruned on create
+    expect(await s.app.ctx.store.batches.countOpenBatches('cap-u', nowSeconds())).toBe(1);
+    for (const token of made) expect(await batchRowExists(s, token)).toBe(false); // pruned on create
   });
 });
 
@@ -135,16 +139,21 @@ describe('F-08 a user at the cap is refused before the body is read', () => {
 
 describe('F-08 housekeeping prunes expired batch rows', () => {
   let s: TestServer;
+  const clock = new ManualClock();
   beforeAll(async () => {
-    s = await startTestServer({ BATCH_TOKEN_TTL: '1', UPLOAD_EXPIRY_HOURS: '0.0003' }); // housekeeping every second
+    // Housekeeping ticks every second (wall time) and prunes by the clock it was given.
+    s = await startTestServer({ BATCH_TOKEN_TTL: '1', UPLOAD_EXPIRY_HOURS: '0.0003' }, undefined, { clock });
   });
   afterAll(async () => s.close());
 
   it('a token past its expiry disappears from the database without another POST', async () => {
     const { key } = await storeFile(s, 'prune-u', 'p.txt', 'p');
-    expect((await s.asService({ method: 'POST', url: '/v1/files/batch-download', payload: { keys: [key], user_id: 'prune-u' } })).statusCode).toBe(201);
-    expect(batchRows(s.root, 'prune-u')).toBe(1);
-    expect(await eventually(() => batchRows(s.root, 'prune-u') === 0, 6000)).toBe(true);
+    const res = await s.asService({ method: 'POST', url: '/v1/files/batch-download', payload: { keys: [key], user_id: 'prune-u' } });
+    expect(res.statusCode).toBe(201);
+    const { token } = res.json();
+    expect(await batchRowExists(s, token)).toBe(true);
+    clock.advance(2_000); // past its one-second lifetime; the next tick prunes it
+    expect(await eventually(async () => !(await batchRowExists(s, token)), 5000)).toBe(true);
   });
 });
 
