@@ -4,6 +4,7 @@
  * SHUTDOWN_GRACE_SECONDS, then close the database and exit.
  */
 import { buildApp } from './app.js';
+import { ConfigError } from './config/config.js';
 import { exitOnConfigError, runtimeConfig } from './config/runtime.js';
 import { startBanner } from './ops/banner.js';
 import { describeListenError } from './ops/preflight.js';
@@ -23,6 +24,7 @@ async function main(): Promise<void> {
     exitOnConfigError(err);
   }
   const app = await buildApp(config).catch((err: unknown) => {
+    if (err instanceof ConfigError) exitOnConfigError(err); // e.g. a DATABASE_URL no engine opens
     const e = err as NodeJS.ErrnoException;
     // File-system errors while opening the data directory, the database or the keys.
     if (typeof e?.code === 'string' && e.message) fail(`${e.message} (check UPLOAD_ROOT and its permissions)`);
