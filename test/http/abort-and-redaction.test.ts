@@ -18,11 +18,17 @@ let root: string;
 let env: Record<string, string>;
 let port: number;
 const lines: string[] = [];
+/** Writes the store has begun: a handler reading an upload's body streams it into the store. */
+let storeWrites = 0;
 
 beforeAll(async () => {
   root = await tempDir();
   env = testEnv(root, { LOG_LEVEL: 'info' });
   app = await buildApp(loadConfig(env), { logStream: { write: (line: string) => void lines.push(line) } });
+  const { blobs } = app.ctx;
+  const [writeObject, writePart] = [blobs.writeObject, blobs.writePart];
+  blobs.writeObject = (...args) => (storeWrites++, writeObject.apply(blobs, args));
+  blobs.writePart = (...args) => (storeWrites++, writePart.apply(blobs, args));
   await app.listen({ port: 0, host: '127.0.0.1' });
   port = (app.server.address() as net.AddressInfo).port;
 });
@@ -31,14 +37,15 @@ afterAll(async () => {
   await fs.rm(root, { recursive: true, force: true });
 });
 
-/** Sends `head` and `partial` body bytes, then resets the connection. */
+/** Sends `head` and `partial` body bytes, then resets the connection once the handler is reading the body. */
 async function abortMidBody(head: string, partial: Buffer): Promise<void> {
+  const writesBefore = storeWrites;
   const socket = net.connect(port, '127.0.0.1');
   socket.on('error', () => undefined);
   await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
   socket.write(head);
   socket.write(partial);
-  await new Promise((r) => setTimeout(r, 150)); // the handler is reading the body by now
+  expect(await waitFor(() => storeWrites > writesBefore, 5000)).toBe(true);
   socket.resetAndDestroy();
 }
 
