@@ -17,6 +17,7 @@ import { errorResponses, security } from '../http/schemas.js';
 import { expectedDigests } from './checksums.js';
 import { filenameSchema, folderSchema, mimeSchema } from './names.js';
 import { fileRecordSchema, publicRecord } from './records.js';
+import { DEFAULT_PART_SIZE } from './upload-service.js';
 
 const WRITE: AccessRule = { role: 'operator', scope: 'files:write' };
 const uploadIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: 'not an uploadId' });
@@ -36,6 +37,7 @@ export async function uploadRoutes(app: FastifyInstance, ctx: AppContext): Promi
 async function jsonRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
   const uploads = ctx.uploads;
+  const caps = ctx.blobs.capabilities;
 
   r.post(
     '/v1/files/init',
@@ -53,7 +55,13 @@ async function jsonRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
             .max(1000),
           folder: optionalFolder,
           // Bounds are the storage's (BlobStore.capabilities), checked by UploadService.init.
-          partSize: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+          partSize: z
+            .number()
+            .int()
+            .positive()
+            .max(Number.MAX_SAFE_INTEGER)
+            .optional()
+            .describe(`Bytes per part but the last: ${caps.minPartSize} to ${caps.maxPartSize}, at most ${caps.maxParts} parts (default ${DEFAULT_PART_SIZE})`),
           user_id: userIdSchema.optional(),
         }),
         response: {

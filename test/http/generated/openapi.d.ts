@@ -1726,6 +1726,7 @@ export interface operations {
                         sha256?: string;
                     }[];
                     folder?: string;
+                    /** @description Bytes per part but the last: 5242880 to 536870912, at most 10000 parts (default 8388608) */
                     partSize?: number;
                     user_id?: string;
                 };
