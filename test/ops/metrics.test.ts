@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
 import { bytes, complete, initOne, putPart } from '../files/upload-kit.js';
-import { storageUrl } from '../serve/serve-helpers.js';
+import { storageUrl, waitFor } from '../serve/serve-helpers.js';
 
 const METRICS_TOKEN = 'metrics-' + 'x'.repeat(24);
 let s: TestServer;
@@ -23,6 +23,16 @@ async function scrape(): Promise<string> {
   expect(res.statusCode).toBe(200);
   expect(res.headers['content-type']).toMatch(/^text\/plain/);
   return res.body;
+}
+
+const BYTES_OUT = 'file_bytes_total{direction="out"}';
+
+/**
+ * Waits until BYTES_OUT has grown by at least `n` since `before`: a response's bytes are
+ * counted on 'finish', just after its last byte reached the client.
+ */
+async function bytesOutCounted(before: string, n: number): Promise<void> {
+  await waitFor(async () => value(await scrape(), BYTES_OUT) - value(before, BYTES_OUT) >= n, 5000);
 }
 
 /** The value of one sample, e.g. value(text, 'uploads_total{event="started"}'); 0 when absent. */
@@ -73,7 +83,7 @@ describe('figures', () => {
     const small = await fetch(`${base}${storageUrl(key)}`, { headers: { range: 'bytes=0-99' } });
     expect(small.status).toBe(206);
     await small.arrayBuffer();
-    await new Promise((r) => setTimeout(r, 50)); // 'finish' runs just after the last byte
+    await bytesOutCounted(before, data.length + 100);
 
     const after = await scrape();
     const delta = (sample: string) => value(after, sample) - value(before, sample);
@@ -95,9 +105,11 @@ describe('figures', () => {
     const batch = await s.asService({ method: 'POST', url: '/v1/files/batch-download', payload: { keys: [key] } });
     expect(batch.statusCode).toBe(201);
     const zip = Buffer.from(await (await fetch(`${base}/v1/files/batch-download/${batch.json().token}`)).arrayBuffer());
-    await new Promise((r) => setTimeout(r, 50));
+    await bytesOutCounted(before, zip.length);
+    const ZIPS = 'zip_streams_total{outcome="complete"}';
+    await waitFor(async () => value(await scrape(), ZIPS) > value(before, ZIPS), 5000); // counted when the job ends
     const after = await scrape();
-    expect(value(after, 'zip_streams_total{outcome="complete"}') - value(before, 'zip_streams_total{outcome="complete"}')).toBe(1);
+    expect(value(after, ZIPS) - value(before, ZIPS)).toBe(1);
     expect(value(after, 'file_bytes_total{direction="out"}') - value(before, 'file_bytes_total{direction="out"}')).toBe(zip.length);
   });
 

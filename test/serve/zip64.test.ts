@@ -1,5 +1,5 @@
 /**
- * ZIP64 (forced on a small archive, and for real past 4 GiB with a sparse file), and a
+ * ZIP64 (forced on a small archive, and for real past 4 GiB with a generated object), and a
  * client leaving mid-ZIP: the server stays healthy and no file handle leaks.
  */
 import fs from 'node:fs/promises';
@@ -12,7 +12,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileRecord } from '../../src/db/types.js';
 import { zipStream } from '../../src/serve/zip.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
-import type { LocalDiskBlobStore } from '../../src/storage/local-disk.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
 import { downloadSparse, execFileP, listen, openFds, patterned, readEntryTail, readZip, sha256, storeFile, unzipTest, waitFor } from './serve-helpers.js';
 
@@ -63,25 +62,48 @@ it('forceZip64 on a small archive: unzip -t and yauzl read it, contents intact',
  * on a shared 2-core machine it takes 40–80 s (archiver's pass over 4 GiB, then unzip's
  * CRC pass), too slow for every run; forceZip64 above covers the readers on every run.
  */
-describe.runIf(SLOW)('past 4 GiB (sparse source file)', () => {
+/** `size` bytes of zeros ending in `tail`, generated 1 MiB at a time (nothing stored). */
+function zerosEndingIn(size: number, tail: Buffer): Readable {
+  const zeros = Buffer.alloc(1 << 20);
+  const tailFrom = size - tail.length;
+  let sent = 0;
+  return new Readable({
+    read() {
+      if (sent === size) return void this.push(null);
+      const n = Math.min(size - sent, zeros.length);
+      let chunk = zeros.subarray(0, n);
+      if (sent + n > tailFrom) {
+        // The chunk reaches into the tail (which may begin in the chunk before).
+        chunk = Buffer.from(chunk);
+        const from = Math.max(sent, tailFrom);
+        tail.copy(chunk, from - sent, from - tailFrom);
+      }
+      sent += n;
+      this.push(chunk);
+    },
+  });
+}
+
+describe.runIf(SLOW)('past 4 GiB (a generated object)', () => {
   const SIZE = 4 * 1024 ** 3 + 4096 + 123;
   const TAIL = Buffer.from('the last bytes of a very large file');
   let big: FileRecord;
+  let restoreRead = () => undefined as void;
 
   beforeAll(async () => {
-    // A record written directly (the upload path is not under test here): a sparse file
-    // of zeros with a marker at the very end, and its true sha256 is not needed for ZIP.
+    // A record written directly (the upload path is not under test here), whose bytes the
+    // store answers for by generating them: zeros with a marker at the very end, so 4 GiB
+    // never touch a disk, on any store. Its true sha256 is not needed for ZIP.
     const id = 'b'.repeat(32);
     const key = `storage/u1/huge/${id}_huge.bin`;
-    const file = (s.app.ctx.blobs as LocalDiskBlobStore).pathOf(key);
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    const handle = await fs.open(file, 'w');
-    await handle.truncate(SIZE);
-    await handle.write(TAIL, 0, TAIL.length, SIZE - TAIL.length);
-    await handle.close();
+    const { blobs } = s.app.ctx;
+    const read = blobs.read;
+    blobs.read = (k, range, opts) => (k === key && !range ? Promise.resolve(zerosEndingIn(SIZE, TAIL)) : read.call(blobs, k, range, opts));
+    restoreRead = () => void (blobs.read = read);
     big = { id, key, userId: 'u1', folder: 'huge', filename: 'huge.bin', size: SIZE, mime: 'application/octet-stream', sha256: 'c'.repeat(64), createdAt: new Date().toISOString() };
     await s.app.ctx.store.files.insertFile(big, s.app.ctx.files.quotaCheck('u1'));
   });
+  afterAll(() => restoreRead());
 
   it('switches to ZIP64 by itself: sizes and offsets > 4 GiB in the central directory, unzip -t passes', async () => {
     const after = await storeFile(s, 'u1', 'after.txt', 'entry after the 4 GiB mark');
