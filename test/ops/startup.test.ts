@@ -1,6 +1,8 @@
 /**
  * The first-day mistakes at start-up: each gives one line naming the cause and exit 1 (never a
  * stack trace or a hang); at run time /healthz tells the truth about every folder it writes.
+ * A local-disk test where folders are concerned: an unwritable data root or storage/ folder is
+ * the disk store's start-up and health check, made real with chmod on a real process.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';

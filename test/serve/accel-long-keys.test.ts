@@ -2,6 +2,8 @@
  * F-11a: a key too long for the file system lives at `.long/xx/<sha256(key)>`, so the
  * X-Accel-Redirect must name that path, not the key, or nginx answers 404. Checked against
  * the store, the app's answer, and the real nginx with the deploy configuration.
+ * A local-disk test: X-Accel-Redirect exists only where the bytes are plain files a web
+ * server can send (capabilities.localPath), and the check reads them at that path.
  */
 import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';

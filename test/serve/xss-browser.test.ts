@@ -5,6 +5,8 @@
  * and the page title never changes. A control page outside the app runs the same script, so
  * the harness demonstrably sees script when it runs; an inline PNG still renders; and one
  * run goes through the real nginx with X-Accel-Redirect.
+ * That nginx run is local-disk only (nginx sends the disk store's files from UPLOAD_ROOT);
+ * the rest runs on any store.
  */
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
