@@ -171,14 +171,12 @@ export function generatedSha256(total: number, chunk = MiB, seed = 7): string {
   return h.digest('hex');
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Polls `check` until it returns true or `ms` pass. */
+/** Polls `check` until it returns true or `ms` pass: for conditions, never to let time pass (use a ManualClock). */
 export async function eventually(check: () => Promise<boolean> | boolean, ms = 3000): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (await check()) return true;
-    await sleep(25);
+    await new Promise((r) => setTimeout(r, 25));
   }
   return check();
 }
