@@ -10,6 +10,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/app.js';
 import { processEnv, startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { storageUrl } from '../serve/serve-helpers.js';
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -48,8 +49,6 @@ async function upload(name: string, size: number): Promise<string> {
   return done.key as string;
 }
 
-const pathOf = (key: string): string => '/' + key.split('/').map(encodeURIComponent).join('/');
-
 /** Opens `n` connections that GET `target`, take the first bytes of the answer, then never read again. */
 async function stalledReaders(target: string, n: number, headers = ''): Promise<net.Socket[]> {
   const open = (): Promise<net.Socket> =>
@@ -85,7 +84,7 @@ async function measure(target: string, headers = ''): Promise<{ perReader: numbe
   // the heap Node needs for READERS connections as such (each fetches a small file; the
   // connections are then closed, their objects collected and the space kept for the next ones).
   for (const s of await stalledReaders(target, 10, headers)) s.destroy();
-  for (const s of await stalledReaders(pathOf(keys[2]!), READERS)) s.destroy();
+  for (const s of await stalledReaders(storageUrl(keys[2]!), READERS)) s.destroy();
   await new Promise((r) => setTimeout(r, 500));
   const before = await settledRss();
   const sockets = await stalledReaders(target, READERS, headers);
@@ -122,7 +121,7 @@ afterAll(async () => {
 describe('F-04 memory per stalled reader', () => {
   it(`${READERS} stalled /storage readers of a 20 MB public file hold ≤ 256 KiB each`, async () => {
     await restart();
-    const { perReader, total } = await measure(pathOf(keys[0]!));
+    const { perReader, total } = await measure(storageUrl(keys[0]!));
     console.log(`stalled /storage readers: +${(total / MiB).toFixed(1)} MiB for ${READERS}, ${(perReader / KiB).toFixed(0)} KiB each`);
     expect(perReader).toBeLessThanOrEqual(BUDGET_PER_READER);
   }, 120_000);
@@ -130,7 +129,7 @@ describe('F-04 memory per stalled reader', () => {
   it(`${READERS} stalled multi-range readers (16 ranges of 1 MB) hold ≤ 256 KiB each`, async () => {
     await restart();
     const ranges = Array.from({ length: 16 }, (_, i) => `${i * 1_200_000}-${i * 1_200_000 + 999_999}`).join(',');
-    const { perReader, total } = await measure(pathOf(keys[1]!), `Range: bytes=${ranges}\r\n`);
+    const { perReader, total } = await measure(storageUrl(keys[1]!), `Range: bytes=${ranges}\r\n`);
     console.log(`stalled multi-range readers: +${(total / MiB).toFixed(1)} MiB for ${READERS}, ${(perReader / KiB).toFixed(0)} KiB each`);
     expect(perReader).toBeLessThanOrEqual(BUDGET_PER_READER);
   }, 120_000);
