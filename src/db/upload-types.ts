@@ -1,0 +1,97 @@
+/**
+ * The upload part of the metadata store port: upload sessions, their recorded parts, and the
+ * assembly lease. Races (a part against a completion, two completions, a dead instance's
+ * completion) are settled by conditional writes and reported as outcomes.
+ */
+import type { FileRecord, QuotaCheck } from './types.js';
+export type UploadState = 'open' | 'assembling' | 'completed';
+
+export interface UploadRecord {
+  id: string;
+  userId: string;
+  mode: 'single' | 'chunked' | 'batch';
+  filename: string;
+  folder: string;
+  size: number;
+  mime: string;
+  sha256: string | null;
+  partSize: number;
+  partCount: number;
+  state: UploadState;
+  /** Set when assembling starts (the key being written) and kept once completed. */
+  fileKey: string | null;
+  /** The BlobStore's reference for the upload (UploadHandle.ref; '' on disk). */
+  blobRef: string;
+  /** While assembling: until when (unix ms) the completing instance holds it; null otherwise. */
+  leaseUntil: number | null;
+  createdAt: number; // unix ms
+  updatedAt: number; // unix ms: last activity, drives expiry
+}
+
+export interface PartRecord {
+  partNumber: number;
+  size: number;
+  sha256: string;
+  /** The BlobStore's name for the copy that counts (WrittenPart.ref). */
+  ref: string;
+}
+
+/** What recording a part did: a race is an outcome, not an exception. */
+export type PutPartOutcome =
+  | { outcome: 'recorded'; /** the copy this one replaced, for the caller to discard */ replaced: PartRecord | null }
+  | { outcome: 'not_found' }
+  | { outcome: 'not_open' };
+
+/** What deleteUpload did: `kept` when the upload's state or activity did not allow it. */
+export type DeleteUploadOutcome = { outcome: 'deleted' | 'kept'; upload: UploadRecord } | { outcome: 'not_found' };
+
+export interface UploadStore {
+  /**
+   * Creates uploads and reserves their declared sizes, atomically against the quota and the
+   * caps on open uploads (LimitReached('too_many_uploads')) and files (QuotaExceeded('file_count_exceeded')).
+   */
+  createUploads(uploads: UploadRecord[], quota: QuotaCheck): Promise<void>;
+  getUpload(id: string): Promise<UploadRecord | null>;
+  /**
+   * Records (or replaces) a received part and refreshes the upload's activity time, in one
+   * conditional write that succeeds only while the upload is open: a part racing a
+   * completion either lands before the upload leaves 'open' or is refused ('not_open').
+   */
+  putPart(uploadId: string, part: PartRecord, now: number): Promise<PutPartOutcome>;
+  listParts(uploadId: string): Promise<PartRecord[]>;
+  /**
+   * open → assembling with the target key and a lease until `leaseUntil` (unix ms); false
+   * when the upload was not open. Only the lease holder (known by `fileKey`) may finish.
+   */
+  beginAssembly(uploadId: string, fileKey: string, now: number, leaseUntil: number): Promise<boolean>;
+  /** Extends the lease while this attempt (`fileKey`) still holds it; false when it lost it. */
+  renewAssembly(uploadId: string, fileKey: string, leaseUntil: number): Promise<boolean>;
+  /** assembling → open for this attempt (a failed completion); false when it no longer held it. */
+  abortAssembly(uploadId: string, fileKey: string, now: number): Promise<boolean>;
+  /**
+   * assembling → open for an attempt whose lease ran out before `now` (its instance died or
+   * hung); false when the lease was renewed, finished or reclaimed meanwhile.
+   */
+  reclaimAssembly(uploadId: string, fileKey: string, now: number): Promise<boolean>;
+  /** One page of uploads assembling whose lease ran out by `now` (leaseUntil <= now), by id after `afterId`. */
+  expiredAssemblies(now: number, limit: number, afterId?: string): Promise<UploadRecord[]>;
+  /**
+   * assembling → completed for this attempt (`file.key`), inserting the file and releasing the
+   * reservation, in one transaction; false (nothing written) when the attempt lost its lease.
+   */
+  finishAssembly(uploadId: string, file: FileRecord): Promise<boolean>;
+  /**
+   * Removes the upload and its parts' records when it is in one of `when.states` (default:
+   * any) and idle since before `when.idleBefore` (default: any time), in one conditional write.
+   */
+  deleteUpload(id: string, when?: { states?: UploadState[]; idleBefore?: number }): Promise<DeleteUploadOutcome>;
+  /**
+   * One page of uploads idle since before `before` (unix ms) and not being assembled, oldest
+   * first, after the keyset position `after` (the last row of the previous page).
+   */
+  staleUploads(before: number, limit: number, after?: { updatedAt: number; id: string }): Promise<UploadRecord[]>;
+  /** How many uploads are in a given state, counted in SQL (the metrics gauge). */
+  countUploads(state: UploadState): Promise<number>;
+  /** Those of `ids` that name an upload (any state). */
+  knownUploadIds(ids: string[]): Promise<Set<string>>;
+}
