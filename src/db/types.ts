@@ -1,7 +1,8 @@
 /**
  * The metadata store port. Routes and services depend on these interfaces only; the
- * embedded default is SQLite (sqlite-store.ts) and the SQL is kept portable so that a
- * PostgreSQL implementation can satisfy the same contract (test/db/conformance.ts).
+ * embedded default is SQLite (sqlite.ts, opened by open.ts) and the SQL is kept portable so
+ * that a PostgreSQL implementation can satisfy the same contract
+ * (test/db/metadata-conformance.ts; docs/ports.md says what an engine must provide).
  * Every method is async for that reason, even though better-sqlite3 is synchronous.
  */
 import type { UploadStore } from './upload-types.js';
