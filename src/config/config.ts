@@ -22,6 +22,8 @@ export interface Config {
   trustProxy: boolean | string;
   corsOrigins: string[];
   databaseUrl: string;
+  /** PostgreSQL connections per instance. */
+  databasePoolMax: number;
   storageBackend: Env['STORAGE_BACKEND'];
   auth: {
     serviceToken: string | undefined;
@@ -29,6 +31,8 @@ export interface Config {
     audience: string;
     alg: Env['AUTH_JWT_ALG'];
     keysDir: string;
+    /** Encrypts the private signing keys kept in a shared database (required with PostgreSQL). */
+    keysSecret: string | undefined;
     accessTtlSeconds: number;
     refreshTtlSeconds: number;
     maxTokenHours: number;
@@ -136,6 +140,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     corsOrigins: (e.CORS_ORIGINS ?? '').split(',').map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean),
     databaseUrl: e.DATABASE_URL ?? `sqlite:${path.join(uploadRoot, 'metadata.sqlite')}`,
+    databasePoolMax: e.DATABASE_POOL_MAX,
     storageBackend: e.STORAGE_BACKEND,
     auth: {
       serviceToken: e.AUTH_SERVICE_TOKEN,
@@ -143,6 +148,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       audience: e.AUTH_JWT_AUDIENCE,
       alg: e.AUTH_JWT_ALG,
       keysDir: path.resolve(e.AUTH_KEYS_DIR ?? path.join(uploadRoot, 'keys')),
+      keysSecret: e.AUTH_KEYS_SECRET,
       accessTtlSeconds: e.ACCESS_TOKEN_TTL,
       refreshTtlSeconds: e.REFRESH_TOKEN_TTL,
       maxTokenHours: e.MAX_TOKEN_HOURS,

@@ -105,8 +105,13 @@ export const envSchema = z.object({
   PASSWORD_HASH_QUEUE: int(32, 0, 100_000),
   REFRESH_REUSE_GRACE_SECONDS: int(10, 0, 300),
   DATABASE_URL: optionalString.pipe(
-    z.string().regex(/^(sqlite:.+|:memory:)$/, { message: 'expected sqlite:<path> or :memory: (only SQLite is built in)' }).optional(),
+    z
+      .string()
+      .regex(/^(sqlite:.+|:memory:|postgres(ql)?:\/\/.+)$/, { message: 'expected sqlite:<path>, :memory: or postgres://user:pass@host:port/db' })
+      .optional(),
   ),
+  DATABASE_POOL_MAX: int(10, 1, 1000),
+  AUTH_KEYS_SECRET: secret,
   ADMIN_USERNAME: optionalString,
   ADMIN_PASSWORD: optionalString.pipe(z.string().min(8, { message: 'must be at least 8 characters' }).optional()),
   METRICS_TOKEN: secret,

@@ -30,13 +30,24 @@ function persistedSecret(dir: string, name: string, warn: Warn, what: string): s
 }
 
 /** Returns a config whose secrets are all present, generating local ones when allowed. */
+/** A database several instances share (secrets and keys then cannot be per instance). */
+export const isShared = (databaseUrl: string): boolean => /^postgres(ql)?:\/\//.test(databaseUrl);
+
 export function ensureSecrets(config: Config, warn: Warn): Config {
   const dir = path.join(config.uploadRoot, 'secrets');
   if (config.production) {
     if (!config.auth.serviceToken) throw new ConfigError('AUTH_SERVICE_TOKEN', 'is required when NODE_ENV=production');
     if (!config.signingKey) throw new ConfigError('UPLOAD_SIGNING_KEY', 'is required when NODE_ENV=production');
-    return config;
   }
+  if (isShared(config.databaseUrl)) {
+    // Every instance must hold the same secrets: one generated here would be this instance's alone.
+    const why = 'is required with a PostgreSQL DATABASE_URL (every instance must share it)';
+    if (!config.auth.serviceToken) throw new ConfigError('AUTH_SERVICE_TOKEN', why);
+    if (!config.signingKey) throw new ConfigError('UPLOAD_SIGNING_KEY', why);
+    if (!config.auth.keysSecret) throw new ConfigError('AUTH_KEYS_SECRET', why);
+    return config; // no admin password is generated either: set ADMIN_PASSWORD, or create one with the CLI
+  }
+  if (config.production) return config;
   try {
     const serviceToken = config.auth.serviceToken ?? persistedSecret(dir, 'service-token', warn, 'AUTH_SERVICE_TOKEN');
     const signingKey = config.signingKey ?? persistedSecret(dir, 'signing-key', warn, 'UPLOAD_SIGNING_KEY');

@@ -74,6 +74,7 @@ export const ERROR_CODES = [
   // The server cannot do it now.
   'login_busy',
   'insufficient_storage',
+  'database_unavailable',
   'internal_error',
 ] as const;
 

@@ -199,3 +199,13 @@ export class UnsafeEntryName extends AppError {
     super('internal_error', why === 'unsafe' ? 'A stored name is not a safe ZIP entry name' : 'A stored name would be rewritten inside a ZIP');
   }
 }
+
+/**
+ * The metadata database cannot be reached (connection refused or lost, server shutting
+ * down): a 503 with Retry-After, never a crash or a hang. The pool reconnects by itself.
+ */
+export class DatabaseUnavailable extends AppError {
+  constructor(cause?: unknown) {
+    super('database_unavailable', 'The database is unavailable; retry shortly', { retryAfterSeconds: 1, cause });
+  }
+}

@@ -102,6 +102,7 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   internal_error: 500,
   login_busy: 503,
   insufficient_storage: 507,
+  database_unavailable: 503,
 };
 
 /** Headers an error's data calls for: the 401 challenge, Retry-After, the 416 Content-Range. */

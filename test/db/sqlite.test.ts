@@ -67,11 +67,10 @@ describe('openMetadataStore', () => {
     }
   });
 
-  it('refuses PostgreSQL (not built in yet) and unknown schemes with a ConfigError naming DATABASE_URL', async () => {
+  it('refuses unknown schemes with a ConfigError naming DATABASE_URL', async () => {
     for (const [databaseUrl, message] of [
-      ['postgres://app@db/app', 'DATABASE_URL: PostgreSQL is not built in yet (only sqlite: is built in)'],
-      ['postgresql://app@db/app', 'DATABASE_URL: PostgreSQL is not built in yet (only sqlite: is built in)'],
-      ['mysql://db/app', 'DATABASE_URL: unsupported scheme in "mysql:" (only sqlite: is built in)'],
+      ['mysql://db/app', 'DATABASE_URL: unsupported scheme in "mysql:" (sqlite: and postgres:// are built in)'],
+      ['redis:x', 'DATABASE_URL: unsupported scheme in "redis:" (sqlite: and postgres:// are built in)'],
     ]) {
       const refused = openMetadataStore({ databaseUrl: databaseUrl! });
       await expect(refused).rejects.toBeInstanceOf(ConfigError);
