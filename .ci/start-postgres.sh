@@ -2,6 +2,7 @@
 # start-postgres.sh — a throwaway PostgreSQL cluster (Debian's packages) on 127.0.0.1:$PG_PORT,
 # data in $PG_DIR, for CI. Run as root (the server itself runs as the `postgres` user via runuser).
 # Idempotent: a second run finds it up and only prints the variables.  Stop: start-postgres.sh stop
+# (removes the data); halt / resume stop and restart the server keeping its data.
 set -euo pipefail
 
 PG_DIR=${PG_DIR:-/tmp/ci-pg}
@@ -18,6 +19,17 @@ print_env() {
 export DATABASE_URL=postgres://${PG_USER}:${PG_PASSWORD}@127.0.0.1:${PG_PORT}/${PG_DB}
 EOF
 }
+
+# halt / resume: stop the server keeping its data, and start it again (outage tests).
+if [ "${1:-}" = halt ] || [ "${1:-}" = resume ]; then
+  BIN=$(pgbin)
+  if [ "$1" = halt ]; then
+    as_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w -t 30 stop >/dev/null
+  else
+    as_pg "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 60 start >/dev/null
+  fi
+  exit 0
+fi
 
 if [ "${1:-}" = stop ]; then
   BIN=$(pgbin)
