@@ -87,12 +87,13 @@ export interface ReconcileResult {
 
 /**
  * Start-up (and any time): completions whose lease ran out are undone (object removed, upload
- * reopened with every part intact); temporary files older than this process, upload areas and
- * old objects that no record names are removed; uploads that expired meanwhile are swept.
+ * reopened with every part intact); temporary files of writers that died (or an hour old),
+ * upload areas and old objects that no record names are removed; uploads that expired
+ * meanwhile are swept. Safe while other instances share the store.
  */
-export async function reconcileAfterCrash(d: HousekeepingDeps, now: number, startedAt = now): Promise<ReconcileResult> {
+export async function reconcileAfterCrash(d: HousekeepingDeps, now: number): Promise<ReconcileResult> {
   const reopened = await reclaimAssemblies(d, now);
-  const orphans = (await d.blobs.removeTemporary(startedAt)) + (await removeOrphanAreas(d, now - ORPHAN_AREA_MIN_AGE_MS));
+  const orphans = (await d.blobs.removeTemporary(now - ORPHAN_MIN_AGE_MS)) + (await removeOrphanAreas(d, now - ORPHAN_AREA_MIN_AGE_MS));
   const orphanObjects = await d.blobs.removeOrphanObjects(orphanScan(d.store, now - ORPHAN_MIN_AGE_MS));
   const expired = await sweepExpired(d, now);
   return { reopened, orphans, orphanObjects, expired };

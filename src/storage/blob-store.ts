@@ -119,8 +119,9 @@ export interface BlobStore {
   /** Upload areas last touched before `before` (unix ms), a page at a time. */
   uploadAreas(before: number): AsyncIterable<UploadArea[]>;
   /**
-   * Removes the store's own half-written leftovers (disk: temporary files) last touched
-   * before `before` (unix ms); returns how many.
+   * Removes the store's own half-written leftovers (disk: temporary files): at once those of
+   * a writer known to be gone, the others once untouched since `before` (unix ms); returns
+   * how many. Several instances may share the store: a live writer's file is never taken.
    */
   removeTemporary(before: number): Promise<number>;
   /** Streams a whole object to `key` atomically (the one-request upload). */

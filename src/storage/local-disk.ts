@@ -12,6 +12,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -58,6 +59,22 @@ function fitsFileSystem(absolute: string, root: string): boolean {
 
 const MiB = 1024 * 1024;
 
+/** Host names may hold dots: the pid is the second-to-last part of a temp name. */
+const TEMP_OWNER = `${os.hostname()}.${process.pid}`;
+
+/** Was this temp file written by a process of this machine that has ended (a crash)? */
+function deadLocalWriter(name: string): boolean {
+  const parts = name.split('.');
+  const pid = Number(parts.at(-2));
+  if (parts.slice(0, -2).join('.') !== os.hostname() || !Number.isInteger(pid) || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false; // still running (or its pid was taken: then the age rule decides)
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
 export class LocalDiskBlobStore implements BlobStore {
   /** The part rules are the API's (S3's), not the disk's: clients see one contract. */
   readonly capabilities: BlobCapabilities = { minPartSize: 5 * MiB, maxPartSize: 512 * MiB, maxParts: 10_000, wholeObjectSha256: true, localPath: true };
@@ -96,8 +113,9 @@ export class LocalDiskBlobStore implements BlobStore {
     return path.relative(this.root, this.pathOf(key)).split(path.sep).join('/');
   }
 
+  /** `<host>.<pid>.<random>`: who writes it, so a restart removes only dead writers' files at once. */
   private tempPath(): string {
-    return path.join(this.tmpDir, `${Date.now()}-${randomBytes(8).toString('hex')}`);
+    return path.join(this.tmpDir, `${TEMP_OWNER}.${randomBytes(8).toString('hex')}`);
   }
 
   /** Streams `body` into a fresh temp file through a Meter; removes the temp file on any failure. */
@@ -150,7 +168,7 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   async removeTemporary(before: number): Promise<number> {
-    return removeTempFiles(this.tmpDir, before);
+    return removeTempFiles(this.tmpDir, before, deadLocalWriter);
   }
 
   async assemble(upload: UploadHandle, parts: PartRef[], key: string): Promise<AssembledBlob> {

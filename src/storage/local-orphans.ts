@@ -81,11 +81,15 @@ async function* names(dir: string): AsyncGenerator<string> {
   if (handle) for await (const entry of handle) yield entry.name;
 }
 
-/** Removes what .tmp holds that was last written before `before`: a live write touches its file. */
-export async function removeTempFiles(tmpDir: string, before: number): Promise<number> {
+/**
+ * Removes what .tmp holds whose writer is known to be gone (`writerGone(name)`: a process of
+ * this machine that no longer runs), and anything last written before `before` (a writer on
+ * another machine sharing the folder; a live write touches its file).
+ */
+export async function removeTempFiles(tmpDir: string, before: number, writerGone: (name: string) => boolean): Promise<number> {
   let removed = 0;
   for await (const page of pages(names(tmpDir), PAGE)) {
-    for (const name of page) if (await removeIfOld(path.join(tmpDir, name), before)) removed++;
+    for (const name of page) if (await removeIfOld(path.join(tmpDir, name), writerGone(name) ? Infinity : before)) removed++;
   }
   return removed;
 }

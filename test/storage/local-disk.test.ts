@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -88,7 +89,7 @@ describe('LocalDiskBlobStore on disk', () => {
     expect(store.pathOf(fits)).toBe(path.join(root, fits));
   });
 
-  it('removeTemporary drops .tmp files untouched since the cut-off; uploadAreas ignores stray names', async () => {
+  it('removeTemporary drops .tmp files of dead local writers at once and others once untouched since the cut-off; uploadAreas ignores stray names', async () => {
     const stale = path.join(root, '.tmp', 'left-by-crash');
     await fs.writeFile(stale, 'x');
     const hourAgo = new Date(Date.now() - 3_600_000);
@@ -98,6 +99,18 @@ describe('LocalDiskBlobStore on disk', () => {
     expect(await ls('.tmp')).toEqual(['being-written']);
     expect(await store.removeTemporary(Date.now() + 1000)).toBe(1);
     expect(await ls('.tmp')).toEqual([]);
+    // A writer of this machine that has ended (a crash) loses its file at once, whatever its
+    // age; a running one (another instance on this root) keeps its fresh file.
+    const dead = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' }).stdout;
+    const host = os.hostname();
+    await fs.writeFile(path.join(root, '.tmp', `${host}.${dead}.0123456789abcdef`), 'cut');
+    await fs.writeFile(path.join(root, '.tmp', `${host}.${process.ppid}.0123456789abcdef`), 'live');
+    await fs.writeFile(path.join(root, '.tmp', `other-host.${dead}.0123456789abcdef`), 'elsewhere');
+    expect(await store.removeTemporary(Date.now() - 60_000)).toBe(1);
+    expect((await ls('.tmp')).sort()).toEqual([`${host}.${process.ppid}.0123456789abcdef`, `other-host.${dead}.0123456789abcdef`].sort());
+    await fs.rm(path.join(root, '.tmp'), { recursive: true });
+    await fs.mkdir(path.join(root, '.tmp'));
+
     await fs.mkdir(path.join(root, '.parts', '..not-an-id'), { recursive: true });
     const ids: string[] = [];
     for await (const page of store.uploadAreas(Date.now() + 60_000)) ids.push(...page.map((a) => a.handle.uploadId));
