@@ -88,7 +88,9 @@ describe('loadConfig', () => {
     ['MAX_TOKEN_HOURS', '0'],
     ['LOG_LEVEL', 'loud'],
     ['NODE_ENV', 'staging'],
-    ['DATABASE_URL', 'postgres://db.example/files'],
+    ['DATABASE_URL', 'mysql://db.example/files'],
+    ['DATABASE_POOL_MAX', '0'],
+    ['AUTH_KEYS_SECRET', 'too-short'],
     ['AUTH_JWT_PUBLIC_KEY_BASE64', b64('not a pem')],
     ['AUTH_JWT_PUBLIC_KEY_BASE64', b64('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n')],
     ['AUTH_JWT_PUBLIC_KEY_BASE64', b64(ec.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string)],
@@ -169,6 +171,37 @@ describe('ensureSecrets', () => {
     const file = path.join(root, 'not-a-directory');
     await fs.writeFile(file, '');
     expect(() => ensureSecrets(loadConfig({ UPLOAD_ROOT: path.join(file, 'data') }), () => {})).toThrow(/^UPLOAD_ROOT: /);
+  });
+
+  it('with PostgreSQL requires AUTH_SERVICE_TOKEN, UPLOAD_SIGNING_KEY and AUTH_KEYS_SECRET (one per instance would not be shared), and generates nothing', async () => {
+    const fresh = await tempDir('sl-secrets-');
+    const full = {
+      UPLOAD_ROOT: fresh,
+      DATABASE_URL: 'postgres://app:pw@db.example:5432/files',
+      AUTH_SERVICE_TOKEN: 'configured-service-token',
+      UPLOAD_SIGNING_KEY: 'configured-signing-key',
+      AUTH_KEYS_SECRET: 'configured-keys-secret',
+    };
+    for (const missing of ['AUTH_SERVICE_TOKEN', 'UPLOAD_SIGNING_KEY', 'AUTH_KEYS_SECRET'] as const) {
+      const env: Record<string, string> = { ...full };
+      delete env[missing];
+      let caught: unknown;
+      try {
+        ensureSecrets(loadConfig(env), () => {});
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught).toBeInstanceOf(ConfigError);
+      expect((caught as ConfigError).message).toBe(`${missing}: is required with a PostgreSQL DATABASE_URL (every instance must share it)`);
+    }
+    const warnings: string[] = [];
+    const c = ensureSecrets(loadConfig(full), (m) => warnings.push(m));
+    expect(c.databasePoolMax).toBe(10);
+    expect(c.auth.keysSecret).toBe('configured-keys-secret');
+    expect(c.auth.admin.password).toBeUndefined(); // no per-instance admin password either
+    expect(warnings).toEqual([]);
+    await expect(fs.access(path.join(fresh, 'secrets'))).rejects.toThrow();
+    await fs.rm(fresh, { recursive: true, force: true });
   });
 
   it('refuses missing secrets in production instead of generating them', () => {
