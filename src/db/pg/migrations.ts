@@ -51,16 +51,18 @@ export const pgMigrations: Migration[] = [
       );
       CREATE INDEX revoked_tokens_expiry ON revoked_tokens(expires_at);
 
+      -- COLLATE "C": ids, keys, folders and times compare byte by byte, as in SQLite, whatever
+      -- the database's locale, so listings, keyset pages and folder ranges agree with SQLite's.
       CREATE TABLE files (
-        id TEXT PRIMARY KEY,
-        key TEXT NOT NULL UNIQUE,
+        id TEXT COLLATE "C" PRIMARY KEY,
+        key TEXT COLLATE "C" NOT NULL UNIQUE,
         user_id TEXT NOT NULL,
-        folder TEXT NOT NULL,
+        folder TEXT COLLATE "C" NOT NULL,
         filename TEXT NOT NULL,
         size BIGINT NOT NULL,
         mime TEXT NOT NULL,
         sha256 TEXT NOT NULL,
-        created_at TEXT NOT NULL
+        created_at TEXT COLLATE "C" NOT NULL
       );
       CREATE INDEX files_user_recent ON files(user_id, created_at DESC, id DESC, folder);
       CREATE INDEX files_user_folder ON files(user_id, folder, created_at DESC, id DESC);
@@ -73,7 +75,7 @@ export const pgMigrations: Migration[] = [
         open_uploads BIGINT NOT NULL DEFAULT 0
       );
       CREATE TABLE uploads (
-        id TEXT PRIMARY KEY,
+        id TEXT COLLATE "C" PRIMARY KEY,
         user_id TEXT NOT NULL,
         mode TEXT NOT NULL,
         filename TEXT NOT NULL,
@@ -90,10 +92,11 @@ export const pgMigrations: Migration[] = [
         blob_ref TEXT NOT NULL DEFAULT '',
         lease_until BIGINT
       );
-      CREATE INDEX uploads_activity ON uploads(updated_at);
-      CREATE INDEX uploads_state ON uploads(state);
+      -- Keyset orders: stale uploads by (updated_at, id), lapsed assemblies by id within a state.
+      CREATE INDEX uploads_activity ON uploads(updated_at, id);
+      CREATE INDEX uploads_state ON uploads(state, id);
       CREATE TABLE upload_parts (
-        upload_id TEXT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+        upload_id TEXT COLLATE "C" NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
         part_number INTEGER NOT NULL,
         size BIGINT NOT NULL,
         sha256 TEXT NOT NULL,

@@ -1,65 +1,224 @@
 /**
- * UploadStore on PostgreSQL (skeleton: to be written).
+ * Upload sessions and their received parts on PostgreSQL, for many instances at once. Every
+ * race is decided by a conditional write on the upload's row (its row lock orders a part
+ * against a completion, two completions, an expiry against a late part), and its loser gets
+ * an outcome, never an error. An upload's declared size is reserved against the quota while
+ * it is open or assembling, and released in the transaction that ends it.
  */
-import type * as T from '../types.js';
+import type { DeleteUploadOutcome, FileRecord, PartRecord, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from '../types.js';
 import type { PgClient } from './client.js';
+import { insertFileIn } from './files.js';
+import { assertFits, changeUsage, lockUsage } from './quota.js';
 
-export class PgUploadStore implements T.UploadStore {
+interface UploadRow {
+  id: string;
+  user_id: string;
+  mode: string;
+  filename: string;
+  folder: string;
+  size: number;
+  mime: string;
+  sha256: string | null;
+  part_size: number;
+  part_count: number;
+  state: string;
+  file_key: string | null;
+  blob_ref: string;
+  lease_until: number | null;
+  created_at: number;
+  updated_at: number;
+}
+
+const toUpload = (r: UploadRow): UploadRecord => ({
+  id: r.id,
+  userId: r.user_id,
+  mode: r.mode as UploadRecord['mode'],
+  filename: r.filename,
+  folder: r.folder,
+  size: r.size,
+  mime: r.mime,
+  sha256: r.sha256,
+  partSize: r.part_size,
+  partCount: r.part_count,
+  state: r.state as UploadState,
+  fileKey: r.file_key,
+  blobRef: r.blob_ref,
+  leaseUntil: r.lease_until,
+  createdAt: r.created_at,
+  updatedAt: r.updated_at,
+});
+
+const toRow = (u: UploadRecord): UploadRow => ({
+  id: u.id,
+  user_id: u.userId,
+  mode: u.mode,
+  filename: u.filename,
+  folder: u.folder,
+  size: u.size,
+  mime: u.mime,
+  sha256: u.sha256,
+  part_size: u.partSize,
+  part_count: u.partCount,
+  state: u.state,
+  file_key: u.fileKey,
+  blob_ref: u.blobRef,
+  lease_until: u.leaseUntil,
+  created_at: u.createdAt,
+  updated_at: u.updatedAt,
+});
+
+interface PartRow {
+  part_number: number;
+  size: number;
+  sha256: string;
+  ref: string;
+}
+
+const toPart = (r: PartRow): PartRecord => ({ partNumber: r.part_number, size: r.size, sha256: r.sha256, ref: r.ref });
+
+const UPLOAD_COLUMNS = 'id, user_id, mode, filename, folder, size, mime, sha256, part_size, part_count, state, file_key, blob_ref, lease_until, created_at, updated_at';
+
+export class PgUploadStore implements UploadStore {
   constructor(private readonly db: PgClient) {}
 
-  async createUploads(_uploads: T.UploadRecord[], _quota: T.QuotaCheck): Promise<void> {
-    throw new Error('PgStore.uploads.createUploads: not written yet');
+  async createUploads(uploads: UploadRecord[], quota: QuotaCheck): Promise<void> {
+    const total = uploads.reduce((sum, u) => sum + u.size, 0);
+    await this.db.tx(async (c) => {
+      assertFits(await lockUsage(c, quota), quota, { bytes: total, files: uploads.length, uploads: uploads.length });
+      // All rows in one statement (JSON numbers below 2^53 convert to BIGINT exactly).
+      await c.query(
+        `INSERT INTO uploads (${UPLOAD_COLUMNS}) SELECT ${UPLOAD_COLUMNS} FROM json_populate_recordset(NULL::uploads, $1::json)`,
+        [JSON.stringify(uploads.map(toRow))],
+      );
+      await changeUsage(c, quota.userId, { reserved: total, uploads: uploads.length });
+    });
   }
 
-  async getUpload(_id: string): Promise<T.UploadRecord | null> {
-    throw new Error('PgStore.uploads.getUpload: not written yet');
+  async getUpload(id: string): Promise<UploadRecord | null> {
+    const { rows } = await this.db.query<UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE id = $1`, [id]);
+    return rows[0] ? toUpload(rows[0]) : null;
   }
 
-  async putPart(_uploadId: string, _part: T.PartRecord, _now: number): Promise<T.PutPartOutcome> {
-    throw new Error('PgStore.uploads.putPart: not written yet');
+  async putPart(uploadId: string, part: PartRecord, now: number): Promise<PutPartOutcome> {
+    return this.db.tx(async (c): Promise<PutPartOutcome> => {
+      // The condition is the write, and its row lock is held to COMMIT: a second copy of the
+      // same part, or beginAssembly, waits here, then sees this transaction's result.
+      const touched = await c.query(`UPDATE uploads SET updated_at = $2 WHERE id = $1 AND state = 'open'`, [uploadId, now]);
+      if (touched.rowCount !== 1) {
+        const exists = await c.query('SELECT 1 FROM uploads WHERE id = $1', [uploadId]);
+        return { outcome: exists.rowCount === 0 ? 'not_found' : 'not_open' };
+      }
+      // A new statement, so a fresh snapshot taken after the lock: the copy a racing
+      // transaction committed is the one read here as replaced. `old` reads the row as it was
+      // before `put` (one statement, one snapshot).
+      const { rows } = await c.query<PartRow>(
+        `WITH old AS (SELECT part_number, size, sha256, ref FROM upload_parts WHERE upload_id = $1 AND part_number = $2),
+         put AS (INSERT INTO upload_parts (upload_id, part_number, size, sha256, ref) VALUES ($1, $2, $3, $4, $5)
+           ON CONFLICT (upload_id, part_number) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, ref = excluded.ref)
+         SELECT * FROM old`,
+        [uploadId, part.partNumber, part.size, part.sha256, part.ref],
+      );
+      return { outcome: 'recorded', replaced: rows[0] ? toPart(rows[0]) : null };
+    });
   }
 
-  async listParts(_uploadId: string): Promise<T.PartRecord[]> {
-    throw new Error('PgStore.uploads.listParts: not written yet');
+  async listParts(uploadId: string): Promise<PartRecord[]> {
+    const { rows } = await this.db.query<PartRow>('SELECT part_number, size, sha256, ref FROM upload_parts WHERE upload_id = $1 ORDER BY part_number', [uploadId]);
+    return rows.map(toPart);
   }
 
-  async beginAssembly(_uploadId: string, _fileKey: string, _now: number, _leaseUntil: number): Promise<boolean> {
-    throw new Error('PgStore.uploads.beginAssembly: not written yet');
+  async beginAssembly(uploadId: string, fileKey: string, now: number, leaseUntil: number): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE uploads SET state = 'assembling', file_key = $2, lease_until = $3, updated_at = $4 WHERE id = $1 AND state = 'open'`,
+      [uploadId, fileKey, leaseUntil, now],
+    );
+    return r.rowCount === 1;
   }
 
-  async renewAssembly(_uploadId: string, _fileKey: string, _leaseUntil: number): Promise<boolean> {
-    throw new Error('PgStore.uploads.renewAssembly: not written yet');
+  async renewAssembly(uploadId: string, fileKey: string, leaseUntil: number): Promise<boolean> {
+    const r = await this.db.query(`UPDATE uploads SET lease_until = $3 WHERE id = $1 AND state = 'assembling' AND file_key = $2`, [uploadId, fileKey, leaseUntil]);
+    return r.rowCount === 1;
   }
 
-  async abortAssembly(_uploadId: string, _fileKey: string, _now: number): Promise<boolean> {
-    throw new Error('PgStore.uploads.abortAssembly: not written yet');
+  async abortAssembly(uploadId: string, fileKey: string, now: number): Promise<boolean> {
+    return this.reopen(uploadId, fileKey, now, false);
   }
 
-  async reclaimAssembly(_uploadId: string, _fileKey: string, _now: number): Promise<boolean> {
-    throw new Error('PgStore.uploads.reclaimAssembly: not written yet');
+  async reclaimAssembly(uploadId: string, fileKey: string, now: number): Promise<boolean> {
+    return this.reopen(uploadId, fileKey, now, true);
   }
 
-  async expiredAssemblies(_now: number, _limit: number, _afterId?: string): Promise<T.UploadRecord[]> {
-    throw new Error('PgStore.uploads.expiredAssemblies: not written yet');
+  /** assembling → open for this attempt; with `expiredOnly`, only once its lease ran out. */
+  private async reopen(uploadId: string, fileKey: string, now: number, expiredOnly: boolean): Promise<boolean> {
+    const r = await this.db.query(
+      `UPDATE uploads SET state = 'open', file_key = NULL, lease_until = NULL, updated_at = $3
+       WHERE id = $1 AND state = 'assembling' AND file_key = $2 AND (NOT $4 OR lease_until IS NULL OR lease_until <= $3)`,
+      [uploadId, fileKey, now, expiredOnly],
+    );
+    return r.rowCount === 1;
   }
 
-  async finishAssembly(_uploadId: string, _file: T.FileRecord): Promise<boolean> {
-    throw new Error('PgStore.uploads.finishAssembly: not written yet');
+  async expiredAssemblies(now: number, limit: number, afterId = ''): Promise<UploadRecord[]> {
+    const { rows } = await this.db.query<UploadRow>(
+      `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE state = 'assembling' AND (lease_until IS NULL OR lease_until <= $1) AND id > $2 ORDER BY id LIMIT $3`,
+      [now, afterId, limit],
+    );
+    return rows.map(toUpload);
   }
 
-  async deleteUpload(_id: string, _when?: { states?: T.UploadState[]; idleBefore?: number }): Promise<T.DeleteUploadOutcome> {
-    throw new Error('PgStore.uploads.deleteUpload: not written yet');
+  async finishAssembly(uploadId: string, file: FileRecord): Promise<boolean> {
+    return this.db.tx(async (c) => {
+      // Only the attempt holding the lease (known by its key) completes; a lost lease writes nothing.
+      const { rows } = await c.query<{ user_id: string; size: number }>(
+        `UPDATE uploads SET state = 'completed', lease_until = NULL, updated_at = $3
+         WHERE id = $1 AND state = 'assembling' AND file_key = $2 RETURNING user_id, size`,
+        [uploadId, file.key, Date.parse(file.createdAt)],
+      );
+      const done = rows[0];
+      if (!done) return false;
+      await changeUsage(c, done.user_id, { reserved: -done.size, uploads: -1 });
+      await insertFileIn(c, file);
+      await c.query('DELETE FROM upload_parts WHERE upload_id = $1', [uploadId]);
+      return true;
+    });
   }
 
-  async staleUploads(_before: number, _limit: number, _after?: { updatedAt: number; id: string }): Promise<T.UploadRecord[]> {
-    throw new Error('PgStore.uploads.staleUploads: not written yet');
+  async deleteUpload(id: string, when: { states?: UploadState[]; idleBefore?: number } = {}): Promise<DeleteUploadOutcome> {
+    return this.db.tx(async (c): Promise<DeleteUploadOutcome> => {
+      // One conditional DELETE (parts go with it, ON DELETE CASCADE): a part or a completion
+      // committed meanwhile is seen by its re-check, and the upload is then kept.
+      const { rows } = await c.query<UploadRow>(
+        `DELETE FROM uploads WHERE id = $1 AND ($2::text[] IS NULL OR state = ANY($2::text[])) AND ($3::bigint IS NULL OR updated_at < $3)
+         RETURNING ${UPLOAD_COLUMNS}`,
+        [id, when.states ?? null, when.idleBefore ?? null],
+      );
+      const gone = rows[0];
+      if (gone) {
+        if (gone.state === 'open' || gone.state === 'assembling') await changeUsage(c, gone.user_id, { reserved: -gone.size, uploads: -1 });
+        return { outcome: 'deleted', upload: toUpload(gone) };
+      }
+      const kept = await c.query<UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE id = $1`, [id]);
+      return kept.rows[0] ? { outcome: 'kept', upload: toUpload(kept.rows[0]) } : { outcome: 'not_found' };
+    });
   }
 
-  async countUploads(_state: T.UploadState): Promise<number> {
-    throw new Error('PgStore.uploads.countUploads: not written yet');
+  async staleUploads(before: number, limit: number, after?: { updatedAt: number; id: string }): Promise<UploadRecord[]> {
+    const { rows } = await this.db.query<UploadRow>(
+      `SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE updated_at < $1 AND state <> 'assembling' AND (updated_at, id) > ($2, $3)
+       ORDER BY updated_at, id LIMIT $4`,
+      [before, after?.updatedAt ?? -1, after?.id ?? '', limit],
+    );
+    return rows.map(toUpload);
   }
 
-  async knownUploadIds(_ids: string[]): Promise<Set<string>> {
-    throw new Error('PgStore.uploads.knownUploadIds: not written yet');
+  async countUploads(state: UploadState): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM uploads WHERE state = $1', [state]);
+    return rows[0]!.n;
+  }
+
+  async knownUploadIds(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const { rows } = await this.db.query<{ id: string }>('SELECT id FROM uploads WHERE id = ANY($1::text[])', [ids]);
+    return new Set(rows.map((r) => r.id));
   }
 }
