@@ -1,25 +1,103 @@
 /**
- * BatchStore on PostgreSQL (skeleton: to be written).
+ * Batch-download tokens on PostgreSQL: looked up by the token's sha256, never by the token.
+ * A row names its files by id, concatenated (32 hex characters each, no separator), as in
+ * SQLite. The per-user cap is checked and the row inserted under a transaction-scoped
+ * advisory lock on the user, so two instances creating batches for one user at once count
+ * each other's (a plain count-then-insert under READ COMMITTED lets both see room).
  */
-import type * as T from '../types.js';
+import { LimitReached } from '../../errors/index.js';
+import type { BatchRecord, BatchStore } from '../types.js';
 import type { PgClient } from './client.js';
 
-export class PgBatchStore implements T.BatchStore {
+const ID_LENGTH = 32;
+const FILE_ID = /^[0-9a-f]{32}$/;
+/** The advisory-lock class of batch caps (the lock's first key); the second is the user's hash. */
+const BATCH_LOCK_CLASS = 0x62617463; // 'batc'
+
+interface BatchRow {
+  token_hash: string;
+  user_id: string | null;
+  name: string;
+  compression: string;
+  file_ids: string;
+  file_count: number;
+  total_size: number;
+  created_at: number;
+  expires_at: number;
+}
+
+function splitIds(packed: string): string[] {
+  const ids: string[] = [];
+  for (let i = 0; i + ID_LENGTH <= packed.length; i += ID_LENGTH) ids.push(packed.slice(i, i + ID_LENGTH));
+  return ids;
+}
+
+const toBatch = (r: BatchRow): BatchRecord => ({
+  tokenHash: r.token_hash,
+  userId: r.user_id,
+  name: r.name,
+  compression: r.compression === 'deflate' ? 'deflate' : 'store',
+  fileIds: splitIds(r.file_ids),
+  fileCount: r.file_count,
+  totalSize: r.total_size,
+  createdAt: r.created_at,
+  expiresAt: r.expires_at,
+});
+
+const SQL = {
+  // Held until the transaction ends; users whose ids hash alike only wait for each other.
+  lockUser: 'SELECT pg_advisory_xact_lock($1, hashtext($2))',
+  insert: `INSERT INTO batch_downloads (token_hash, user_id, name, compression, file_ids, file_count, total_size, created_at, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+  open: 'SELECT COUNT(*) AS n FROM batch_downloads WHERE user_id = $1 AND expires_at > $2',
+  byHash: `SELECT token_hash, user_id, name, compression, file_ids, file_count, total_size, created_at, expires_at
+           FROM batch_downloads WHERE token_hash = $1 AND expires_at > $2`,
+  prune: 'DELETE FROM batch_downloads WHERE expires_at <= $1',
+};
+
+export class PgBatchStore implements BatchStore {
   constructor(private readonly db: PgClient) {}
 
-  async createBatch(_batch: T.BatchRecord, _maxOpen: number): Promise<void> {
-    throw new Error('PgStore.batches.createBatch: not written yet');
+  async createBatch(batch: BatchRecord, maxOpen: number): Promise<void> {
+    // A malformed id would shift every id after it when the row is read back.
+    if (!batch.fileIds.every((id) => FILE_ID.test(id))) throw new Error('createBatch: file ids must be 32 lower-case hex characters');
+    const values = [
+      batch.tokenHash,
+      batch.userId,
+      batch.name,
+      batch.compression,
+      batch.fileIds.join(''),
+      batch.fileCount,
+      batch.totalSize,
+      batch.createdAt,
+      batch.expiresAt,
+    ];
+    if (batch.userId === null) {
+      await this.db.query(SQL.insert, values); // a batch of no user is not capped
+      return;
+    }
+    const userId = batch.userId;
+    await this.db.tx(async (c) => {
+      await c.query(SQL.lockUser, [BATCH_LOCK_CLASS, userId]);
+      // Read after the lock: a statement started now sees every batch committed by whoever held it.
+      const open = (await c.query<{ n: number }>(SQL.open, [userId, batch.createdAt])).rows[0]!.n;
+      if (open >= maxOpen) {
+        throw new LimitReached('too_many_batches', `At most ${maxOpen} batch downloads may be unexpired at once; reuse a token or wait for one to expire`);
+      }
+      await c.query(SQL.insert, values);
+    });
   }
 
-  async countOpenBatches(_userId: string, _now: number): Promise<number> {
-    throw new Error('PgStore.batches.countOpenBatches: not written yet');
+  async countOpenBatches(userId: string, now: number): Promise<number> {
+    return (await this.db.query<{ n: number }>(SQL.open, [userId, now])).rows[0]!.n;
   }
 
-  async getBatch(_tokenHash: string, _now: number): Promise<T.BatchRecord | null> {
-    throw new Error('PgStore.batches.getBatch: not written yet');
+  async getBatch(tokenHash: string, now: number): Promise<BatchRecord | null> {
+    const row = (await this.db.query<BatchRow>(SQL.byHash, [tokenHash, now])).rows[0];
+    return row ? toBatch(row) : null;
   }
 
-  async pruneBatches(_now: number): Promise<number> {
-    throw new Error('PgStore.batches.pruneBatches: not written yet');
+  async pruneBatches(now: number): Promise<number> {
+    return (await this.db.query(SQL.prune, [now])).rowCount ?? 0;
   }
 }

@@ -1,41 +1,128 @@
 /**
- * UserStore on PostgreSQL (skeleton: to be written).
+ * Users on PostgreSQL. Usernames are unique case-insensitively (username_key = lower(username),
+ * UNIQUE), so two instances creating the same name at once cannot both succeed: the insert
+ * does nothing on conflict and the row count says who won, with no error code to sniff.
  */
-import type * as T from '../types.js';
+import { WrongState } from '../../errors/index.js';
+import type { NewUser, Role, UserPatch, UserRecord, UserStore } from '../types.js';
 import type { PgClient } from './client.js';
 
-export class PgUserStore implements T.UserStore {
+interface UserRow {
+  id: string;
+  username: string;
+  email: string | null;
+  password_hash: string;
+  role: string;
+  is_active: number;
+  quota_bytes: number | null;
+  created_at: string;
+}
+
+const toUser = (r: UserRow): UserRecord => ({
+  id: r.id,
+  username: r.username,
+  email: r.email,
+  passwordHash: r.password_hash,
+  role: r.role as Role,
+  isActive: r.is_active === 1,
+  quotaBytes: r.quota_bytes,
+  createdAt: r.created_at,
+});
+
+const COLUMNS = 'id, username, email, password_hash, role, is_active, quota_bytes, created_at';
+const LIVE = 'deleted_at IS NULL';
+
+const SQL = {
+  byId: `SELECT ${COLUMNS} FROM users WHERE id = $1 AND ${LIVE}`,
+  byName: `SELECT ${COLUMNS} FROM users WHERE username_key = $1 AND ${LIVE}`,
+  // SQLite's order is bytewise; "C" gives the same here whatever the database's locale.
+  list: `SELECT ${COLUMNS} FROM users WHERE ${LIVE} ORDER BY created_at COLLATE "C", id COLLATE "C"`,
+  count: `SELECT COUNT(*) AS n FROM users WHERE ${LIVE}`,
+  // Waits for a concurrent insert of the same name to commit, then does nothing: a race is an
+  // outcome. The key ($7) is lower-cased in JS, as SQLite's store does, so both key alike.
+  insert: `INSERT INTO users (id, username, username_key, email, password_hash, role, is_active, created_at)
+           VALUES ($1, $2, $7, $3, $4, $5, 1, $6)
+           ON CONFLICT DO NOTHING
+           RETURNING ${COLUMNS}`,
+  // One statement for every patch: a flag per column says whether to set it, so null can be set.
+  update: `UPDATE users SET
+             role = COALESCE($2, role),
+             password_hash = COALESCE($3, password_hash),
+             is_active = COALESCE($4::integer, is_active),
+             quota_bytes = CASE WHEN $5::boolean THEN $6::bigint ELSE quota_bytes END,
+             email = CASE WHEN $7::boolean THEN $8::text ELSE email END
+           WHERE id = $1 AND ${LIVE}
+           RETURNING ${COLUMNS}`,
+  // The row stays (disabled) so tokens already issued to this id keep failing the check.
+  delete: `UPDATE users SET is_active = 0, deleted_at = $2, username_key = 'deleted:' || id WHERE id = $1 AND ${LIVE}`,
+};
+
+export class PgUserStore implements UserStore {
   constructor(private readonly db: PgClient) {}
 
-  async createUser(_user: T.NewUser): Promise<T.UserRecord> {
-    throw new Error('PgStore.users.createUser: not written yet');
+  /** The new record, or null when the username (or the id) is taken. */
+  private async insert(user: NewUser): Promise<UserRecord | null> {
+    const { rows } = await this.db.query<UserRow>(SQL.insert, [
+      user.id,
+      user.username,
+      user.email,
+      user.passwordHash,
+      user.role,
+      user.createdAt,
+      user.username.toLowerCase(),
+    ]);
+    return rows[0] ? toUser(rows[0]) : null;
   }
 
-  async createUserIfAbsent(_user: T.NewUser): Promise<{ created: boolean; user: T.UserRecord }> {
-    throw new Error('PgStore.users.createUserIfAbsent: not written yet');
+  async createUser(user: NewUser): Promise<UserRecord> {
+    const created = await this.insert(user);
+    if (!created) throw new WrongState('username_taken', `Username "${user.username}" is already taken`);
+    return created;
   }
 
-  async getUserById(_id: string): Promise<T.UserRecord | null> {
-    throw new Error('PgStore.users.getUserById: not written yet');
+  async createUserIfAbsent(user: NewUser): Promise<{ created: boolean; user: UserRecord }> {
+    const created = await this.insert(user);
+    if (created) return { created: true, user: created };
+    const holder = await this.getUserByUsername(user.username);
+    // No holder: the clash was on the id, which callers draw at random (a programmer error).
+    if (!holder) throw new Error(`user id ${user.id} is already in use`);
+    return { created: false, user: holder };
   }
 
-  async getUserByUsername(_username: string): Promise<T.UserRecord | null> {
-    throw new Error('PgStore.users.getUserByUsername: not written yet');
+  async getUserById(id: string): Promise<UserRecord | null> {
+    const { rows } = await this.db.query<UserRow>(SQL.byId, [id]);
+    return rows[0] ? toUser(rows[0]) : null;
   }
 
-  async listUsers(): Promise<T.UserRecord[]> {
-    throw new Error('PgStore.users.listUsers: not written yet');
+  async getUserByUsername(username: string): Promise<UserRecord | null> {
+    const { rows } = await this.db.query<UserRow>(SQL.byName, [username.toLowerCase()]);
+    return rows[0] ? toUser(rows[0]) : null;
   }
 
-  async updateUser(_id: string, _patch: T.UserPatch): Promise<T.UserRecord | null> {
-    throw new Error('PgStore.users.updateUser: not written yet');
-  }
-
-  async deleteUser(_id: string): Promise<boolean> {
-    throw new Error('PgStore.users.deleteUser: not written yet');
+  async listUsers(): Promise<UserRecord[]> {
+    return (await this.db.query<UserRow>(SQL.list)).rows.map(toUser);
   }
 
   async countUsers(): Promise<number> {
-    throw new Error('PgStore.users.countUsers: not written yet');
+    return (await this.db.query<{ n: number }>(SQL.count)).rows[0]!.n;
+  }
+
+  async updateUser(id: string, patch: UserPatch): Promise<UserRecord | null> {
+    const { rows } = await this.db.query<UserRow>(SQL.update, [
+      id,
+      patch.role ?? null,
+      patch.passwordHash ?? null,
+      patch.isActive === undefined ? null : patch.isActive ? 1 : 0,
+      patch.quotaBytes !== undefined,
+      patch.quotaBytes ?? null,
+      patch.email !== undefined,
+      patch.email ?? null,
+    ]);
+    return rows[0] ? toUser(rows[0]) : null;
+  }
+
+  async deleteUser(id: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(SQL.delete, [id, new Date().toISOString()]);
+    return (rowCount ?? 0) > 0;
   }
 }
