@@ -3,7 +3,7 @@
  * Fastify 5 + zod type provider (every route's schema validates and documents),
  * one error handler, the guard hook, then each domain's routes.
  */
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import formbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
 import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
@@ -47,7 +47,10 @@ export interface BuildOptions {
 }
 
 export async function buildApp(config: Config, opts: BuildOptions = {}): Promise<FastifyInstance> {
-  const ctx = await createContext(config, opts.clock);
+  let log: FastifyBaseLogger | undefined; // the app's logger, once the app exists
+  const ctx = await createContext(config, opts.clock, {
+    onDatabaseError: (err) => log?.warn({ err }, 'a database connection was lost; the pool reconnects'),
+  });
   await ctx.uploads.reconcile(); // before the first request: see UploadService.reconcile
   const app = Fastify({
     logger: opts.logger === false ? false : loggerOptions(config.logLevel, opts.logStream),
@@ -70,6 +73,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler,
   });
+  log = app.log;
   // Connection caps, 100-continue only once authorised, a minimum body rate (docs/api.md, Limits).
   new ConnectionGate(
     { maxConnections: config.limits.maxConnections, maxPerAddress: config.limits.maxConnectionsPerAddress },

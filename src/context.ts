@@ -59,12 +59,17 @@ export function keyRingOptions(config: Config): KeyRingOptions {
   return { store: new FileKeyStore(a.keysDir), alg: a.alg, retentionSeconds };
 }
 
-export async function createContext(config: Config, clock: Clock = systemClock): Promise<AppContext> {
+export interface ContextOptions {
+  /** A pooled database connection failed while idle (a database restart): the pool reconnects. */
+  onDatabaseError?: (err: Error) => void;
+}
+
+export async function createContext(config: Config, clock: Clock = systemClock, opts: ContextOptions = {}): Promise<AppContext> {
   if (!config.auth.serviceToken || !config.signingKey) {
     throw new Error('createContext needs a config with secrets (see ensureSecrets)');
   }
   const blobs = await openBlobStore(config);
-  const store = await openMetadataStore(config);
+  const store = await openMetadataStore(config, { onIdleError: opts.onDatabaseError });
   const keys = await KeyRing.open({ ...keyRingOptions(config), clock });
   const signer = new TokenSigner(keys, {
     issuer: config.auth.issuer,
