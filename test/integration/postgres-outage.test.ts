@@ -40,7 +40,7 @@ describePostgres('PostgreSQL outage', () => {
     pgctl('stop');
   });
 
-  const listing = () => s.asService({ method: 'GET', url: '/v1/files/list?user_id=u1' });
+  const listing = () => s.asService({ method: 'GET', url: '/v1/files/all?user_id=u1' });
 
   it('answers 503 on /healthz and 503 JSON on routes while the database is down, and recovers when it is back', async () => {
     expect((await s.app.inject({ method: 'GET', url: '/healthz' })).json()).toMatchObject({ status: 'ok', db: 'ok' });
