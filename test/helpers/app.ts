@@ -1,6 +1,11 @@
 /**
  * Test harness: a real app on a fresh temporary UPLOAD_ROOT with known secrets.
  * `inject` for most tests; `app.listen()` for the ones that need a real socket.
+ *
+ * SL_TEST_DATABASE=postgres (the `postgres` project in vitest.config.ts) runs the same suites
+ * on PostgreSQL: each server gets a fresh schema on the test cluster, and the same one again
+ * when it is started anew on the same root (a restart keeps its records and signing keys).
+ * A test that gives DATABASE_URL itself keeps it.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -10,6 +15,7 @@ import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fas
 import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Clock } from '../../src/util/clock.js';
+import { freshSchema } from './postgres.js';
 
 export interface TestServer {
   app: FastifyInstance;
@@ -58,9 +64,32 @@ export function testEnv(root: string, overrides: Record<string, string> = {}): R
   };
 }
 
+/** The engine the HTTP suites run on: SQLite unless the `postgres` project asks. */
+export const testDatabase: 'sqlite' | 'postgres' = process.env.SL_TEST_DATABASE === 'postgres' ? 'postgres' : 'sqlite';
+
+interface TestSchema {
+  url: string;
+  /** AUTH_KEYS_SECRET: signing keys sealed under it must open again after a restart. */
+  keysSecret: string;
+  drop(): Promise<void>;
+}
+const schemasByRoot = new Map<string, TestSchema>();
+
+/** DATABASE_URL and AUTH_KEYS_SECRET for a server on `root` under the postgres project; none otherwise. */
+async function databaseEnv(root: string, overrides: Record<string, string>): Promise<Record<string, string>> {
+  if (testDatabase !== 'postgres' || overrides.DATABASE_URL) return {};
+  let schema = schemasByRoot.get(root);
+  if (!schema) {
+    const fresh = await freshSchema('http');
+    schema = { url: fresh.url, keysSecret: 'keys-' + randomBytes(24).toString('hex'), drop: fresh.drop };
+    schemasByRoot.set(root, schema);
+  }
+  return { DATABASE_URL: schema.url, AUTH_KEYS_SECRET: schema.keysSecret };
+}
+
 export async function startTestServer(overrides: Record<string, string> = {}, existingRoot?: string, opts: { clock?: Clock } = {}): Promise<TestServer> {
   const root = existingRoot ?? (await tempDir());
-  const env = testEnv(root, overrides);
+  const env = testEnv(root, { ...(await databaseEnv(root, overrides)), ...overrides });
   const config = loadConfig(env);
   const app = await buildApp(config, { logger: false, clock: opts.clock });
   await app.ready();
@@ -86,7 +115,10 @@ export async function startTestServer(overrides: Record<string, string> = {}, ex
     },
     async close() {
       await app.close();
-      if (!existingRoot) await fs.rm(root, { recursive: true, force: true });
+      if (existingRoot) return; // the caller may start another server on it (kept with its schema)
+      await fs.rm(root, { recursive: true, force: true });
+      await schemasByRoot.get(root)?.drop();
+      schemasByRoot.delete(root);
     },
   };
   return server;
