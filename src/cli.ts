@@ -50,8 +50,14 @@ async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (area === 'keys' && action === 'rotate') {
-    const kid = await KeyRing.rotate(keyRingOptions(config));
-    process.stdout.write(`new active key: ${kid}\n`);
+    // With PostgreSQL the key ring lives in the database, reached through the store's pool.
+    const store = await openMetadataStore(config);
+    try {
+      const kid = await KeyRing.rotate(keyRingOptions(config, store));
+      process.stdout.write(`new active key: ${kid}\n`);
+    } finally {
+      await store.close();
+    }
     return 0;
   }
   if (area !== 'users' || !action) {

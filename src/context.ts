@@ -2,18 +2,24 @@
  * Wiring: builds every service from the Config once. `buildApp` and the CLI both use it,
  * so the HTTP layer and the command line run the same code.
  */
-import type { Config } from './config/config.js';
+import { ConfigError, type Config } from './config/config.js';
+import { isShared } from './config/secrets.js';
 import { openMetadataStore } from './db/open.js';
+import { PgKeyStore } from './db/pg/key-store.js';
+import { PgFailureCounts } from './db/pg/login-failures.js';
+import type { PgMetadataStore } from './db/pg/store.js';
 import type { MetadataStore } from './db/types.js';
 import { externalVerifier } from './auth/external.js';
 import { Guard } from './auth/guard.js';
 import { HashPool } from './auth/hash-pool.js';
 import { KeyRing, type KeyRingOptions } from './auth/keyring.js';
+import type { KeyStore } from './auth/key-store.js';
 import { FileKeyStore } from './auth/key-store-file.js';
+import { KeySealer } from './auth/key-store-seal.js';
 import { PasswordHasher } from './auth/passwords.js';
 import { ProfileService } from './auth/profile.js';
 import { SessionService } from './auth/sessions.js';
-import { LoginThrottle } from './auth/throttle.js';
+import { LoginThrottle, type FailureCounts } from './auth/throttle.js';
 import { TokenIssuer } from './auth/token-issuer.js';
 import { TokenSigner } from './auth/tokens.js';
 import { UserService } from './auth/users.js';
@@ -52,11 +58,37 @@ export interface AppContext {
   hashPool: HashPool;
 }
 
-export function keyRingOptions(config: Config): KeyRingOptions {
+/** The PostgreSQL pool behind `store`, when that is what DATABASE_URL names. */
+function sharedPool(config: Config, store: MetadataStore | undefined): PgMetadataStore['pg'] | undefined {
+  if (!isShared(config.databaseUrl)) return undefined;
+  const pg = store && 'pg' in store ? (store as PgMetadataStore).pg : undefined;
+  // Keys kept in files here would be this instance's alone: a rotation nobody else sees.
+  if (!pg) throw new Error('with a PostgreSQL DATABASE_URL, pass the open metadata store (its pool holds the signing keys)');
+  return pg;
+}
+
+/**
+ * Signing keys: in the database with PostgreSQL (one ring for every instance, private parts
+ * sealed under AUTH_KEYS_SECRET), else in AUTH_KEYS_DIR. `store` is the open metadata store,
+ * required with PostgreSQL.
+ */
+export function keyRingOptions(config: Config, store?: MetadataStore): KeyRingOptions {
   const a = config.auth;
   // A retired key must outlive every token it signed: the longest lifetime we issue.
   const retentionSeconds = Math.max(a.accessTtlSeconds, a.refreshTtlSeconds, a.maxTokenHours * 3600);
-  return { store: new FileKeyStore(a.keysDir), alg: a.alg, retentionSeconds };
+  const pg = sharedPool(config, store);
+  let keyStore: KeyStore = new FileKeyStore(a.keysDir);
+  if (pg) {
+    if (!a.keysSecret) throw new ConfigError('AUTH_KEYS_SECRET', 'is required with a PostgreSQL DATABASE_URL (every instance must share it)');
+    keyStore = new PgKeyStore(pg, new KeySealer(a.keysSecret));
+  }
+  return { store: keyStore, alg: a.alg, retentionSeconds };
+}
+
+/** Login-failure counts per username: in the shared database with PostgreSQL, else in memory. */
+function loginFailureCounts(config: Config, store: MetadataStore): FailureCounts | undefined {
+  const pg = sharedPool(config, store);
+  return pg ? new PgFailureCounts(pg) : undefined;
 }
 
 export interface ContextOptions {
@@ -70,7 +102,12 @@ export async function createContext(config: Config, clock: Clock = systemClock, 
   }
   const blobs = await openBlobStore(config);
   const store = await openMetadataStore(config, { onIdleError: opts.onDatabaseError });
-  const keys = await KeyRing.open({ ...keyRingOptions(config), clock });
+  // A key ring that cannot open (AUTH_KEYS_SECRET does not open the stored keys) stops the
+  // start; the pool is closed so that nothing keeps the process alive after the one-line error.
+  const keys = await KeyRing.open({ ...keyRingOptions(config, store), clock }).catch(async (err: unknown) => {
+    await store.close().catch(() => undefined);
+    throw err;
+  });
   const signer = new TokenSigner(keys, {
     issuer: config.auth.issuer,
     audience: config.auth.audience,
@@ -84,7 +121,11 @@ export async function createContext(config: Config, clock: Clock = systemClock, 
   });
   const hashPool = new HashPool({ concurrency: config.auth.passwordHashConcurrency, queue: config.auth.passwordHashQueue });
   const users = new UserService(store.users, new PasswordHasher(hashPool, config.auth.scryptLogN), store.tokens);
-  const throttle = new LoginThrottle({ failuresPerWindow: config.auth.loginRateLimitPerMinute, now: () => clock.now() });
+  const throttle = new LoginThrottle({
+    failuresPerWindow: config.auth.loginRateLimitPerMinute,
+    now: () => clock.now(),
+    counts: loginFailureCounts(config, store),
+  });
   const sessions = new SessionService(users, signer, store.tokens, throttle, { refreshReuseGraceSeconds: config.auth.refreshReuseGraceSeconds });
   const issuer = new TokenIssuer(signer, users, store.tokens, { maxTokenHours: config.auth.maxTokenHours });
   const guard = new Guard({

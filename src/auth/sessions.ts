@@ -64,17 +64,19 @@ export class SessionService {
    * username + address, and a username under a guessing flood is answered a little later.
    */
   async login(username: string, password: string, ip: string): Promise<{ tokens: TokenPair; user: UserRecord }> {
-    const attempt = this.throttle.begin(username, ip);
+    const attempt = await this.throttle.begin(username, ip);
     if (attempt.delayMs > 0) await sleep(attempt.delayMs);
+    let result: { tokens: TokenPair; user: UserRecord };
     try {
-      const result = await this.checkPassword(username, password);
-      attempt.succeeded();
-      return result;
+      result = await this.checkPassword(username, password);
     } catch (err) {
-      if (err instanceof NotAuthenticated) attempt.failed(); // invalid_credentials
-      else attempt.abandoned(); // e.g. 503 login_busy: no password was checked
+      // Settled before answering: with shared counts, the next guess on any instance sees it.
+      if (err instanceof NotAuthenticated) await attempt.failed(); // invalid_credentials
+      else await attempt.abandoned(); // e.g. 503 login_busy: no password was checked
       throw err;
     }
+    await attempt.succeeded();
+    return result;
   }
 
   private async checkPassword(username: string, password: string): Promise<{ tokens: TokenPair; user: UserRecord }> {
@@ -135,5 +137,10 @@ export class SessionService {
    */
   pruneExpired(at = now()): Promise<number> {
     return this.tokens.pruneTokens(at - CLOCK_TOLERANCE_S);
+  }
+
+  /** Housekeeping: forgets login-failure windows that have ended (`at` in unix ms). */
+  pruneLoginFailures(at: number): Promise<number> {
+    return this.throttle.prune(at);
   }
 }

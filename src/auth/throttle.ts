@@ -2,56 +2,88 @@
  * Login throttling (docs/api.md, "Limits"): successful logins never count; failures are limited per
  * client address and per (username, address); a username guessed at from many addresses is
  * slowed down a little, never locked, so an attacker cannot keep its owner out.
- * Fixed one-minute windows, in memory.
+ * Fixed windows (one minute). The per-username counts (username + address, and username alone)
+ * go through the FailureCounts port: in memory for one instance, in the database when several
+ * share it (src/db/pg/login-failures.ts), so N instances do not give an attacker N budgets.
+ * The per-address count stays in each instance's memory: it guards that instance's hashing
+ * threads, and a guessed username is limited by the shared counts whichever instance answers.
  */
 import { RateLimited } from '../errors/index.js';
+
+/** Failure counts per key in fixed windows. Keys are opaque text without NUL characters. */
+export interface FailureCounts {
+  /**
+   * Counts one failure for `key` in its window (a window of `windowMs` opens when none is open
+   * at `now`), unless `limit` failures are counted there already (null: no limit): then nothing
+   * changes and the answer is how long until the window ends. One atomic step, so attempts
+   * racing on any number of instances never count past the limit.
+   */
+  take(key: string, limit: number | null, windowMs: number, now: number): Promise<{ counted: true } | { counted: false; retryInMs: number }>;
+  /** Failures counted for `key` in the window open at `now` (0 when none is). */
+  count(key: string, now: number): Promise<number>;
+  /** Takes one failure back (an attempt counted in advance that did not fail), in the window open at `now`. */
+  forgive(key: string, now: number): Promise<void>;
+  /** Forgets the key's window (a successful login). */
+  reset(key: string): Promise<void>;
+  /** Drops the windows that ended at or before `now`; returns how many. */
+  prune(now: number): Promise<number>;
+}
 
 /** Beyond this many keys, expired windows are dropped, then the oldest ones. */
 const MAX_KEYS = 100_000;
 
-/** Failure counts per key in fixed windows. */
-export class FailureThrottle {
+/** FailureCounts in this process's memory: each step is synchronous, hence atomic here. */
+export class MemoryFailureCounts implements FailureCounts {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
 
-  constructor(
-    private readonly maxFailures: number,
-    private readonly windowMs = 60_000,
-  ) {}
-
-  /** Milliseconds until `key` may try again, or 0 when it may try now. */
-  blockedFor(key: string, now = Date.now()): number {
+  /** Milliseconds until `key` may be counted again under `limit`, or 0 when it may be now. */
+  blockedFor(key: string, limit: number, now: number): number {
     const w = this.windows.get(key);
-    if (!w || w.resetAt <= now) return 0;
-    return w.count >= this.maxFailures ? w.resetAt - now : 0;
+    return w && w.resetAt > now && w.count >= limit ? w.resetAt - now : 0;
   }
 
-  /** Failures counted for `key` in the current window. */
-  count(key: string, now = Date.now()): number {
+  /** `take`, answered at once: for callers that must decide before anything else runs. */
+  takeNow(key: string, limit: number | null, windowMs: number, now: number): { counted: true } | { counted: false; retryInMs: number } {
+    const w = this.windows.get(key);
+    if (!w || w.resetAt <= now) {
+      if (this.windows.size >= MAX_KEYS) this.evict(now);
+      this.windows.set(key, { count: 1, resetAt: now + windowMs });
+      return { counted: true };
+    }
+    if (limit !== null && w.count >= limit) return { counted: false, retryInMs: w.resetAt - now };
+    w.count += 1;
+    return { counted: true };
+  }
+
+  async take(key: string, limit: number | null, windowMs: number, now: number): Promise<{ counted: true } | { counted: false; retryInMs: number }> {
+    return this.takeNow(key, limit, windowMs, now);
+  }
+
+  async count(key: string, now: number): Promise<number> {
     const w = this.windows.get(key);
     return w && w.resetAt > now ? w.count : 0;
   }
 
-  recordFailure(key: string, now = Date.now()): void {
-    const w = this.windows.get(key);
-    if (!w || w.resetAt <= now) {
-      if (this.windows.size >= MAX_KEYS) this.prune(now);
-      this.windows.set(key, { count: 1, resetAt: now + this.windowMs });
-    } else {
-      w.count += 1;
-    }
+  async forgive(key: string, now: number): Promise<void> {
+    this.forgiveNow(key, now);
   }
 
-  /** Takes one failure back (an attempt counted in advance that did not fail). */
-  forgive(key: string, now = Date.now()): void {
+  forgiveNow(key: string, now: number): void {
     const w = this.windows.get(key);
     if (w && w.resetAt > now && w.count > 0) w.count -= 1;
   }
 
-  reset(key: string): void {
+  async reset(key: string): Promise<void> {
     this.windows.delete(key);
   }
 
-  private prune(now: number): void {
+  async prune(now: number): Promise<number> {
+    const before = this.windows.size;
+    for (const [key, w] of this.windows) if (w.resetAt <= now) this.windows.delete(key);
+    return before - this.windows.size;
+  }
+
+  private evict(now: number): void {
     for (const [key, w] of this.windows) if (w.resetAt <= now) this.windows.delete(key);
     // Still full of live windows: forget the oldest (a flood of fresh keys must not grow memory).
     for (const key of this.windows.keys()) {
@@ -88,64 +120,86 @@ export interface LoginThrottleOptions {
   /** …up to this much. */
   maxDelayMs?: number;
   now?: () => number;
+  /** Where the per-username counts live: shared by every instance on one database. Default: memory. */
+  counts?: FailureCounts;
 }
 
 /** One login attempt, counted as a failure in advance; settle it exactly once. */
 export interface LoginAttempt {
   /** Wait this long before checking the password (the username is under a guessing flood). */
   readonly delayMs: number;
-  succeeded(): void;
-  failed(): void;
+  succeeded(): Promise<void>;
+  failed(): Promise<void>;
   /** Neither (the hashing queue was full, an internal error): the attempt is taken back. */
-  abandoned(): void;
+  abandoned(): Promise<void>;
 }
 
+/** Keys as JSON arrays: unambiguous whatever a username holds, and never a NUL character. */
+const pairKey = (user: string, net: string) => JSON.stringify(['pair', user, net]);
+const userKey = (user: string) => JSON.stringify(['user', user]);
+
 export class LoginThrottle {
-  private readonly pair: FailureThrottle;
-  private readonly address: FailureThrottle;
-  /** Per username across addresses: never blocks, only slows down. */
-  private readonly account: FailureThrottle;
+  /** Per address, in this instance's memory. */
+  private readonly address = new MemoryFailureCounts();
+  /** Per (username, address), limited, and per username across addresses, counted only to slow down. */
+  private readonly counts: FailureCounts;
   private readonly now: () => number;
+  private readonly windowMs: number;
 
   constructor(private readonly opts: LoginThrottleOptions) {
-    const windowMs = opts.windowMs ?? 60_000;
-    this.pair = new FailureThrottle(opts.failuresPerWindow, windowMs);
-    this.address = new FailureThrottle(opts.failuresPerWindow * 3, windowMs);
-    this.account = new FailureThrottle(Number.POSITIVE_INFINITY, windowMs);
+    this.windowMs = opts.windowMs ?? 60_000;
+    this.counts = opts.counts ?? new MemoryFailureCounts();
     this.now = opts.now ?? Date.now;
   }
 
   /** Throws 429 when this address, or this address for this username, has failed too often. */
-  begin(username: string, ip: string): LoginAttempt {
+  async begin(username: string, ip: string): Promise<LoginAttempt> {
     const now = this.now();
     const user = username.toLowerCase();
     const net = addressKey(ip);
-    const pairKey = `${user}\u0000${net}`;
-    const wait = Math.max(this.pair.blockedFor(pairKey, now), this.address.blockedFor(net, now));
-    if (wait > 0) throw new RateLimited(wait / 1000);
-    // Counted before the password is checked and taken back on success: concurrent guesses
-    // cannot all slip in while the first of them is still being hashed.
-    this.pair.recordFailure(pairKey, now);
-    this.address.recordFailure(net, now);
-    const excess = this.account.count(user, now) - this.opts.failuresPerWindow;
+    const addressLimit = this.opts.failuresPerWindow * 3;
+    const addressWait = this.address.blockedFor(net, addressLimit, now);
+    if (addressWait > 0) throw new RateLimited(addressWait / 1000);
+    // Counted before the password is checked and taken back on success: concurrent guesses,
+    // on this instance or any other, cannot all slip in while the first is still being hashed.
+    const pair = pairKey(user, net);
+    const [byPair, userFailures] = await Promise.all([
+      this.counts.take(pair, this.opts.failuresPerWindow, this.windowMs, now),
+      this.counts.count(userKey(user), now),
+    ]);
+    if (!byPair.counted) throw new RateLimited(byPair.retryInMs / 1000);
+    const byAddress = this.address.takeNow(net, addressLimit, this.windowMs, this.now());
+    if (!byAddress.counted) {
+      // The address filled up while the pair was being counted: that count is taken back.
+      await this.counts.forgive(pair, this.now());
+      throw new RateLimited(byAddress.retryInMs / 1000);
+    }
+    const excess = userFailures - this.opts.failuresPerWindow;
     const delayMs = excess > 0 ? Math.min(this.opts.maxDelayMs ?? 1000, excess * (this.opts.delayStepMs ?? 50)) : 0;
     let settled = false;
-    const once = (fn: () => void) => () => {
+    const once = (fn: () => Promise<void>) => async () => {
       if (settled) return;
       settled = true;
-      fn();
+      await fn();
     };
     return {
       delayMs,
-      succeeded: once(() => {
-        this.pair.reset(pairKey);
-        this.address.forgive(net, this.now());
+      succeeded: once(async () => {
+        this.address.forgiveNow(net, this.now());
+        await this.counts.reset(pair);
       }),
-      failed: once(() => this.account.recordFailure(user, this.now())),
-      abandoned: once(() => {
-        this.pair.forgive(pairKey, this.now());
-        this.address.forgive(net, this.now());
+      failed: once(async () => {
+        await this.counts.take(userKey(user), null, this.windowMs, this.now());
+      }),
+      abandoned: once(async () => {
+        this.address.forgiveNow(net, this.now());
+        await this.counts.forgive(pair, this.now());
       }),
     };
+  }
+
+  /** Housekeeping: forgets windows that have ended (the shared ones too). */
+  async prune(now = this.now()): Promise<number> {
+    return (await this.counts.prune(now)) + (await this.address.prune(now));
   }
 }

@@ -103,6 +103,8 @@ export function startHousekeeping(
       // Revocations outlive exp by the clock tolerance (a token is accepted that long).
       { name: 'token prune', run: () => ctx.sessions.pruneExpired() },
       { name: 'batch prune', run: (now) => ctx.store.batches.pruneBatches(Math.floor(now / 1000)) },
+      // Ended login-failure windows (rows in the shared database with PostgreSQL).
+      { name: 'login failure prune', run: (now) => ctx.sessions.pruneLoginFailures(now) },
     ],
   });
   housekeeper.start();

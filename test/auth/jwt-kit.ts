@@ -13,7 +13,7 @@ import type { TestServer } from '../helpers/app.js';
 
 /** Every key in the server's key store, retired ones included. */
 export function storedKeys(s: TestServer): Promise<StoredKey[]> {
-  return keyRingOptions(s.config).store.list();
+  return keyRingOptions(s.config, s.app.ctx.store).store.list();
 }
 
 /** The key the server signs with (the ring's rule: the greatest one not retired). */

@@ -101,7 +101,7 @@ describe('rotation', () => {
     const oldToken = (await login(s, 'admin', s.adminPassword)).json().access_token;
     const oldMinted = await s.tokenFor('rot-user');
 
-    const newKid = await KeyRing.rotate(keyRingOptions(s.config));
+    const newKid = await KeyRing.rotate(keyRingOptions(s.config, s.app.ctx.store));
     expect(newKid).not.toBe(oldKid);
     const stored = await storedKeys(s);
     expect(stored.find((k) => k.kid === oldKid)!.retiredAt).not.toBeNull();
@@ -116,7 +116,7 @@ describe('rotation', () => {
   });
 
   it('a running ring signs with a rotated key by itself once its refresh interval has passed', async () => {
-    const opts = { ...keyRingOptions(s.config), refreshSeconds: 0 };
+    const opts = { ...keyRingOptions(s.config, s.app.ctx.store), refreshSeconds: 0 };
     const ring = await KeyRing.open(opts);
     const signer = new TokenSigner(ring, { issuer: 'i', audience: 'a', accessTtlSeconds: 60, refreshTtlSeconds: 60 });
     const before = ring.signingKey().kid;

@@ -5,8 +5,9 @@
  * wrong password.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FailureThrottle } from '../../src/auth/throttle.js';
+import { MemoryFailureCounts } from '../../src/auth/throttle.js';
 import { startTestServer, type TestServer } from '../helpers/app.js';
+import { failureCountsConformance } from './failure-counts-conformance.js';
 import { createUser, login } from './jwt-kit.js';
 
 describe('login throttling (LOGIN_RATE_LIMIT=3)', () => {
@@ -32,28 +33,8 @@ describe('login throttling (LOGIN_RATE_LIMIT=3)', () => {
   });
 });
 
-describe('FailureThrottle windows', () => {
-  it('blocks after max failures and lets the key try again once the window has passed', () => {
-    const t = new FailureThrottle(3, 60_000);
-    const start = 1_000_000;
-    for (let i = 0; i < 2; i++) t.recordFailure('k', start + i);
-    expect(t.blockedFor('k', start + 10)).toBe(0);
-    t.recordFailure('k', start + 20);
-    expect(t.blockedFor('k', start + 30)).toBe(60_000 - 30);
-    expect(t.blockedFor('other', start + 30)).toBe(0);
-    expect(t.blockedFor('k', start + 60_001)).toBe(0);
-    t.recordFailure('k', start + 60_002); // a new window starts counting from one
-    expect(t.blockedFor('k', start + 60_003)).toBe(0);
-  });
-
-  it('reset clears the count (a successful login)', () => {
-    const t = new FailureThrottle(2);
-    t.recordFailure('k');
-    t.reset('k');
-    t.recordFailure('k');
-    expect(t.blockedFor('k')).toBe(0);
-  });
-});
+// The windows behind the limits, in memory (one instance); on PostgreSQL: test/db/pg-login-throttle.test.ts.
+failureCountsConformance('memory', async () => ({ counts: new MemoryFailureCounts(), cleanup: async () => undefined }), { shared: false });
 
 describe('login answers that reveal nothing', () => {
   let s: TestServer;
