@@ -16,9 +16,10 @@ import { nginxVersion } from './lib/nginx.mjs';
 import { run as runCmd, stopAll } from './lib/proc.mjs';
 import { formatSummary, profilesIn, summarize } from './lib/profile.mjs';
 import { errorRow, markdownTable } from './lib/report.mjs';
+import { startPostgres } from './lib/postgres.mjs';
 import { BENCH_DIR, pinBuild, REPO_DIR } from './lib/server.mjs';
 
-const CASES = ['download', 'upload', 'rss', 'small-gets', 'listing', 'zip', 'concurrent-uploads', 'guard'];
+const CASES = ['download', 'upload', 'rss', 'small-gets', 'listing', 'zip', 'concurrent-uploads', 'guard', 'round-trips', 'scale-out'];
 
 function parseArgs(argv) {
   const opts = { quick: false, only: null, reps: null, profile: null, keep: false, waitQuiet: null };
@@ -50,6 +51,14 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (!existsSync(path.join(REPO_DIR, 'dist/main.js'))) throw new Error('dist/main.js is missing: run `npm run build` (npm run bench does)');
   const work = mkdtempSync(path.join(os.tmpdir(), 'sl-bench-'));
+  // The PostgreSQL cluster, started by the first case that needs it and removed at the end.
+  let postgres = null;
+  let pgInfo = null;
+  const stopPostgres = async () => {
+    const pgc = await postgres?.catch(() => null);
+    postgres = null;
+    await pgc?.stop();
+  };
   const resultsDir = path.join(BENCH_DIR, 'results');
   const profileRoot = path.join(resultsDir, 'profiles');
   const profiling = (c) => opts.profile === 'all' || (Array.isArray(opts.profile) && opts.profile.includes(c));
@@ -63,7 +72,29 @@ async function main() {
       ? { big: 256 * MiB, rss: [100 * MiB, 512 * MiB], listingFiles: 10_000, zipCount: 10, zipEach: 25 * MiB, concurrent: 200, concurrentSize: MiB, loadSeconds: 3 }
       : { big: GiB, rss: [100 * MiB, 2 * GiB], listingFiles: 100_000, zipCount: 10, zipEach: 100 * MiB, concurrent: 200, concurrentSize: MiB, loadSeconds: 10 },
     reps: (fallback) => opts.reps ?? fallback,
-    secrets: { serviceToken: `svc-${randomBytes(24).toString('hex')}`, signingKey: `sig-${randomBytes(24).toString('hex')}` },
+    secrets: {
+      serviceToken: `svc-${randomBytes(24).toString('hex')}`,
+      signingKey: `sig-${randomBytes(24).toString('hex')}`,
+      keysSecret: `keys-${randomBytes(24).toString('hex')}`,
+    },
+    /** The run's PostgreSQL cluster (lib/postgres.mjs), started on first use. */
+    postgres: () =>
+      (postgres ??= startPostgres({ log: (m) => console.log(m) }).then((c) => {
+        pgInfo = { version: c.version, maxConnections: c.maxConnections, settings: 'fsync on, synchronous_commit off, pg_stat_statements' };
+        return c;
+      })),
+    /**
+     * The server environment for one engine: SQLite (the default, a file in the server's root)
+     * or a new PostgreSQL database of its own (with the secrets PostgreSQL requires).
+     * Returns { engine, env, db? }.
+     */
+    async database(engine, label) {
+      if (engine === 'sqlite') return { engine, env: {} };
+      const pgc = await ctx.postgres();
+      const db = await pgc.createDatabase(label);
+      return { engine, db, env: { DATABASE_URL: db.url, AUTH_KEYS_SECRET: ctx.secrets.keysSecret } };
+    },
+    engines: ['sqlite', 'postgres'],
     profileDirFor: (caseName) => (profiling(caseName) ? path.join(profileRoot, caseName) : null),
     log: (msg) => console.log(msg),
     /** Called by cases before each repetition: with --wait-quiet, waits (≤ 60 s) for other processes to calm down. */
@@ -79,7 +110,7 @@ async function main() {
     if (interrupted) return;
     interrupted = true;
     console.error(`\n${sig}: stopping servers and removing ${work}`);
-    stopAll().finally(() => {
+    stopAll().then(stopPostgres).finally(() => {
       if (!opts.keep) rmSync(work, { recursive: true, force: true });
       process.exit(130);
     });
@@ -106,6 +137,10 @@ async function main() {
   console.log(`Stream-Line bench ${opts.quick ? '(quick) ' : ''}— node ${meta.node}, ${meta.cpus} CPUs, nginx ${meta.nginx}, load tool ${meta.wrk}; load average ${meta.loadBefore}; work dir ${work}`);
 
   const rows = [];
+  const extra = {}; // per-case details too long for the table (statement breakdowns), kept in the JSON
+  ctx.keep = (caseName, data) => {
+    extra[caseName] = data;
+  };
   const profiles = {};
   const timings = {};
   const busyBefore = {}; // % CPU used by other processes just before each case: it lowers every figure
@@ -137,6 +172,7 @@ async function main() {
     }
   } finally {
     await stopAll();
+    await stopPostgres().catch((err) => console.error(`stopping PostgreSQL: ${err.message}`));
     if (!opts.keep) rmSync(work, { recursive: true, force: true });
     else console.log(`kept work dir ${work}`);
   }
@@ -150,6 +186,7 @@ async function main() {
     `Build: dist/ of commit ${meta.commit}${meta.dirtyFiles ? ` plus ${meta.dirtyFiles} uncommitted file(s) under src/` : ''}, copied once at the start.`,
     `${meta.date} — node ${meta.node}, ${meta.cpus} × ${meta.cpuModel}, ${meta.memGiB} GiB RAM, nginx ${meta.nginx}, load: ${meta.wrk}; load average before the run ${meta.loadBefore}.`,
     `Sizes: ${JSON.stringify(meta.sizes)}. Every figure is the median of the runs listed; a Ratio is the median of the per-run ratios (runs of the compared targets alternate); MB = 10^6 bytes.`,
+    ...(pgInfo ? [`PostgreSQL ${pgInfo.version} (throwaway cluster from .ci/start-postgres.sh on this machine; ${pgInfo.settings}; max_connections ${pgInfo.maxConnections}).`] : []),
     `Seconds per case: ${JSON.stringify(timings)}. CPU used by other processes just before each case (%): ${JSON.stringify(busyBefore)} — work by others on this 2-core machine lowers every figure.`,
     '',
     table,
@@ -161,7 +198,7 @@ async function main() {
   // A run of some cases (--only) or a --quick run does not overwrite the last full run's results.
   const base = opts.only || opts.quick ? `partial-${opts.quick ? 'quick-' : ''}${(opts.only ?? ['all']).join('+')}` : 'latest';
   writeFileSync(path.join(resultsDir, `${base}.md`), md);
-  writeFileSync(path.join(resultsDir, `${base}.json`), JSON.stringify({ meta: { ...meta, timings, busyBefore }, results: rows, profiles }, null, 2) + '\n');
+  writeFileSync(path.join(resultsDir, `${base}.json`), JSON.stringify({ meta: { ...meta, timings, busyBefore, postgres: pgInfo }, results: rows, profiles, ...(Object.keys(extra).length ? { extra } : {}) }, null, 2) + '\n');
   console.log(`\n# Summary\n\n${table}\n\n${passes} targets met, ${misses} missed. Written: bench/results/${base}.md, bench/results/${base}.json`);
 }
 

@@ -1,7 +1,7 @@
 // Timing tools: medians and percentiles, curl transfers, wrk/autocannon load, /proc memory,
 // test-file creation.
 import { randomFillSync } from 'node:crypto';
-import { closeSync, openSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, writeFileSync, writeSync } from 'node:fs';
 import { run } from './proc.mjs';
 
 export const KiB = 1024;
@@ -91,6 +91,47 @@ export function procMemory(pid) {
   } catch {
     return null;
   }
+}
+
+// Clock ticks per second of /proc/<pid>/stat times: 100 on every Linux build the bench meets.
+const CLK_TCK = 100;
+
+/**
+ * CPU seconds (user + system) of a process; with `children`, plus what its reaped children
+ * used (PostgreSQL's postmaster: backends that exited). NaN once it is gone.
+ */
+export function cpuSeconds(pid, { children = false } = {}) {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = text.slice(text.lastIndexOf(')') + 2).split(' '); // fields from 3 (state) on
+    const [utime, stime, cutime, cstime] = [f[11], f[12], f[13], f[14]].map(Number);
+    return (utime + stime + (children ? cutime + cstime : 0)) / CLK_TCK;
+  } catch {
+    return NaN;
+  }
+}
+
+/** CPU seconds the whole machine has spent busy (every CPU, every process) since boot, from /proc/stat. */
+export function machineBusySeconds() {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + (f[4] ?? 0);
+  return (f.slice(0, 8).reduce((a, b) => a + b, 0) - idle) / CLK_TCK;
+}
+
+/** CPU seconds of a process and its direct children, live and exited (a PostgreSQL postmaster and its backends). */
+export function treeCpuSeconds(pid) {
+  let total = cpuSeconds(pid, { children: true });
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const text = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(text.slice(text.lastIndexOf(')') + 2).split(' ')[1]);
+      if (ppid === pid) total += cpuSeconds(Number(entry)) || 0;
+    } catch {
+      /* exited meanwhile: its time is in the parent's cutime now */
+    }
+  }
+  return total;
 }
 
 /** Resets a process's VmHWM to its current RSS (`echo 5 > /proc/<pid>/clear_refs`); false if not allowed. */

@@ -56,6 +56,15 @@ export function limitRow(caseName, name, value, unit, limit, extra = {}) {
   };
 }
 
+/**
+ * A figure beside the same figure measured on a reference in the same run (PostgreSQL beside
+ * SQLite): the ratio is informational, the pass comes from `limit` (value below it), if given.
+ */
+export function limitRatioRow(caseName, name, value, unit, reference, refValue, limit, extra = {}) {
+  const base = limit === undefined ? info(caseName, name, value, unit) : limitRow(caseName, name, value, unit, limit);
+  return { ...base, reference, refValue: round(refValue, 2), ratio: round(value / refValue, 3), ...extra };
+}
+
 export function errorRow(caseName, err) {
   return {
     case: caseName,

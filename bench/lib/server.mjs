@@ -3,9 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import { cpSync, mkdirSync, readFileSync, statSync, symlinkSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { call, pool, request } from './http.mjs';
-import { curlUpload, MiB, procMemory } from './measure.mjs';
+import { cpuSeconds, curlUpload, MiB, procMemory } from './measure.mjs';
 import { freePort, startProcess, waitForHttp } from './proc.mjs';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -42,10 +42,13 @@ function nodeFlags(ctx, caseName, name) {
  * Starts `node dist/main.js` with NODE_ENV=production on its own UPLOAD_ROOT (created under
  * the work dir unless given). Returns a handle with API helpers.
  */
-export async function startServer(ctx, { caseName, name, root, env = {}, entry = path.join(ctx.appDir ?? REPO_DIR, 'dist/main.js') }) {
+export async function startServer(ctx, { caseName, name, root, env = {}, probe = false, entry = path.join(ctx.appDir ?? REPO_DIR, 'dist/main.js') }) {
   root ??= path.join(ctx.work, `${name}-root`);
   mkdirSync(root, { recursive: true });
   const port = await freePort();
+  // With `probe`, lib/db-probe.mjs counts every statement the process sends (served on its own port).
+  const probePort = probe ? await freePort() : null;
+  const probeArgs = probe ? ['--import', pathToFileURL(path.join(BENCH_DIR, 'lib/db-probe.mjs')).href] : [];
   const url = `http://127.0.0.1:${port}`;
   const fullEnv = {
     ...baseEnv(),
@@ -58,9 +61,10 @@ export async function startServer(ctx, { caseName, name, root, env = {}, entry =
     PORT: String(port),
     BIND_HOST: '127.0.0.1',
     PUBLIC_BASE_URL: url,
+    ...(probePort ? { BENCH_DB_PROBE_PORT: String(probePort) } : {}),
     ...env,
   };
-  const proc = startProcess(process.execPath, [...nodeFlags(ctx, caseName, name), entry], {
+  const proc = startProcess(process.execPath, [...nodeFlags(ctx, caseName, name), ...probeArgs, entry], {
     env: fullEnv,
     cwd: REPO_DIR,
     name: `server ${name}`,
@@ -84,7 +88,17 @@ export async function startServer(ctx, { caseName, name, root, env = {}, entry =
     pid: proc.pid,
     env: fullEnv,
     memory: () => procMemory(proc.pid),
+    /** CPU seconds (user + system) the process has used so far. */
+    cpuSeconds: () => cpuSeconds(proc.pid),
     stop: () => proc.stop(),
+
+    /** With `probe`: { transactions, statements: [{ sql, calls, ms, written, locked, errors }] } since the last reset. */
+    async dbStats() {
+      return (await request('GET', `http://127.0.0.1:${probePort}/`)).json();
+    },
+    async dbReset() {
+      await request('POST', `http://127.0.0.1:${probePort}/reset`);
+    },
 
     /** A user access token minted with the service token (role operator). */
     async token(userId, hours = 6) {
