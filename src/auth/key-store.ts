@@ -41,6 +41,14 @@ export interface KeyStore {
   retire(kid: string, at: number): Promise<'retired' | 'already' | 'unknown'>;
   /** Forgets a key (past its retention); false when it was not there. */
   remove(kid: string): Promise<boolean>;
+  /**
+   * Optional capability of a store that instances share: runs `fn` with a view of this store
+   * while no other instance runs `serialized` on it (a database lock), so instances starting at
+   * once on an empty store make one first key between them, and all sign with it at once,
+   * instead of one key each that the ordering rule settles only by their next refresh. `fn`
+   * must use the store it is given. Stores without it (files) rely on that rule alone.
+   */
+  serialized?<T>(fn: (store: KeyStore) => Promise<T>): Promise<T>;
 }
 
 /** A kid is a base64url thumbprint: anything else is a programmer error (it names a file or a row). */

@@ -105,7 +105,7 @@ export class KeyRing {
     const { store, alg } = this.opts;
     this.lastReload = this.clock.now();
     const now = unixSeconds(this.clock);
-    if (!signerOf(await store.list(), alg)) await store.add(await generateKey(alg, now));
+    if (!signerOf(await store.list(), alg)) await this.addFirstKey(now);
     const stored = await settle(store, alg, now, false);
     const cutoff = now - this.opts.retentionSeconds;
     const next = new Map<string, LoadedKey>();
@@ -121,6 +121,15 @@ export class KeyRing {
     if (!signer) throw new Error(`the key store lost the ${alg} key just added`);
     this.active = next.get(signer.kid)!;
     this.keys = next;
+  }
+
+  /** Generates a signing key for a store with none; where the store can, one instance at a time. */
+  private async addFirstKey(now: number): Promise<void> {
+    const { store, alg } = this.opts;
+    const addIfNone = async (s: KeyStore) => {
+      if (!signerOf(await s.list(), alg)) await s.add(await generateKey(alg, now));
+    };
+    await (store.serialized ? store.serialized(addIfNone) : addIfNone(store));
   }
 
   /**

@@ -20,11 +20,13 @@ import { PgKeyStore } from '../../src/db/pg/key-store.js';
 import type { PgMetadataStore } from '../../src/db/pg/store.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { keyStoreConformance } from '../auth/key-store-conformance.js';
+import { runTask, values } from '../auth/parallel-tasks.js';
 import { tempDir } from '../helpers/app.js';
 import { processEnv, startServerProcess } from '../helpers/process.js';
 import { describePostgres, freshSchema } from '../helpers/postgres.js';
 
 const OPENER = new URL('../auth/tasks/pg-stores.mjs', import.meta.url).href;
+const KEY_RING_TASK = new URL('../auth/tasks/key-ring.mjs', import.meta.url);
 const secret = () => 'keys-' + randomBytes(24).toString('hex');
 
 /** A fresh schema and one "instance" on it (a store with its own pool). */
@@ -46,6 +48,22 @@ describePostgres('PgKeyStore', () => {
     const { url, store, drop } = await instanceOnFreshSchema();
     const keysSecret = secret();
     return { store: new PgKeyStore(store.pg, new KeySealer(keysSecret)), opener: { module: OPENER, options: { url, secret: keysSecret } }, cleanup: drop };
+  });
+
+  it('instances opening at once on an empty database make one key between them and all sign with it at once (task threads)', async () => {
+    const threads = 4;
+    for (let round = 0; round < 5; round++) {
+      const { url, store, drop } = await instanceOnFreshSchema();
+      try {
+        const opener = { module: OPENER, options: { url, secret: 'keys-shared-secret-0123' } };
+        const kids = values<string[]>(await runTask(KEY_RING_TASK, Array(threads).fill({ opener, op: 'open' })));
+        const stored = (await store.pg.query<{ kid: string; retired_at: number | null }>('SELECT kid, retired_at FROM signing_keys')).rows;
+        expect(stored, `round ${round}`).toEqual([{ kid: kids[0]![0], retired_at: null }]);
+        expect(new Set(kids.flat())).toEqual(new Set([kids[0]![0]])); // at open, and after the next reload
+      } finally {
+        await drop();
+      }
+    }
   });
 
   describe('at rest and under the wrong secret', () => {
