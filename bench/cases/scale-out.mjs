@@ -10,9 +10,10 @@
 //       X = min( N / R0,                    no queueing: each client waits R0 per upload
 //                cores / (c_node + c_pg + c_bench),   every process shares this machine's cores
 //                2 × pool / h_db )          connections: each upload holds one for h_db
-//     Load run: N clients, each upload's init and complete on one instance and its part on the
+//     Load runs: N clients, each upload's init and complete on one instance and its part on the
 //     other (any request may reach any instance), for `loadSeconds`; measured uploads/s beside
-//     the prediction. Afterwards the servers stop (their backends flush the table statistics)
+//     the prediction, once with every client as one user (all inits and completes queue on that
+//     user's ledger row lock) and once with a user per client. Afterwards the servers stop (their backends flush the table statistics)
 //     and pg_stat_user_tables gives the rows inserted, updated and deleted per upload, by table.
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -70,7 +71,7 @@ async function costs(pgc, dbName, servers, fn) {
     othersCores: Math.max(0, machine - node - pgCpu - bench) / seconds,
     dbExecMs: stmts.reduce((n, s) => n + s.total_ms, 0) / count,
     statements: stmts.reduce((n, s) => n + s.calls, 0) / count,
-    hottest: stmts.slice(0, 8).map((s) => ({ sql: s.query.replace(/\s+/g, ' ').slice(0, 200), calls: s.calls, meanMs: +s.mean_ms.toFixed(4), totalMs: +s.total_ms.toFixed(1) })),
+    hottestAll: stmts.map((s) => ({ sql: s.query.replace(/\s+/g, ' '), calls: s.calls, meanMs: +s.mean_ms.toFixed(4), totalMs: +s.total_ms.toFixed(1) })),
   };
 }
 
@@ -121,31 +122,39 @@ export async function run(ctx) {
         `${seq.statements.toFixed(1)} statements, ${seq.dbExecMs.toFixed(2)} ms executing; predicted ${predicted.toFixed(0)} uploads/s (${limit}; CPU ${xCpu.toFixed(0)}, connections ${xPool.toFixed(0)}, latency ${xLatency.toFixed(0)})`,
     );
 
-    // 2. Load: N clients over both instances for `seconds`.
-    await ctx.beforeRep();
-    const errors = [];
-    const latencies = [];
-    const load = await costs(pgc, db.name, servers, async () => {
-      const deadline = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9));
-      let done = 0;
-      await Promise.all(
-        Array.from({ length: clients }, async (_, c) => {
-          const pair = c % 2 ? [b, a] : [a, b];
-          for (let i = 0; process.hrtime.bigint() < deadline; i++) {
-            const t0 = process.hrtime.bigint();
-            try {
-              await upload(agent, auth, pair, body, `load-${c}-${i}`);
-              done++;
-              latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
-            } catch (err) {
-              errors.push(err.message);
+    // 2. Load: N clients over both instances for `seconds`; once all as one user (every init and
+    //    complete takes that user's ledger row lock), once with a user per client.
+    const perClient = [];
+    for (let c = 0; c < clients; c++) perClient.push({ authorization: `Bearer ${await a.token(`bench-scale-${c}`)}` });
+    const loadRun = async (auths) => {
+      await ctx.beforeRep();
+      const errors = [];
+      const latencies = [];
+      const res = await costs(pgc, db.name, servers, async () => {
+        const deadline = process.hrtime.bigint() + BigInt(Math.round(seconds * 1e9));
+        let done = 0;
+        await Promise.all(
+          Array.from({ length: clients }, async (_, c) => {
+            const pair = c % 2 ? [b, a] : [a, b];
+            for (let i = 0; process.hrtime.bigint() < deadline; i++) {
+              const t0 = process.hrtime.bigint();
+              try {
+                await upload(agent, auths(c), pair, body, `load-${c}-${i}-${randomBytes(3).toString('hex')}`);
+                done++;
+                latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
+              } catch (err) {
+                errors.push(err.message);
+              }
             }
-          }
-        }),
-      );
-      return done;
-    });
-    const measured = load.count / load.seconds;
+          }),
+        );
+        return done;
+      });
+      const lockWait = res.hottestAll.find((x) => /FROM user_usage WHERE user_id = \$1 FOR UPDATE/.test(x.sql));
+      return { ...res, errors, latencies, measured: res.count / res.seconds, ledgerLockMs: lockWait?.meanMs ?? NaN };
+    };
+    const oneUser = await loadRun(() => auth);
+    const manyUsers = await loadRun((c) => perClient[c]);
     const othersAfter = await cpuBusy(1000);
 
     // 3. Rows per upload, by table: stop the servers so their backends exit and flush the statistics.
@@ -162,9 +171,36 @@ export async function run(ctx) {
     );
     const written = Object.values(rowsPerUpload).reduce((n, t) => n + t.ins + t.upd + t.del, 0);
 
-    ctx.keep?.(name, { clients, pool: POOL, cores, othersBefore: others, othersAfter, calibration: seq, load, predicted: { xLatency, xCpu, xPool, holdMs }, rowsPerUpload, files });
+    const brief = ({ errors, latencies, hottestAll, ...r }) => ({
+      ...r,
+      errors: errors.length,
+      p50: median(latencies),
+      p99: percentile(latencies, 99),
+      hottest: hottestAll.slice(0, 8).map((x) => ({ ...x, sql: x.sql.slice(0, 200) })),
+    });
+    ctx.keep?.(name, {
+      clients,
+      pool: POOL,
+      cores,
+      othersBefore: others,
+      othersAfter,
+      calibration: brief({ ...seq, errors: [], latencies: [] }),
+      oneUser: brief(oneUser),
+      manyUsers: brief(manyUsers),
+      predicted: { xLatency, xCpu, xPool, holdMs },
+      rowsPerUpload,
+      files,
+    });
     const ms = (x) => `${(x * 1000).toFixed(2)} ms`;
-    const kinds = [...new Set(errors)].slice(0, 3).join(' | ');
+    const measuredRow = (label, load) => {
+      const kinds = [...new Set(load.errors)].slice(0, 3).join(' | ');
+      return ratioRow(name, `measured uploads/s, ${clients} clients on two instances, ${label}`, load.measured, 'uploads/s', 'predicted', predicted, undefined, {
+        detail:
+          `${load.count} uploads in ${load.seconds.toFixed(1)} s, errors ${load.errors.length}${kinds ? ` (${kinds})` : ''}; per upload p50 ${median(load.latencies).toFixed(1)} ms, p99 ${percentile(load.latencies, 99).toFixed(1)} ms; ` +
+          `the ledger row lock (SELECT … FOR UPDATE) took ${load.ledgerLockMs.toFixed(2)} ms on average; CPU per upload: servers ${ms(load.node)}, PostgreSQL ${ms(load.pg)}, bench ${ms(load.bench)}; ` +
+          `these used ${load.oursCores.toFixed(2)} cores and other processes ${load.othersCores.toFixed(2)} (the CPU model with the ${(cores - load.othersCores).toFixed(2)} cores they left: ${((cores - load.othersCores) / cpuPerUpload).toFixed(0)}/s)`,
+      });
+    };
     return [
       info(name, 'one client, one instance: upload (init + part + complete, 4 KiB)', r0, 'ms', {
         detail: `${calibrationUploads} in a row; CPU per upload: server ${ms(seq.node)}, PostgreSQL ${ms(seq.pg)}, bench client ${ms(seq.bench)}; ${seq.statements.toFixed(1)} statements, ${seq.dbExecMs.toFixed(2)} ms executing in PostgreSQL`,
@@ -172,9 +208,8 @@ export async function run(ctx) {
       info(name, `predicted uploads/s, ${clients} clients on two instances`, predicted, 'uploads/s', {
         detail: `limit: ${limit}. CPU: ${cores} cores / ${ms(cpuPerUpload)} = ${xCpu.toFixed(0)}/s (other processes used ${(others * 100).toFixed(0)}% before); connections: 2 × ${POOL} / ${holdMs.toFixed(2)} ms = ${xPool.toFixed(0)}/s; latency: ${clients} / ${r0.toFixed(2)} ms = ${xLatency.toFixed(0)}/s`,
       }),
-      ratioRow(name, `measured uploads/s, ${clients} clients on two instances`, measured, 'uploads/s', 'predicted', predicted, undefined, {
-        detail: `${load.count} uploads in ${load.seconds.toFixed(1)} s, errors ${errors.length}${kinds ? ` (${kinds})` : ''}; per upload p50 ${median(latencies).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms; CPU per upload under load: servers ${ms(load.node)}, PostgreSQL ${ms(load.pg)}, bench ${ms(load.bench)}; during the run these used ${load.oursCores.toFixed(2)} cores and other processes ${load.othersCores.toFixed(2)} (the CPU model with the ${(cores - load.othersCores).toFixed(2)} cores they left: ${((cores - load.othersCores) / cpuPerUpload).toFixed(0)}/s)`,
-      }),
+      measuredRow('one user', oneUser),
+      measuredRow('a user per client', manyUsers),
       info(name, 'rows written per upload (pg_stat_user_tables)', written, 'rows', {
         detail: Object.entries(rowsPerUpload)
           .map(([t, r]) => `${t}: +${r.ins} ~${r.upd} -${r.del}`)
