@@ -109,21 +109,36 @@ describePostgres('two instances: sessions, keys, throttling, housekeeping', () =
     expect(statuses.filter((s) => s === 429)).toHaveLength(3 * LIMIT);
   });
 
-  it('housekeeping runs on both instances but only the lease holder sweeps: each expired upload is swept once', async () => {
-    const count = 6;
-    const inits = await Promise.all(
-      Array.from({ length: count }, (_, i) => call(c, i % 2 ? c.b.base : c.a.base, 'POST', '/v1/files/init', { json: { user_id: 'hk-u', mode: 'single', files: [{ name: `idle-${i}.bin`, size: 10 }] } })),
-    );
-    expect(inits.map((r) => r.status)).toEqual(new Array(count).fill(201));
+  it('housekeeping on both instances: each expired upload is swept once, by the lease holder, and the other takes over when it stalls', async () => {
+    const idle = async (base: string, name: string) => {
+      const r = await call(c, base, 'POST', '/v1/files/init', { json: { user_id: 'hk-u', mode: 'single', files: [{ name, size: 10 }] } });
+      expect(r.status, r.body.toString()).toBe(201);
+    };
     const expiredOn = async (base: string) => {
       const text = (await call(c, base, 'GET', '/metrics', { token: METRICS_TOKEN })).body.toString();
       return Number(/^uploads_total\{event="expired"\} (\d+)/m.exec(text)?.[1] ?? 0);
     };
-    const swept = await within(15_000, async () => (await call(c, c.a.base, 'GET', '/v1/files/usage?user_id=hk-u')).json().open_uploads === 0, 100);
-    expect(swept, 'the idle uploads were never swept').not.toBeNull();
-    const perInstance = [await expiredOn(c.a.base), await expiredOn(c.b.base)].sort();
-    expect(perInstance).toEqual([0, count]); // one sweeper, and no upload counted twice
-    expect((await call(c, c.b.base, 'GET', '/v1/files/usage?user_id=hk-u')).json()).toMatchObject({ reserved_bytes: 0, open_uploads: 0 });
+    const openOn = async (base: string) => (await call(c, base, 'GET', '/v1/files/usage?user_id=hk-u')).json().open_uploads as number;
+
+    await Promise.all(Array.from({ length: 6 }, (_, i) => idle(i % 2 ? c.b.base : c.a.base, `idle-${i}.bin`)));
+    expect(await within(10_000, async () => (await openOn(c.a.base)) === 0, 100), 'the idle uploads were never swept').not.toBeNull();
+    const counts = { A: await expiredOn(c.a.base), B: await expiredOn(c.b.base) };
+    expect([counts.A, counts.B].sort()).toEqual([0, 6]); // one sweeper (the lease's holder), nothing counted twice
+
+    // The holder stalls (SIGSTOP: alive, holding its lease, renewing nothing); the other takes
+    // the lease once it lapses (3 ticks) and sweeps what expires meanwhile.
+    const [holder, other] = counts.A ? [c.a, c.b] : [c.b, c.a];
+    holder.child.kill('SIGSTOP');
+    try {
+      await Promise.all([0, 1, 2, 3].map((i) => idle(other.base, `later-${i}.bin`)));
+      const tookMs = await within(10_000, async () => (await openOn(other.base)) === 0, 100);
+      expect(tookMs, 'nobody swept while the lease holder was stalled').not.toBeNull();
+      expect(await expiredOn(other.base)).toBe(4);
+    } finally {
+      holder.child.kill('SIGCONT');
+    }
+    expect(await expiredOn(holder.base)).toBe(6);
+    expect((await call(c, holder.base, 'GET', '/v1/files/usage?user_id=hk-u')).json()).toMatchObject({ reserved_bytes: 0, open_uploads: 0 });
   });
 
   /** `keys rotate` from the CLI, beside the running instances: the new kid. */
