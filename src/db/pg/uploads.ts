@@ -7,7 +7,7 @@
  */
 import type { DeleteUploadOutcome, FileRecord, PartRecord, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from '../types.js';
 import type { PgClient } from './client.js';
-import { insertFileIn } from './files.js';
+import { insertFileRow } from './files.js';
 import { assertFits, changeUsage, lockUsage } from './quota.js';
 
 interface UploadRow {
@@ -176,8 +176,15 @@ export class PgUploadStore implements UploadStore {
       );
       const done = rows[0];
       if (!done) return false;
-      await changeUsage(c, done.user_id, { reserved: -done.size, uploads: -1 });
-      await insertFileIn(c, file);
+      await insertFileRow(c, file);
+      // The reservation becomes the file: one ledger write (the upload's user is the file's).
+      const stored = { files: 1, used: file.size };
+      if (file.userId === done.user_id) {
+        await changeUsage(c, done.user_id, { reserved: -done.size, uploads: -1, ...stored });
+      } else {
+        await changeUsage(c, done.user_id, { reserved: -done.size, uploads: -1 });
+        await changeUsage(c, file.userId, stored);
+      }
       await c.query('DELETE FROM upload_parts WHERE upload_id = $1', [uploadId]);
       return true;
     });
