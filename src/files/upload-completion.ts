@@ -6,12 +6,14 @@
  *  3. the store joins the recorded copies into the final key while the lease is renewed;
  *  4. the file is committed only if this attempt still holds the lease; otherwise, or on any
  *     failure, the object is removed and the upload reopened for a retry.
- * An attempt whose instance died keeps its lease until it runs out; then the sweep, or the
- * next complete, reclaims it (reclaimExpired).
+ * A complete that finds another attempt at work (another instance, a retry) waits for it, up
+ * to COMPLETE_WAIT_MS, and answers with its record (200), so two completes racing on two
+ * instances give one file and the same answer. An attempt whose instance died keeps its lease
+ * until it runs out; then the sweep, or a waiting complete, reclaims it (reclaimExpired).
  */
 import { createHash } from 'node:crypto';
 import type { FileRecord, MetadataStore, PartRecord, UploadRecord } from '../db/types.js';
-import { FileNotFound, InvalidInput, WrongState } from '../errors/index.js';
+import { FileNotFound, InvalidInput, UploadNotFound, WrongState } from '../errors/index.js';
 import type { Telemetry } from '../ops/telemetry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
@@ -35,28 +37,52 @@ export interface CompletionDeps {
   expectedPartSize(upload: UploadRecord, partNumber: number): number;
 }
 
+/**
+ * How long a complete waits for another attempt on the same upload (another instance, or a
+ * retry) to finish, so that both answer with the one record; past it, 409 complete_in_progress.
+ */
+export const COMPLETE_WAIT_MS = 30_000;
+
 const inProgress = () => new WrongState('complete_in_progress', 'This upload is being completed');
 
-export async function completeUpload(d: CompletionDeps, found: UploadRecord, req: CompleteRequest): Promise<{ file: FileRecord; created: boolean }> {
+/**
+ * The upload once no other attempt is assembling it: completed (the other attempt's record),
+ * or open (never begun, or the other attempt failed or its lease lapsed and was reclaimed).
+ * Polls with a growing pause until `deadline` (wall time), then gives up with 409.
+ */
+async function settled(d: CompletionDeps, found: UploadRecord, deadline: number): Promise<UploadRecord> {
   let upload = found;
-  if (upload.state === 'assembling' && (await reclaimExpired(d, upload))) {
-    upload = (await d.store.uploads.getUpload(upload.id)) ?? upload;
-  }
-  if (upload.state === 'completed') return { file: await completedFile(d, upload), created: false };
-  if (upload.state === 'assembling') throw inProgress();
-
-  const expectedSha = req.sha256?.toLowerCase() ?? upload.sha256;
-  const folder = req.folder ?? upload.folder;
-  const filename = req.filename ?? upload.filename;
-  const id = newFileId();
-  const key = buildKey({ userId: upload.userId, folder, id, filename });
-
-  checkParts(d, upload, await d.store.uploads.listParts(upload.id));
-  if (!(await d.store.uploads.beginAssembly(upload.id, key, d.clock.now(), d.clock.now() + ASSEMBLY_LEASE_MS))) {
-    // Someone else won the race: report their outcome.
+  let pause = 20;
+  while (upload.state === 'assembling') {
+    if (!(await reclaimExpired(d, upload))) {
+      if (Date.now() >= deadline) throw inProgress();
+      await new Promise((resolve) => setTimeout(resolve, pause));
+      pause = Math.min(pause * 2, 500);
+    }
     const now = await d.store.uploads.getUpload(upload.id);
-    if (now?.state === 'completed') return { file: await completedFile(d, now), created: false };
-    throw inProgress();
+    if (!now) throw new UploadNotFound();
+    upload = now;
+  }
+  return upload;
+}
+
+export async function completeUpload(d: CompletionDeps, found: UploadRecord, req: CompleteRequest): Promise<{ file: FileRecord; created: boolean }> {
+  const deadline = Date.now() + COMPLETE_WAIT_MS;
+  const expectedSha = req.sha256?.toLowerCase() ?? found.sha256;
+  const folder = req.folder ?? found.folder;
+  const filename = req.filename ?? found.filename;
+  const id = newFileId();
+  const key = buildKey({ userId: found.userId, folder, id, filename });
+  let upload = found;
+  for (;;) {
+    upload = await settled(d, upload, deadline);
+    if (upload.state === 'completed') return { file: await completedFile(d, upload), created: false };
+    checkParts(d, upload, await d.store.uploads.listParts(upload.id));
+    if (await d.store.uploads.beginAssembly(upload.id, key, d.clock.now(), d.clock.now() + ASSEMBLY_LEASE_MS)) break;
+    // Another instance (or request) began first: wait for its outcome, and answer with it.
+    const now = await d.store.uploads.getUpload(upload.id);
+    if (!now) throw new UploadNotFound();
+    upload = now;
   }
   const renewal = setInterval(() => {
     d.store.uploads.renewAssembly(upload.id, key, d.clock.now() + ASSEMBLY_LEASE_MS).catch(() => undefined);

@@ -101,7 +101,7 @@ describe('completions whose instance died, and orphan upload areas', () => {
     await putPart(s, id, 2, data.subarray(P));
     const key = 'storage/rec-u/0123456789abcdef0123456789abcdef_crash.bin';
     await interruptedCompletion(id, key);
-    expect((await complete(s, id)).statusCode).toBe(409); // in progress, as far as anyone can tell
+    expect((await status(s, id)).json().state).toBe('assembling'); // in progress, as far as anyone can tell
     expect((await s.app.ctx.uploads.reconcile()).reopened).toBe(0); // the lease is live: maybe another instance
 
     clock.advance(ASSEMBLY_LEASE_MS);
@@ -117,6 +117,23 @@ describe('completions whose instance died, and orphan upload areas', () => {
     expect(done.json().sha256).toBe(sha256(data));
     expect((await storedBytes(s, done.json().key))!.equals(data)).toBe(true);
     expect(await usage(s, 'rec-u')).toMatchObject({ reservedBytes: 0, usedBytes: data.length });
+  });
+
+  it('a complete that meets a live lease waits for it; when the lease runs out it takes the upload over (single part: the part survives)', async () => {
+    const id = await initOne(s, 'rec-w', { name: 'wait.txt', size: 5 }, { mode: 'single' });
+    await putPart(s, id, 1, Buffer.from('hello'));
+    const key = 'storage/rec-w/abcdefabcdefabcdefabcdefabcdefab_wait.txt';
+    await interruptedCompletion(id, key);
+    let answered = false;
+    const waiting = complete(s, id).finally(() => (answered = true));
+    await new Promise((resolve) => setTimeout(resolve, 300)); // several polls of the lease
+    expect(answered).toBe(false);
+    clock.advance(ASSEMBLY_LEASE_MS); // the other attempt's instance never renewed: it died
+    const done = await waiting;
+    expect(done.statusCode).toBe(201);
+    expect(done.json()).toMatchObject({ size: 5, sha256: sha256('hello') });
+    expect(await storedBytes(s, key)).toBeNull(); // the dead attempt's object
+    expect((await storedBytes(s, done.json().key))!.toString()).toBe('hello');
   });
 
   it('a complete after the lease ran out takes the upload over at once (single part: the part survives)', async () => {
