@@ -126,7 +126,7 @@ export class SqliteFileStore implements FileStore {
         // An index range [folder, folder + '0') then an exact filter: '0' follows '/' in ASCII,
         // and the filter drops siblings such as "main-old" that sort inside the range.
         where.push('folder >= @lo AND folder < @hi AND (folder = @folder OR substr(folder, 1, @prefixLen) = @prefix)');
-        Object.assign(params, { folder: query.folder, lo: query.folder, hi: query.folder + '0', prefix: query.folder + '/', prefixLen: query.folder.length + 1 });
+        Object.assign(params, { folder: query.folder, lo: query.folder, hi: query.folder + '0', prefix: query.folder + '/', prefixLen: [...query.folder].length + 1 });
       } else {
         where.push('folder = @folder');
         params.folder = query.folder;
@@ -164,6 +164,6 @@ export class SqliteFileStore implements FileStore {
     }
     if (!query.recursive) return this.q.folderExactTotals.get({ userId, folder: query.folder }) as { n: number; bytes: number };
     const f = query.folder;
-    return this.q.folderTotals.get({ userId, folder: f, lo: f, hi: f + '0', prefix: f + '/', prefixLen: f.length + 1 }) as { n: number; bytes: number };
+    return this.q.folderTotals.get({ userId, folder: f, lo: f, hi: f + '0', prefix: f + '/', prefixLen: [...f].length + 1 }) as { n: number; bytes: number };
   }
 }

@@ -7,22 +7,8 @@
  * WriteLockingDatabase in sqlite.ts): no other writer commits between the check and the write.
  */
 import type Database from 'better-sqlite3';
-import { QuotaExceeded, LimitReached } from '../errors/index.js';
+import { assertFits, type Addition, type Taken, type UsageDelta } from './quota-rules.js';
 import type { QuotaCheck } from './types.js';
-
-/** What a reservation adds: bytes, files to be stored, uploads to be held open. */
-export interface Addition {
-  bytes: number;
-  files: number;
-  uploads: number;
-}
-
-interface TakenRow {
-  quota: number;
-  taken: number;
-  files: number;
-  uploads: number;
-}
 
 export class QuotaLedger {
   private readonly taken;
@@ -46,26 +32,13 @@ export class QuotaLedger {
     );
   }
 
-  /**
-   * Throws unless `add` still fits: 429 too_many_uploads, 413 file_count_exceeded or 413
-   * quota_exceeded, in that order. An open upload counts as the file it will become, as its
-   * bytes are reserved. Call inside a transaction.
-   */
+  /** Throws unless `add` still fits (quota-rules.ts). Call inside a transaction. */
   assertFits(quota: QuotaCheck, add: Addition): void {
-    const row = this.taken.get({ userId: quota.userId, defaultQuota: quota.defaultQuotaBytes }) as TakenRow;
-    if (add.uploads > 0 && quota.maxOpenUploads !== undefined && row.uploads + add.uploads > quota.maxOpenUploads) {
-      throw new LimitReached('too_many_uploads', `At most ${quota.maxOpenUploads} uploads may be open at once: ${row.uploads} are open, ${add.uploads} more asked; complete or abort some first`);
-    }
-    if (quota.maxFiles && row.files + row.uploads + add.files > quota.maxFiles) {
-      throw new QuotaExceeded(`At most ${quota.maxFiles} files per user: ${row.files} stored and ${row.uploads} open uploads, ${add.files} more asked`, 'file_count_exceeded');
-    }
-    if (row.taken + add.bytes > row.quota) {
-      const free = Math.max(0, row.quota - row.taken);
-      throw new QuotaExceeded(`Storage quota exceeded: ${free} bytes free, ${add.bytes} asked`);
-    }
+    const row = this.taken.get({ userId: quota.userId, defaultQuota: quota.defaultQuotaBytes }) as Taken;
+    assertFits(row, quota, add);
   }
 
-  change(userId: string, delta: { files?: number; used?: number; reserved?: number; uploads?: number }): void {
+  change(userId: string, delta: UsageDelta): void {
     this.adjust.run({ userId, files: delta.files ?? 0, used: delta.used ?? 0, reserved: delta.reserved ?? 0, uploads: delta.uploads ?? 0 });
   }
 }

@@ -85,6 +85,18 @@ export function metadataConformance(name: string, factory: () => Promise<StoreUn
         expect(page3.hasMore).toBe(false);
       });
 
+      it('a folder named outside the Basic Multilingual Plane lists its subfolders too (recursive pages and totals)', async () => {
+        const q = quota('emoji', 10_000);
+        const top = fileOf('emoji', '😀', 10);
+        const deep = fileOf('emoji', '😀/sub', 20);
+        const beside = fileOf('emoji', '😀x', 40);
+        for (const f of [top, deep, beside]) await store.files.insertFile(f, q);
+        const page = await store.files.listFiles('emoji', { folder: '😀', recursive: true, limit: 10 });
+        expect(page.files.map((f) => f.id).sort()).toEqual([top.id, deep.id].sort());
+        expect(page).toMatchObject({ totalCount: 2, totalSize: 30 });
+        expect((await store.files.listFiles('emoji', { folder: '😀', recursive: false, limit: 10 })).files.map((f) => f.id)).toEqual([top.id]);
+      });
+
       it('keyset pages are exact when many files share one created_at (ties broken by id)', async () => {
         const at = tick();
         for (let i = 0; i < 9; i++) await store.files.insertFile(fileOf('u1', 'same', 1, at), quota('u1'));

@@ -6,8 +6,9 @@
  */
 import type pg from 'pg';
 import type { FileRecord, FileStore, ListPage, ListQuery, QuotaCheck, Usage } from '../types.js';
-import { translate, type PgClient, type Queryable } from './client.js';
-import { assertFits, changeUsage, lockUsage } from './quota.js';
+import type { PgClient, Queryable } from './client.js';
+import { assertFits } from '../quota-rules.js';
+import { changeUsage, lockUsage } from './quota.js';
 
 /** Ids per look-up query (one array parameter): a bounded statement, whatever the caller asks. */
 const LOOKUP_CHUNK = 500;
@@ -178,19 +179,8 @@ export class PgFileStore implements FileStore {
     };
   }
 
-  /**
-   * A listing's statement, planned for its own values every time (an unnamed statement, not
-   * PgClient.query's named one): how many of the user's files a folder holds decides between
-   * walking the newest-first index and sorting the folder's rows, and the generic plan a named
-   * statement switches to after five runs cannot know it. Measured at 100k files, a folder
-   * with subfolders holding 10k: first page ~2 ms planned this way, ~25 ms by the generic plan
-   * (it sorts all 10k).
-   */
+  /** A listing's statements depend on how many files the folder holds: PgClient.queryPlanned. */
   private async plannedForItsValues<R extends object>(q: SqlQuery): Promise<R[]> {
-    try {
-      return (await this.db.pool.query<R & pg.QueryResultRow>(q.text, q.values)).rows;
-    } catch (err) {
-      throw translate(err);
-    }
+    return (await this.db.queryPlanned<R & pg.QueryResultRow>(q.text, q.values)).rows;
   }
 }

@@ -6,31 +6,9 @@
  * until the first has committed its reservation, then sees it. Every change to the counters
  * is a relative UPDATE in the same transaction as the change it accounts for.
  */
-import { LimitReached, QuotaExceeded } from '../../errors/index.js';
+import type { Taken, UsageDelta } from '../quota-rules.js';
 import type { QuotaCheck } from '../types.js';
 import type { Queryable } from './client.js';
-
-/** What a reservation adds: bytes, files to be stored, uploads to be held open. */
-export interface Addition {
-  bytes: number;
-  files: number;
-  uploads: number;
-}
-
-/** A user's counters and quota as read under the row lock. */
-export interface Taken {
-  quota: number;
-  taken: number;
-  files: number;
-  uploads: number;
-}
-
-export interface UsageDelta {
-  files?: number;
-  used?: number;
-  reserved?: number;
-  uploads?: number;
-}
 
 // The quota is the user's override while the user exists, else the caller's default.
 const LOCK_SQL = `
@@ -52,24 +30,6 @@ export async function lockUsage(c: Queryable, quota: QuotaCheck): Promise<Taken>
   }
   if (!row) throw new Error(`user_usage row of ${quota.userId} vanished under its lock`);
   return row;
-}
-
-/**
- * Throws unless `add` still fits: 429 too_many_uploads, 413 file_count_exceeded or 413
- * quota_exceeded, in that order (the same checks and messages as SQLite's ledger). An open
- * upload counts as the file it will become, as its bytes are reserved.
- */
-export function assertFits(row: Taken, quota: QuotaCheck, add: Addition): void {
-  if (add.uploads > 0 && quota.maxOpenUploads !== undefined && row.uploads + add.uploads > quota.maxOpenUploads) {
-    throw new LimitReached('too_many_uploads', `At most ${quota.maxOpenUploads} uploads may be open at once: ${row.uploads} are open, ${add.uploads} more asked; complete or abort some first`);
-  }
-  if (quota.maxFiles && row.files + row.uploads + add.files > quota.maxFiles) {
-    throw new QuotaExceeded(`At most ${quota.maxFiles} files per user: ${row.files} stored and ${row.uploads} open uploads, ${add.files} more asked`, 'file_count_exceeded');
-  }
-  if (row.taken + add.bytes > row.quota) {
-    const free = Math.max(0, row.quota - row.taken);
-    throw new QuotaExceeded(`Storage quota exceeded: ${free} bytes free, ${add.bytes} asked`);
-  }
 }
 
 /**

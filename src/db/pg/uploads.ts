@@ -8,7 +8,8 @@
 import type { DeleteUploadOutcome, FileRecord, PartRecord, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from '../types.js';
 import type { PgClient } from './client.js';
 import { insertFileRow } from './files.js';
-import { assertFits, changeUsage, lockUsage } from './quota.js';
+import { assertFits } from '../quota-rules.js';
+import { changeUsage, lockUsage } from './quota.js';
 
 interface UploadRow {
   id: string;
