@@ -5,36 +5,13 @@
 import type Database from 'better-sqlite3';
 import { QuotaLedger } from './sqlite-quota.js';
 import type { FileRecord, FileStore, ListPage, ListQuery, QuotaCheck, Usage } from './types.js';
+import { type FileRow, toFile } from './rows.js';
 
 /**
  * Ids per look-up query: one prepared statement of this many placeholders, the last chunk
  * padded with NULL (which matches nothing). Far below SQLite's and PostgreSQL's limits.
  */
 const LOOKUP_CHUNK = 500;
-
-interface FileRow {
-  id: string;
-  key: string;
-  user_id: string;
-  folder: string;
-  filename: string;
-  size: number;
-  mime: string;
-  sha256: string;
-  created_at: string;
-}
-
-export const toFile = (r: FileRow): FileRecord => ({
-  id: r.id,
-  key: r.key,
-  userId: r.user_id,
-  folder: r.folder,
-  filename: r.filename,
-  size: r.size,
-  mime: r.mime,
-  sha256: r.sha256,
-  createdAt: r.created_at,
-});
 
 export class SqliteFileStore implements FileStore {
   private readonly q;

@@ -7,53 +7,7 @@ import type Database from 'better-sqlite3';
 import type { SqliteFileStore } from './sqlite-files.js';
 import type { QuotaLedger } from './sqlite-quota.js';
 import type { DeleteUploadOutcome, FileRecord, PartRecord, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from './types.js';
-
-interface UploadRow {
-  id: string;
-  user_id: string;
-  mode: string;
-  filename: string;
-  folder: string;
-  size: number;
-  mime: string;
-  sha256: string | null;
-  part_size: number;
-  part_count: number;
-  state: string;
-  file_key: string | null;
-  blob_ref: string;
-  lease_until: number | null;
-  created_at: number;
-  updated_at: number;
-}
-
-const toUpload = (r: UploadRow): UploadRecord => ({
-  id: r.id,
-  userId: r.user_id,
-  mode: r.mode as UploadRecord['mode'],
-  filename: r.filename,
-  folder: r.folder,
-  size: r.size,
-  mime: r.mime,
-  sha256: r.sha256,
-  partSize: r.part_size,
-  partCount: r.part_count,
-  state: r.state as UploadState,
-  fileKey: r.file_key,
-  blobRef: r.blob_ref,
-  leaseUntil: r.lease_until,
-  createdAt: r.created_at,
-  updatedAt: r.updated_at,
-});
-
-interface PartRow {
-  part_number: number;
-  size: number;
-  sha256: string;
-  ref: string;
-}
-
-const toPart = (r: PartRow): PartRecord => ({ partNumber: r.part_number, size: r.size, sha256: r.sha256, ref: r.ref });
+import { type PartRow, type UploadRow, toPart, toUpload } from './rows.js';
 
 const holdsReservation = (state: string) => state === 'open' || state === 'assembling';
 

@@ -1,29 +1,8 @@
 /** Users in SQLite. Usernames are unique case-insensitively (username_key = lower(username)). */
 import type Database from 'better-sqlite3';
 import { WrongState } from '../errors/index.js';
-import type { NewUser, Role, UserPatch, UserRecord, UserStore } from './types.js';
-
-interface UserRow {
-  id: string;
-  username: string;
-  email: string | null;
-  password_hash: string;
-  role: string;
-  is_active: number;
-  quota_bytes: number | null;
-  created_at: string;
-}
-
-const toUser = (r: UserRow): UserRecord => ({
-  id: r.id,
-  username: r.username,
-  email: r.email,
-  passwordHash: r.password_hash,
-  role: r.role as Role,
-  isActive: r.is_active === 1,
-  quotaBytes: r.quota_bytes,
-  createdAt: r.created_at,
-});
+import type { NewUser, UserPatch, UserRecord, UserStore } from './types.js';
+import { type UserRow, toUser } from './rows.js';
 
 const LIVE = 'deleted_at IS NULL';
 

@@ -8,41 +8,10 @@
 import { LimitReached } from '../../errors/index.js';
 import type { BatchRecord, BatchStore } from '../types.js';
 import type { PgClient } from './client.js';
+import { FILE_ID, type BatchRow, toBatch } from '../rows.js';
 
-const ID_LENGTH = 32;
-const FILE_ID = /^[0-9a-f]{32}$/;
 /** The advisory-lock class of batch caps (the lock's first key); the second is the user's hash. */
 const BATCH_LOCK_CLASS = 0x62617463; // 'batc'
-
-interface BatchRow {
-  token_hash: string;
-  user_id: string | null;
-  name: string;
-  compression: string;
-  file_ids: string;
-  file_count: number;
-  total_size: number;
-  created_at: number;
-  expires_at: number;
-}
-
-function splitIds(packed: string): string[] {
-  const ids: string[] = [];
-  for (let i = 0; i + ID_LENGTH <= packed.length; i += ID_LENGTH) ids.push(packed.slice(i, i + ID_LENGTH));
-  return ids;
-}
-
-const toBatch = (r: BatchRow): BatchRecord => ({
-  tokenHash: r.token_hash,
-  userId: r.user_id,
-  name: r.name,
-  compression: r.compression === 'deflate' ? 'deflate' : 'store',
-  fileIds: splitIds(r.file_ids),
-  fileCount: r.file_count,
-  totalSize: r.total_size,
-  createdAt: r.created_at,
-  expiresAt: r.expires_at,
-});
 
 const SQL = {
   // Held until the transaction ends; users whose ids hash alike only wait for each other.

@@ -9,34 +9,11 @@ import type { FileRecord, FileStore, ListPage, ListQuery, QuotaCheck, Usage } fr
 import type { PgClient, Queryable } from './client.js';
 import { assertFits } from '../quota-rules.js';
 import { changeUsage, lockUsage } from './quota.js';
+import { type FileRow, toFile } from '../rows.js';
 
 /** Ids per look-up query (one array parameter): a bounded statement, whatever the caller asks. */
 const LOOKUP_CHUNK = 500;
 const UNIQUE_VIOLATION = '23505';
-
-interface FileRow {
-  id: string;
-  key: string;
-  user_id: string;
-  folder: string;
-  filename: string;
-  size: number;
-  mime: string;
-  sha256: string;
-  created_at: string;
-}
-
-export const toFile = (r: FileRow): FileRecord => ({
-  id: r.id,
-  key: r.key,
-  userId: r.user_id,
-  folder: r.folder,
-  filename: r.filename,
-  size: r.size,
-  mime: r.mime,
-  sha256: r.sha256,
-  createdAt: r.created_at,
-});
 
 const COLUMNS = 'id, key, user_id, folder, filename, size, mime, sha256, created_at';
 

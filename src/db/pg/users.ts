@@ -4,30 +4,9 @@
  * does nothing on conflict and the row count says who won, with no error code to sniff.
  */
 import { WrongState } from '../../errors/index.js';
-import type { NewUser, Role, UserPatch, UserRecord, UserStore } from '../types.js';
+import type { NewUser, UserPatch, UserRecord, UserStore } from '../types.js';
 import type { PgClient } from './client.js';
-
-interface UserRow {
-  id: string;
-  username: string;
-  email: string | null;
-  password_hash: string;
-  role: string;
-  is_active: number;
-  quota_bytes: number | null;
-  created_at: string;
-}
-
-const toUser = (r: UserRow): UserRecord => ({
-  id: r.id,
-  username: r.username,
-  email: r.email,
-  passwordHash: r.password_hash,
-  role: r.role as Role,
-  isActive: r.is_active === 1,
-  quotaBytes: r.quota_bytes,
-  createdAt: r.created_at,
-});
+import { type UserRow, toUser } from '../rows.js';
 
 const COLUMNS = 'id, username, email, password_hash, role, is_active, quota_bytes, created_at';
 const LIVE = 'deleted_at IS NULL';
