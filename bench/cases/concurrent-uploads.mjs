@@ -66,6 +66,10 @@ export async function run(ctx) {
     for (let rep = 0; rep < reps; rep++) {
       for (const t of targets) {
         await ctx.beforeRep();
+        // A fresh agent each round: a socket idle through the other engine's round (and a
+        // --wait-quiet pause) may have been closed by the server just as the client reuses it.
+        t.agent.destroy();
+        t.agent = new http.Agent({ keepAlive: true, maxSockets: n });
         const t0 = process.hrtime.bigint();
         await Promise.all(Array.from({ length: n }, (_, i) => oneUpload(t, `${rep}-${i}`, body)));
         t.walls.push(Number(process.hrtime.bigint() - t0) / 1e6);

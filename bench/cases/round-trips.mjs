@@ -95,7 +95,8 @@ function summarize(stats, per) {
 
 async function measureEngine(ctx, engine, n, body) {
   const { env, db } = await ctx.database(engine, 'roundtrips');
-  const server = await startServer(ctx, { caseName: name, name: `round-trips-${engine}`, env, probe: true });
+  // PUBLIC_STORAGE=false: /storage then asks the guard, as in the guard case.
+  const server = await startServer(ctx, { caseName: name, name: `round-trips-${engine}`, env: { ...env, PUBLIC_STORAGE: 'false' }, probe: true });
   try {
     const svc = { 'x-service-token': ctx.secrets.serviceToken };
     const username = `rt-${engine}`;
