@@ -129,3 +129,17 @@ export const toBatch = (r: BatchRow): BatchRecord => ({
   createdAt: r.created_at,
   expiresAt: r.expires_at,
 });
+
+/** A refresh token with its family's revocation and user (as the rotation reads it). */
+export interface RefreshRow {
+  jti: string;
+  family_id: string;
+  access_jti: string;
+  used_at: number | null;
+  replaced_by: string | null;
+  issued_at: number | null;
+  expires_at: number;
+  access_expires_at: number | null;
+  revoked_at: number | null;
+  user_id: string;
+}

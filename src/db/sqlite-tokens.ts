@@ -1,19 +1,7 @@
 /** Refresh-token families and access-token revocation, in SQLite. */
 import type Database from 'better-sqlite3';
 import type { RefreshTokenRow, Role, RotateResult, TokenStatus, TokenStore } from './types.js';
-
-interface RefreshRow {
-  jti: string;
-  family_id: string;
-  access_jti: string;
-  used_at: number | null;
-  replaced_by: string | null;
-  issued_at: number | null;
-  expires_at: number;
-  access_expires_at: number | null;
-  revoked_at: number | null;
-  user_id: string;
-}
+import type { RefreshRow } from './rows.js';
 
 export class SqliteTokenStore implements TokenStore {
   private readonly q;

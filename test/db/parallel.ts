@@ -29,11 +29,27 @@ export interface ParallelJob {
 const WORKER = new URL('./store-worker.mjs', import.meta.url);
 
 export async function runInWorkers(job: ParallelJob): Promise<WorkerRun[]> {
-  const parties = job.callsPerWorker.length;
+  const perWorker = job.callsPerWorker.map((calls) => ({ method: job.method, calls }));
+  return runStoreWorkers(job.databaseUrl, perWorker, job.timeoutMs);
+}
+
+/** One call of a script: `part.method` of the MetadataStore and its arguments. */
+export type Step = [method: string, ...args: unknown[]];
+
+/**
+ * Each worker's scripts, round by round (workers may run different calls against each
+ * other), every round started together; the outcomes per worker, each round's value being
+ * the list of its steps' values. Every worker must have opened its store.
+ */
+export async function raceScripts(databaseUrl: string, perWorker: Step[][][], timeoutMs?: number): Promise<Outcome[][]> {
+  const runs = await runStoreWorkers(databaseUrl, perWorker.map((rounds) => ({ rounds })), timeoutMs);
+  for (const run of runs) if (!run.opened.ok) throw new Error(`a store worker could not open the store: ${label(run.opened)}`);
+  return runs.map((run) => run.results);
+}
+
+async function runStoreWorkers(databaseUrl: string, perWorker: Record<string, unknown>[], timeoutMs = 30_000): Promise<WorkerRun[]> {
   const gate = new SharedArrayBuffer(4);
-  const workers = job.callsPerWorker.map(
-    (calls) => new Worker(WORKER, { workerData: { databaseUrl: job.databaseUrl, method: job.method, calls, parties, gate } }),
-  );
+  const workers = perWorker.map((data) => new Worker(WORKER, { workerData: { ...data, databaseUrl, parties: perWorker.length, gate } }));
   let timer: NodeJS.Timeout | undefined;
   try {
     const runs = Promise.all(
@@ -47,7 +63,7 @@ export async function runInWorkers(job: ParallelJob): Promise<WorkerRun[]> {
       ),
     );
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('store workers did not finish in time')), job.timeoutMs ?? 30_000);
+      timer = setTimeout(() => reject(new Error('store workers did not finish in time')), timeoutMs);
     });
     return await Promise.race([runs, deadline]);
   } finally {

@@ -8,41 +8,17 @@
  * file deleted twice. Each case fails against the check-then-write version of its method.
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
-import { Worker } from 'node:worker_threads';
 import { openMetadataStore } from '../../src/db/open.js';
 import type { MetadataStore, PartRecord, QuotaCheck } from '../../src/db/types.js';
 import { describePostgres, freshSchema } from '../helpers/postgres.js';
 import { fileOf, uploadOf } from './fixtures.js';
-import { label, type Outcome, type WorkerRun } from './parallel.js';
+import { label, raceScripts, type Outcome, type Step } from './parallel.js';
 
-type Step = [method: string, ...args: unknown[]];
-const WORKER = new URL('./pg-race-worker.mjs', import.meta.url);
 const T0 = Date.parse('2030-01-01T00:00:00Z');
 const LEASE = 60_000;
 const quota = (userId: string): QuotaCheck => ({ userId, defaultQuotaBytes: 1000 });
 const part = (ref: string): PartRecord => ({ partNumber: 1, size: 100, sha256: 'a'.repeat(64), ref });
 
-/** Runs each worker's scripts, round by round, every round started together; the outcomes per worker. */
-async function race(databaseUrl: string, perWorker: Step[][][]): Promise<Outcome[][]> {
-  const gate = new SharedArrayBuffer(4);
-  const workers = perWorker.map((rounds) => new Worker(WORKER, { workerData: { databaseUrl, rounds, parties: perWorker.length, gate } }));
-  try {
-    const runs = await Promise.all(
-      workers.map(
-        (w) =>
-          new Promise<WorkerRun>((resolve, reject) => {
-            w.once('message', resolve);
-            w.once('error', reject);
-            w.once('exit', (code) => reject(new Error(`race worker exited (${code}) before answering`)));
-          }),
-      ),
-    );
-    for (const run of runs) expect(label(run.opened)).toBe('ok');
-    return runs.map((run) => run.results);
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
-}
 
 /** The values of a round's steps; fails the test with the error when the round threw. */
 function values(o: Outcome): unknown[] {
@@ -71,7 +47,7 @@ describePostgres('PostgreSQL: races between instances on uploads, files and the 
     for (const u of users) await store.files.insertFile(fileOf(u, '', 0), quota(u));
     const inits = users.map((u): Step[] => [['uploads.createUploads', Array.from({ length: 30 }, () => uploadOf(u, 20)), quota(u)]]);
     const puts = users.map((u): Step[] => [['files.insertFile', fileOf(u, '', 600), quota(u)]]);
-    const [a, b] = await race(databaseUrl, [inits, puts]);
+    const [a, b] = await raceScripts(databaseUrl, [inits, puts]);
     for (const [i, u] of users.entries()) {
       expect([label(a![i]!), label(b![i]!)].sort(), `round ${i}`).toEqual(['QuotaExceeded:quota_exceeded', 'ok']);
       const usage = await store.files.usage(u);
@@ -86,7 +62,7 @@ describePostgres('PostgreSQL: races between instances on uploads, files and the 
     for (const u of ups) await store.uploads.createUploads([u], quota(u.userId));
     const parts = ups.map((u): Step[] => [['uploads.putPart', u.id, part(`late-${u.id}`), T0 + 1]]);
     const completions = ups.map((u): Step[] => [['uploads.beginAssembly', u.id, `storage/${u.userId}/k`, T0 + 2, T0 + LEASE], ['uploads.listParts', u.id]]);
-    const [a, b] = await race(databaseUrl, [parts, completions]);
+    const [a, b] = await raceScripts(databaseUrl, [parts, completions]);
     const seen = { recorded: 0, not_open: 0 };
     for (const [i, u] of ups.entries()) {
       const [put] = values(a![i]!) as [{ outcome: 'recorded' | 'not_open' }];
@@ -106,7 +82,7 @@ describePostgres('PostgreSQL: races between instances on uploads, files and the 
     for (const u of ups) await store.uploads.createUploads([u], quota(u.userId));
     const parts = ups.map((u): Step[] => [['uploads.putPart', u.id, part(`r-${u.id}`), 5000]]);
     const sweeps = ups.map((u): Step[] => [['uploads.deleteUpload', u.id, { states: ['open', 'completed'], idleBefore: 2000 }]]);
-    const [a, b] = await race(databaseUrl, [parts, sweeps]);
+    const [a, b] = await raceScripts(databaseUrl, [parts, sweeps]);
     for (const [i, u] of ups.entries()) {
       const [put] = values(a![i]!) as [{ outcome: string }];
       const [swept] = values(b![i]!) as [{ outcome: string }];
@@ -128,7 +104,7 @@ describePostgres('PostgreSQL: races between instances on uploads, files and the 
     }
     const finishes = ups.map((u, i): Step[] => [['uploads.finishAssembly', u.id, files[i]]]);
     const reclaims = ups.map((u, i): Step[] => [['uploads.reclaimAssembly', u.id, files[i]!.key, T0 + LEASE]]);
-    const [a, b] = await race(databaseUrl, [finishes, reclaims]);
+    const [a, b] = await raceScripts(databaseUrl, [finishes, reclaims]);
     for (const [i, u] of ups.entries()) {
       const [finished] = values(a![i]!) as [boolean];
       const [reclaimed] = values(b![i]!) as [boolean];
@@ -146,7 +122,7 @@ describePostgres('PostgreSQL: races between instances on uploads, files and the 
     const ups = Array.from({ length: n }, (_, i) => uploadOf(`c${i}`, 100));
     for (const u of ups) await store.uploads.createUploads([u], quota(u.userId));
     const begin = (who: string) => ups.map((u): Step[] => [['uploads.beginAssembly', u.id, `storage/${u.userId}/${who}`, T0, T0 + LEASE]]);
-    const [a, b] = await race(databaseUrl, [begin('A'), begin('B')]);
+    const [a, b] = await raceScripts(databaseUrl, [begin('A'), begin('B')]);
     for (const [i, u] of ups.entries()) {
       const [wonA] = values(a![i]!) as [boolean];
       const [wonB] = values(b![i]!) as [boolean];
@@ -160,7 +136,7 @@ describePostgres('PostgreSQL: races between instances on uploads, files and the 
     const files = Array.from({ length: n }, (_, i) => fileOf(`d${i}`, '', 100));
     for (const f of files) await store.files.insertFile(f, quota(f.userId));
     const del = files.map((f): Step[] => [['files.deleteFile', f.key]]);
-    const [a, b] = await race(databaseUrl, [del, del]);
+    const [a, b] = await raceScripts(databaseUrl, [del, del]);
     for (const [i, f] of files.entries()) {
       const got = [values(a![i]!)[0], values(b![i]!)[0]];
       expect(got.filter((x) => x !== null), `round ${i}`).toEqual([f]);

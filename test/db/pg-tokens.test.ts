@@ -7,15 +7,12 @@
  * what a check-then-write rotation (SQLite's EXISTS on the family, without the row lock) lets
  * slip through when the successor commits between the revocation's two statements.
  */
-import { Worker } from 'node:worker_threads';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { openMetadataStore } from '../../src/db/open.js';
 import type { MetadataStore, RefreshTokenRow } from '../../src/db/types.js';
 import { describePostgres, freshSchema } from '../helpers/postgres.js';
-import { label, type Outcome, type WorkerRun } from './parallel.js';
+import { label, raceScripts, type Outcome, type Step } from './parallel.js';
 
-type Step = [method: string, ...args: unknown[]];
-const WORKER = new URL('./pg-race-worker.mjs', import.meta.url);
 const ROUNDS = 300;
 
 const row = (jti: string, familyId: string, userId: string, accessJti: string): RefreshTokenRow => ({
@@ -28,27 +25,6 @@ const row = (jti: string, familyId: string, userId: string, accessJti: string): 
   accessExpiresAt: 1900,
 });
 
-/** Each worker's scripts, round by round, every round started together: the outcomes per worker. */
-async function race(databaseUrl: string, perWorker: Step[][][]): Promise<Outcome[][]> {
-  const gate = new SharedArrayBuffer(4);
-  const workers = perWorker.map((rounds) => new Worker(WORKER, { workerData: { databaseUrl, rounds, parties: perWorker.length, gate } }));
-  try {
-    const runs = await Promise.all(
-      workers.map(
-        (w) =>
-          new Promise<WorkerRun>((resolve, reject) => {
-            w.once('message', resolve);
-            w.once('error', reject);
-            w.once('exit', (code) => reject(new Error(`race worker exited (${code}) before answering`)));
-          }),
-      ),
-    );
-    for (const run of runs) expect(label(run.opened)).toBe('ok');
-    return runs.map((run) => run.results);
-  } finally {
-    await Promise.all(workers.map((w) => w.terminate()));
-  }
-}
 
 describePostgres('PostgreSQL: a rotation racing a revocation of its family on another instance', () => {
   let store: MetadataStore;
@@ -85,7 +61,7 @@ describePostgres('PostgreSQL: a rotation racing a revocation of its family on an
       for (let i = 0; i < ROUNDS; i++) await store.tokens.createRefreshFamily(row(`t${i}`, `f${i}`, `u${i}`, `a${i}`), 1000);
       const rotations = Array.from({ length: ROUNDS }, (_, i): Step[] => [['tokens.rotateRefreshToken', `t${i}`, row(`t${i}-next`, '', `u${i}`, `a${i}-next`), 1001, 0]]);
       const revocations = Array.from({ length: ROUNDS }, (_, i): Step[] => [revoke(i)]);
-      const [rotated, revoked] = await race(databaseUrl, [rotations, revocations]);
+      const [rotated, revoked] = await raceScripts(databaseUrl, [rotations, revocations]);
       for (let i = 0; i < ROUNDS; i++) {
         expect(label(revoked![i]!), `round ${i}: the revocation`).toBe('ok');
         await expectFamilyEnded(i, rotated![i]!);

@@ -4,11 +4,17 @@
 // reachable by a DATABASE_URL runs here unchanged.
 //
 // Protocol: every worker meets the others at a barrier before opening, after opening and
-// before each call, so the calls of one round start together and race in the database.
+// before each round, so the calls of one round start together and race in the database.
+// A round is one call of `method` (workerData.calls: its arguments per round), or a short
+// script of calls (workerData.rounds: [[['uploads.putPart', ...args], …], …]) so that workers
+// run different calls against each other: a part racing a completion, a sweep racing a part.
 import { parentPort, workerData } from 'node:worker_threads';
 
 const { openMetadataStore } = await import(new URL('../../dist/db/open.js', import.meta.url).href);
 const { databaseUrl, calls, method, parties, gate } = workerData;
+/** Scripts per round; a plain call's answer is its value, a script's the list of its values. */
+const rounds = workerData.rounds ?? (method ? calls.map((args) => [[method, ...args]]) : calls.map(() => []));
+const single = !workerData.rounds;
 const counter = new Int32Array(gate);
 let barriers = 0;
 
@@ -45,11 +51,19 @@ const opened = await outcome(async () => {
   store = await openMetadataStore({ databaseUrl });
 });
 barrier();
+async function runScript(steps) {
+  const values = [];
+  for (const [call, ...args] of steps) {
+    const [part, name] = call.split('.');
+    values.push(await store[part][name](...args));
+  }
+  return single ? values[0] : values;
+}
+
 const results = [];
-const [part, name] = method ? method.split('.') : [];
-for (const args of calls) {
+for (const steps of rounds) {
   barrier();
-  results.push(await outcome(async () => (store ? store[part][name](...args) : Promise.reject(new Error('store did not open')))));
+  results.push(await outcome(() => (store ? runScript(steps) : Promise.reject(new Error('store did not open')))));
 }
 await store?.close();
 parentPort.postMessage({ opened, results });

@@ -10,19 +10,7 @@
  */
 import type { RefreshTokenRow, Role, RotateResult, TokenStatus, TokenStore } from '../types.js';
 import type { PgClient, Queryable } from './client.js';
-
-interface RefreshRow {
-  jti: string;
-  family_id: string;
-  access_jti: string;
-  used_at: number | null;
-  replaced_by: string | null;
-  issued_at: number | null;
-  expires_at: number;
-  access_expires_at: number | null;
-  revoked_at: number | null;
-  user_id: string;
-}
+import type { RefreshRow } from '../rows.js';
 
 /** SQLSTATE foreign_key_violation. */
 const FK_VIOLATION = '23503';
