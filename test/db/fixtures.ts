@@ -3,7 +3,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { expect } from 'vitest';
-import type { FileRecord, MetadataStore, UploadRecord } from '../../src/db/types.js';
+import type { FileRecord, MetadataStore, RefreshTokenRow, UploadRecord } from '../../src/db/types.js';
 import type { AppError } from '../../src/errors/index.js';
 
 const hex = () => randomBytes(16).toString('hex');
@@ -19,6 +19,11 @@ export function fileOf(userId: string, folder: string, size: number, createdAt =
 export function uploadOf(userId: string, size: number, over: Partial<UploadRecord> = {}): UploadRecord {
   const now = Date.now();
   return { id: randomBytes(12).toString('base64url'), userId, mode: 'chunked', filename: 'u.bin', folder: '', size, mime: 'application/octet-stream', sha256: null, partSize: 5 << 20, partCount: Math.max(1, Math.ceil(size / (5 << 20))), state: 'open', fileKey: null, blobRef: '', leaseUntil: null, createdAt: now, updatedAt: now, ...over };
+}
+
+/** A refresh token row issued at 1000, expiring at 9000 (its access token at 1900). */
+export function refreshTokenOf(jti: string, familyId: string, userId: string, accessJti: string): RefreshTokenRow {
+  return { jti, familyId, userId, accessJti, issuedAt: 1000, expiresAt: 9000, accessExpiresAt: 1900 };
 }
 
 /** Asserts that `call` rejects with an error of class `type` carrying `code`. */

@@ -9,21 +9,14 @@
  */
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { openMetadataStore } from '../../src/db/open.js';
-import type { MetadataStore, RefreshTokenRow } from '../../src/db/types.js';
+import type { MetadataStore } from '../../src/db/types.js';
 import { describePostgres, freshSchema } from '../helpers/postgres.js';
+import { refreshTokenOf } from './fixtures.js';
 import { label, raceScripts, type Outcome, type Step } from './parallel.js';
 
 const ROUNDS = 300;
 
-const row = (jti: string, familyId: string, userId: string, accessJti: string): RefreshTokenRow => ({
-  jti,
-  familyId,
-  userId,
-  accessJti,
-  issuedAt: 1000,
-  expiresAt: 9000,
-  accessExpiresAt: 1900,
-});
+const row = refreshTokenOf;
 
 
 describePostgres('PostgreSQL: a rotation racing a revocation of its family on another instance', () => {

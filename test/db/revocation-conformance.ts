@@ -5,16 +5,9 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { MetadataStore, RefreshTokenRow } from '../../src/db/types.js';
+import { refreshTokenOf } from './fixtures.js';
 
-const row = (jti: string, familyId: string, accessJti: string, userId = 'vu'): RefreshTokenRow => ({
-  jti,
-  familyId,
-  userId,
-  accessJti,
-  issuedAt: 1000,
-  expiresAt: 9000,
-  accessExpiresAt: 1900,
-});
+const row = (jti: string, familyId: string, accessJti: string, userId = 'vu'): RefreshTokenRow => refreshTokenOf(jti, familyId, userId, accessJti);
 
 export function revocationConformance(store: () => MetadataStore): void {
   describe('revokeFamily', () => {
