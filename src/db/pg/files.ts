@@ -23,17 +23,19 @@ export interface SqlQuery {
 }
 
 /**
- * The folder condition of a listing, from `$first` on. Recursive: an index range
- * [folder, folder + '0') then an exact filter ('0' follows '/' in byte order; the filter
- * drops siblings such as "main-old" that sort inside the range).
+ * The folder condition of a listing, from `$first` on. Recursive: the folder itself, or a
+ * folder in [folder + '/', folder + '0') — exactly those under it, as '0' follows '/' in byte
+ * order (COLLATE "C"). Two plain index ranges, so the planner estimates them well and the
+ * totals read only the index (a starts_with() filter was misjudged: a 10k-file folder's page
+ * took 26 ms instead of ~11).
  */
 function folderCondition(query: ListQuery, first: number): SqlQuery {
   if (query.folder === undefined) return { text: '', values: [] };
   if (!query.recursive) return { text: ` AND folder = $${first}`, values: [query.folder] };
-  const [f, lo, hi, prefix] = [first, first + 1, first + 2, first + 3].map((n) => `$${n}`);
+  const [f, lo, hi] = [first, first + 1, first + 2].map((n) => `$${n}`);
   return {
-    text: ` AND folder >= ${lo} AND folder < ${hi} AND (folder = ${f} OR starts_with(folder, ${prefix}))`,
-    values: [query.folder, query.folder, query.folder + '0', query.folder + '/'],
+    text: ` AND (folder = ${f} OR (folder >= ${lo} AND folder < ${hi}))`,
+    values: [query.folder, query.folder + '/', query.folder + '0'],
   };
 }
 
