@@ -50,6 +50,7 @@ export class SqliteUploadStore implements UploadStore {
         `SELECT * FROM uploads WHERE state = 'assembling' AND (lease_until IS NULL OR lease_until <= @now) AND id > @afterId ORDER BY id LIMIT @limit`,
       ),
       deleteParts: db.prepare('DELETE FROM upload_parts WHERE upload_id = ?'),
+      dropPart: db.prepare('DELETE FROM upload_parts WHERE upload_id = ? AND part_number = ?'),
       delete: db.prepare('DELETE FROM uploads WHERE id = ?'),
       stale: db.prepare(
         `SELECT * FROM uploads WHERE updated_at < @before AND state <> 'assembling'
@@ -88,6 +89,13 @@ export class SqliteUploadStore implements UploadStore {
 
   async listParts(uploadId: string): Promise<PartRecord[]> {
     return (this.q.parts.all(uploadId) as PartRow[]).map(toPart);
+  }
+
+  async dropPart(uploadId: string, partNumber: number, now: number): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      if (this.q.touchOpen.run(now, uploadId).changes !== 1) return false;
+      return this.q.dropPart.run(uploadId, partNumber).changes === 1;
+    })();
   }
 
   async beginAssembly(uploadId: string, fileKey: string, now: number, leaseUntil: number): Promise<boolean> {

@@ -60,6 +60,12 @@ export interface UploadStore {
   putPart(uploadId: string, part: PartRecord, now: number): Promise<PutPartOutcome>;
   listParts(uploadId: string): Promise<PartRecord[]>;
   /**
+   * Forgets a recorded part while the upload is open (its stored copy was replaced by one that
+   * was refused: a store without distinct part copies); false when there was none or the
+   * upload is not open.
+   */
+  dropPart(uploadId: string, partNumber: number, now: number): Promise<boolean>;
+  /**
    * open → assembling with the target key and a lease until `leaseUntil` (unix ms); false
    * when the upload was not open. Only the lease holder (known by `fileKey`) may finish.
    */

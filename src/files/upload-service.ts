@@ -174,6 +174,9 @@ export class UploadService {
       if (recorded.replaced && recorded.replaced.ref !== part.ref) await discard(recorded.replaced);
     } catch (err) {
       await discard(part);
+      // Where a copy replaces the earlier one of its part (S3), the recorded copy is gone too:
+      // forget the part, so that the status and complete say it must be sent again.
+      if (!this.blobs.capabilities.distinctPartCopies) await this.store.uploads.dropPart(uploadId, partNumber, this.clock.now()).catch(() => undefined);
       throw err;
     }
     return part;

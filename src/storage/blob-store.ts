@@ -57,6 +57,13 @@ export interface BlobCapabilities {
   wholeObjectSha256: boolean;
   /** accelPathOf() can return a path: the bytes are plain files a web server can send. */
   localPath: boolean;
+  /**
+   * Copies of one part are kept apart until one is discarded (disk). False where a store
+   * keeps one copy per part number and a later copy replaces the earlier one (S3's
+   * UploadPart): a refused copy has then already replaced the recorded one, so the service
+   * forgets the part (UploadStore.dropPart) and the client sends it again.
+   */
+  distinctPartCopies: boolean;
 }
 
 /**
@@ -101,9 +108,9 @@ export interface BlobStore {
   beginUpload(uploadId: string, info: { size: number; partSize: number; mime: string }): Promise<UploadHandle>;
   /**
    * Streams one copy of a part and returns its reference once the body ended cleanly; a copy
-   * cut short (client gone, limit hit, crash) is never returned. Copies of one part never
-   * overwrite each other: the caller checks the copy, records the one that counts and
-   * discards the others (discardPart).
+   * cut short (client gone, limit hit, crash) is never returned. With distinctPartCopies,
+   * copies of one part never overwrite each other: the caller checks the copy, records the
+   * one that counts and discards the others (discardPart).
    */
   writePart(upload: UploadHandle, partNumber: number, body: Readable, opts: WriteOptions): Promise<WrittenPart>;
   /** Drops one copy of a part (refused, or replaced by a later one). Idempotent. */

@@ -27,6 +27,22 @@ export function uploadConformance(open: () => { store: MetadataStore; databaseUr
       expect((await store.uploads.getUpload(u.id))!.updatedAt).toBe(4000);
     });
 
+    it('dropPart forgets a recorded part while the upload is open, and nothing once it is not', async () => {
+      const { store } = open();
+      const u = uploadOf('u1', 100, { updatedAt: 1 });
+      await store.uploads.createUploads([u], quota('u1'));
+      await store.uploads.putPart(u.id, part(1, 5, 'a'), 2);
+      await store.uploads.putPart(u.id, part(2, 5, 'b'), 3);
+      expect(await store.uploads.dropPart(u.id, 1, 4)).toBe(true);
+      expect(await store.uploads.dropPart(u.id, 1, 5)).toBe(false); // already gone
+      expect(await store.uploads.listParts(u.id)).toEqual([part(2, 5, 'b')]);
+      expect((await store.uploads.getUpload(u.id))!.updatedAt).toBe(5);
+      expect(await store.uploads.beginAssembly(u.id, 'storage/u1/k', 6, T0)).toBe(true);
+      expect(await store.uploads.dropPart(u.id, 2, 7)).toBe(false); // not open: the parts stay
+      expect(await store.uploads.listParts(u.id)).toEqual([part(2, 5, 'b')]);
+      expect(await store.uploads.dropPart('no-such-upload', 1, 8)).toBe(false);
+    });
+
     it('putPart is refused as an outcome when the upload is gone or no longer open; nothing is recorded', async () => {
       const { store } = open();
       expect(await store.uploads.putPart('no-such-upload', part(1, 1, 'x'), 1)).toEqual({ outcome: 'not_found' });

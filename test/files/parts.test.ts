@@ -260,3 +260,29 @@ describe('parts', () => {
     expect((await putPart(s, other, 1, Buffer.from('abc'))).statusCode).toBe(404);
   });
 });
+
+describe('a store that keeps one copy per part number (S3: a later copy replaces the earlier one)', () => {
+  let s: TestServer;
+  beforeAll(async () => {
+    s = await startTestServer();
+    // The local store, told to behave as S3 does for this rule: the service's side of it.
+    (s.app.ctx.blobs.capabilities as { distinctPartCopies: boolean }).distinctPartCopies = false;
+  });
+  afterAll(async () => s.close());
+
+  it('a refused copy makes the part missing (its earlier copy is gone), so the client sends it again', async () => {
+    const P = 5 * MiB;
+    const data = bytes(P + 10);
+    const id = await initOne(s, 'one-copy', { name: 'f.bin', size: data.length }, { partSize: P });
+    expect((await putPart(s, id, 1, data.subarray(0, P))).statusCode).toBe(200);
+    expect((await putPart(s, id, 2, data.subarray(P))).statusCode).toBe(200);
+    const bad = await putPart(s, id, 1, data.subarray(0, P), { 'x-checksum-sha256': '0'.repeat(64) });
+    expect(bad.json()).toMatchObject({ code: 'checksum_mismatch' });
+    expect((await status(s, id)).json().parts.map((p: { partNumber: number }) => p.partNumber)).toEqual([2]);
+    expect((await complete(s, id)).json()).toMatchObject({ code: 'upload_incomplete', missing_parts: [1] });
+    expect((await putPart(s, id, 1, data.subarray(0, P))).statusCode).toBe(200);
+    const done = await complete(s, id);
+    expect(done.statusCode).toBe(201);
+    expect(done.json().sha256).toBe(sha256(data));
+  });
+});

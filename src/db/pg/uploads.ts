@@ -82,6 +82,15 @@ export class PgUploadStore implements UploadStore {
     return rows.map(toPart);
   }
 
+  async dropPart(uploadId: string, partNumber: number, now: number): Promise<boolean> {
+    return this.db.tx(async (c) => {
+      // The open upload's row lock first, as putPart takes it: the two are ordered.
+      const touched = await c.query(`UPDATE uploads SET updated_at = $2 WHERE id = $1 AND state = 'open'`, [uploadId, now]);
+      if (touched.rowCount !== 1) return false;
+      return (await c.query('DELETE FROM upload_parts WHERE upload_id = $1 AND part_number = $2', [uploadId, partNumber])).rowCount === 1;
+    });
+  }
+
   async beginAssembly(uploadId: string, fileKey: string, now: number, leaseUntil: number): Promise<boolean> {
     const r = await this.db.query(
       `UPDATE uploads SET state = 'assembling', file_key = $2, lease_until = $3, updated_at = $4 WHERE id = $1 AND state = 'open'`,
