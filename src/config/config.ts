@@ -25,6 +25,20 @@ export interface Config {
   /** PostgreSQL connections per instance. */
   databasePoolMax: number;
   storageBackend: Env['STORAGE_BACKEND'];
+  /** S3-compatible object storage (STORAGE_BACKEND=s3). */
+  s3: {
+    endpoint: string | undefined;
+    region: string;
+    bucket: string | undefined;
+    accessKeyId: string | undefined;
+    secretAccessKey: string | undefined;
+    forcePathStyle: boolean;
+    /** '' or ending in '/': every key the server writes starts with it. */
+    prefix: string;
+    createBucket: boolean;
+    /** /get and /storage answer 302 to a presigned GET (≤ 60 s) instead of streaming. */
+    downloadRedirect: boolean;
+  };
   auth: {
     serviceToken: string | undefined;
     issuer: string;
@@ -123,6 +137,8 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   if (e.NODE_ENV === 'production' && e.PASSWORD_SCRYPT_LOG_N < 17) {
     throw new ConfigError('PASSWORD_SCRYPT_LOG_N', 'must be at least 17 (OWASP) when NODE_ENV=production');
   }
+  if (e.STORAGE_BACKEND === 's3' && !e.S3_BUCKET) throw new ConfigError('S3_BUCKET', 'is required with STORAGE_BACKEND=s3');
+  if (e.STORAGE_BACKEND !== 's3' && e.S3_DOWNLOAD_REDIRECT) throw new ConfigError('S3_DOWNLOAD_REDIRECT', 'needs STORAGE_BACKEND=s3');
   const uploadRoot = path.resolve(e.UPLOAD_ROOT);
   const host = e.BIND_HOST.replace(/^\[|\]$/g, '');
   const hostInUrl = isIP(host) === 6 ? `[${host}]` : host;
@@ -142,6 +158,17 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     databaseUrl: e.DATABASE_URL ?? `sqlite:${path.join(uploadRoot, 'metadata.sqlite')}`,
     databasePoolMax: e.DATABASE_POOL_MAX,
     storageBackend: e.STORAGE_BACKEND,
+    s3: {
+      endpoint: e.S3_ENDPOINT,
+      region: e.S3_REGION,
+      bucket: e.S3_BUCKET,
+      accessKeyId: e.S3_ACCESS_KEY_ID,
+      secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+      forcePathStyle: e.S3_FORCE_PATH_STYLE,
+      prefix: e.S3_PREFIX === undefined ? '' : e.S3_PREFIX.replace(/\/?$/, '/'),
+      createBucket: e.S3_CREATE_BUCKET,
+      downloadRedirect: e.S3_DOWNLOAD_REDIRECT,
+    },
     auth: {
       serviceToken: e.AUTH_SERVICE_TOKEN,
       issuer: e.AUTH_JWT_ISSUER ?? publicBaseUrl,

@@ -128,7 +128,26 @@ export const envSchema = z.object({
   ACCEL_REDIRECT_PREFIX: optionalString.pipe(
     z.string().regex(/^\/[A-Za-z0-9_\-/]*\/$/, { message: 'must look like /_protected/' }).optional(),
   ),
-  STORAGE_BACKEND: z.enum(['local']).optional().default('local'),
+  STORAGE_BACKEND: z.enum(['local', 's3']).optional().default('local'),
+  S3_ENDPOINT: optionalUrl,
+  S3_REGION: optionalString.transform((v) => v ?? 'us-east-1'),
+  S3_BUCKET: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, { message: 'expected a bucket name: 3-63 lower-case letters, digits, dots or hyphens' })
+      .optional(),
+  ),
+  S3_ACCESS_KEY_ID: optionalString,
+  S3_SECRET_ACCESS_KEY: optionalString,
+  S3_FORCE_PATH_STYLE: bool(false),
+  S3_PREFIX: optionalString.pipe(
+    z
+      .string()
+      .regex(/^[A-Za-z0-9!_.*'()-]+(\/[A-Za-z0-9!_.*'()-]+)*\/?$/, { message: 'expected a key prefix such as "files/" (safe characters, "/"-separated)' })
+      .optional(),
+  ),
+  S3_CREATE_BUCKET: bool(false),
+  S3_DOWNLOAD_REDIRECT: bool(false),
   BODY_IDLE_TIMEOUT_SECONDS: int(60, 1, 3600),
   BODY_MIN_BYTES_PER_SECOND: int(1024, 0, 1024 * 1024 * 1024),
   BODY_MIN_RATE_WINDOW_SECONDS: int(60, 1, 3600),
