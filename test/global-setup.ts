@@ -9,9 +9,16 @@
  *    URL reaches the test files as TEST_POSTGRES_URL. Give TEST_POSTGRES_URL yourself to use a
  *    server of your own; SL_TEST_POSTGRES=off opts out on a machine without PostgreSQL (the
  *    PostgreSQL suites then say they did not run). When the cluster cannot start, the run
- *    fails: a missing database never passes for a green one.
+ *    fails: a missing database never passes for a green one;
+ *  - starts a throwaway S3 server (OpenStack Swift + s3api, .ci/start-s3.sh, Debian's packages,
+ *    run as root) on loopback ports in 5690–5699 (or 5600–5609 when another run holds those),
+ *    with one bucket for the run, while dist/ builds; stops exactly the processes it started.
+ *    Its settings reach the test files as TEST_S3_* (test/helpers/s3.ts). Give TEST_S3_ENDPOINT
+ *    and TEST_S3_BUCKET (with TEST_S3_ACCESS_KEY_ID, TEST_S3_SECRET_ACCESS_KEY, TEST_S3_REGION)
+ *    to use a server of your own; SL_TEST_S3=off opts out. When Swift cannot start, the run
+ *    fails, as for PostgreSQL.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 
@@ -56,9 +63,76 @@ async function startPostgres(): Promise<(() => void) | undefined> {
   };
 }
 
+/** Runs a script without blocking the event loop; resolves with its exit code and output. */
+function runScript(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', (err) => resolve({ status: null, stdout, stderr: stderr + String(err) }));
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
+/** Swift takes S3_PORT..S3_PORT+4 (proxy, object, container, account, memcached): all must be free. */
+async function freeS3Ports(): Promise<number[]> {
+  const bases = [5690, 5691, 5692, 5693, 5694, 5695, 5600, 5601, 5602, 5603, 5604, 5605];
+  const free: number[] = [];
+  for (const base of bases) {
+    const all = await Promise.all([0, 1, 2, 3, 4].map((i) => portIsFree(base + i)));
+    if (all.every(Boolean)) free.push(base);
+  }
+  return free;
+}
+
+async function startS3(): Promise<(() => void) | undefined> {
+  if (process.env.TEST_S3_ENDPOINT || process.env.SL_TEST_S3 === 'off') return undefined;
+  const failed: string[] = [];
+  // Another run (or a developer's own Swift) may take a port between the check and the start:
+  // then the script refuses at once and the next free range is tried.
+  for (const port of (await freeS3Ports()).slice(0, 3)) {
+    const env = { ...process.env, S3_DIR: `/tmp/sl-test-s3-${process.pid}`, S3_PORT: String(port), S3_BUCKET: 'sl-test' };
+    const started = await runScript(['.ci/start-s3.sh'], env);
+    const vars = Object.fromEntries([...started.stdout.matchAll(/^export (S3_[A-Z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+    const stop = () => void spawnSync('bash', ['.ci/start-s3.sh', 'stop'], { env, stdio: 'ignore' });
+    if (started.status === 0 && vars.S3_ENDPOINT) {
+      process.env.TEST_S3_ENDPOINT = vars.S3_ENDPOINT;
+      process.env.TEST_S3_REGION = vars.S3_REGION;
+      process.env.TEST_S3_BUCKET = vars.S3_BUCKET;
+      process.env.TEST_S3_ACCESS_KEY_ID = vars.S3_ACCESS_KEY_ID;
+      process.env.TEST_S3_SECRET_ACCESS_KEY = vars.S3_SECRET_ACCESS_KEY;
+      process.env.TEST_S3_FORCE_PATH_STYLE = vars.S3_FORCE_PATH_STYLE;
+      return stop;
+    }
+    stop(); // a half-started server: stop what the script started, remove its directory
+    failed.push(`port ${port}: exit ${started.status}: ${started.stderr.trim()}`);
+    if (!/already in use/.test(started.stderr)) break;
+  }
+  throw new Error(
+    `could not start the test S3 server (.ci/start-s3.sh): ${failed.join('\n') || 'no free ports in 5690–5699 or 5600–5609'}\n` +
+      'Set TEST_S3_ENDPOINT and TEST_S3_BUCKET to a server of your own, or SL_TEST_S3=off to leave the S3 suites out.',
+  );
+}
+
 export default async function setup(): Promise<() => void> {
-  const r = spawnSync(process.execPath, ['node_modules/typescript-native/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
-  if (r.status !== 0 && r.status !== 2) throw new Error(`tsc failed to build dist/ (exit ${r.status})`);
   const stopPostgres = await startPostgres();
-  return () => stopPostgres?.();
+  // Swift starts in a few seconds; dist/ builds meanwhile.
+  const s3 = startS3().then(
+    (stop) => ({ stop }),
+    (error: unknown) => ({ error }),
+  );
+  const r = spawnSync(process.execPath, ['node_modules/typescript-native/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+  const started = await s3;
+  const stopAll = () => {
+    if ('stop' in started) started.stop?.();
+    stopPostgres?.();
+  };
+  if ((r.status !== 0 && r.status !== 2) || 'error' in started) {
+    stopAll();
+    if ('error' in started) throw started.error;
+    throw new Error(`tsc failed to build dist/ (exit ${r.status})`);
+  }
+  return stopAll;
 }

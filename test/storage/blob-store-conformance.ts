@@ -1,11 +1,16 @@
 /**
- * The BlobStore contract as a reusable suite: any store (local disk today, S3 later) must
- * pass it. Call `blobStoreConformance('name', factory)` from a *.test.ts file.
+ * The BlobStore contract as a reusable suite: every store (local disk, S3) must pass it. Call
+ * `blobStoreConformance('name', factory)` from a *.test.ts file.
+ *
+ * Parts are sized as the service sizes them: every part but the last at least
+ * `capabilities.minPartSize` (S3 refuses smaller ones at completion), `maxBytes` the part's exact
+ * size. Where stores may differ, the store's declared capabilities say which behaviour to hold
+ * it to (`distinctPartCopies`: disk keeps copies of a part apart, S3 keeps one per part number).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BlobNotFound, TooLarge } from '../../src/errors/index.js';
+import { AppError, BlobNotFound, isErrorCode, TooLarge } from '../../src/errors/index.js';
 import type { BlobStore, PartRef, UploadHandle, WrittenPart } from '../../src/storage/blob-store.js';
 
 export interface BlobStoreFixture {
@@ -37,6 +42,21 @@ let n = 0;
 const uploadId = () => `Upload${String(++n).padStart(4, '0')}${randomBytes(6).toString('hex')}`;
 const ref = (partNumber: number, w: WrittenPart): PartRef => ({ partNumber, ref: w.ref, size: w.size, sha256: w.sha256 });
 const key = (name = 'f.bin', folder = 'docs') => `storage/conf-u/${folder}/${randomBytes(16).toString('hex')}_${name}`;
+const MiB = 1024 * 1024;
+/** Fails unless `p` rejects with a domain error (a code of the closed union, never a driver's). */
+async function domainError(p: Promise<unknown>): Promise<AppError> {
+  const err = await p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(AppError);
+  expect(isErrorCode((err as AppError).code)).toBe(true);
+  return err as AppError;
+}
+/** `data` split in parts of `size` bytes (the last one shorter). */
+const split = (data: Buffer, size: number): Buffer[] => Array.from({ length: Math.ceil(data.length / size) }, (_, i) => data.subarray(i * size, (i + 1) * size));
 
 export function blobStoreConformance(name: string, factory: () => Promise<BlobStoreFixture>): void {
   describe(`BlobStore conformance: ${name}`, () => {
@@ -46,26 +66,36 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       fx = await factory();
       store = fx.store;
     });
-    afterAll(async () => fx.cleanup());
-    const begin = (): Promise<UploadHandle> => store.beginUpload(uploadId(), { size: 10_000, partSize: 5000, mime: 'application/octet-stream' });
+    afterAll(async () => fx?.cleanup());
+    /** The smallest part every store accepts before the last one. */
+    let P: number;
+    beforeAll(() => {
+      P = store.capabilities.minPartSize;
+    });
+    const begin = (size = 3 * P): Promise<UploadHandle> => store.beginUpload(uploadId(), { size, partSize: P, mime: 'application/octet-stream' });
+    /** Writes `data` as parts of P bytes (all at once) and returns their refs in part order. */
+    const writeAll = async (up: UploadHandle, parts: Buffer[], order = parts.map((_, i) => i)): Promise<PartRef[]> => {
+      const written = await Promise.all(order.map(async (i) => [i, await store.writePart(up, i + 1, stream(parts[i]!), { maxBytes: parts[i]!.length })] as const));
+      return written.sort(([a], [b]) => a - b).map(([i, w]) => ref(i + 1, w));
+    };
 
-    it('declares its capabilities: part sizes and counts a client can be held to', () => {
+    it('declares its capabilities: the one contract clients are held to (5 MiB – 512 MiB parts, 10,000 of them)', () => {
       const c = store.capabilities;
-      expect(c.minPartSize).toBeGreaterThan(0);
-      expect(c.maxPartSize).toBeGreaterThanOrEqual(c.minPartSize);
-      expect(c.maxParts).toBeGreaterThanOrEqual(1);
+      expect({ minPartSize: c.minPartSize, maxPartSize: c.maxPartSize, maxParts: c.maxParts }).toEqual({ minPartSize: 5 * MiB, maxPartSize: 512 * MiB, maxParts: 10_000 });
       expect(typeof c.wholeObjectSha256).toBe('boolean');
       expect(typeof c.localPath).toBe('boolean');
+      expect(typeof c.distinctPartCopies).toBe('boolean');
+      if (!c.localPath) expect(store.accelPathOf(key())).toBeNull();
     });
 
     it('writePart streams a copy of a part and returns its size, digests and a reference', async () => {
       const up = await begin();
-      const a = randomBytes(1000);
+      const a = randomBytes(P);
       const b = randomBytes(10);
       const second = await store.writePart(up, 2, stream(b), { maxBytes: 10 });
       expect(second).toEqual({ size: 10, sha256: sha(b), md5: md5(b), ref: expect.any(String) });
-      const first = await store.writePart(up, 1, stream(a.subarray(0, 400), a.subarray(400)), { maxBytes: 1000 });
-      expect(first).toEqual({ size: 1000, sha256: sha(a), md5: md5(a), ref: expect.any(String) });
+      const first = await store.writePart(up, 1, stream(a.subarray(0, 400), a.subarray(400)), { maxBytes: P });
+      expect(first).toEqual({ size: P, sha256: sha(a), md5: md5(a), ref: expect.any(String) });
       expect(await store.writePart(up, 3, stream(b), { maxBytes: 10, md5: false })).toMatchObject({ size: 10, sha256: sha(b), md5: '' });
       const k = key();
       await store.assemble(up, [ref(1, first), ref(2, second)], k);
@@ -78,31 +108,91 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       await expect(store.writePart(up, 1, stream(randomBytes(600), randomBytes(600)), { maxBytes: 1000, tooLarge })).rejects.toMatchObject({ code: 'part_too_large' });
     });
 
-    it('copies of one part never overwrite each other: the reference the caller keeps decides (F-09)', async () => {
+    it('a re-sent part: disk keeps the copies apart, S3 lets the later one replace the earlier (distinctPartCopies) (F-09)', async () => {
       const up = await begin();
       const good = randomBytes(100);
       const later = randomBytes(100);
       const kept = await store.writePart(up, 1, stream(good), { maxBytes: 100 });
-      const refused = await store.writePart(up, 1, stream(later), { maxBytes: 100 });
-      expect(refused.ref).not.toBe(kept.ref);
-      // A copy cut short by its source is never returned, and disturbs nothing.
-      await expect(store.writePart(up, 1, failing(randomBytes(50)), { maxBytes: 100 })).rejects.toThrow();
-      await store.discardPart(up, ref(1, refused));
-      await store.discardPart(up, ref(1, refused)); // idempotent
-      const k = key();
-      expect(await store.assemble(up, [ref(1, kept)], k)).toMatchObject({ size: 100 });
-      expect((await collect(await store.read(k))).equals(good)).toBe(true);
-      const k2 = key();
-      const other = await store.writePart(up, 1, stream(later), { maxBytes: 100 });
-      await store.assemble(up, [ref(1, other)], k2);
-      expect((await collect(await store.read(k2))).equals(later)).toBe(true);
+      const resent = await store.writePart(up, 1, stream(later), { maxBytes: 100 });
+      expect(resent.ref).not.toBe(kept.ref);
+      if (store.capabilities.distinctPartCopies) {
+        // The reference the caller keeps decides; the other copy is discarded.
+        await store.discardPart(up, ref(1, resent));
+        await store.discardPart(up, ref(1, resent)); // idempotent
+        const k = key();
+        expect(await store.assemble(up, [ref(1, kept)], k)).toMatchObject({ size: 100 });
+        expect((await collect(await store.read(k))).equals(good)).toBe(true);
+        const k2 = key();
+        const other = await store.writePart(up, 1, stream(later), { maxBytes: 100 });
+        await store.assemble(up, [ref(1, other)], k2);
+        expect((await collect(await store.read(k2))).equals(later)).toBe(true);
+      } else {
+        // One copy per part number: the earlier one is gone. Naming it fails, names the part,
+        // and never puts the later copy's bytes under a key that asked for the earlier one.
+        await store.discardPart(up, ref(1, kept)); // no-op, and harmless
+        const stale = key();
+        const err = await domainError(store.assemble(up, [ref(1, kept)], stale));
+        expect(err).toMatchObject({ code: 'upload_incomplete', details: { missing_parts: [1] } });
+        expect(await store.stat(stale)).toBeNull();
+        const k = key();
+        expect(await store.assemble(up, [ref(1, resent)], k)).toMatchObject({ size: 100 });
+        expect((await collect(await store.read(k))).equals(later)).toBe(true);
+      }
     });
 
-    it('assemble of a discarded copy fails and creates no object', async () => {
-      const up = await begin();
-      const gone = await store.writePart(up, 1, stream(randomBytes(10)), { maxBytes: 10 });
+    it('a copy cut short by its source, or ending short of maxBytes, never takes the place of the acknowledged copy', async () => {
+      const up = await begin(2 * P);
+      const good = randomBytes(P);
+      const kept = await store.writePart(up, 1, stream(good), { maxBytes: P });
+      // Half the bytes, then the client goes away: never returned.
+      await expect(store.writePart(up, 1, failing(good.subarray(0, P / 2)), { maxBytes: P })).rejects.toThrow();
+      // The body ends cleanly but short: refused, or returned with its true size (then discarded).
+      const short = await store.writePart(up, 1, stream(randomBytes(1000)), { maxBytes: P }).then(
+        (w) => w,
+        () => null,
+      );
+      if (short) {
+        expect(short.size).toBe(1000);
+        expect(store.capabilities.distinctPartCopies).toBe(true); // a store that replaces must refuse it
+        await store.discardPart(up, ref(1, short));
+      }
+      const last = await store.writePart(up, 2, stream(Buffer.from('end')), { maxBytes: 3 });
+      const k = key();
+      expect(await store.assemble(up, [ref(1, kept), ref(2, last)], k)).toMatchObject({ size: P + 3 });
+      expect(sha(await collect(await store.read(k)))).toBe(sha(Buffer.concat([good, Buffer.from('end')])));
+    });
+
+    it('two copies of one part sent at once: each reference assembles its own bytes, or fails naming the part — never the other copy', async () => {
+      const up = await begin(2 * P);
+      const [x, y] = [randomBytes(P), randomBytes(P)];
+      const [wx, wy] = await Promise.all([x, y].map((b) => store.writePart(up, 1, stream(...split(b, 256 * 1024)), { maxBytes: P })));
+      const last = await store.writePart(up, 2, stream(Buffer.from('!')), { maxBytes: 1 });
+      const outcomes: string[] = [];
+      // Twice each, in turn: a completion that already ran must not serve the next caller's refs.
+      for (const [w, bytes] of [[wx, x], [wy, y], [wx, x], [wy, y]] as const) {
+        const k = key();
+        const whole = Buffer.concat([bytes, Buffer.from('!')]);
+        try {
+          const done = await store.assemble(up, [ref(1, w!), ref(2, last)], k);
+          expect(done.size).toBe(whole.length);
+          if (done.sha256 !== null) expect(done.sha256).toBe(sha(whole));
+          expect(sha(await collect(await store.read(k)))).toBe(sha(whole));
+          outcomes.push(w === wx ? 'x' : 'y');
+        } catch (err) {
+          expect(err).toMatchObject({ code: 'upload_incomplete', details: { missing_parts: [1] } });
+          expect(await store.stat(k)).toBeNull();
+        }
+      }
+      if (store.capabilities.distinctPartCopies) expect(outcomes).toEqual(['x', 'y', 'x', 'y']);
+      else expect([['x', 'x'], ['y', 'y']]).toContainEqual(outcomes); // S3 holds the copy that landed last
+    });
+
+    it('assemble naming a copy the store no longer holds fails and creates no object', async () => {
+      const up = await begin(P + 10);
+      const gone = await store.writePart(up, 1, stream(randomBytes(P)), { maxBytes: P });
       const kept = await store.writePart(up, 2, stream(randomBytes(10)), { maxBytes: 10 });
-      await store.discardPart(up, ref(1, gone));
+      if (store.capabilities.distinctPartCopies) await store.discardPart(up, ref(1, gone));
+      else await store.writePart(up, 1, stream(randomBytes(P)), { maxBytes: P }); // replaces it
       const k = key();
       await expect(store.assemble(up, [ref(1, gone), ref(2, kept)], k)).rejects.toThrow();
       expect(await store.stat(k)).toBeNull();
@@ -110,9 +200,9 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
 
     it('assemble joins parts in order into the key; parts stay until abortUpload, which leaves the object whole', async () => {
       const up = await begin();
-      const parts = [randomBytes(3000), randomBytes(3000), randomBytes(17)];
+      const parts = [randomBytes(P), randomBytes(P), randomBytes(17)];
       const written = [];
-      for (const [i, p] of [...parts.entries()].reverse()) written[i] = await store.writePart(up, i + 1, stream(p), { maxBytes: 3000 });
+      for (const [i, p] of [...parts.entries()].reverse()) written[i] = await store.writePart(up, i + 1, stream(p), { maxBytes: p.length });
       const whole = Buffer.concat(parts);
       const refs = written.map((w, i) => ref(i + 1, w));
       const k = key('joined.bin');
@@ -130,6 +220,78 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       await store.abortUpload(up); // idempotent
       expect((await collect(await store.read(k))).equals(whole)).toBe(true);
       await expect(store.assemble(up, refs, key())).rejects.toThrow();
+    });
+
+    it('parts written out of order and in parallel join in part order; a digest, when given, is the whole object\'s', async () => {
+      const parts = [randomBytes(P), randomBytes(P), randomBytes(P), randomBytes(1234)];
+      const whole = Buffer.concat(parts);
+      const up = await begin(whole.length);
+      const refs = await writeAll(up, parts, [2, 0, 3, 1]);
+      const k = key('parallel.bin');
+      const done = await store.assemble(up, refs, k);
+      expect(done.size).toBe(whole.length);
+      if (store.capabilities.wholeObjectSha256) expect(done.sha256).toBe(sha(whole));
+      else expect([null, sha(whole)]).toContain(done.sha256); // never a wrong one
+      expect(sha(await collect(await store.read(k)))).toBe(sha(whole));
+      await store.abortUpload(up);
+    });
+
+    it('parts of exactly minPartSize join; a smaller part before the last is refused with a domain error (no object) or joined exactly', async () => {
+      const exact = [randomBytes(P), randomBytes(P), randomBytes(1)];
+      const up = await begin(2 * P + 1);
+      const k = key('edge.bin');
+      await store.assemble(up, await writeAll(up, exact), k);
+      expect(sha(await collect(await store.read(k)))).toBe(sha(Buffer.concat(exact)));
+
+      const small = [randomBytes(P - 1), randomBytes(10)];
+      const up2 = await begin(P + 9);
+      const refs = await writeAll(up2, small);
+      const k2 = key('small.bin');
+      const joined = await store.assemble(up2, refs, k2).then(
+        () => true,
+        async (err: unknown) => {
+          await domainError(Promise.reject(err));
+          return false;
+        },
+      );
+      if (joined) expect(sha(await collect(await store.read(k2)))).toBe(sha(Buffer.concat(small)));
+      else expect(await store.stat(k2)).toBeNull();
+      await store.abortUpload(up);
+      await store.abortUpload(up2);
+    });
+
+    it('abortUpload drops every part, idempotently; nothing can be assembled from it afterwards', async () => {
+      const parts = [randomBytes(P), randomBytes(100)];
+      const up = await begin(P + 100);
+      const refs = await writeAll(up, parts);
+      await store.abortUpload(up);
+      await store.abortUpload(up);
+      const k = key('aborted.bin');
+      await expect(store.assemble(up, refs, k)).rejects.toThrow();
+      expect(await store.stat(k)).toBeNull();
+      // An upload begun and aborted before any part arrived.
+      const empty = await begin();
+      await store.abortUpload(empty);
+      await store.abortUpload(empty);
+    });
+
+    it('an upload area left behind by one instance is listed by another and aborted through the listed handle (orphan clean-up)', async () => {
+      const up = await begin(P + 5);
+      const refs = await writeAll(up, [randomBytes(P), randomBytes(5)]);
+      const other = await fx.fresh();
+      try {
+        let found: UploadHandle | undefined;
+        for await (const page of other.uploadAreas(Date.now() + 60_000)) found ??= page.find((a) => a.handle.uploadId === up.uploadId)?.handle;
+        expect(found, 'the other instance lists the area').toBeDefined();
+        await other.abortUpload(found!);
+        for await (const page of other.uploadAreas(Date.now() + 60_000)) expect(page.map((a) => a.handle.uploadId)).not.toContain(up.uploadId);
+        for await (const page of store.uploadAreas(Date.now() + 60_000)) expect(page.map((a) => a.handle.uploadId)).not.toContain(up.uploadId);
+      } finally {
+        await other.close();
+      }
+      const k = key();
+      await expect(store.assemble(up, refs, k)).rejects.toThrow();
+      expect(await store.stat(k)).toBeNull();
     });
 
     it('assemble of a single part gives the object that part, and aborting the upload leaves it whole', async () => {
@@ -174,6 +336,28 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       expect(await store.stat(k2)).toBeNull();
     });
 
+    it('writeObject of more than a part\'s worth (a multipart upload on S3) streams whole, hashed; over maxBytes or cut short past a part, nothing is stored', async () => {
+      const data = randomBytes(2 * P + 5);
+      const k = key('multi.bin');
+      expect(await store.writeObject(k, stream(...split(data, 64 * 1024)), { maxBytes: 3 * P })).toEqual({ size: data.length, sha256: sha(data), md5: md5(data) });
+      expect(await store.stat(k)).toMatchObject({ size: data.length });
+      expect((await collect(await store.read(k, { start: P - 2, end: P + 1 }))).equals(data.subarray(P - 2, P + 2))).toBe(true);
+      const k2 = key('multi-big.bin');
+      const tooLarge = () => new TooLarge('file_too_large', 'too big');
+      await expect(store.writeObject(k2, stream(...split(data, 64 * 1024)), { maxBytes: P + 1, tooLarge })).rejects.toMatchObject({ code: 'file_too_large' });
+      expect(await store.stat(k2)).toBeNull();
+      const cut = new Readable({ read() {} });
+      const written = store.writeObject(k2, cut, { maxBytes: 3 * P });
+      for (const chunk of split(data.subarray(0, P + 100), 64 * 1024)) cut.push(chunk);
+      setTimeout(() => cut.destroy(Object.assign(new Error('client went away'), { code: 'ECONNRESET' })), 50);
+      await expect(written).rejects.toThrow();
+      expect(await store.stat(k2)).toBeNull();
+      const empty = key('empty.bin');
+      expect(await store.writeObject(empty, stream(), { maxBytes: 10 })).toMatchObject({ size: 0, sha256: sha(Buffer.alloc(0)) });
+      expect(await store.stat(empty)).toMatchObject({ size: 0 });
+      expect((await collect(await store.read(empty))).length).toBe(0);
+    });
+
     it('read gives the whole object or an inclusive byte range', async () => {
       const data = randomBytes(10_000);
       const k = key('range.bin');
@@ -187,6 +371,26 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
     it('read of a missing key throws BlobNotFound (file_not_found), not a backend error', async () => {
       await expect(store.read(key('missing.bin'))).rejects.toBeInstanceOf(BlobNotFound);
       await expect(store.read(key('missing.bin'), { start: 0, end: 9 })).rejects.toMatchObject({ code: 'file_not_found' });
+    });
+
+    it('range reads at the edges: first and last byte, across a part boundary, the whole object, past the end', async () => {
+      const parts = [randomBytes(P), randomBytes(7)];
+      const whole = Buffer.concat(parts);
+      const up = await begin(whole.length);
+      const k = key('edges.bin');
+      await store.assemble(up, await writeAll(up, parts), k);
+      await store.abortUpload(up);
+      const last = whole.length - 1;
+      const cases: [number, number][] = [[0, 0], [last, last], [0, last], [P - 1, P], [P - 3, P + 2], [P, last], [last - 1, last + 100]];
+      for (const [start, end] of cases) {
+        const expected = whole.subarray(start, end + 1);
+        expect((await collect(await store.read(k, { start, end }))).equals(expected), `read ${start}-${end}`).toBe(true);
+        expect((await store.readSmall(k, { start, end })).equals(expected), `readSmall ${start}-${end}`).toBe(true);
+      }
+      const one = key('one.bin');
+      await store.writeObject(one, stream(Buffer.from('z')), { maxBytes: 1 });
+      expect((await collect(await store.read(one, { start: 0, end: 0 }))).toString()).toBe('z');
+      expect((await store.readSmall(one, { start: 0, end: 0 })).toString()).toBe('z');
     });
 
     it('readSmall gives an inclusive byte range in memory, short only past the end', async () => {
