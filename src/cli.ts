@@ -4,6 +4,7 @@
  *   npm run cli -- users list | users disable alice | users enable alice
  *   npm run cli -- keys rotate
  *   npm run cli -- migrate          (applies schema migrations and exits: for deploy pipelines)
+ *   npm run cli -- copy-data --to-database URL --to-storage s3   (ops/copy-data-command.ts)
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -14,6 +15,7 @@ import { exitOnConfigError, runtimeConfig } from './config/runtime.js';
 import { createContext, keyRingOptions } from './context.js';
 import { openMetadataStore } from './db/open.js';
 import { AppError } from './errors/index.js';
+import { copyDataCommand } from './ops/copy-data-command.js';
 
 const USAGE = `usage:
   cli users add <username> [--role viewer|operator|admin] [--password P] [--email E]
@@ -21,7 +23,8 @@ const USAGE = `usage:
   cli users disable <username|id>
   cli users enable <username|id>
   cli keys rotate
-  cli migrate`;
+  cli migrate
+  cli copy-data [--to-database URL] [--to-storage s3|local:DIR] [--parallel N] [--size-only]   (--help for more)`;
 
 /** The same rules as POST /v1/admin/users: the CLI is no way around them. */
 function checked<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
@@ -31,6 +34,7 @@ function checked<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 }
 
 async function run(argv: string[]): Promise<number> {
+  if (argv[0] === 'copy-data') return copyDataCommand(argv.slice(1));
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
