@@ -104,6 +104,7 @@ async function startS3(): Promise<(() => void) | undefined> {
       process.env.TEST_S3_ACCESS_KEY_ID = vars.S3_ACCESS_KEY_ID;
       process.env.TEST_S3_SECRET_ACCESS_KEY = vars.S3_SECRET_ACCESS_KEY;
       process.env.TEST_S3_FORCE_PATH_STYLE = vars.S3_FORCE_PATH_STYLE;
+      process.env.TEST_S3_DIR = env.S3_DIR; // Swift's files: a test can see a PUT arriving (test/helpers/s3.ts)
       return stop;
     }
     stop(); // a half-started server: stop what the script started, remove its directory

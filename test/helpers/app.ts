@@ -6,6 +6,10 @@
  * on PostgreSQL: each server gets a fresh schema on the test cluster, and the same one again
  * when it is started anew on the same root (a restart keeps its records and signing keys).
  * A test that gives DATABASE_URL itself keeps it.
+ *
+ * SL_TEST_STORAGE=s3 (the `s3` projects) stores the bytes on the test S3 server instead of
+ * UPLOAD_ROOT: each server gets a fresh key prefix in the run's bucket (test/helpers/s3.ts), the
+ * same one again on a restart on the same root. A test that gives STORAGE_BACKEND keeps it.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -16,6 +20,7 @@ import { buildApp } from '../../src/app.js';
 import { loadConfig, type Config } from '../../src/config/config.js';
 import type { Clock } from '../../src/util/clock.js';
 import { freshSchema } from './postgres.js';
+import type { S3Place } from './s3.js';
 
 export interface TestServer {
   app: FastifyInstance;
@@ -87,9 +92,27 @@ async function databaseEnv(root: string, overrides: Record<string, string>): Pro
   return { DATABASE_URL: schema.url, AUTH_KEYS_SECRET: schema.keysSecret };
 }
 
+/** Where the HTTP suites keep bytes: local disk unless an `s3` project asks. */
+export const testStorage: 'local' | 's3' = process.env.SL_TEST_STORAGE === 's3' ? 's3' : 'local';
+
+const s3PlacesByRoot = new Map<string, S3Place>();
+
+/** STORAGE_BACKEND=s3 and the S3_* variables for a server on `root` under an s3 project; none otherwise. */
+async function storageEnv(root: string, overrides: Record<string, string>): Promise<Record<string, string>> {
+  if (testStorage !== 's3' || overrides.STORAGE_BACKEND) return {};
+  let place = s3PlacesByRoot.get(root);
+  if (!place) {
+    // Imported here: the S3 SDK costs ~0.2 s to load, and most test files never need it.
+    const { freshS3 } = await import('./s3.js');
+    place = await freshS3('http');
+    s3PlacesByRoot.set(root, place);
+  }
+  return place.env;
+}
+
 export async function startTestServer(overrides: Record<string, string> = {}, existingRoot?: string, opts: { clock?: Clock } = {}): Promise<TestServer> {
   const root = existingRoot ?? (await tempDir());
-  const env = testEnv(root, { ...(await databaseEnv(root, overrides)), ...overrides });
+  const env = testEnv(root, { ...(await databaseEnv(root, overrides)), ...(await storageEnv(root, overrides)), ...overrides });
   const config = loadConfig(env);
   const app = await buildApp(config, { logger: false, clock: opts.clock });
   await app.ready();
@@ -119,6 +142,8 @@ export async function startTestServer(overrides: Record<string, string> = {}, ex
       await fs.rm(root, { recursive: true, force: true });
       await schemasByRoot.get(root)?.drop();
       schemasByRoot.delete(root);
+      await s3PlacesByRoot.get(root)?.drop();
+      s3PlacesByRoot.delete(root);
     },
   };
   return server;

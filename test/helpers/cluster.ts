@@ -4,6 +4,9 @@
  * the same secrets and PUBLIC_BASE_URL, behind a real nginx whose round-robin `upstream` sends
  * requests to them in turn. Every answer through nginx names the instance that served it
  * (`X-Upstream: 127.0.0.1:PORT`), so a test can show its requests really reached both.
+ *
+ * With `{ storage: 's3' }` the bytes live on the test S3 server (a fresh key prefix,
+ * test/helpers/s3.ts) and each instance has an UPLOAD_ROOT of its own: nothing on disk is shared.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +18,7 @@ import { tempDir } from './app.js';
 import { nginxBin, stopNginx } from './nginx.js';
 import { freshSchema } from './postgres.js';
 import { freePort, startServerProcess, type ServerProcess } from './process.js';
+import type { S3Place } from './s3.js';
 
 export interface Cluster {
   /** The instances as they run now (a restart replaces one). */
@@ -22,10 +26,13 @@ export interface Cluster {
   readonly b: ServerProcess;
   /** nginx, round-robin over both: `http://127.0.0.1:PORT`. */
   readonly proxy: string;
-  /** What both instances were started with (less PORT): secrets, DATABASE_URL, UPLOAD_ROOT. */
+  /** What instance A was started with (less PORT): secrets, DATABASE_URL, UPLOAD_ROOT, S3_*. B's differs only in UPLOAD_ROOT on S3. */
   readonly env: Record<string, string>;
-  readonly root: string;
+  /** The UPLOAD_ROOT both instances share; null on S3, where each has its own. */
+  readonly root: string | null;
   readonly databaseUrl: string;
+  /** Where the bytes are, on S3 (bucket and key prefix); null on the shared disk. */
+  readonly s3: S3Place | null;
   /** 'A' or 'B' for an `X-Upstream` value (or a base URL). */
   nameOf(upstream: string | null): 'A' | 'B';
   /** SIGKILL, and waits until the process is gone. */
@@ -134,18 +141,23 @@ async function stopInstance(p: ServerProcess): Promise<void> {
  * Starts both instances at once (so they race to migrate the empty schema, bootstrap the admin
  * and make the first signing key, as a real rollout does), then nginx in front of them.
  */
-export async function startCluster(overrides: Record<string, string> = {}): Promise<Cluster> {
+export async function startCluster(overrides: Record<string, string> = {}, opts: { storage?: 'local' | 's3' } = {}): Promise<Cluster> {
   const dir = await tempDir('sl-cluster-');
-  const root = path.join(dir, 'uploads');
-  await fs.mkdir(root);
+  const onS3 = opts.storage === 's3';
+  const roots = onS3 ? [path.join(dir, 'uploads-a'), path.join(dir, 'uploads-b')] : [path.join(dir, 'uploads')];
+  for (const r of roots) await fs.mkdir(r);
   const schema = await freshSchema('two');
+  // Imported here: the S3 SDK costs ~0.2 s to load.
+  const s3 = onS3 ? await (await import('./s3.js')).freshS3('two') : null;
   const [portA, portB, proxyPort] = [await freePort(), await freePort(), await freePort()];
   const proxy = `http://127.0.0.1:${proxyPort}`;
-  const env = sharedEnv(root, schema.url, proxy, overrides);
-  const started = await Promise.allSettled([startServerProcess({ ...env, PORT: String(portA) }), startServerProcess({ ...env, PORT: String(portB) })]);
+  const env = sharedEnv(roots[0]!, schema.url, proxy, { ...s3?.env, ...overrides });
+  const envOf = (port: number) => ({ ...env, PORT: String(port), ...(port === portB && onS3 ? { UPLOAD_ROOT: roots[1]! } : {}) });
+  const started = await Promise.allSettled([startServerProcess(envOf(portA)), startServerProcess(envOf(portB))]);
   let [a, b] = started.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
   if (!a || !b) {
     await Promise.all([a, b].map((p) => p && stopInstance(p)));
+    await s3?.drop();
     const reasons = started.flatMap((s) => (s.status === 'rejected' ? [String(s.reason)] : []));
     throw new Error(`an instance did not start: ${reasons.join('\n')}`);
   }
@@ -162,8 +174,9 @@ export async function startCluster(overrides: Record<string, string> = {}): Prom
     },
     proxy,
     env,
-    root,
+    root: onS3 ? null : roots[0]!,
     databaseUrl: schema.url,
+    s3,
     nameOf(upstream) {
       if (upstream?.endsWith(`:${portA}`)) return 'A';
       if (upstream?.endsWith(`:${portB}`)) return 'B';
@@ -177,7 +190,7 @@ export async function startCluster(overrides: Record<string, string> = {}): Prom
     async restart(which) {
       const old = which === 'A' ? a! : b!;
       await stopInstance(old);
-      const fresh = await startServerProcess({ ...env, PORT: String(old.port) });
+      const fresh = await startServerProcess(envOf(old.port));
       if (which === 'A') a = fresh;
       else b = fresh;
       return fresh;
@@ -189,6 +202,7 @@ export async function startCluster(overrides: Record<string, string> = {}): Prom
       await stopNginx(nginx);
       await Promise.all([stopInstance(a!), stopInstance(b!)]);
       await schema.drop();
+      await s3?.drop();
       await fs.rm(dir, { recursive: true, force: true });
     },
   };

@@ -10,6 +10,8 @@
  * the S3 suites out on a machine that cannot run Swift.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
 import {
   AbortMultipartUploadCommand,
   CreateBucketCommand,
@@ -174,4 +176,22 @@ export async function freshS3(label = 't', opts: { bucket?: boolean } = {}): Pro
   const { bucket } = s3Settings();
   const prefix = `${label}-${suffix}/`;
   return { bucket, prefix, env: s3Env({ bucket, prefix }), drop: () => emptyPlace(bucket, prefix) };
+}
+
+/**
+ * A probe for "bytes are streaming into the test server right now": Swift's object server
+ * writes an incoming object (or part) to `<devices>/d1/tmp/` until the PUT ends. The probe
+ * answers true once a file that was not there when it was made holds bytes. Null for a server
+ * of one's own (only the setup's Swift has a known directory).
+ */
+export async function arrivingObjects(): Promise<(() => Promise<boolean>) | null> {
+  const dir = process.env.TEST_S3_DIR;
+  if (!dir) return null;
+  const tmp = path.join(dir, 'srv', 'd1', 'tmp');
+  const list = () => fs.readdir(tmp).catch(() => [] as string[]);
+  const before = new Set(await list());
+  return async () => {
+    for (const f of await list()) if (!before.has(f) && (await fs.stat(path.join(tmp, f)).catch(() => null))?.size) return true;
+    return false;
+  };
 }
