@@ -75,6 +75,8 @@ export const ERROR_CODES = [
   'login_busy',
   'insufficient_storage',
   'database_unavailable',
+  'storage_unavailable',
+  'storage_error',
   'internal_error',
 ] as const;
 

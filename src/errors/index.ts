@@ -209,3 +209,24 @@ export class DatabaseUnavailable extends AppError {
     super('database_unavailable', 'The database is unavailable; retry shortly', { retryAfterSeconds: 1, cause });
   }
 }
+
+/**
+ * The object store (S3) cannot be reached, timed out, or answered that it is overloaded or
+ * failing (5xx, SlowDown): a 503 with Retry-After, never a crash or a hang. What was being
+ * written is not kept.
+ */
+export class StorageUnavailable extends AppError {
+  constructor(cause?: unknown) {
+    super('storage_unavailable', 'The object storage is unavailable; retry shortly', { retryAfterSeconds: 1, cause });
+  }
+}
+
+/**
+ * The object store refused a request in a way a retry will not fix (access denied, no such
+ * bucket, a malformed answer): a 502, logged with its cause; the message names no S3 detail.
+ */
+export class StorageError extends AppError {
+  constructor(cause?: unknown) {
+    super('storage_error', 'The object storage refused the request', { cause });
+  }
+}

@@ -103,6 +103,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   login_busy: 503,
   insufficient_storage: 507,
   database_unavailable: 503,
+  storage_unavailable: 503,
+  storage_error: 502,
 };
 
 /** Headers an error's data calls for: the 401 challenge, Retry-After, the 416 Content-Range. */

@@ -155,8 +155,23 @@ export interface BlobStore {
    * or null when the bytes are not plain local files a web server could send.
    */
   accelPathOf(key: string): string | null;
+  /**
+   * Where a client may fetch the key's bytes itself (S3_DOWNLOAD_REDIRECT: a presigned GET
+   * answering with the given headers), or null to have them streamed. Absent on stores that
+   * never redirect. Called only after every check of the request has passed.
+   */
+  downloadUrl?(key: string, opts: DownloadLinkOptions): Promise<string | null>;
   /** Releases connections and handles (shutdown). */
   close(): Promise<void>;
+}
+
+/** The headers the store's own answer to a redirected download carries. */
+export interface DownloadLinkOptions {
+  contentType: string;
+  contentDisposition: string;
+  cacheControl: string;
+  /** The link's lifetime (the store may cap it: S3 at 60 s). */
+  expiresInSeconds?: number;
 }
 
 export interface OrphanScan {

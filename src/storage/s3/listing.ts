@@ -1,0 +1,146 @@
+/**
+ * The S3 store's clean-up, a page at a time (S3 lists 1000 names per call):
+ *  - upload areas: multipart uploads and completed staging objects under `.uploads/`, for the
+ *    service to abort those no record names;
+ *  - its own half-written leftovers: multipart uploads at object names (a one-request upload
+ *    or a large copy that died), once no part has arrived for a while;
+ *  - whole objects no record names (F-13), under `storage/` and `.long/`.
+ */
+import {
+  AbortMultipartUploadCommand,
+  DeleteObjectsCommand,
+  ListMultipartUploadsCommand,
+  ListObjectsV2Command,
+  ListPartsCommand,
+  type S3Client,
+  type _Object,
+} from '@aws-sdk/client-s3';
+import type { OrphanScan, UploadArea } from '../blob-store.js';
+import { s3Call, s3ErrorName, toDomainError } from './errors.js';
+import { keyDigest, type ObjectNames } from './names.js';
+
+export interface ListingContext {
+  client: S3Client;
+  bucket: string;
+  names: ObjectNames;
+}
+
+/** Digests of `.long/` objects matched per pass over the recorded long keys (as on disk). */
+const LONG_PAGE = 10_000;
+
+const time = (d: Date | undefined): number => d?.getTime() ?? 0;
+
+async function* multipartUploads(c: ListingContext, prefix: string): AsyncGenerator<{ name: string; uploadId: string; initiated: number }[]> {
+  let keyMarker: string | undefined;
+  let idMarker: string | undefined;
+  for (;;) {
+    const page = await s3Call(() => c.client.send(new ListMultipartUploadsCommand({ Bucket: c.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker })));
+    yield (page.Uploads ?? []).map((u) => ({ name: u.Key!, uploadId: u.UploadId!, initiated: time(u.Initiated) }));
+    if (!page.IsTruncated) return;
+    keyMarker = page.NextKeyMarker;
+    idMarker = page.NextUploadIdMarker;
+  }
+}
+
+async function* objects(c: ListingContext, prefix: string): AsyncGenerator<_Object[]> {
+  let token: string | undefined;
+  do {
+    const page = await s3Call(() => c.client.send(new ListObjectsV2Command({ Bucket: c.bucket, Prefix: prefix, ContinuationToken: token })));
+    yield page.Contents ?? [];
+    token = page.IsTruncated ? page.NextContinuationToken : undefined;
+  } while (token);
+}
+
+export async function* uploadAreas(c: ListingContext, before: number): AsyncGenerator<UploadArea[]> {
+  for await (const page of multipartUploads(c, c.names.uploadsPrefix)) {
+    const areas: UploadArea[] = [];
+    for (const u of page) {
+      const uploadId = c.names.uploadIdOf(u.name);
+      if (uploadId && u.initiated < before) areas.push({ handle: { uploadId, ref: u.uploadId }, touchedAt: u.initiated });
+    }
+    if (areas.length > 0) yield areas;
+  }
+  // Completed (staging objects and their part records) but never aborted: abortUpload needs no S3 upload id for them.
+  for await (const page of objects(c, c.names.uploadsPrefix)) {
+    const areas = new Map<string, UploadArea>();
+    for (const o of page) {
+      const uploadId = c.names.uploadIdOf(o.Key!);
+      if (uploadId && time(o.LastModified) < before && !areas.has(uploadId)) areas.set(uploadId, { handle: { uploadId, ref: '' }, touchedAt: time(o.LastModified) });
+    }
+    if (areas.size > 0) yield [...areas.values()];
+  }
+}
+
+/** When a part last arrived (or the upload began): a live writer keeps this fresh. */
+async function lastTouched(c: ListingContext, name: string, uploadId: string, initiated: number): Promise<number | null> {
+  let latest = initiated;
+  let marker: string | undefined;
+  for (;;) {
+    let page;
+    try {
+      page = await c.client.send(new ListPartsCommand({ Bucket: c.bucket, Key: name, UploadId: uploadId, PartNumberMarker: marker }));
+    } catch (err) {
+      if (s3ErrorName(err) === 'NoSuchUpload') return null; // finished or aborted meanwhile
+      throw toDomainError(err);
+    }
+    for (const p of page.Parts ?? []) latest = Math.max(latest, time(p.LastModified));
+    if (!page.IsTruncated) return latest;
+    marker = page.NextPartNumberMarker;
+  }
+}
+
+/** Aborts multipart uploads at object names whose writer stopped before `before` (unix ms). */
+export async function removeStaleWrites(c: ListingContext, before: number): Promise<number> {
+  let removed = 0;
+  for (const prefix of [c.names.storagePrefix, c.names.longPrefix]) {
+    for await (const page of multipartUploads(c, prefix)) {
+      for (const u of page) {
+        if (u.initiated >= before) continue;
+        const touched = await lastTouched(c, u.name, u.uploadId, u.initiated);
+        if (touched === null || touched >= before) continue;
+        await s3Call(() => c.client.send(new AbortMultipartUploadCommand({ Bucket: c.bucket, Key: u.name, UploadId: u.uploadId })));
+        removed++;
+      }
+    }
+  }
+  return removed;
+}
+
+async function deleteAll(c: ListingContext, names: string[]): Promise<void> {
+  if (names.length === 0) return;
+  const out = await s3Call(() => c.client.send(new DeleteObjectsCommand({ Bucket: c.bucket, Delete: { Objects: names.map((Key) => ({ Key })), Quiet: true } })));
+  const failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');
+  if (failed.length > 0) throw toDomainError(Object.assign(new Error(`DeleteObjects: ${failed[0]!.Code}`), { name: failed[0]!.Code }));
+}
+
+export async function removeOrphanObjects(c: ListingContext, scan: OrphanScan): Promise<number> {
+  let removed = 0;
+  for await (const page of objects(c, c.names.storagePrefix)) {
+    const keyed = page.map((o) => ({ o, key: c.names.keyOf(o.Key!) })).filter((x): x is { o: _Object; key: string } => x.key !== null);
+    const named = await scan.named(keyed.map((x) => x.key));
+    const victims = keyed.filter((x) => !named.has(x.key) && time(x.o.LastModified) < scan.writtenBefore).map((x) => x.o.Key!);
+    await deleteAll(c, victims);
+    removed += victims.length;
+  }
+  // Objects under a digest: claimed only by a recorded key with that digest.
+  let batch = new Map<string, _Object>();
+  const settle = async (): Promise<void> => {
+    for await (const keys of scan.longKeys(c.names.minLongKeyBytes)) {
+      for (const key of keys) batch.delete(keyDigest(key));
+      if (batch.size === 0) break;
+    }
+    const victims = [...batch.values()].filter((o) => time(o.LastModified) < scan.writtenBefore).map((o) => o.Key!);
+    await deleteAll(c, victims);
+    removed += victims.length;
+    batch = new Map();
+  };
+  for await (const page of objects(c, c.names.longPrefix)) {
+    for (const o of page) {
+      const digest = c.names.digestOf(o.Key!);
+      if (digest) batch.set(digest, o);
+    }
+    if (batch.size >= LONG_PAGE) await settle();
+  }
+  if (batch.size > 0) await settle();
+  return removed;
+}

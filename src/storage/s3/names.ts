@@ -1,0 +1,89 @@
+/**
+ * Where the S3 store keeps things in its bucket, all under S3_PREFIX:
+ *   storage/{user}/{folder…}/{id}_{name}   finished objects, under their key
+ *   .long/{xx}/{sha256(key)}              objects whose key is too long for an object name
+ *   .uploads/{uploadId}                   a chunked upload: its multipart upload, then the
+ *                                         object CompleteMultipartUpload made of it
+ *   .uploads/{uploadId}.parts             which part copies that object was made of
+ * Keys are checked segment by segment (safe-path.ts) before they name anything, as on disk.
+ */
+import { createHash } from 'node:crypto';
+import { InvalidInput } from '../../errors/index.js';
+import { keySegments } from '../safe-path.js';
+
+/**
+ * Longest object name written under a key. S3 allows 1024 bytes; Swift's s3api keeps a
+ * multipart upload's parts at `{name}/{uploadId}/{n}`, 55 bytes more, under the same limit
+ * (the one-request upload is a multipart upload at the object's name). Valid keys reach
+ * ~8 KiB, so the longer ones live under a digest, as on disk.
+ */
+export const MAX_OBJECT_NAME_BYTES = 900;
+
+const UPLOAD_ID = /^[A-Za-z0-9_-]{8,64}$/;
+const DIGEST = /^[0-9a-f]{64}$/;
+const PARTS_SUFFIX = '.parts';
+
+export function checkUploadId(uploadId: string): void {
+  if (!UPLOAD_ID.test(uploadId)) throw new InvalidInput('invalid_upload_id', 'Invalid uploadId');
+}
+
+export const keyDigest = (key: string): string => createHash('sha256').update(key).digest('hex');
+
+export class ObjectNames {
+  readonly storagePrefix: string;
+  readonly longPrefix: string;
+  readonly uploadsPrefix: string;
+  /** No key shorter than this (bytes) is ever kept under `.long/`. */
+  readonly minLongKeyBytes: number;
+
+  constructor(readonly prefix: string) {
+    this.storagePrefix = `${prefix}storage/`;
+    this.longPrefix = `${prefix}.long/`;
+    this.uploadsPrefix = `${prefix}.uploads/`;
+    this.minLongKeyBytes = MAX_OBJECT_NAME_BYTES - Buffer.byteLength(prefix) + 1;
+  }
+
+  /** The object name of a key; invalid_key for a key that could name anything else. */
+  object(key: string): string {
+    keySegments(key);
+    if (!key.startsWith('storage/')) throw new InvalidInput('invalid_key', 'Invalid key');
+    const direct = this.prefix + key;
+    if (Buffer.byteLength(direct) <= MAX_OBJECT_NAME_BYTES) return direct;
+    const digest = keyDigest(key);
+    return `${this.longPrefix}${digest.slice(0, 2)}/${digest}`;
+  }
+
+  /** The key an object under `storage/` is named by (objects under `.long/` have none: null). */
+  keyOf(objectName: string): string | null {
+    return objectName.startsWith(this.storagePrefix) ? objectName.slice(this.prefix.length) : null;
+  }
+
+  /** The digest an object under `.long/` is named by, or null. */
+  digestOf(objectName: string): string | null {
+    if (!objectName.startsWith(this.longPrefix)) return null;
+    const last = objectName.slice(objectName.lastIndexOf('/') + 1);
+    return DIGEST.test(last) ? last : null;
+  }
+
+  /** Where an upload's multipart upload lives, and the object it is completed into. */
+  staging(uploadId: string): string {
+    checkUploadId(uploadId);
+    return this.uploadsPrefix + uploadId;
+  }
+
+  /** The record of which part copies the completed staging object holds. */
+  partsRecord(uploadId: string): string {
+    return this.staging(uploadId) + PARTS_SUFFIX;
+  }
+
+  /** The upload id a name under `.uploads/` belongs to (its staging object or parts record), or null. */
+  uploadIdOf(objectName: string): string | null {
+    if (!objectName.startsWith(this.uploadsPrefix)) return null;
+    let rest = objectName.slice(this.uploadsPrefix.length);
+    if (rest.endsWith(PARTS_SUFFIX)) rest = rest.slice(0, -PARTS_SUFFIX.length);
+    return UPLOAD_ID.test(rest) ? rest : null;
+  }
+}
+
+/** `CopySource` for CopyObject/UploadPartCopy: bucket and name, each segment URL-encoded. */
+export const copySource = (bucket: string, name: string): string => `${bucket}/${name.split('/').map(encodeURIComponent).join('/')}`;
