@@ -1,13 +1,17 @@
 import { defineConfig } from 'vitest/config';
 
 /**
- * Two projects in one run (`npm test`):
+ * Four projects in one run (`npm test`):
  *  - `default`: every suite, on the embedded engines (SQLite, local disk) unless a suite picks
- *    another itself (the PostgreSQL conformance, outage and two-instance suites do);
+ *    another itself (the PostgreSQL and S3 conformance, outage and two-instance suites do);
  *  - `postgres`: the suites that drive the HTTP routes through `startTestServer` once more,
  *    each server on a fresh PostgreSQL schema (SL_TEST_DATABASE=postgres, test/helpers/app.ts),
- *    so every route is seen answering from PostgreSQL too.
- * `npx vitest run --project default` (or `postgres`) runs one of them.
+ *    so every route is seen answering from PostgreSQL too;
+ *  - `s3`: the uploads, serving, ZIP and seed-client suites once more with the bytes on the test
+ *    S3 server, each server on a fresh key prefix (SL_TEST_STORAGE=s3), records in SQLite;
+ *  - `postgres-s3`: the core of those (parts, completion, one-request uploads, downloads, ZIP,
+ *    the seed client) on PostgreSQL + S3, the scale-out deployment.
+ * `npx vitest run --project default` (or `postgres`, `s3`, `postgres-s3`) runs one of them.
  */
 const shared = { testTimeout: 60_000, hookTimeout: 60_000, pool: 'forks' as const };
 
@@ -59,14 +63,55 @@ const NOT_ON_POSTGRES = [
 /** A machine without PostgreSQL may opt out (SL_TEST_POSTGRES=off): the project is then not defined. */
 const postgres = process.env.SL_TEST_POSTGRES !== 'off' || !!process.env.TEST_POSTGRES_URL;
 
+/**
+ * Suites whose servers store bytes, run with the bytes on S3. Left out: suites about the disk
+ * itself (X-Accel-Redirect in storage-access and accel-long-keys, disk full), paging through
+ * thousands of rows or objects (housekeeping-paging makes 2,200 uploads and orphans 1,500
+ * objects: ~30 s each on Swift; the S3 store's own paging is held by its conformance and
+ * test/storage/s3-*.test.ts), the browser and header suites (the bytes served are the same),
+ * pure functions.
+ */
+const ON_S3 = [
+  'test/files/parts.test.ts',
+  'test/files/complete.test.ts',
+  'test/files/complete-race.test.ts',
+  'test/files/one-request.test.ts',
+  'test/files/store-form.test.ts',
+  'test/files/transport.test.ts',
+  'test/files/limits.test.ts',
+  'test/files/quota.test.ts',
+  'test/files/expiry-reconcile.test.ts',
+  'test/files/names-http.test.ts',
+  'test/files/seed-client.test.ts',
+  'test/serve/get.test.ts',
+  'test/serve/storage.test.ts',
+  'test/serve/batch-download.test.ts',
+  'test/serve/zip-names.test.ts',
+  'test/serve/zip64.test.ts',
+];
+/** On PostgreSQL + S3: the path every byte takes (part, complete, one request, read, ZIP, the seed client). */
+const ON_POSTGRES_S3 = [
+  'test/files/parts.test.ts',
+  'test/files/complete.test.ts',
+  'test/files/one-request.test.ts',
+  'test/files/seed-client.test.ts',
+  'test/serve/get.test.ts',
+  'test/serve/storage.test.ts',
+  'test/serve/batch-download.test.ts',
+];
+/** A machine that cannot run Swift may opt out (SL_TEST_S3=off): the S3 projects are then not defined. */
+const s3 = process.env.SL_TEST_S3 !== 'off' || !!process.env.TEST_S3_ENDPOINT;
+
 export default defineConfig({
   test: {
-    // Once per run, for both projects: builds dist/, starts the test PostgreSQL cluster.
+    // Once per run, for every project: builds dist/, starts the test PostgreSQL cluster and S3 server.
     globalSetup: ['test/global-setup.ts'],
     reporters: ['default'],
     projects: [
       { test: { name: 'default', include: ['test/**/*.test.ts'], ...shared } },
       ...(postgres ? [{ test: { name: 'postgres', include: ON_POSTGRES, exclude: NOT_ON_POSTGRES, env: { SL_TEST_DATABASE: 'postgres' }, ...shared } }] : []),
+      ...(s3 ? [{ test: { name: 's3', include: ON_S3, env: { SL_TEST_STORAGE: 's3' }, ...shared } }] : []),
+      ...(s3 && postgres ? [{ test: { name: 'postgres-s3', include: ON_POSTGRES_S3, env: { SL_TEST_STORAGE: 's3', SL_TEST_DATABASE: 'postgres' }, ...shared } }] : []),
     ],
   },
 });

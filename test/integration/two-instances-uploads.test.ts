@@ -1,25 +1,33 @@
 /**
  * SPEC "Scale-out", any request may reach any instance — uploads. Two real instances on one
- * PostgreSQL schema and one UPLOAD_ROOT behind a round-robin nginx (test/helpers/cluster.ts):
- * parts of one upload spread over both, completions racing on both, inits racing a quota on
- * both, and one instance killed mid-part while the other finishes the upload (and the dead
- * one, restarting, leaves the other's half-written part alone).
+ * PostgreSQL schema behind a round-robin nginx (test/helpers/cluster.ts), run twice: bytes on
+ * one shared UPLOAD_ROOT, and bytes on S3 with an UPLOAD_ROOT per instance (nothing on disk
+ * shared): parts of one upload spread over both, completions racing on both, inits racing a
+ * quota on both, and one instance killed mid-part while the other finishes the upload (and the
+ * dead one, restarting, leaves the other's half-written part alone). On S3, nothing is left
+ * behind in the bucket but the files' objects and the open uploads' multipart uploads.
  */
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes, MiB, sha256 } from '../files/upload-kit.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { describePostgres } from '../helpers/postgres.js';
+import { arrivingObjects, listMultipartUploads, listObjects, s3OptedOut } from '../helpers/s3.js';
 import { call, storagePath, within } from './two-instances-kit.js';
 
 const P = 5 * MiB; // the smallest part the stores accept
 
-describePostgres('two instances behind nginx: uploads', () => {
+const STORAGES = [
+  { storage: 'local', title: 'PostgreSQL + one shared UPLOAD_ROOT', describeOn: describePostgres },
+  { storage: 's3', title: 'PostgreSQL + S3, no shared UPLOAD_ROOT', describeOn: s3OptedOut ? describe.skip : describePostgres },
+] as const;
+
+for (const { storage, title, describeOn } of STORAGES) describeOn(`two instances behind nginx: uploads (${title})`, () => {
   let c: Cluster;
   beforeAll(async () => {
-    c = await startCluster();
+    c = await startCluster({}, { storage });
   }, 60_000);
   afterAll(async () => c?.close());
 
@@ -118,13 +126,28 @@ describePostgres('two instances behind nginx: uploads', () => {
     expect(again.status, again.body.toString()).toBe(201);
   });
 
+  /** True once bytes land where the store writes a copy first: the shared disk's `.tmp`, or the S3 server. */
+  async function landingProbe(): Promise<() => Promise<boolean>> {
+    if (c.root) {
+      const tmp = path.join(c.root, '.tmp');
+      const before = new Set(await fs.readdir(tmp));
+      return async () => {
+        for (const f of await fs.readdir(tmp)) if (!before.has(f) && (await fs.stat(path.join(tmp, f)).catch(() => null))?.size) return true;
+        return false;
+      };
+    }
+    const arriving = await arrivingObjects();
+    if (arriving) return arriving;
+    const since = Date.now(); // a server of one's own: give the instance a second to begin its UploadPart
+    return async () => Date.now() - since > 1000;
+  }
+
   /**
    * Starts PUTting part `n` directly to one instance and sends its first half; resolves once the
-   * bytes are landing in the shared disk store's `.tmp` (where every copy is written first).
+   * bytes are landing in the store (see landingProbe).
    */
   async function halfSent(port: number, id: string, n: number, data: Buffer): Promise<{ finish(): Promise<number>; cut(): void }> {
-    const tmp = path.join(c.root, '.tmp');
-    const before = new Set(await fs.readdir(tmp));
+    const landed = await landingProbe();
     let answered: (status: number) => void = () => undefined;
     const status = new Promise<number>((resolve) => (answered = resolve));
     const req = http.request(
@@ -136,10 +159,7 @@ describePostgres('two instances behind nginx: uploads', () => {
     );
     req.on('error', () => answered(0));
     req.write(data.subarray(0, data.length / 2));
-    const landing = await within(5_000, async () => {
-      for (const f of await fs.readdir(tmp)) if (!before.has(f) && (await fs.stat(path.join(tmp, f)).catch(() => null))?.size) return true;
-      return false;
-    });
+    const landing = await within(5_000, landed);
     expect(landing, `part ${n} never reached the instance`).not.toBeNull();
     return {
       finish: () => {
@@ -180,5 +200,25 @@ describePostgres('two instances behind nginx: uploads', () => {
     expect(done.json()).toMatchObject({ size: data.length, sha256: sha256(data) });
     expect(await servedBy(done.json().key)).toEqual({ A: sha256(data), B: sha256(data) });
     expect(await usage(c.proxy, 'crash-u')).toMatchObject({ used_bytes: data.length, reserved_bytes: 0, open_uploads: 0 });
+  });
+
+  if (storage === 's3') it('on S3, the bucket holds the files and their uploads\' objects and the open uploads\' multipart uploads, nothing else', async () => {
+    const s3 = c.s3!;
+    const files: string[] = [];
+    let open = 0;
+    const quotaUser = (await call(c, c.a.base, 'GET', '/v1/admin/users')).json().users.find((u: { username: string }) => u.username === 'quota-u').id as string;
+    for (const userId of ['rr-u', 'race-u', 'crash-u', quotaUser]) {
+      files.push(...(await call(c, c.proxy, 'GET', `/v1/files/all?user_id=${userId}&limit=1000`)).json().files.map((f: { key: string }) => f.key));
+      open += (await usage(c.proxy, userId)).open_uploads as number;
+    }
+    expect(files).toHaveLength(7);
+    expect(open).toBe(1); // the quota case's last init; 18 uploads were made in all, 10 aborted
+    const names = (await listObjects(s3.bucket, s3.prefix)).map((o) => o.Key!.slice(s3.prefix.length));
+    expect(names.filter((n) => n.startsWith('storage/')).sort()).toEqual(files.sort()); // one object per file at its key
+    // Anything else is the store's own, kept for those files (an upload's object that a key
+    // names): never more uploads' worth than files, nothing of the aborted or raced ones.
+    const uploadsKept = new Set(names.filter((n) => !n.startsWith('storage/')).map((n) => n.split('/')[1]!.split('.')[0]));
+    expect(uploadsKept.size).toBeLessThanOrEqual(files.length);
+    expect((await listMultipartUploads(s3.bucket, s3.prefix)).length).toBeLessThanOrEqual(open);
   });
 });

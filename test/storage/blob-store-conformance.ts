@@ -294,6 +294,24 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       expect(await store.stat(k)).toBeNull();
     });
 
+    it('an assembled object never changes, whatever copies of its parts arrive afterwards (a late part racing complete)', async () => {
+      for (const parts of [[randomBytes(1000)], [randomBytes(P), randomBytes(3)]]) {
+        const whole = Buffer.concat(parts);
+        const up = await begin(whole.length);
+        const k = key('settled.bin');
+        await store.assemble(up, await writeAll(up, parts), k);
+        // Copies that reach the store after the completion (the service refuses them with 409).
+        for (const [i, p] of parts.entries()) {
+          const late = await store.writePart(up, i + 1, stream(randomBytes(p.length)), { maxBytes: p.length }).catch(() => null);
+          if (late) await store.discardPart(up, ref(i + 1, late));
+        }
+        expect(sha(await collect(await store.read(k))), `${parts.length} part(s)`).toBe(sha(whole));
+        await store.abortUpload(up);
+        expect(sha(await collect(await store.read(k))), `${parts.length} part(s), after abortUpload`).toBe(sha(whole));
+        expect(await store.stat(k)).toMatchObject({ size: whole.length });
+      }
+    });
+
     it('assemble of a single part gives the object that part, and aborting the upload leaves it whole', async () => {
       const up = await begin();
       const only = randomBytes(4096);
