@@ -17,6 +17,8 @@ import type { FileRecord, MetadataStore, UserRecord } from '../../src/db/types.j
 import { LocalDiskBlobStore } from '../../src/storage/local-disk.js';
 import { startTestServer, tempDir, testEnv } from '../helpers/app.js';
 import { describePostgres, freshSchema } from '../helpers/postgres.js';
+import { describeS3, freshS3, s3 } from '../helpers/s3.js';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { distPath, runNode } from '../config/run-dist.js';
 
 const roots: string[] = [];
@@ -72,7 +74,7 @@ async function seed(dir: string, opts: { docs?: [string, number][] } = {}): Prom
     for (const [name, size] of opts.docs ?? [['a.txt', 3000], ['b.txt', 3000], ['c.txt', 3000]]) await put('u-alice', 'docs/2025', name, randomBytes(size));
     await put('u-alice', '', 'empty.txt', Buffer.alloc(0));
     await put('u-alice', 'video', 'big.bin', randomBytes(6 * 1024 * 1024 + 7));
-    await put('u-bob', '', `${'long-'.repeat(60)}.txt`, randomBytes(100));
+    await put('u-bob', '', `${'long-'.repeat(49)}.txt`, randomBytes(100)); // {id}_{name}: 282 bytes, past NAME_MAX
     await put('ext-user@idp', 'x', 'external.bin', randomBytes(500));
     await store.users.updateUser('u-alice', { quotaBytes: 1000 });
     const now = Date.now();
@@ -308,5 +310,41 @@ describe('cli copy-data: SQLite + disk → SQLite + another directory', () => {
     expect(s3FromS3.stderr).toContain('the S3_* variables already name the source');
     expect(help.code).toBe(0);
     expect(help.stdout).toContain('--to-storage s3         the bucket S3_BUCKET');
+  });
+});
+
+describeS3('cli copy-data: local disk → S3 (the records stay in the same database)', () => {
+  it('copies every object into the bucket, verified; a server switched to STORAGE_BACKEND=s3 serves them; a damaged object in the bucket is found and replaced', async () => {
+    const source = await root('sl-copy-s3-');
+    const seeded = await seed(source);
+    const place = await freshS3('copy');
+    try {
+      const first = await run(source, ['--to-storage', 's3'], { ...place.env, STORAGE_BACKEND: 'local' });
+      expect(first.code, first.stderr).toBe(0);
+      expect(first.stdout).toContain('objects: 7 copied (6.0 MiB, each verified), 0 already in the target (checked by sha256), 0 replaced');
+      expect(first.stdout).not.toContain('records:');
+
+      // Same size, other bytes, put straight into the bucket: found by the next run and replaced.
+      const damaged = seeded.files.find((f) => f.filename === 'a.txt')!;
+      await s3().send(new PutObjectCommand({ Bucket: place.bucket, Key: place.prefix + damaged.key, Body: randomBytes(damaged.size) }));
+      const again = await run(source, ['--to-storage', 's3'], { ...place.env, STORAGE_BACKEND: 'local' });
+      expect(again.code, again.stderr).toBe(0);
+      expect(again.stdout).toContain('objects: 1 copied (2.9 KiB, each verified), 6 already in the target (checked by sha256), 1 replaced');
+
+      // The same records, bytes now from the bucket (the old UPLOAD_ROOT's files out of the way).
+      await fs.rm(path.join(source, 'storage'), { recursive: true });
+      await fs.rm(path.join(source, '.long'), { recursive: true, force: true });
+      const server = await startTestServer({ ...place.env, DATABASE_URL: sqliteUrl(source) }, source);
+      try {
+        for (const f of seeded.files) {
+          const res = await server.asService({ method: 'GET', url: `/${f.key.split('/').map(encodeURIComponent).join('/')}` });
+          expect([f.filename, res.statusCode, sha256(res.rawPayload)]).toEqual([f.filename, 200, f.sha256]);
+        }
+      } finally {
+        await server.close();
+      }
+    } finally {
+      await place.drop();
+    }
   });
 });
