@@ -4,13 +4,11 @@
  *   beginUpload   CreateMultipartUpload at `.uploads/{uploadId}` (the key is not known yet)
  *   writePart     UploadPart, the body streamed with its declared length (exact-length.ts);
  *                 a re-sent part replaces the earlier copy (distinctPartCopies: false)
- *   assemble      CompleteMultipartUpload there, then an alias at the key (assemble.ts,
- *                 aliases.ts): no copy of the bytes
- *   abortUpload   AbortMultipartUpload, and the completed object unless a file holds it
- *                 (staging.ts); idempotent
+ *   assemble      CompleteMultipartUpload there, then a server-side copy to the key
+ *                 (assemble.ts)
+ *   abortUpload   AbortMultipartUpload and the completed object (staging.ts); idempotent
  *   writeObject   a multipart upload streamed part by part at the key (write-object.ts)
- *   read          GetObject with Range (of the aliased object for a chunked upload's file);
- *                 stat HeadObject; delete DeleteObject
+ *   read          GetObject with Range; stat HeadObject; delete DeleteObject
  *   health        HeadBucket (reachable = writable; an object store has no capacity figures)
  * Layout in the bucket: names.ts. Failures: errors.ts (503 / 502, never a driver error).
  */
@@ -23,6 +21,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
+  HeadObjectCommand,
   UploadPartCommand,
   type GetObjectCommandOutput,
   type S3Client,
@@ -45,15 +44,14 @@ import type {
   WrittenPart,
 } from '../blob-store.js';
 import { Meter } from '../meter.js';
-import { Aliases } from './aliases.js';
-import { assembleParts } from './assemble.js';
+import { assembleParts, DEFAULT_COPY_LIMITS, type CopyLimits } from './assemble.js';
 import { DEFAULT_TIMEOUTS, makeS3Client, type S3Settings, type S3Timeouts } from './client.js';
 import { isMissingObject, s3Call, s3ErrorName, toDomainError } from './errors.js';
 import { ExactLength } from './exact-length.js';
 import { removeOrphanObjects, removeStaleWrites, uploadAreas } from './listing.js';
 import { ObjectNames } from './names.js';
 import { PartChains } from './part-chain.js';
-import { commitOrRemove, releaseAliased } from './staging.js';
+import { removeStaging } from './staging.js';
 import { writeObjectStreamed } from './write-object.js';
 
 const MiB = 1024 * 1024;
@@ -65,6 +63,7 @@ export const MAX_DOWNLOAD_URL_SECONDS = 60;
 
 export interface S3StoreOptions {
   timeouts?: S3Timeouts;
+  copy?: CopyLimits;
   /** Part size of the one-request upload (grows so that the largest body fits 10,000 parts). */
   objectPartBytes?: number;
   /** S3_DOWNLOAD_REDIRECT: downloadUrl() presigns a GET instead of answering null. */
@@ -80,7 +79,7 @@ export class S3BlobStore implements BlobStore {
   readonly bucket: string;
   private readonly names: ObjectNames;
   private readonly chains = new PartChains();
-  private readonly aliases: Aliases;
+  private readonly copy: CopyLimits;
   private readonly objectPartBytes: number;
   private readonly redirect: boolean;
 
@@ -88,13 +87,13 @@ export class S3BlobStore implements BlobStore {
     this.client = makeS3Client(settings, opts.timeouts ?? DEFAULT_TIMEOUTS);
     this.bucket = settings.bucket;
     this.names = new ObjectNames(settings.prefix);
-    this.aliases = new Aliases({ client: this.client, bucket: this.bucket, names: this.names });
+    this.copy = opts.copy ?? DEFAULT_COPY_LIMITS;
     this.objectPartBytes = opts.objectPartBytes ?? OBJECT_PART_BYTES;
     this.redirect = opts.downloadRedirect ?? false;
   }
 
   private get ctx() {
-    return { client: this.client, bucket: this.bucket, names: this.names, aliases: this.aliases, removeKeyObject: (name: string) => this.removeKeyObject(name) };
+    return { client: this.client, bucket: this.bucket, names: this.names, copy: this.copy };
   }
 
   /** Start-up: creates the bucket when asked, then checks it answers (errors are the caller's to word). */
@@ -172,7 +171,7 @@ export class S3BlobStore implements BlobStore {
         if (!['NoSuchUpload', 'NoSuchKey'].includes(s3ErrorName(err))) throw toDomainError(err);
       });
     }
-    await commitOrRemove(this.ctx, upload.uploadId);
+    await removeStaging(this.ctx, upload.uploadId);
     this.chains.forget(upload.uploadId);
   }
 
@@ -191,8 +190,9 @@ export class S3BlobStore implements BlobStore {
     return writeObjectStreamed({ client: this.client, bucket: this.bucket, name }, body, opts, partBytes);
   }
 
-  /** GetObject of `name`: null for a range past the end (any range of an empty object). */
-  private async getObject(key: string, name: string, range?: { start: number; end: number }): Promise<GetObjectCommandOutput | null> {
+  /** GetObject of the key: null for a range that starts past the end (any range of an empty object). */
+  private async getObject(key: string, range?: { start: number; end: number }): Promise<GetObjectCommandOutput | null> {
+    const name = this.names.object(key);
     try {
       return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: name, Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
     } catch (err) {
@@ -200,27 +200,6 @@ export class S3BlobStore implements BlobStore {
       if (s3ErrorName(err) === 'InvalidRange') return null;
       throw toDomainError(err);
     }
-  }
-
-  /**
-   * The key's bytes (a range of them): one GET for an object written whole or an alias this
-   * instance has met; an alias met for the first time costs a second (a third with a range:
-   * the empty alias answers 416, then a HEAD says where it points).
-   */
-  private async bytesOf(key: string, range?: { start: number; end: number }): Promise<GetObjectCommandOutput | null> {
-    const name = this.names.object(key);
-    const known = this.aliases.cached(name);
-    if (known) return this.getObject(key, known.name, range);
-    const out = await this.getObject(key, name, range);
-    if (out === null) {
-      const r = await this.aliases.resolve(name);
-      if (r === null) throw new BlobNotFound(key);
-      return r.alias ? this.getObject(key, r.name, range) : null;
-    }
-    const r = this.aliases.resolvedFrom(name, out);
-    if (!r.alias) return out;
-    (out.Body as Readable).destroy();
-    return this.getObject(key, r.name, range);
   }
 
   /**
@@ -232,33 +211,31 @@ export class S3BlobStore implements BlobStore {
       if ((await this.stat(key)) === null) throw new BlobNotFound(key);
       return Readable.from([]);
     }
-    const out = await this.bytesOf(key, range);
+    const out = await this.getObject(key, range);
     return out ? (out.Body as Readable) : Readable.from([]);
   }
 
   async readSmall(key: string, range: { start: number; end: number }): Promise<Buffer> {
-    const out = await this.bytesOf(key, range);
+    const out = await this.getObject(key, range);
     if (!out) return Buffer.alloc(0);
     const bytes = await s3Call(() => out.Body!.transformToByteArray());
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   async stat(key: string): Promise<BlobStat | null> {
-    const r = await this.aliases.resolve(this.names.object(key));
-    return r ? { size: r.size, mtime: r.mtime } : null;
+    const name = this.names.object(key);
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: name }));
+      return { size: head.ContentLength ?? 0, mtime: head.LastModified ?? new Date(0) };
+    } catch (err) {
+      if (isMissingObject(err)) return null;
+      throw toDomainError(err);
+    }
   }
 
   async delete(key: string): Promise<void> {
-    await this.removeKeyObject(this.names.object(key));
-  }
-
-  /** Deletes a key's object; an alias's completed upload goes too once a committed file held it. */
-  private async removeKeyObject(name: string): Promise<void> {
-    const r = await this.aliases.resolve(name);
+    const name = this.names.object(key);
     await s3Call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: name })));
-    this.aliases.forget(name);
-    const uploadId = r?.alias ? this.names.uploadIdOf(r.name) : null;
-    if (uploadId) await releaseAliased(this.ctx, name, uploadId);
   }
 
   async health(): Promise<StorageHealth> {
@@ -281,11 +258,9 @@ export class S3BlobStore implements BlobStore {
   /** S3_DOWNLOAD_REDIRECT: a presigned GET of the key, valid ≤ 60 s, with the answer's headers set. */
   async downloadUrl(key: string, opts: DownloadLinkOptions): Promise<string | null> {
     if (!this.redirect) return null;
-    const where = await this.aliases.resolve(this.names.object(key));
-    if (where === null) return null; // no bytes: streaming answers the 404
     const command = new GetObjectCommand({
       Bucket: this.bucket,
-      Key: where.name,
+      Key: this.names.object(key),
       ResponseContentType: opts.contentType,
       ResponseContentDisposition: opts.contentDisposition,
       ResponseCacheControl: opts.cacheControl,
