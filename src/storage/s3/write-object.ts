@@ -33,16 +33,19 @@ class PartBuffer {
   private chunks: Buffer[] = [];
   private bytes = 0;
   constructor(private readonly size: number) {}
-  add(chunk: Buffer): Buffer | null {
+  /** The whole parts `chunk` completes (none, one, or several for a big chunk). */
+  add(chunk: Buffer): Buffer[] {
     this.chunks.push(chunk);
     this.bytes += chunk.length;
-    if (this.bytes < this.size) return null;
+    if (this.bytes < this.size) return [];
     const all = Buffer.concat(this.chunks, this.bytes);
-    const part = all.subarray(0, this.size);
-    const rest = all.subarray(this.size);
-    this.chunks = rest.length > 0 ? [Buffer.from(rest)] : [];
-    this.bytes = rest.length;
-    return part;
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (; all.length - at >= this.size; at += this.size) parts.push(all.subarray(at, at + this.size));
+    // The rest is copied out, so the big buffer goes with the parts once they are sent.
+    this.chunks = at < all.length ? [Buffer.from(all.subarray(at))] : [];
+    this.bytes = all.length - at;
+    return parts;
   }
   rest(): Buffer {
     return Buffer.concat(this.chunks, this.bytes);
@@ -70,8 +73,7 @@ export async function writeObjectStreamed(t: Target, body: Readable, opts: Write
   };
   try {
     for await (const chunk of meter) {
-      const part = buffer.add(chunk as Buffer);
-      if (part) await send(part);
+      for (const part of buffer.add(chunk as Buffer)) await send(part);
     }
     await flowing;
     const rest = buffer.rest();

@@ -1,0 +1,249 @@
+/**
+ * What only the S3 store does, against the real test S3 server (Swift + s3api): the whole
+ * file's SHA-256 chained through parts that arrive in order, a part body that ends short or
+ * runs long never replacing S3's copy, a completion that meets a replaced part, the
+ * one-request upload as a multipart upload, long keys under a digest, the clean-up of its
+ * own leftovers, and S3 failures as domain errors (503 / 502) instead of driver errors.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import net from 'node:net';
+import { Readable } from 'node:stream';
+import { CreateMultipartUploadCommand, HeadObjectCommand, ListPartsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { PartRef, UploadHandle, WrittenPart } from '../../src/storage/blob-store.js';
+import { S3BlobStore, type S3StoreOptions } from '../../src/storage/s3/s3-store.js';
+import { describeS3, freshS3, listMultipartUploads, listObjects, s3, s3Settings, type S3Place } from '../helpers/s3.js';
+
+const MiB = 1024 * 1024;
+const P = 5 * MiB;
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const stream = (...chunks: Buffer[]) => Readable.from(chunks);
+const ref = (partNumber: number, w: WrittenPart): PartRef => ({ partNumber, ref: w.ref, size: w.size, sha256: w.sha256 });
+const key = (name = 'f.bin') => `storage/s3-u/${randomBytes(16).toString('hex')}_${name}`;
+const uploadId = () => 'S3t' + randomBytes(9).toString('hex');
+async function collect(r: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of r) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function storeOn(place: { bucket: string; prefix: string }, opts: S3StoreOptions = {}, over: Partial<ReturnType<typeof s3Settings>> = {}): S3BlobStore {
+  const s = { ...s3Settings(), ...over };
+  return new S3BlobStore({ endpoint: s.endpoint, region: s.region, bucket: place.bucket, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, forcePathStyle: s.forcePathStyle, prefix: place.prefix }, opts);
+}
+
+describeS3('S3BlobStore on S3', () => {
+  let place: S3Place;
+  let store: S3BlobStore;
+  beforeAll(async () => {
+    place = await freshS3('s3store');
+    store = storeOn(place, { objectPartBytes: P });
+  });
+  afterAll(async () => {
+    await store?.close();
+    await place?.drop();
+  });
+  const begin = (size = 2 * P + 17): Promise<UploadHandle> => store.beginUpload(uploadId(), { size, partSize: P, mime: 'application/octet-stream' });
+  const partEtag = async (up: UploadHandle, n: number) => {
+    const out = await s3().send(new ListPartsCommand({ Bucket: place.bucket, Key: `${place.prefix}.uploads/${up.uploadId}`, UploadId: up.ref }));
+    return out.Parts?.find((p) => p.PartNumber === n)?.ETag?.replace(/"/g, '');
+  };
+
+  it('the whole file\'s SHA-256 comes from parts sent in order; out of order, re-sent with other bytes or on another instance it is null, never wrong', async () => {
+    const parts = [randomBytes(P), randomBytes(P), randomBytes(17)];
+    const whole = Buffer.concat(parts);
+    const write = async (up: UploadHandle, order: number[], on = store) => {
+      const refs: PartRef[] = [];
+      for (const i of order) refs[i] = ref(i + 1, await on.writePart(up, i + 1, stream(parts[i]!), { maxBytes: parts[i]!.length, md5: false }));
+      return refs;
+    };
+    const inOrder = await begin();
+    const refs = await write(inOrder, [0, 1, 2]);
+    // Sent again with the same bytes: the chain still holds.
+    refs[1] = ref(2, await store.writePart(inOrder, 2, stream(parts[1]!), { maxBytes: P }));
+    expect(await store.assemble(inOrder, refs, key())).toEqual({ size: whole.length, sha256: sha(whole) });
+
+    const outOfOrder = await begin();
+    expect((await store.assemble(outOfOrder, await write(outOfOrder, [1, 0, 2]), key())).sha256).toBeNull();
+
+    const resent = await begin();
+    const resentRefs = await write(resent, [0, 1, 2]);
+    const other = randomBytes(P);
+    resentRefs[1] = ref(2, await store.writePart(resent, 2, stream(other), { maxBytes: P }));
+    const k = key();
+    expect(await store.assemble(resent, resentRefs, k)).toEqual({ size: whole.length, sha256: null });
+    expect((await collect(await store.read(k))).equals(Buffer.concat([parts[0]!, other, parts[2]!]))).toBe(true);
+
+    const elsewhere = storeOn(place);
+    try {
+      const up = await begin();
+      const written = await write(up, [0, 1, 2]);
+      expect((await elsewhere.assemble(up, written, key())).sha256).toBeNull(); // the chain lives on the writing instance
+      expect((await store.assemble(up, written, key())).sha256).toBe(sha(whole));
+    } finally {
+      await elsewhere.close();
+    }
+    for (const up of [inOrder, outOfOrder, resent]) await store.abortUpload(up);
+  });
+
+  it('a part body that ends short, runs long (its last byte late) or fails never replaces the copy S3 holds', async () => {
+    const up = await begin(P + 1);
+    const good = randomBytes(P);
+    const kept = await store.writePart(up, 1, stream(good), { maxBytes: P });
+    const before = await partEtag(up, 1);
+    expect(before).toBe(kept.ref);
+    await expect(store.writePart(up, 1, stream(randomBytes(1000)), { maxBytes: P })).rejects.toMatchObject({ code: 'part_size_mismatch' });
+    // Exactly the declared length at first, one byte more 300 ms later: S3 must never have
+    // had all the bytes it was promised, or it would have stored the copy by then.
+    const late = new Readable({ read() {} });
+    const long = store.writePart(up, 1, late, { maxBytes: P });
+    late.push(randomBytes(P));
+    setTimeout(() => {
+      late.push(Buffer.from('x'));
+      late.push(null);
+    }, 300);
+    await expect(long).rejects.toMatchObject({ code: 'payload_too_large' });
+    const failing = new Readable({ read() {} });
+    const cut = store.writePart(up, 1, failing, { maxBytes: P });
+    failing.push(randomBytes(P - 1));
+    setTimeout(() => failing.destroy(new Error('client went away')), 300);
+    await expect(cut).rejects.toThrow('client went away');
+    expect(await partEtag(up, 1)).toBe(before);
+    const last = await store.writePart(up, 2, stream(Buffer.from('!')), { maxBytes: 1 });
+    const k = key();
+    await store.assemble(up, [ref(1, kept), ref(2, last)], k);
+    expect(sha(await collect(await store.read(k)))).toBe(sha(Buffer.concat([good, Buffer.from('!')])));
+    await store.abortUpload(up);
+  });
+
+  it('a completion repeated with another key copies the completed object again; a copy replaced since then is named, never served', async () => {
+    const up = await begin(P + 1);
+    const a = randomBytes(P);
+    const written = [await store.writePart(up, 1, stream(a), { maxBytes: P }), await store.writePart(up, 2, stream(Buffer.from('!')), { maxBytes: 1 })];
+    const refs = written.map((w, i) => ref(i + 1, w));
+    const [k1, k2] = [key(), key()];
+    await store.assemble(up, refs, k1);
+    await store.assemble(up, refs, k2); // a retry after a crash past CompleteMultipartUpload
+    for (const k of [k1, k2]) expect(sha(await collect(await store.read(k)))).toBe(sha(Buffer.concat([a, Buffer.from('!')])));
+    // Part 1 sent again after the completion: AWS refuses it (upload_not_open); Swift takes it
+    // and rewrites the completed object's segment. Completing from the old copy must then fail
+    // naming part 1, and the new copy must complete.
+    const b = randomBytes(P);
+    const late = await store.writePart(up, 1, stream(b), { maxBytes: P }).catch((err: { code?: string }) => err);
+    if ('code' in late && late.code === 'upload_not_open') return;
+    const k3 = key();
+    await expect(store.assemble(up, refs, k3)).rejects.toMatchObject({ code: 'upload_incomplete', details: { missing_parts: [1] } });
+    expect(await store.stat(k3)).toBeNull();
+    await store.assemble(up, [ref(1, late as WrittenPart), refs[1]!], k3);
+    expect(sha(await collect(await store.read(k3)))).toBe(sha(Buffer.concat([b, Buffer.from('!')])));
+    expect(sha(await collect(await store.read(k1)))).toBe(sha(Buffer.concat([a, Buffer.from('!')]))); // copies are untouched
+    await store.abortUpload(up);
+  });
+
+  it('the one-request upload is a multipart upload of bounded parts above one part, a single PUT below', async () => {
+    const big = randomBytes(2 * P + 5);
+    const kBig = key('big.bin');
+    expect(await store.writeObject(kBig, stream(big), { maxBytes: 3 * P, md5: false })).toMatchObject({ size: big.length, sha256: sha(big) });
+    const head = await s3().send(new HeadObjectCommand({ Bucket: place.bucket, Key: place.prefix + kBig }));
+    expect(head.ETag).toMatch(/-3"$/); // three parts of P, P and 5 bytes
+    const kSmall = key('small.bin');
+    await store.writeObject(kSmall, stream(Buffer.from('small')), { maxBytes: 3 * P });
+    expect((await s3().send(new HeadObjectCommand({ Bucket: place.bucket, Key: place.prefix + kSmall }))).ETag).toBe(`"${createHash('md5').update('small').digest('hex')}"`);
+  });
+
+  it('keys too long for an S3 name live under .long/<sha256(key)>; every name stays within 900 bytes', async () => {
+    const seg = (i: number) => String(i).padStart(2, '0') + '字'.repeat(84) + 'x';
+    const longest = `storage/${'u'.repeat(128)}/${Array.from({ length: 32 }, (_, i) => seg(i)).join('/')}/${'0'.repeat(32)}_${'🎉'.repeat(63)}a.b`;
+    await store.writeObject(longest, stream(Buffer.from('long')), { maxBytes: 10 });
+    const digest = createHash('sha256').update(longest).digest('hex');
+    const names = (await listObjects(place.bucket, place.prefix)).map((o) => o.Key!);
+    expect(names).toContain(`${place.prefix}.long/${digest.slice(0, 2)}/${digest}`);
+    expect(names.every((n) => Buffer.byteLength(n) <= 900)).toBe(true);
+    expect((await collect(await store.read(longest))).toString()).toBe('long');
+    await store.delete(longest);
+    expect(await store.stat(longest)).toBeNull();
+  });
+
+  it('removeTemporary aborts a one-request upload a crash left behind, once no part arrived since the cut-off; upload areas are the service\'s', async () => {
+    const name = `${place.prefix}${key('crashed.bin')}`;
+    const { UploadId } = await s3().send(new CreateMultipartUploadCommand({ Bucket: place.bucket, Key: name }));
+    await s3().send(new UploadPartCommand({ Bucket: place.bucket, Key: name, UploadId, PartNumber: 1, Body: randomBytes(100) }));
+    const area = await begin();
+    expect(await store.removeTemporary(Date.now() - 3_600_000)).toBe(0);
+    expect(await store.removeTemporary(Date.now() + 60_000)).toBe(1);
+    const open = await listMultipartUploads(place.bucket, place.prefix);
+    expect(open.map((u) => u.UploadId)).not.toContain(UploadId);
+    expect(open.map((u) => u.UploadId)).toContain(area.ref);
+    await store.abortUpload(area);
+  });
+
+  it('a completed upload never aborted is an upload area; aborting it through the listed handle removes it and leaves the file', async () => {
+    const up = await begin(10);
+    const k = key();
+    await store.assemble(up, [ref(1, await store.writePart(up, 1, stream(Buffer.from('0123456789')), { maxBytes: 10 }))], k);
+    const listed: UploadHandle[] = [];
+    for await (const page of store.uploadAreas(Date.now() + 60_000)) listed.push(...page.filter((a) => a.handle.uploadId === up.uploadId).map((a) => a.handle));
+    expect(listed).toEqual([{ uploadId: up.uploadId, ref: '' }]);
+    await store.abortUpload(listed[0]!);
+    expect((await listObjects(place.bucket, `${place.prefix}.uploads/${up.uploadId}`)).length).toBe(0);
+    expect((await collect(await store.read(k))).toString()).toBe('0123456789');
+  });
+});
+
+describeS3('S3BlobStore when S3 fails', () => {
+  const place = { bucket: 'sl-unreachable', prefix: '' };
+
+  it('an endpoint that refuses connections: every call fails at once with storage_unavailable (503), health says not writable', async () => {
+    const closed = await new Promise<number>((resolve) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => {
+        const { port } = srv.address() as net.AddressInfo;
+        srv.close(() => resolve(port));
+      });
+    });
+    const store = storeOn(place, {}, { endpoint: `http://127.0.0.1:${closed}` });
+    try {
+      const t0 = Date.now();
+      const up = { uploadId: uploadId(), ref: 'x' };
+      const calls = [
+        () => store.beginUpload(uploadId(), { size: 1, partSize: 1, mime: 'text/plain' }),
+        () => store.writePart(up, 1, stream(Buffer.from('x')), { maxBytes: 1 }),
+        () => store.writeObject(key(), stream(Buffer.from('x')), { maxBytes: 1 }),
+        () => store.read(key()),
+        () => store.stat(key()),
+        () => store.delete(key()),
+        () => store.assemble(up, [{ partNumber: 1, ref: 'e', size: 1, sha256: '' }], key()),
+      ];
+      for (const call of calls) await expect(call()).rejects.toMatchObject({ code: 'storage_unavailable', retryAfterSeconds: 1 });
+      expect(await store.health()).toEqual({ writable: false });
+      expect(Date.now() - t0).toBeLessThan(10_000); // retries back off, but not for long
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a server that accepts and then says nothing: storage_unavailable once the idle timeout passes, not a hang', async () => {
+    const silent = net.createServer(() => undefined);
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const { port } = silent.address() as net.AddressInfo;
+    const store = storeOn(place, { timeouts: { connectMs: 1000, idleMs: 500 } }, { endpoint: `http://127.0.0.1:${port}` });
+    try {
+      const t0 = Date.now();
+      await expect(store.stat(key())).rejects.toMatchObject({ code: 'storage_unavailable' });
+      expect(Date.now() - t0).toBeLessThan(8_000);
+    } finally {
+      await store.close();
+      silent.close();
+    }
+  });
+
+  it('refused credentials: storage_error (502), never the S3 error itself', async () => {
+    const store = storeOn({ bucket: s3Settings().bucket, prefix: 'wrong-secret/' }, {}, { secretAccessKey: 'not-the-secret' });
+    try {
+      const err = await store.stat(key()).catch((e: unknown) => e);
+      expect(err).toMatchObject({ code: 'storage_error', message: 'The object storage refused the request' });
+      await expect(store.read(key())).rejects.toMatchObject({ code: 'storage_error' });
+    } finally {
+      await store.close();
+    }
+  });
+});
