@@ -5,7 +5,8 @@
  *
  * Bodies go to `reply.send(stream)`, which pipes with back-pressure and destroys the stream
  * (closing its file handle) when the client goes away. GET and HEAD are one route, so HEAD
- * never opens the file.
+ * never opens the file. With S3_DOWNLOAD_REDIRECT a GET is answered, after every check, with
+ * a 302 to a presigned URL of the store.
  */
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -16,7 +17,7 @@ import { normaliseMime } from '../files/mime.js';
 import { etagOf } from '../files/records.js';
 import { FileNotFound, PreconditionFailed, RangeNotSatisfiable } from '../errors/index.js';
 import { SMALL_READ_BYTES, type BlobStore } from '../storage/blob-store.js';
-import { decide, validatorHeaders, type Representation, type RequestFacts } from './decide.js';
+import { decide, validatorHeaders, type Decision, type Representation, type RequestFacts } from './decide.js';
 import { dispositionHeaders, fileSafetyHeaders, type DispositionType } from './disposition.js';
 import { multipartPlan, type MultipartPlan } from './multipart.js';
 import { contentRange, rangeLength, type ByteRange } from './range.js';
@@ -84,6 +85,25 @@ async function* multipartBody(blobs: BlobStore, key: string, plan: MultipartPlan
   yield Buffer.from(plan.trailer, 'latin1');
 }
 
+/**
+ * Preconditions the store would judge by its own validators (its ETag is not ours): with one
+ * of these the server answers itself, so that what it decided is what the client gets.
+ */
+const JUDGED_BY_US = ['if-match', 'if-unmodified-since', 'if-range'] as const;
+
+/**
+ * A presigned URL for the bytes (≤ 60 s), when the store offers one: for a GET answered 200 or
+ * with one range (the client sends Range again to the store). HEAD, multi-range answers and
+ * requests carrying preconditions the store would evaluate differently are answered here.
+ */
+async function downloadRedirect(request: FastifyRequest, blobs: BlobStore, file: FileRecord, mime: string, decision: Decision, opts: ServeOptions): Promise<string | null> {
+  if (!blobs.downloadUrl || request.method !== 'GET') return null;
+  if (decision.status !== 200 && !(decision.status === 206 && decision.ranges.length === 1)) return null;
+  if (JUDGED_BY_US.some((name) => request.headers[name] !== undefined)) return null;
+  const disposition = dispositionHeaders(file.filename, mime, opts.disposition)['Content-Disposition']!;
+  return blobs.downloadUrl(file.key, { contentType: mime, contentDisposition: disposition, cacheControl: opts.cacheControl });
+}
+
 /** Answers a GET or HEAD for `file`. */
 export async function serveFile(
   request: FastifyRequest,
@@ -107,6 +127,11 @@ export async function serveFile(
   if (decision.status === 416) throw new RangeNotSatisfiable(rep.size);
 
   const head = request.method === 'HEAD';
+  // S3_DOWNLOAD_REDIRECT: every check has passed; the client fetches the bytes from the store.
+  const redirect = await downloadRedirect(request, blobs, file, mime, decision, opts);
+  if (redirect !== null) {
+    return reply.code(302).headers({ Location: redirect, 'Cache-Control': 'no-store', ...extra }).send();
+  }
   // Where nginx finds the bytes, when it is to send them (null: we stream them ourselves).
   const accelTarget = opts.accelPrefix === undefined ? null : blobs.accelPathOf(file.key);
   const accel = accelTarget !== null;
