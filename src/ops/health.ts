@@ -1,6 +1,7 @@
 /**
- * GET /healthz: storage writability (a probe file is written and removed), disk figures
- * from statfs, and a database ping. 503 when either storage or the database fails.
+ * GET /healthz: storage writability (local disk: a probe file is written and removed in each
+ * folder; S3: the bucket answers a HeadBucket within 3 s), disk figures from statfs (0 on S3,
+ * which has none), and a database ping. 503 when either storage or the database fails.
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';

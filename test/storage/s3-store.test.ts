@@ -8,11 +8,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { Readable } from 'node:stream';
-import { CreateMultipartUploadCommand, HeadObjectCommand, ListPartsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
+import { CreateMultipartUploadCommand, DeleteBucketCommand, HeadBucketCommand, HeadObjectCommand, ListPartsCommand, UploadPartCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.js';
 import type { PartRef, UploadHandle, WrittenPart } from '../../src/storage/blob-store.js';
+import { openBlobStore } from '../../src/storage/open.js';
 import { S3BlobStore, type S3StoreOptions } from '../../src/storage/s3/s3-store.js';
-import { describeS3, freshS3, listMultipartUploads, listObjects, s3, s3Settings, type S3Place } from '../helpers/s3.js';
+import { runNode } from '../config/run-dist.js';
+import { tempDir, testEnv } from '../helpers/app.js';
+import { processEnv } from '../helpers/process.js';
+import { describeS3, freshS3, listMultipartUploads, listObjects, s3, s3Env, s3Settings, type S3Place } from '../helpers/s3.js';
 
 const MiB = 1024 * 1024;
 const P = 5 * MiB;
@@ -245,5 +250,32 @@ describeS3('S3BlobStore when S3 fails', () => {
     } finally {
       await store.close();
     }
+  });
+});
+
+describeS3('opening the S3 store at start-up', () => {
+  const open = async (env: Record<string, string>) => openBlobStore(loadConfig(testEnv(await tempDir('sl-s3open-'), env)));
+
+  it('S3_CREATE_BUCKET=true creates a missing bucket; without it, a missing bucket, a wrong key or no server stops the start naming the variable', async () => {
+    const bucket = `sl-open-${randomBytes(5).toString('hex')}`;
+    await expect(open(s3Env({ bucket, prefix: '' }))).rejects.toMatchObject({ name: 'ConfigError', variable: 'S3_BUCKET', message: expect.stringContaining('S3_CREATE_BUCKET=true creates it') });
+    const made = await open({ ...s3Env({ bucket, prefix: '' }), S3_CREATE_BUCKET: 'true' });
+    await made.close();
+    await s3().send(new HeadBucketCommand({ Bucket: bucket }));
+    const again = await open({ ...s3Env({ bucket, prefix: '' }), S3_CREATE_BUCKET: 'true' }); // already there: fine
+    await again.close();
+    await s3().send(new DeleteBucketCommand({ Bucket: bucket }));
+    await expect(open({ ...s3Env({ bucket: s3Settings().bucket, prefix: '' }), S3_SECRET_ACCESS_KEY: 'wrong' })).rejects.toMatchObject({ variable: 'S3_ACCESS_KEY_ID' });
+    await expect(open({ ...s3Env({ bucket: s3Settings().bucket, prefix: '' }), S3_ENDPOINT: 'http://127.0.0.1:9' })).rejects.toMatchObject({ variable: 'S3_ENDPOINT', message: expect.stringContaining('ECONNREFUSED') });
+  });
+
+  it('the server process says it in one line and exits 1', async () => {
+    const root = await tempDir('sl-s3open-');
+    const env = { ...processEnv(root), ...s3Env({ bucket: 'sl-no-such-bucket', prefix: '' }) };
+    const run = await runNode('main.js', [], env, root);
+    expect(run.code).toBe(1);
+    expect(run.stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('{'))).toEqual([
+      `configuration error: S3_BUCKET: bucket "sl-no-such-bucket" does not exist at ${s3Settings().endpoint} (S3_CREATE_BUCKET=true creates it)`,
+    ]);
   });
 });

@@ -42,6 +42,10 @@ export const DEFAULT_TIMEOUTS: S3Timeouts = { connectMs: 5_000, idleMs: 120_000 
 const MAX_SOCKETS = 1024;
 
 export function makeS3Client(s: S3Settings, timeouts: S3Timeouts = DEFAULT_TIMEOUTS): S3Client {
+  // The SDK warns on Node 20 that releases after early January 2027 will need Node 22; the
+  // releases package.json pins run on Node 20, so the warning (a multi-line stderr message at
+  // every start) says nothing about this install. Its own switch turns it off.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const agent = { keepAlive: true, maxSockets: MAX_SOCKETS };
   const client = new S3Client({
     endpoint: s.endpoint,
