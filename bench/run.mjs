@@ -17,9 +17,10 @@ import { run as runCmd, stopAll } from './lib/proc.mjs';
 import { formatSummary, profilesIn, summarize } from './lib/profile.mjs';
 import { errorRow, markdownTable } from './lib/report.mjs';
 import { startPostgres } from './lib/postgres.mjs';
+import { startS3 } from './lib/s3.mjs';
 import { BENCH_DIR, pinBuild, REPO_DIR } from './lib/server.mjs';
 
-const CASES = ['download', 'upload', 'rss', 'small-gets', 'listing', 'zip', 'concurrent-uploads', 'guard', 'round-trips', 'scale-out'];
+const CASES = ['download', 'upload', 'rss', 'small-gets', 'listing', 'zip', 'concurrent-uploads', 'guard', 'round-trips', 'scale-out', 's3'];
 
 function parseArgs(argv) {
   const opts = { quick: false, only: null, reps: null, profile: null, keep: false, waitQuiet: null };
@@ -59,6 +60,14 @@ async function main() {
     postgres = null;
     await pgc?.stop();
   };
+  // The S3 server (OpenStack Swift, lib/s3.mjs), likewise started on first use.
+  let s3 = null;
+  let s3Info = null;
+  const stopS3 = async () => {
+    const s = await s3?.catch(() => null);
+    s3 = null;
+    await s?.stop();
+  };
   const resultsDir = path.join(BENCH_DIR, 'results');
   const profileRoot = path.join(resultsDir, 'profiles');
   const profiling = (c) => opts.profile === 'all' || (Array.isArray(opts.profile) && opts.profile.includes(c));
@@ -94,6 +103,12 @@ async function main() {
       const db = await pgc.createDatabase(label);
       return { engine, db, env: { DATABASE_URL: db.url, AUTH_KEYS_SECRET: ctx.secrets.keysSecret } };
     },
+    /** The run's S3 server (lib/s3.mjs), started on first use: { settings, env(prefix), stop() }. */
+    s3: () =>
+      (s3 ??= startS3({ log: (m) => console.log(m) }).then((s) => {
+        s3Info = { version: s.version };
+        return s;
+      })),
     engines: ['sqlite', 'postgres'],
     profileDirFor: (caseName) => (profiling(caseName) ? path.join(profileRoot, caseName) : null),
     log: (msg) => console.log(msg),
@@ -110,7 +125,7 @@ async function main() {
     if (interrupted) return;
     interrupted = true;
     console.error(`\n${sig}: stopping servers and removing ${work}`);
-    stopAll().then(stopPostgres).finally(() => {
+    stopAll().then(stopPostgres).then(stopS3).finally(() => {
       if (!opts.keep) rmSync(work, { recursive: true, force: true });
       process.exit(130);
     });
@@ -173,6 +188,7 @@ async function main() {
   } finally {
     await stopAll();
     await stopPostgres().catch((err) => console.error(`stopping PostgreSQL: ${err.message}`));
+    await stopS3().catch((err) => console.error(`stopping the S3 server: ${err.message}`));
     if (!opts.keep) rmSync(work, { recursive: true, force: true });
     else console.log(`kept work dir ${work}`);
   }
@@ -186,6 +202,7 @@ async function main() {
     `Build: dist/ of commit ${meta.commit}${meta.dirtyFiles ? ` plus ${meta.dirtyFiles} uncommitted file(s) under src/` : ''}, copied once at the start.`,
     `${meta.date} — node ${meta.node}, ${meta.cpus} × ${meta.cpuModel}, ${meta.memGiB} GiB RAM, nginx ${meta.nginx}, load: ${meta.wrk}; load average before the run ${meta.loadBefore}.`,
     `Sizes: ${JSON.stringify(meta.sizes)}. Every figure is the median of the runs listed; a Ratio is the median of the per-run ratios (runs of the compared targets alternate); MB = 10^6 bytes.`,
+    ...(s3Info ? [`S3: OpenStack Swift ${s3Info.version} with s3api (throwaway, one replica, 2 proxy workers, .ci/start-s3.sh on this machine), reached over loopback by the server and by the AWS SDK alike.`] : []),
     ...(pgInfo ? [`PostgreSQL ${pgInfo.version} (throwaway cluster from .ci/start-postgres.sh on this machine; ${pgInfo.settings}; max_connections ${pgInfo.maxConnections}).`] : []),
     `Seconds per case: ${JSON.stringify(timings)}. CPU used by other processes just before each case (%): ${JSON.stringify(busyBefore)} — work by others on this 2-core machine lowers every figure.`,
     '',
@@ -198,7 +215,7 @@ async function main() {
   // A run of some cases (--only) or a --quick run does not overwrite the last full run's results.
   const base = opts.only || opts.quick ? `partial-${opts.quick ? 'quick-' : ''}${(opts.only ?? ['all']).join('+')}` : 'latest';
   writeFileSync(path.join(resultsDir, `${base}.md`), md);
-  writeFileSync(path.join(resultsDir, `${base}.json`), JSON.stringify({ meta: { ...meta, timings, busyBefore, postgres: pgInfo }, results: rows, profiles, ...(Object.keys(extra).length ? { extra } : {}) }, null, 2) + '\n');
+  writeFileSync(path.join(resultsDir, `${base}.json`), JSON.stringify({ meta: { ...meta, timings, busyBefore, postgres: pgInfo, s3: s3Info }, results: rows, profiles, ...(Object.keys(extra).length ? { extra } : {}) }, null, 2) + '\n');
   console.log(`\n# Summary\n\n${table}\n\n${passes} targets met, ${misses} missed. Written: bench/results/${base}.md, bench/results/${base}.json`);
 }
 

@@ -1,0 +1,44 @@
+// The AWS SDK talking to the bench's S3 server directly, in a process of its own (as our server
+// is): the reference the S3 case compares our server with. Settings from the environment
+// (S3_ENDPOINT, S3_REGION, S3_BUCKET, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY), the client set
+// up as the notes tested it against Swift (checksums only when required). Prints one JSON line.
+//
+//   node s3-sdk.mjs put FILE KEY PART_BYTES QUEUE   lib-storage Upload (the SDK's own multipart upload) of FILE
+//   node s3-sdk.mjs get KEY [KEY…]                 GetObject of each key in turn, bodies read and dropped
+//   node s3-sdk.mjs delete KEY [KEY…]              DeleteObject of each (untimed housekeeping)
+import { createReadStream } from 'node:fs';
+import { DeleteObjectCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+
+const e = process.env;
+const client = new S3Client({
+  endpoint: e.S3_ENDPOINT,
+  region: e.S3_REGION ?? 'us-east-1',
+  forcePathStyle: true,
+  credentials: { accessKeyId: e.S3_ACCESS_KEY_ID, secretAccessKey: e.S3_SECRET_ACCESS_KEY },
+  requestChecksumCalculation: 'WHEN_REQUIRED',
+  responseChecksumValidation: 'WHEN_REQUIRED',
+});
+const Bucket = e.S3_BUCKET;
+const [op, ...args] = process.argv.slice(2);
+const t0 = process.hrtime.bigint();
+let bytes = 0;
+
+if (op === 'put') {
+  const [file, Key, part, queue] = args;
+  const body = createReadStream(file, { highWaterMark: 1 << 20 });
+  await new Upload({ client, params: { Bucket, Key, Body: body }, partSize: Number(part), queueSize: Number(queue) }).done();
+  bytes = body.bytesRead;
+} else if (op === 'get') {
+  for (const Key of args) {
+    const res = await client.send(new GetObjectCommand({ Bucket, Key }));
+    for await (const chunk of res.Body) bytes += chunk.length;
+  }
+} else if (op === 'delete') {
+  for (const Key of args) await client.send(new DeleteObjectCommand({ Bucket, Key }));
+} else {
+  throw new Error(`unknown operation ${op}`);
+}
+const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+process.stdout.write(`${JSON.stringify({ seconds, bytes, rssMB: process.memoryUsage().rss / 1e6 })}\n`);
+client.destroy();
