@@ -145,6 +145,24 @@ describeS3('S3BlobStore on S3', () => {
     await store.abortUpload(up);
   });
 
+  it('an object over the single-copy limit (5 GiB on S3) is copied to its key in parts, several at a time', async () => {
+    const partCopy = storeOn(place, { copy: { singleCopyMaxBytes: P, copyPartBytes: P, parallel: 2 } });
+    try {
+      const parts = [randomBytes(P), randomBytes(P), randomBytes(17)];
+      const up = await partCopy.beginUpload(uploadId(), { size: 2 * P + 17, partSize: P, mime: 'application/octet-stream' });
+      const refs: PartRef[] = [];
+      for (const [i, p] of parts.entries()) refs.push(ref(i + 1, await partCopy.writePart(up, i + 1, stream(p), { maxBytes: p.length })));
+      const k = key('copied-in-parts.bin');
+      expect((await partCopy.assemble(up, refs, k)).size).toBe(2 * P + 17);
+      expect((await s3().send(new HeadObjectCommand({ Bucket: place.bucket, Key: place.prefix + k }))).ETag).toMatch(/-3"$/);
+      expect(sha(await collect(await partCopy.read(k)))).toBe(sha(Buffer.concat(parts)));
+      await partCopy.abortUpload(up);
+      expect(await listMultipartUploads(place.bucket, place.prefix + 'storage/')).toEqual([]);
+    } finally {
+      await partCopy.close();
+    }
+  });
+
   it('the one-request upload is a multipart upload of bounded parts above one part, a single PUT below', async () => {
     const big = randomBytes(2 * P + 5);
     const kBig = key('big.bin');
