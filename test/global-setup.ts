@@ -91,8 +91,10 @@ async function startS3(): Promise<(() => void) | undefined> {
   if (process.env.TEST_S3_ENDPOINT || process.env.SL_TEST_S3 === 'off') return undefined;
   const failed: string[] = [];
   // Another run (or a developer's own Swift) may take a port between the check and the start:
-  // then the script refuses at once and the next free range is tried.
-  for (const port of (await freeS3Ports()).slice(0, 3)) {
+  // then the script refuses, or one of its servers cannot bind and dies, and another free range
+  // is tried. Ranges are tried in random order, so runs starting together rarely meet.
+  const free = (await freeS3Ports()).sort(() => Math.random() - 0.5);
+  for (const port of free.slice(0, 3)) {
     const env = { ...process.env, S3_DIR: `/tmp/sl-test-s3-${process.pid}`, S3_PORT: String(port), S3_BUCKET: 'sl-test' };
     const started = await runScript(['.ci/start-s3.sh'], env);
     const vars = Object.fromEntries([...started.stdout.matchAll(/^export (S3_[A-Z_]+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
@@ -109,7 +111,7 @@ async function startS3(): Promise<(() => void) | undefined> {
     }
     stop(); // a half-started server: stop what the script started, remove its directory
     failed.push(`port ${port}: exit ${started.status}: ${started.stderr.trim()}`);
-    if (!/already in use/.test(started.stderr)) break;
+    if (!/already in use|died/.test(started.stderr)) break;
   }
   throw new Error(
     `could not start the test S3 server (.ci/start-s3.sh): ${failed.join('\n') || 'no free ports in 5690–5699 or 5600–5609'}\n` +
