@@ -9,7 +9,7 @@
  * TEST_S3_SECRET_ACCESS_KEY, TEST_S3_REGION, TEST_S3_FORCE_PATH_STYLE). SL_TEST_S3=off leaves
  * the S3 suites out on a machine that cannot run Swift.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import {
@@ -19,11 +19,12 @@ import {
   DeleteObjectsCommand,
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
-  S3Client,
   type MultipartUpload,
+  type S3Client,
   type _Object,
 } from '@aws-sdk/client-s3';
 import { describe } from 'vitest';
+import { makeS3Client } from '../../src/storage/s3/client.js';
 
 export interface S3TestSettings {
   endpoint: string;
@@ -73,31 +74,12 @@ export function s3Env(place: { bucket: string; prefix: string }): Record<string,
 }
 
 /**
- * A client of the test server for the tests' own look: what is stored, which multipart
- * uploads are open. Swift needs what any S3-compatible server may: checksums only when
- * required (no aws-chunked bodies), Content-MD5 on DeleteObjects.
+ * A client of the test server for the tests' own look (what is stored, which multipart uploads
+ * are open), set up as the server sets up its own.
  */
 export function testS3Client(): S3Client {
   const s = s3Settings();
-  const client = new S3Client({
-    endpoint: s.endpoint,
-    region: s.region,
-    forcePathStyle: s.forcePathStyle,
-    credentials: { accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      const req = args.request as { headers?: Record<string, string>; body?: unknown };
-      if (context.commandName === 'DeleteObjectsCommand' && req.headers && req.body != null && !req.headers['content-md5']) {
-        req.headers['content-md5'] = createHash('md5').update(req.body as string | Uint8Array).digest('base64');
-      }
-      return next(args);
-    },
-    { step: 'build', name: 'testDeleteObjectsContentMd5', override: true },
-  );
-  return client;
+  return makeS3Client({ ...s, prefix: '' });
 }
 
 let shared: S3Client | undefined;
