@@ -35,10 +35,10 @@ async function served(key: string): Promise<{ sha: string; etag: unknown }> {
 }
 
 describe('F-09 a part PUT racing complete never leaves bytes that differ from the record', () => {
-  it('single part: 500 races (100 on S3) of PUT B against complete(sha256 = A) after PUT A', async () => {
+  it('single part: 500 races (40 on S3) of PUT B against complete(sha256 = A) after PUT A', async () => {
     const size = 4096;
     const tally = { completeWon: 0, partWon: 0 };
-    const races = distinct() ? 500 : 100;
+    const races = distinct() ? 500 : 40;
     // Five uploads race at a time (each its own upload): the same races in less time.
     const lane = async (first: number): Promise<void> => {
       for (let i = first; i < races; i += 5) await race(i);
@@ -48,8 +48,9 @@ describe('F-09 a part PUT racing complete never leaves bytes that differ from th
       const b = bytes(size);
       const id = await initOne(s, 'race-1', { name: 'r.bin', size }, { mode: 'single' });
       expect((await putPart(s, id, 1, a)).statusCode).toBe(200);
-      // On S3 the window is round trips wide, not event-loop turns: there PUT B also starts up to 18 ms late.
-      const lateB = distinct() ? 0 : (i % 10) * 2;
+      // On S3 the window is round trips wide, not event-loop turns: there PUT B also starts 0–9 ms
+      // late (on Swift here: at 0 ms the part always replaced A's copy first, from ~4 ms complete won).
+      const lateB = distinct() ? 0 : i % 10;
       const putB = () => putPart(s, id, 1, b);
       const [partB, done] = await Promise.all([lateB ? delay(lateB).then(putB) : putB(), turns(i % 24).then(() => complete(s, id, { sha256: sha256(a) }))]);
       if (done.statusCode === 201) {
@@ -85,10 +86,10 @@ describe('F-09 a part PUT racing complete never leaves bytes that differ from th
     expect(tally.partWon).toBeGreaterThan(0);
   }, 120_000);
 
-  it('two parts: 20 races (6 on S3) of PUT part 1 = B against complete(sha256 of A + part 2); a part told 409 never becomes the file', async () => {
+  it('two parts: 20 races (4 on S3) of PUT part 1 = B against complete(sha256 of A + part 2); a part told 409 never becomes the file', async () => {
     const P = 5 * MiB;
     const tail = bytes(1000);
-    for (let i = 0; i < (distinct() ? 20 : 6); i++) {
+    for (let i = 0; i < (distinct() ? 20 : 4); i++) {
       const a = bytes(P);
       const b = bytes(P);
       const id = await initOne(s, 'race-2', { name: 'm.bin', size: P + tail.length }, { partSize: P });
