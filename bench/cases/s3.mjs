@@ -15,7 +15,7 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { call } from '../lib/http.mjs';
-import { curlDownload, makeFile, mbps, median, MiB, sizeLabel, warm } from '../lib/measure.mjs';
+import { curlDownload, makeFile, mbps, median, MiB, procMemory, resetPeak, sizeLabel, warm } from '../lib/measure.mjs';
 import { runOk } from '../lib/proc.mjs';
 import { errorRow, info, limitRow, ratioRow } from '../lib/report.mjs';
 import { BENCH_DIR, startServer } from '../lib/server.mjs';
@@ -44,11 +44,22 @@ export async function run(ctx) {
     const server = await startServer(ctx, { caseName: name, name: 's3', env: s3.env(prefix) });
     stoppers.push(server);
     const token = await server.token(USER);
-    const t = { oursE2E: [], oursParts: [], complete: [], sdkPut: [], oursGet: [], sdkGet: [], sdkPutRss: [] };
+    const idleRss = server.memory()?.rss ?? NaN;
+    const t = { oursE2E: [], oursParts: [], complete: [], sdkPut: [], sdkCopy: [], oursGet: [], sdkGet: [], sdkPutRss: [] };
+    // Each kind of work's own peak RSS (VmHWM reset before it through /proc/<pid>/clear_refs).
+    const peaks = {};
+    let canReset = true;
+    const phase = async (label, fn) => {
+      if (canReset) canReset = resetPeak(server.pid);
+      const out = await fn();
+      const hwmNow = procMemory(server.pid)?.hwm ?? NaN;
+      if (canReset) peaks[label] = Math.max(peaks[label] ?? 0, hwmNow);
+      return out;
+    };
 
     for (let rep = 0; rep < reps; rep++) {
       await ctx.beforeRep();
-      const up = await server.uploadChunked(token, src, { partSize: PART, concurrency: QUEUE, name: `chunked-${rep}.bin` });
+      const up = await phase('chunked upload + complete', () => server.uploadChunked(token, src, { partSize: PART, concurrency: QUEUE, name: `chunked-${rep}.bin` }));
       if (up.record.size !== size) throw new Error(`our chunked upload stored ${up.record.size} bytes`);
       t.oursE2E.push(mbps(size, up.totalSeconds));
       t.oursParts.push(mbps(size, up.partsSeconds));
@@ -58,8 +69,10 @@ export async function run(ctx) {
       if (put.bytes !== size) throw new Error(`the SDK sent ${put.bytes} bytes`);
       t.sdkPut.push(mbps(size, put.seconds));
       t.sdkPutRss.push(put.rssMB);
+      // What a completion's server-side copy costs by itself on this S3 server.
+      t.sdkCopy.push((await sdk('copy', sdkKey, `${sdkKey}.copy`)).seconds);
 
-      const get = await curlDownload(server.storageUrl(up.record.key));
+      const get = await phase('GET /storage', () => curlDownload(server.storageUrl(up.record.key)));
       if (get.status !== 200 || get.bytesDown !== size) throw new Error(`GET /storage → ${get.status}, ${get.bytesDown} bytes`);
       t.oursGet.push(get.speedDown / 1e6);
       const sdkGet = await sdk('get', sdkKey);
@@ -67,10 +80,10 @@ export async function run(ctx) {
       t.sdkGet.push(mbps(size, sdkGet.seconds));
 
       await server.remove(token, up.record.key);
-      await sdk('delete', sdkKey);
+      await sdk('delete', sdkKey, `${sdkKey}.copy`);
       ctx.log(
         `  s3 rep ${rep + 1}/${reps}: upload ours ${t.oursE2E.at(-1).toFixed(0)} (parts ${t.oursParts.at(-1).toFixed(0)}) vs SDK ${t.sdkPut.at(-1).toFixed(0)} MB/s, ` +
-          `complete ${t.complete.at(-1).toFixed(2)} s; download ours ${t.oursGet.at(-1).toFixed(0)} vs SDK ${t.sdkGet.at(-1).toFixed(0)} MB/s`,
+          `complete ${t.complete.at(-1).toFixed(2)} s (SDK CopyObject ${t.sdkCopy.at(-1).toFixed(2)} s); download ours ${t.oursGet.at(-1).toFixed(0)} vs SDK ${t.sdkGet.at(-1).toFixed(0)} MB/s`,
       );
     }
 
@@ -87,7 +100,7 @@ export async function run(ctx) {
     const zipSrc = path.join(ctx.work, 's3-zip-src.bin');
     for (let i = 0; i < zipCount; i++) {
       makeFile(zipSrc, zipEach);
-      keys.push((await server.uploadSingle(token, zipSrc, { name: `zip-${i}.bin` })).record.key);
+      keys.push((await phase('one-request uploads', () => server.uploadSingle(token, zipSrc, { name: `zip-${i}.bin` }))).record.key);
     }
     rmSync(zipSrc, { force: true });
     const zipTotal = zipCount * zipEach;
@@ -95,7 +108,7 @@ export async function run(ctx) {
     for (let rep = 0; rep < reps; rep++) {
       await ctx.beforeRep();
       const { url } = await call('POST', `${server.url}/v1/files/batch-download`, { headers: { authorization: `Bearer ${token}` }, body: { keys } });
-      const r = await curlDownload(url);
+      const r = await phase('ZIP', () => curlDownload(url));
       if (r.status !== 200 || r.bytesDown < zipTotal) throw new Error(`batch download → ${r.status}, ${r.bytesDown} bytes`);
       z.ours.push(mbps(zipTotal, r.seconds));
       const g = await sdk('get', ...keys.map((k) => prefix + k));
@@ -103,7 +116,7 @@ export async function run(ctx) {
       z.sdk.push(mbps(zipTotal, g.seconds));
       ctx.log(`  s3 zip rep ${rep + 1}/${reps}: ours ${z.ours.at(-1).toFixed(0)} MB/s, GetObject ×${zipCount} ${z.sdk.at(-1).toFixed(0)} MB/s`);
     }
-    const hwm = server.memory()?.hwm ?? NaN;
+    const hwm = canReset ? Math.max(...Object.values(peaks)) : (server.memory()?.hwm ?? NaN);
     await server.stop();
     stoppers.pop();
 
@@ -118,6 +131,7 @@ export async function run(ctx) {
       }),
       ratioRow(name, `8 MiB parts ×4: the parts alone, ${label}`, m.oursParts, 'MB/s', 'SDK Upload', m.sdkPut, undefined, { runs: [t.oursParts, t.sdkPut] }),
       limitRow(name, `complete of a ${label} chunked upload (parts ×4)`, median(t.complete), 's', 1, { detail: `runs: ${runs(t.complete, 2)} s` }),
+      info(name, `SDK CopyObject of a ${label} object (what a completion's copy costs by itself)`, m.sdkCopy, 's', { detail: `runs: ${runs(t.sdkCopy, 2)} s` }),
       limitRow(name, `complete of a ${label} chunked upload (parts one at a time, in order)`, seq.completeSeconds, 's', 1, {
         detail: `parts at ${mbps(size, seq.partsSeconds).toFixed(0)} MB/s one at a time`,
       }),
@@ -129,7 +143,9 @@ export async function run(ctx) {
         runs: [z.ours, z.sdk],
         detail: `ours: ${runs(z.ours)}; GetObject: ${runs(z.sdk)}`,
       }),
-      limitRow(name, 'peak RSS (VmHWM) of the server over the uploads, downloads and ZIPs above', hwm / 1e6, 'MB', 150),
+      limitRow(name, 'peak RSS (VmHWM) of the server over the uploads, downloads and ZIPs above', hwm / 1e6, 'MB', 150, {
+        detail: `idle after start ${(idleRss / 1e6).toFixed(0)} MB; ` + (canReset ? Object.entries(peaks).map(([k, v]) => `${k}: ${(v / 1e6).toFixed(0)} MB`).join('; ') : 'whole process (clear_refs not allowed)'),
+      }),
     ];
 
     // The same server restarted with S3_DOWNLOAD_REDIRECT=true: 302 to a presigned GET, followed by curl.

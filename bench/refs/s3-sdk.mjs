@@ -5,9 +5,10 @@
 //
 //   node s3-sdk.mjs put FILE KEY PART_BYTES QUEUE   lib-storage Upload (the SDK's own multipart upload) of FILE
 //   node s3-sdk.mjs get KEY [KEY…]                 GetObject of each key in turn, bodies read and dropped
+//   node s3-sdk.mjs copy FROM TO                    CopyObject (server-side copy, as a completion does)
 //   node s3-sdk.mjs delete KEY [KEY…]              DeleteObject of each (untimed housekeeping)
 import { createReadStream } from 'node:fs';
-import { DeleteObjectCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
 const e = process.env;
@@ -34,6 +35,9 @@ if (op === 'put') {
     const res = await client.send(new GetObjectCommand({ Bucket, Key }));
     for await (const chunk of res.Body) bytes += chunk.length;
   }
+} else if (op === 'copy') {
+  const [from, Key] = args;
+  await client.send(new CopyObjectCommand({ Bucket, Key, CopySource: `${Bucket}/${from.split('/').map(encodeURIComponent).join('/')}` }));
 } else if (op === 'delete') {
   for (const Key of args) await client.send(new DeleteObjectCommand({ Bucket, Key }));
 } else {
