@@ -19,6 +19,7 @@
  *    fails, as for PostgreSQL.
  */
 import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 
@@ -49,11 +50,11 @@ async function startPostgres(): Promise<(() => void) | undefined> {
     PG_DB: 'sltest',
     PG_PASSWORD: randomBytes(12).toString('hex'),
   };
-  const started = spawnSync('bash', ['.ci/start-postgres.sh'], { env, encoding: 'utf8' });
-  const url = /DATABASE_URL=(\S+)/.exec(started.stdout ?? '')?.[1];
+  const started = await runScript(['.ci/start-postgres.sh'], env);
+  const url = /DATABASE_URL=(\S+)/.exec(started.stdout)?.[1];
   if (started.status !== 0 || !url) {
     throw new Error(
-      `could not start the test PostgreSQL cluster (.ci/start-postgres.sh exit ${started.status}): ${started.stderr?.trim()}\n` +
+      `could not start the test PostgreSQL cluster (.ci/start-postgres.sh exit ${started.status}): ${started.stderr.trim()}\n` +
         'Set TEST_POSTGRES_URL to a server of your own, or SL_TEST_POSTGRES=off to leave the PostgreSQL suites out.',
     );
   }
@@ -79,12 +80,9 @@ function runScript(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: nu
 /** Swift takes S3_PORT..S3_PORT+4 (proxy, object, container, account, memcached): all must be free. */
 async function freeS3Ports(): Promise<number[]> {
   const bases = [5690, 5691, 5692, 5693, 5694, 5695, 5600, 5601, 5602, 5603, 5604, 5605];
-  const free: number[] = [];
-  for (const base of bases) {
-    const all = await Promise.all([0, 1, 2, 3, 4].map((i) => portIsFree(base + i)));
-    if (all.every(Boolean)) free.push(base);
-  }
-  return free;
+  const ports = [...new Set(bases.flatMap((b) => [b, b + 1, b + 2, b + 3, b + 4]))];
+  const free = new Set((await Promise.all(ports.map(async (p) => ((await portIsFree(p)) ? p : null)))).filter((p) => p !== null));
+  return bases.filter((b) => [0, 1, 2, 3, 4].every((i) => free.has(b + i)));
 }
 
 async function startS3(): Promise<(() => void) | undefined> {
@@ -120,12 +118,21 @@ async function startS3(): Promise<(() => void) | undefined> {
 }
 
 export default async function setup(): Promise<() => void> {
-  const stopPostgres = await startPostgres();
-  // Swift starts in a few seconds; dist/ builds meanwhile.
-  const s3 = startS3().then(
-    (stop) => ({ stop }),
-    (error: unknown) => ({ error }),
-  );
+  // Swift takes a few seconds to start: PostgreSQL starts and dist/ builds meanwhile. (Both
+  // scripts may run apt-get when their packages are missing: then one after the other.)
+  const swiftInstalled = existsSync('/usr/bin/swift-proxy-server');
+  const startingS3 = () =>
+    startS3().then(
+      (stop) => ({ stop }),
+      (error: unknown) => ({ error }),
+    );
+  const early = swiftInstalled ? startingS3() : undefined;
+  const stopPostgres = await startPostgres().catch(async (err: unknown) => {
+    const s3 = await early;
+    if (s3 && 'stop' in s3) s3.stop?.();
+    throw err;
+  });
+  const s3 = early ?? startingS3();
   const r = spawnSync(process.execPath, ['node_modules/typescript-native/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
   const started = await s3;
   const stopAll = () => {
