@@ -7,7 +7,7 @@ import { ConfigError, type Config } from '../config/config.js';
 import type { BlobStore } from './blob-store.js';
 import { LocalDiskBlobStore } from './local-disk.js';
 import { s3ErrorName, s3Status } from './s3/errors.js';
-import { S3BlobStore, type S3StoreOptions } from './s3/s3-store.js';
+import type { S3BlobStore, S3StoreOptions } from './s3/s3-store.js';
 
 export async function openBlobStore(config: Pick<Config, 'storageBackend' | 'uploadRoot' | 's3'>, s3Options: S3StoreOptions = {}): Promise<BlobStore> {
   switch (config.storageBackend) {
@@ -23,6 +23,8 @@ export async function openBlobStore(config: Pick<Config, 'storageBackend' | 'upl
 
 async function openS3(s3: Config['s3'], opts: S3StoreOptions): Promise<S3BlobStore> {
   if (!s3.bucket) throw new ConfigError('S3_BUCKET', 'is required with STORAGE_BACKEND=s3');
+  // Loaded only here: the AWS SDK costs ~0.25 s to import, which a local-disk process never pays.
+  const { S3BlobStore } = await import('./s3/s3-store.js');
   const store = new S3BlobStore({ ...s3, bucket: s3.bucket }, { downloadRedirect: s3.downloadRedirect, ...opts });
   try {
     await store.open({ createBucket: s3.createBucket });
