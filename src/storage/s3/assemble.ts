@@ -21,7 +21,6 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   HeadObjectCommand,
-  ListPartsCommand,
   UploadPartCopyCommand,
   type CompletedPart,
 } from '@aws-sdk/client-s3';
@@ -29,6 +28,7 @@ import { createHash } from 'node:crypto';
 import { InvalidInput } from '../../errors/index.js';
 import type { PartRef } from '../blob-store.js';
 import { isMissingObject, s3Call, s3ErrorName, toDomainError } from './errors.js';
+import { forEachPart } from './listing.js';
 import { copySource } from './names.js';
 import { completedParts, recordCompletedParts, type StagingContext } from './staging.js';
 
@@ -67,22 +67,11 @@ function differing(parts: PartRef[], held: Map<number, string>): number[] {
   return missing.length > 0 ? missing : parts.map((p) => p.partNumber);
 }
 
-/** The ETag of every part the open multipart upload holds (ListParts, every page), or null once it is gone. */
+/** The ETag of every part the open multipart upload holds, or null once it is gone. */
 async function heldParts(c: AssembleContext, name: string, uploadId: string): Promise<Map<number, string> | null> {
   const held = new Map<number, string>();
-  let marker: string | undefined;
-  for (;;) {
-    let page;
-    try {
-      page = await c.client.send(new ListPartsCommand({ Bucket: c.bucket, Key: name, UploadId: uploadId, PartNumberMarker: marker }));
-    } catch (err) {
-      if (['NoSuchUpload', 'NoSuchKey'].includes(s3ErrorName(err))) return null;
-      throw toDomainError(err);
-    }
-    for (const p of page.Parts ?? []) held.set(p.PartNumber!, unquote(p.ETag));
-    if (!page.IsTruncated) return held;
-    marker = page.NextPartNumberMarker;
-  }
+  const open = await forEachPart(c, name, uploadId, (p) => held.set(p.PartNumber!, unquote(p.ETag)));
+  return open ? held : null;
 }
 
 /** What S3 holds of each part now: ListParts while it can (Swift: even after completion), else the record. */

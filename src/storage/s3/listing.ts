@@ -12,6 +12,7 @@ import {
   ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListPartsCommand,
+  type Part,
   type S3Client,
   type _Object,
 } from '@aws-sdk/client-s3';
@@ -72,22 +73,33 @@ export async function* uploadAreas(c: ListingContext, before: number): AsyncGene
   }
 }
 
-/** When a part last arrived (or the upload began): a live writer keeps this fresh. */
-async function lastTouched(c: ListingContext, name: string, uploadId: string, initiated: number): Promise<number | null> {
-  let latest = initiated;
+/**
+ * Calls `fn` for every part a multipart upload holds (ListParts, every page); false when the
+ * upload is gone (completed, aborted, or its name no longer exists).
+ */
+export async function forEachPart(c: Pick<ListingContext, 'client' | 'bucket'>, name: string, uploadId: string, fn: (part: Part) => void): Promise<boolean> {
   let marker: string | undefined;
   for (;;) {
     let page;
     try {
       page = await c.client.send(new ListPartsCommand({ Bucket: c.bucket, Key: name, UploadId: uploadId, PartNumberMarker: marker }));
     } catch (err) {
-      if (s3ErrorName(err) === 'NoSuchUpload') return null; // finished or aborted meanwhile
+      if (['NoSuchUpload', 'NoSuchKey'].includes(s3ErrorName(err))) return false;
       throw toDomainError(err);
     }
-    for (const p of page.Parts ?? []) latest = Math.max(latest, time(p.LastModified));
-    if (!page.IsTruncated) return latest;
+    for (const p of page.Parts ?? []) fn(p);
+    if (!page.IsTruncated) return true;
     marker = page.NextPartNumberMarker;
   }
+}
+
+/** When a part last arrived (or the upload began): a live writer keeps this fresh; null once it finished or was aborted. */
+async function lastTouched(c: ListingContext, name: string, uploadId: string, initiated: number): Promise<number | null> {
+  let latest = initiated;
+  const open = await forEachPart(c, name, uploadId, (p) => {
+    latest = Math.max(latest, time(p.LastModified));
+  });
+  return open ? latest : null;
 }
 
 /** Aborts multipart uploads at object names whose writer stopped before `before` (unix ms). */
