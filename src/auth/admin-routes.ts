@@ -1,25 +1,13 @@
 /** User management over HTTP (admin JWT with users:admin, or the service token). */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import { adminUserSchema as userSchema, createUserBody, deleteUserReply, updateUserBody, userIdParams as idParams, userListReply } from '../contract/auth.js';
 import { errorResponses, security as SECURITY } from '../http/schemas.js';
 import type { AccessRule } from './principal.js';
-import { passwordSchema, publicUser, roleSchema, usernameSchema, type UserService } from './users.js';
+import { publicUser, type UserService } from './users.js';
 
+// Request and reply schemas are the wire contract's (src/contract/auth.ts), shared with the SDK.
 const ADMIN: AccessRule = { role: 'admin', scope: 'users:admin' };
-
-const userSchema = z.object({
-  id: z.string(),
-  username: z.string(),
-  email: z.string().nullable(),
-  role: z.string(),
-  roles: z.array(z.string()),
-  is_active: z.boolean(),
-  quota_gb: z.number().nullable(),
-  created_at: z.string(),
-});
-
-const idParams = z.object({ id: z.string().min(1).max(128) });
 const security = SECURITY.admin;
 
 export interface AdminRouteDeps {
@@ -36,12 +24,7 @@ export async function adminRoutes(app: FastifyInstance, { users }: AdminRouteDep
         tags: ['admin'],
         summary: 'Create a user',
         security,
-        body: z.object({
-          username: usernameSchema,
-          password: passwordSchema,
-          role: roleSchema.optional(),
-          email: z.email().max(320).optional(),
-        }),
+        body: createUserBody,
         response: { 201: userSchema, ...errorResponses(400, 401, 403, 409) },
       },
       config: { access: ADMIN },
@@ -55,7 +38,7 @@ export async function adminRoutes(app: FastifyInstance, { users }: AdminRouteDep
   r.get(
     '/v1/admin/users',
     {
-      schema: { tags: ['admin'], summary: 'List users', security, response: { 200: z.object({ users: z.array(userSchema) }), ...errorResponses(401, 403) } },
+      schema: { tags: ['admin'], summary: 'List users', security, response: { 200: userListReply, ...errorResponses(401, 403) } },
       config: { access: ADMIN },
     },
     async () => ({ users: (await users.list()).map(publicUser) }),
@@ -78,15 +61,7 @@ export async function adminRoutes(app: FastifyInstance, { users }: AdminRouteDep
         summary: 'Change role, password, active flag or quota',
         security,
         params: idParams,
-        body: z
-          .object({
-            role: roleSchema.optional(),
-            password: passwordSchema.optional(),
-            is_active: z.boolean().optional(),
-            quota_gb: z.number().positive().max(1_000_000).nullable().optional(),
-            email: z.email().max(320).nullable().optional(),
-          })
-          .strict(),
+        body: updateUserBody,
         response: { 200: userSchema, ...errorResponses(400, 401, 403, 404) },
       },
       config: { access: ADMIN },
@@ -102,7 +77,7 @@ export async function adminRoutes(app: FastifyInstance, { users }: AdminRouteDep
         summary: 'Delete a user (their tokens stop working)',
         security,
         params: idParams,
-        response: { 200: z.object({ deleted: z.literal(true), id: z.string() }), ...errorResponses(401, 403, 404) },
+        response: { 200: deleteUserReply, ...errorResponses(401, 403, 404) },
       },
       config: { access: ADMIN },
     },

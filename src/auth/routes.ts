@@ -4,29 +4,16 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import type { Config } from '../config/config.js';
+import { loginBody, loginReply, logoutBody, meReply, messageReply, refreshBody, tokenPair } from '../contract/auth.js';
 import { errorResponses, security } from '../http/schemas.js';
-import { usageFields, usageReply } from '../files/usage.js';
+import { usageReply } from '../files/usage.js';
 import type { KeyRing } from './keyring.js';
 import { scopesForRole } from './principal.js';
 import type { ProfileService } from './profile.js';
 import type { SessionService } from './sessions.js';
 
-const tokenPair = z.object({
-  access_token: z.string(),
-  refresh_token: z.string(),
-  token_type: z.literal('bearer'),
-  expires_in: z.number().int(),
-});
-
-const userSummary = z.object({
-  id: z.string(),
-  username: z.string(),
-  email: z.string().nullable(),
-  role: z.string(),
-  roles: z.array(z.string()),
-});
+// Request and reply schemas are the wire contract's (src/contract/auth.ts), shared with the SDK.
 
 export interface AuthRouteDeps {
   sessions: Pick<SessionService, 'login' | 'refresh' | 'logout'>;
@@ -45,8 +32,8 @@ export async function authRoutes(app: FastifyInstance, { sessions, profiles, key
       schema: {
         tags: ['auth'],
         summary: 'Exchange a username and password for an access and a refresh token',
-        body: z.object({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024) }),
-        response: { 200: tokenPair.extend({ user: userSummary }), ...errorResponses(400, 401, 429, 503) },
+        body: loginBody,
+        response: { 200: loginReply, ...errorResponses(400, 401, 429, 503) },
       },
     },
     async (request) => {
@@ -61,7 +48,7 @@ export async function authRoutes(app: FastifyInstance, { sessions, profiles, key
       schema: {
         tags: ['auth'],
         summary: 'Rotate a refresh token: the presented one is spent, a new pair is issued',
-        body: z.object({ refresh_token: z.string().min(1).max(8192) }),
+        body: refreshBody,
         response: { 200: tokenPair, ...errorResponses(400, 401) },
       },
     },
@@ -76,7 +63,7 @@ export async function authRoutes(app: FastifyInstance, { sessions, profiles, key
         summary: 'The user the access token belongs to',
         security: security.user,
         response: {
-          200: userSummary.extend({ scopes: z.array(z.string()), is_active: z.boolean(), ...usageFields }),
+          200: meReply,
           ...errorResponses(401, 403),
         },
       },
@@ -104,8 +91,8 @@ export async function authRoutes(app: FastifyInstance, { sessions, profiles, key
         tags: ['auth'],
         summary: 'Revoke this access token and its refresh family',
         security: security.user,
-        body: z.object({ refresh_token: z.string().max(8192).optional() }).nullish(),
-        response: { 200: z.object({ message: z.string() }), ...errorResponses(401, 403) },
+        body: logoutBody,
+        response: { 200: messageReply, ...errorResponses(401, 403) },
       },
       config: { access: { role: 'viewer' } },
     },

@@ -5,23 +5,11 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
+import { generateTokenParams as params, generateTokenReply } from '../contract/auth.js';
 import { errorResponses, security } from '../http/schemas.js';
 import type { TokenIssuer } from './token-issuer.js';
-import { userIdSchema } from './user-id.js';
-import { roleSchema } from './users.js';
 
-/** Hours as plain decimal notation: "16" or "0.5", never "0x10", "1e1" or " 16" (which Number() takes). */
-const hoursSchema = z
-  .union([z.number(), z.string().regex(/^[0-9]+(\.[0-9]+)?$/, { message: 'expected decimal digits, e.g. 2 or 0.5' }).transform(Number)])
-  .pipe(z.number().positive());
-
-const params = z.object({
-  user_id: userIdSchema.optional(),
-  expires_hours: hoursSchema.optional(),
-  role: roleSchema.optional(),
-  scope: z.string().max(512).optional(),
-});
+// Request and reply schemas are the wire contract's (src/contract/auth.ts), shared with the SDK.
 
 export interface TokenRouteDeps {
   issuer: Pick<TokenIssuer, 'mintForService'>;
@@ -40,13 +28,7 @@ export async function tokenRoutes(app: FastifyInstance, { issuer }: TokenRouteDe
         querystring: params,
         body: params.nullish(),
         response: {
-          200: z.object({
-            token: z.string(),
-            token_type: z.literal('bearer'),
-            expires_in: z.number().int(),
-            expires_at: z.string(),
-            user_id: z.string(),
-          }),
+          200: generateTokenReply,
           ...errorResponses(400, 401, 403),
         },
       },

@@ -4,20 +4,13 @@
  * password (so timing does not reveal which usernames exist).
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
 import type { NewUser, Role, TokenStore, UserRecord, UserStore } from '../db/types.js';
 import { GiB } from '../config/durations.js';
 import { UserNotFound } from '../errors/index.js';
 import type { PasswordHasher } from './passwords.js';
-import { ROLES } from './principal.js';
 
-export const usernameSchema = z
-  .string()
-  .min(1)
-  .max(64)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._@-]*$/, { message: 'letters, digits and . _ @ - only' });
-export const passwordSchema = z.string().min(8, { message: 'must be at least 8 characters' }).max(1024);
-export const roleSchema = z.enum(ROLES as [Role, ...Role[]]);
+// The field rules are the wire contract's (src/contract/auth.ts), shared with the SDK.
+export { passwordSchema, roleSchema, usernameSchema } from '../contract/auth.js';
 
 /** The public view of a user: never the hash. */
 export interface PublicUser {

@@ -8,33 +8,10 @@
  * its essence plus the one parameter we know (`charset`), and anything doubtful becomes
  * application/octet-stream. Which types may be rendered inline is an allow-list, below.
  */
-import { MIMEType } from 'whatwg-mimetype';
+import { normaliseMime } from '../contract/mime.js';
 
-export const OCTET_STREAM = 'application/octet-stream';
-
-/** Longest type accepted from a client (a real one is a few dozen characters). */
-export const MAX_MIME_LENGTH = 255;
-
-// A charset name as registered with IANA (utf-8, iso-8859-1, windows-1252, shift_jis, …).
-const CHARSET = /^[a-z0-9][a-z0-9._:+-]{0,39}$/;
-
-/**
- * The canonical form of `input`: `type/subtype` in lower case, plus `; charset=<name>` when a
- * valid charset was given. Never throws; every doubtful input is application/octet-stream:
- *  - a comma anywhere (a second type for the Fetch algorithm, even inside quotes);
- *  - anything the WHATWG parser refuses (no subtype, non-token characters, control bytes);
- *  - `multipart/*`: a browser reads the body's own parts and their types
- *    (`multipart/x-mixed-replace` renders an HTML part), so the outer type says nothing.
- * Other parameters are dropped: none changes how a stored file should be shown.
- */
-export function normaliseMime(input: string): string {
-  if (input.length === 0 || input.length > MAX_MIME_LENGTH || input.includes(',')) return OCTET_STREAM;
-  if (!/^[\x20-\x7e\t]+$/.test(input)) return OCTET_STREAM;
-  const parsed = MIMEType.parse(input);
-  if (parsed === null || parsed.type === 'multipart') return OCTET_STREAM;
-  const charset = parsed.parameters.get('charset')?.toLowerCase();
-  return charset !== undefined && CHARSET.test(charset) ? `${parsed.essence}; charset=${charset}` : parsed.essence;
-}
+// The canonical form lives in the wire contract (src/contract/mime.ts), which the SDK shares.
+export { MAX_MIME_LENGTH, normaliseMime, OCTET_STREAM } from '../contract/mime.js';
 
 /** `type/subtype` of an already normalised type. */
 export const essenceOf = (mime: string): string => mime.split(';', 1)[0]!;

@@ -1,20 +1,11 @@
 /** The public shape of a file record, as docs/api.md describes it. */
-import { z } from 'zod';
+import type { z } from 'zod';
+import { fileRecordSchema } from '../contract/files.js';
 import type { FileRecord } from '../db/types.js';
 import { encodeKeyPath } from './keys.js';
 
-export const fileRecordSchema = z.object({
-  key: z.string(),
-  filename: z.string(),
-  size: z.number().int(),
-  mime: z.string(),
-  sha256: z.string(),
-  etag: z.string(),
-  created_at: z.string(),
-  folder: z.string().nullable(),
-  user_id: z.string(),
-  url: z.string(),
-});
+// The schema is the wire contract's (src/contract/files.ts), shared with the SDK.
+export { fileRecordSchema };
 
 export type PublicFileRecord = z.infer<typeof fileRecordSchema>;
 

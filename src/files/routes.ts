@@ -1,16 +1,14 @@
 /** Listing, metadata and deletion of finished files. Thin: parse, call FileService, shape. */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { actingUserId } from '../auth/guard.js';
-import { userIdSchema } from '../auth/user-id.js';
+import { deleteFileReply, keyParams, listQuery, listReply, usageQuery, usageReplySchema } from '../contract/files.js';
 import { errorResponses, security } from '../http/schemas.js';
 import type { FileService } from './file-service.js';
-import { folderSchema } from './names.js';
 import { fileRecordSchema, publicRecord } from './records.js';
-import { usageFields, usageReply } from './usage.js';
+import { usageReply } from './usage.js';
 
-const keyParams = z.object({ '*': z.string().min(1).max(16 * 1024) });
+// Request and reply schemas are the wire contract's (src/contract/files.ts), shared with the SDK.
 
 /** What these routes use, and nothing more. */
 export interface FileRouteDeps {
@@ -30,20 +28,9 @@ export async function fileRoutes(app: FastifyInstance, deps: FileRouteDeps): Pro
         tags: ['files'],
         summary: "List a user's files, newest first, with totals over every match",
         security: security.any,
-        querystring: z.object({
-          user_id: userIdSchema.optional(),
-          folder: folderSchema.optional(),
-          recursive: z.enum(['true', 'false']).optional(),
-          limit: z.coerce.number().int().min(1).max(10_000).optional(),
-          cursor: z.string().max(512).optional(),
-        }),
+        querystring: listQuery,
         response: {
-          200: z.object({
-            files: z.array(fileRecordSchema),
-            total_count: z.number().int(),
-            total_size: z.number().int(),
-            next_cursor: z.string().nullable(),
-          }),
+          200: listReply,
           ...errorResponses(400, 401, 403),
         },
       },
@@ -69,9 +56,9 @@ export async function fileRoutes(app: FastifyInstance, deps: FileRouteDeps): Pro
         tags: ['files'],
         summary: "A user's quota and what counts against it: bytes and files stored, bytes and uploads held open",
         security: security.any,
-        querystring: z.object({ user_id: userIdSchema.optional() }),
+        querystring: usageQuery,
         response: {
-          200: z.object({ user_id: z.string(), ...usageFields }),
+          200: usageReplySchema,
           ...errorResponses(400, 401, 403),
         },
       },
@@ -106,7 +93,7 @@ export async function fileRoutes(app: FastifyInstance, deps: FileRouteDeps): Pro
         summary: 'Delete a file: bytes and record go, quota is freed',
         security: security.any,
         params: keyParams,
-        response: { 200: z.object({ deleted: z.literal(true), key: z.string() }), ...errorResponses(400, 401, 403, 404) },
+        response: { 200: deleteFileReply, ...errorResponses(400, 401, 403, 404) },
       },
       config: { access: { role: 'operator', scope: 'files:delete' } },
     },

@@ -7,27 +7,31 @@ import multipart, { type MultipartFile } from '@fastify/multipart';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Readable } from 'node:stream';
-import { z } from 'zod';
 import { actingUserId } from '../auth/guard.js';
 import type { AccessRule } from '../auth/principal.js';
-import { userIdSchema } from '../auth/user-id.js';
+import {
+  abortReply,
+  completeBody,
+  initBody,
+  initQuery,
+  initReply,
+  oneRequestQuery,
+  oneRequestReply,
+  partLocator,
+  partQuery,
+  partReply,
+  uploadParams,
+  uploadStatusReply,
+} from '../contract/uploads.js';
 import type { AppContext } from '../context.js';
 import { InvalidInput } from '../errors/index.js';
 import { errorResponses, security } from '../http/schemas.js';
 import { expectedDigests } from './checksums.js';
-import { filenameSchema, folderSchema, mimeSchema } from './names.js';
 import { fileRecordSchema, publicRecord } from './records.js';
 import { DEFAULT_PART_SIZE } from './upload-service.js';
 
+// Request and reply schemas are the wire contract's (src/contract/uploads.ts), shared with the SDK.
 const WRITE: AccessRule = { role: 'operator', scope: 'files:write' };
-const uploadIdSchema = z.string().regex(/^[A-Za-z0-9_-]{8,64}$/, { message: 'not an uploadId' });
-const partNumberSchema = z.coerce.number().int().min(1).max(10_000);
-/** Clients omit the folder, or send null or "" for none. */
-const optionalFolder = z.preprocess((v) => (v === '' || v === null ? undefined : v), folderSchema.optional());
-const sha256Hex = z.string().regex(/^[0-9a-fA-F]{64}$/, { message: 'must be 64 hex characters' });
-
-const partReply = z.object({ uploadId: z.string(), partNumber: z.number().int(), size: z.number().int(), sha256: z.string() });
-const partLocator = z.object({ uploadId: uploadIdSchema, partNumber: partNumberSchema });
 
 export async function uploadRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> {
   await app.register(async (scope) => jsonRoutes(scope, ctx));
@@ -46,31 +50,15 @@ async function jsonRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
         tags: ['uploads'],
         summary: 'Start an upload (single, chunked or batch): sizes and quota are checked and reserved here',
         security: security.any,
-        querystring: z.object({ user_id: userIdSchema.optional() }),
-        body: z.object({
-          mode: z.enum(['single', 'chunked', 'batch']),
-          files: z
-            .array(z.object({ name: filenameSchema, size: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), mime: mimeSchema.optional(), sha256: sha256Hex.optional() }))
-            .min(1)
-            .max(1000),
-          folder: optionalFolder,
-          // Bounds are the storage's (BlobStore.capabilities), checked by UploadService.init.
-          partSize: z
-            .number()
-            .int()
-            .positive()
-            .max(Number.MAX_SAFE_INTEGER)
-            .optional()
-            .describe(`Bytes per part but the last: ${caps.minPartSize} to ${caps.maxPartSize}, at most ${caps.maxParts} parts (default ${DEFAULT_PART_SIZE})`),
-          user_id: userIdSchema.optional(),
+        querystring: initQuery,
+        // The part-size bounds are this storage's (BlobStore.capabilities), checked by UploadService.init.
+        body: initBody.extend({
+          partSize: initBody.shape.partSize.describe(
+            `Bytes per part but the last: ${caps.minPartSize} to ${caps.maxPartSize}, at most ${caps.maxParts} parts (default ${DEFAULT_PART_SIZE})`,
+          ),
         }),
         response: {
-          201: z.object({
-            uploadId: z.string(),
-            uploads: z.array(
-              z.object({ uploadId: z.string(), name: z.string(), size: z.number(), mime: z.string(), folder: z.string().nullable(), partSize: z.number(), partCount: z.number(), expiresAt: z.string() }),
-            ),
-          }),
+          201: initReply,
           ...errorResponses(400, 401, 403, 413, 429),
         },
       },
@@ -102,22 +90,9 @@ async function jsonRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
         tags: ['uploads'],
         summary: 'Parts received so far, for resuming',
         security: security.any,
-        params: z.object({ uploadId: uploadIdSchema }),
+        params: uploadParams,
         response: {
-          200: z.object({
-            uploadId: z.string(),
-            state: z.string(),
-            name: z.string(),
-            size: z.number(),
-            mime: z.string(),
-            folder: z.string().nullable(),
-            partSize: z.number(),
-            partCount: z.number(),
-            receivedBytes: z.number(),
-            parts: z.array(z.object({ partNumber: z.number(), size: z.number(), sha256: z.string() })),
-            expiresAt: z.string(),
-            key: z.string().nullable(),
-          }),
+          200: uploadStatusReply,
           ...errorResponses(401, 403, 404),
         },
       },
@@ -149,8 +124,8 @@ async function jsonRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
         tags: ['uploads'],
         summary: 'Abort an upload: parts removed, reservation freed',
         security: security.any,
-        params: z.object({ uploadId: uploadIdSchema }),
-        response: { 200: z.object({ uploadId: z.string(), aborted: z.literal(true) }), ...errorResponses(401, 403, 404, 409) },
+        params: uploadParams,
+        response: { 200: abortReply, ...errorResponses(401, 403, 404, 409) },
       },
       config: { access: WRITE },
     },
@@ -167,11 +142,7 @@ async function jsonRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
         tags: ['uploads'],
         summary: 'Join the parts into the file, atomically; a retry answers 200 with the same record',
         security: security.any,
-        body: z.object({
-          uploadId: uploadIdSchema,
-          meta: z.object({ filename: filenameSchema.optional(), folder: optionalFolder }).nullish(),
-          sha256: sha256Hex.optional(),
-        }),
+        body: completeBody,
         response: { 200: fileRecordSchema, 201: fileRecordSchema, ...errorResponses(400, 401, 403, 404, 409) },
       },
       config: { access: WRITE },
@@ -211,7 +182,7 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
     tags: ['uploads'],
     summary: 'Upload one part: raw bytes (?uploadId&partNumber) or multipart fields uploadId, partNumber, file',
     security: security.any,
-    querystring: z.object({ uploadId: uploadIdSchema.optional(), partNumber: partNumberSchema.optional() }),
+    querystring: partQuery,
     response: { 200: partReply, ...errorResponses(400, 401, 403, 404, 409, 413) },
   };
   const partHandler = async (request: import('fastify').FastifyRequest<{ Querystring: { uploadId?: string; partNumber?: number } }>) => {
@@ -252,8 +223,8 @@ async function byteRoutes(app: FastifyInstance, ctx: AppContext): Promise<void> 
         tags: ['uploads'],
         summary: 'One-request upload: multipart/form-data with one or more file fields (an optional folder field first)',
         security: security.any,
-        querystring: z.object({ user_id: userIdSchema.optional(), folder: optionalFolder }),
-        response: { 201: z.object({ files: z.array(fileRecordSchema) }), ...errorResponses(400, 401, 403, 413, 415) },
+        querystring: oneRequestQuery,
+        response: { 201: oneRequestReply, ...errorResponses(400, 401, 403, 413, 415) },
       },
       config: { access: WRITE },
     },

@@ -1,14 +1,9 @@
 /** The quota figures shown by GET /v1/files/usage and GET /auth/me: one schema, one shape. */
-import { z } from 'zod';
+import { usageFields } from '../contract/files.js';
 import type { UsageReport } from './file-service.js';
 
-export const usageFields = {
-  quota_bytes: z.number().int(),
-  used_bytes: z.number().int(),
-  reserved_bytes: z.number().int(),
-  file_count: z.number().int(),
-  open_uploads: z.number().int(),
-};
+// The fields are the wire contract's (src/contract/files.ts), shared with the SDK.
+export { usageFields };
 
 export function usageReply(u: UsageReport): { [K in keyof typeof usageFields]: number } {
   return {

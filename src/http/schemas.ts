@@ -1,14 +1,8 @@
 /** Schemas shared by many routes: the JSON error shape for OpenAPI responses. */
-import { z } from 'zod';
+import { errorSchema } from '../contract/errors.js';
 
-export const errorSchema = z
-  .object({
-    statusCode: z.number().int(),
-    error: z.string(),
-    code: z.string(),
-    message: z.string(),
-  })
-  .passthrough();
+// The error shape is the wire contract's (src/contract/errors.ts), shared with the SDK.
+export { errorSchema };
 
 /** `{400: errorSchema, 401: errorSchema, …}` for a route's `response` map. */
 export function errorResponses(...codes: number[]): Record<number, typeof errorSchema> {

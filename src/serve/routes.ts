@@ -9,8 +9,8 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { actingUserId, type Guard } from '../auth/guard.js';
 import type { AccessRule } from '../auth/principal.js';
-import { userIdSchema } from '../auth/user-id.js';
 import type { Config } from '../config/config.js';
+import { batchBody, batchReply, dispositionSchema as disposition, signedUrlQuery, signedUrlReply } from '../contract/files.js';
 import { errorResponses, security } from '../http/schemas.js';
 import type { Telemetry } from '../ops/telemetry.js';
 import type { BlobStore } from '../storage/blob-store.js';
@@ -35,7 +35,6 @@ export interface ServeDeps {
 }
 
 const READ: AccessRule = { role: 'viewer', scope: 'files:read' };
-const disposition = z.enum(['inline', 'attachment']).optional();
 const wildcard = z.object({ '*': z.string() });
 
 export async function serveRoutes(app: FastifyInstance, deps: ServeDeps): Promise<void> {
@@ -92,13 +91,9 @@ export async function serveRoutes(app: FastifyInstance, deps: ServeDeps): Promis
         tags: ['download'],
         summary: 'A time-limited URL that downloads one file without credentials',
         security: security.any,
-        querystring: z.object({
-          key: z.string().min(1).max(16 * 1024),
-          expires_in: z.coerce.number().int().positive().optional(),
-          disposition,
-        }),
+        querystring: signedUrlQuery,
         response: {
-          200: z.object({ url: z.string(), exp: z.number().int(), expires_at: z.string() }),
+          200: signedUrlReply,
           ...errorResponses(400, 401, 403, 404),
         },
       },
@@ -118,14 +113,9 @@ export async function serveRoutes(app: FastifyInstance, deps: ServeDeps): Promis
         tags: ['download'],
         summary: 'Prepare a ZIP of several files; the token in the answer downloads it',
         security: security.any,
-        body: z.object({
-          keys: z.array(z.string().min(1).max(16 * 1024)).min(1),
-          name: z.string().max(1024).optional(),
-          compression: z.enum(['store', 'deflate']).optional(),
-          user_id: userIdSchema.optional(),
-        }),
+        body: batchBody,
         response: {
-          201: z.object({ token: z.string(), url: z.string(), expires_at: z.string(), count: z.number().int(), total_size: z.number().int() }),
+          201: batchReply,
           ...errorResponses(400, 401, 403, 404, 413, 429),
         },
       },
