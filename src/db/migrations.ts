@@ -196,4 +196,20 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 9,
+    name: 'part writes in flight',
+    // The part-write fence (UploadStore.beginPartWrite): on S3 a part's UploadPart must not
+    // reach a multipart upload once CompleteMultipartUpload ran (Swift rewrites the completed
+    // object's segment), so each write registers here under a short lease before it starts,
+    // and a completion waits until none is alive.
+    sql: `
+      CREATE TABLE upload_writes (
+        upload_id TEXT NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+        write_id TEXT NOT NULL,
+        lease_until INTEGER NOT NULL,
+        PRIMARY KEY (upload_id, write_id)
+      );
+    `,
+  },
 ];

@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { SqliteFileStore } from './sqlite-files.js';
 import type { QuotaLedger } from './sqlite-quota.js';
-import type { DeleteUploadOutcome, FileRecord, PartRecord, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from './types.js';
+import type { DeleteUploadOutcome, FileRecord, PartRecord, PartWriteOutcome, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from './types.js';
 import { type PartRow, type UploadRow, toPart, toUpload } from './rows.js';
 
 const holdsReservation = (state: string) => state === 'open' || state === 'assembling';
@@ -58,6 +58,12 @@ export class SqliteUploadStore implements UploadStore {
          ORDER BY updated_at, id LIMIT @limit`,
       ),
       count: db.prepare('SELECT COUNT(*) FROM uploads WHERE state = ?').pluck(),
+      state: db.prepare('SELECT state FROM uploads WHERE id = ?').pluck(),
+      addWrite: db.prepare('INSERT OR REPLACE INTO upload_writes (upload_id, write_id, lease_until) VALUES (?, ?, ?)'),
+      renewWrite: db.prepare('UPDATE upload_writes SET lease_until = ? WHERE upload_id = ? AND write_id = ?'),
+      endWrite: db.prepare('DELETE FROM upload_writes WHERE upload_id = ? AND write_id = ?'),
+      endWrites: db.prepare('DELETE FROM upload_writes WHERE upload_id = ?'),
+      liveWrites: db.prepare('SELECT COUNT(*) FROM upload_writes WHERE upload_id = ? AND lease_until > ?').pluck(),
       known: db.prepare('SELECT id FROM uploads WHERE id = ?').pluck(),
     };
   }
@@ -125,6 +131,7 @@ export class SqliteUploadStore implements UploadStore {
       this.ledger.change(row.user_id, { reserved: -row.size, uploads: -1 });
       this.files.insertInTransaction(file);
       this.q.deleteParts.run(uploadId);
+      this.q.endWrites.run(uploadId); // lapsed ones: the completion waited for the others
       return true;
     }).immediate();
   }
@@ -146,6 +153,29 @@ export class SqliteUploadStore implements UploadStore {
   async staleUploads(before: number, limit: number, after?: { updatedAt: number; id: string }): Promise<UploadRecord[]> {
     const rows = this.q.stale.all({ before, limit, afterAt: after?.updatedAt ?? -1, afterId: after?.id ?? '' }) as UploadRow[];
     return rows.map(toUpload);
+  }
+
+  async beginPartWrite(uploadId: string, writeId: string, now: number, leaseUntil: number): Promise<PartWriteOutcome> {
+    return this.db.transaction((): PartWriteOutcome => {
+      if (this.q.touchOpen.run(now, uploadId).changes !== 1) return this.q.exists.get(uploadId) === undefined ? 'not_found' : 'not_open';
+      this.q.addWrite.run(uploadId, writeId, leaseUntil);
+      return 'registered';
+    }).immediate();
+  }
+
+  async renewPartWrite(uploadId: string, writeId: string, leaseUntil: number): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      const renewed = this.q.renewWrite.run(leaseUntil, uploadId, writeId).changes === 1;
+      return renewed && this.q.state.get(uploadId) === 'open';
+    })();
+  }
+
+  async endPartWrite(uploadId: string, writeId: string): Promise<void> {
+    this.q.endWrite.run(uploadId, writeId);
+  }
+
+  async livePartWrites(uploadId: string, now: number): Promise<number> {
+    return this.q.liveWrites.get(uploadId, now) as number;
   }
 
   async countUploads(state: UploadState): Promise<number> {

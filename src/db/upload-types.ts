@@ -42,6 +42,9 @@ export type PutPartOutcome =
   | { outcome: 'not_found' }
   | { outcome: 'not_open' };
 
+/** What registering a part write did (beginPartWrite). */
+export type PartWriteOutcome = 'registered' | 'not_open' | 'not_found';
+
 /** What deleteUpload did: `kept` when the upload's state or activity did not allow it. */
 export type DeleteUploadOutcome = { outcome: 'deleted' | 'kept'; upload: UploadRecord } | { outcome: 'not_found' };
 
@@ -96,6 +99,23 @@ export interface UploadStore {
    * first, after the keyset position `after` (the last row of the previous page).
    */
   staleUploads(before: number, limit: number, after?: { updatedAt: number; id: string }): Promise<UploadRecord[]>;
+  /**
+   * The part-write fence (BlobCapabilities.fencedPartWrites): registers a write that is about
+   * to send a part's bytes to the store, holding a lease until `leaseUntil`. Refused unless
+   * the upload is open, in one conditional write ordered against beginAssembly: a completion
+   * sees every write that began before it left 'open', and none begins after.
+   */
+  beginPartWrite(uploadId: string, writeId: string, now: number, leaseUntil: number): Promise<PartWriteOutcome>;
+  /**
+   * Extends a registered write's lease (while its row exists, whatever the upload's state: a
+   * write whose last byte is out must stay visible until the store answers it); true while
+   * the upload is still open, false otherwise (the writer stops if it still can).
+   */
+  renewPartWrite(uploadId: string, writeId: string, leaseUntil: number): Promise<boolean>;
+  /** Forgets a write whose request is over (answered, or cut before its last byte). Idempotent. */
+  endPartWrite(uploadId: string, writeId: string): Promise<void>;
+  /** How many registered writes of the upload hold a lease past `now` (a completion waits for 0). */
+  livePartWrites(uploadId: string, now: number): Promise<number>;
   /** How many uploads are in a given state, counted in SQL (the metrics gauge). */
   countUploads(state: UploadState): Promise<number>;
   /** Those of `ids` that name an upload (any state). */

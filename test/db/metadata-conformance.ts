@@ -16,7 +16,7 @@ import { lifecycleConformance } from './lifecycle-conformance.js';
 import { limitsConformance } from './limits-conformance.js';
 import { parallelConformance } from './parallel-conformance.js';
 import { revocationConformance } from './revocation-conformance.js';
-import { uploadConformance, uploadRaceConformance } from './upload-conformance.js';
+import { partWriteFenceRaceConformance, uploadConformance, uploadRaceConformance } from './upload-conformance.js';
 
 // The record makers were here first; other suites import them from this module.
 export { fileOf, uploadOf } from './fixtures.js';
@@ -151,7 +151,10 @@ export function metadataConformance(name: string, factory: () => Promise<StoreUn
         return { store, databaseUrl };
       };
       parallelConformance(both);
-      describe('upload parts with real parallelism', () => uploadRaceConformance(both));
+      describe('upload parts with real parallelism', () => {
+        uploadRaceConformance(both);
+        partWriteFenceRaceConformance(both);
+      });
     }
 
     describe('users and tokens', () => {

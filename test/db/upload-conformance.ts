@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { MetadataStore, PartRecord, QuotaCheck } from '../../src/db/types.js';
 import { fileOf, uploadOf } from './fixtures.js';
-import { label, runInWorkers } from './parallel.js';
+import { label, raceScripts, runInWorkers, type Step } from './parallel.js';
 
 const quota = (userId: string, bytes = 1000): QuotaCheck => ({ userId, defaultQuotaBytes: bytes });
 const part = (partNumber: number, size: number, ref: string, sha = 'a'): PartRecord => ({ partNumber, size, sha256: sha.repeat(64), ref });
@@ -108,6 +108,45 @@ export function uploadConformance(open: () => { store: MetadataStore; databaseUr
       expect((await store.uploads.expiredAssemblies(T0 + LEASE, 10)).map((u) => u.id)).toEqual([ups[1]!.id]);
     });
 
+    it('part-write fence: a write registers only while open, renews its lease whatever the state (answering whether still open), counts as live until it ends or lapses', async () => {
+      const { store } = open();
+      expect(await store.uploads.beginPartWrite('no-such-upload', 'w0', 1, T0)).toBe('not_found');
+      const u = uploadOf('u1', 100, { updatedAt: 1 });
+      await store.uploads.createUploads([u], quota('u1'));
+      expect(await store.uploads.beginPartWrite(u.id, 'w1', 2, T0 + 10)).toBe('registered');
+      expect(await store.uploads.beginPartWrite(u.id, 'w2', 3, T0 + 20)).toBe('registered');
+      expect((await store.uploads.getUpload(u.id))!.updatedAt).toBe(3); // a write starting is activity
+      expect(await store.uploads.livePartWrites(u.id, T0)).toBe(2);
+      expect(await store.uploads.livePartWrites(u.id, T0 + 10)).toBe(1); // w1's lease ran out (leaseUntil <= now)
+      expect(await store.uploads.renewPartWrite(u.id, 'w1', T0 + 30)).toBe(true);
+      expect(await store.uploads.livePartWrites(u.id, T0 + 20)).toBe(1);
+      expect(await store.uploads.renewPartWrite(u.id, 'nobody', T0 + 30)).toBe(false);
+      expect(await store.uploads.livePartWrites(u.id, T0 + 29)).toBe(1);
+
+      expect(await store.uploads.beginAssembly(u.id, 'storage/u1/k', 4, T0 + LEASE)).toBe(true);
+      expect(await store.uploads.beginPartWrite(u.id, 'w3', 5, T0 + 40)).toBe('not_open');
+      // Renewed all the same (its request may still be in flight), but told the upload left 'open'.
+      expect(await store.uploads.renewPartWrite(u.id, 'w2', T0 + 50)).toBe(false);
+      expect(await store.uploads.livePartWrites(u.id, T0 + 45)).toBe(1);
+      await store.uploads.endPartWrite(u.id, 'w2');
+      await store.uploads.endPartWrite(u.id, 'w2'); // idempotent
+      expect(await store.uploads.livePartWrites(u.id, T0)).toBe(1); // w1 (renewed to T0 + 30)
+      expect(await store.uploads.abortAssembly(u.id, 'storage/u1/k', 6)).toBe(true);
+      expect(await store.uploads.renewPartWrite(u.id, 'w1', T0 + 60)).toBe(true); // open again
+
+      // Completed or deleted: no write is left registered.
+      const file = fileOf('u1', '', 100);
+      expect(await store.uploads.beginAssembly(u.id, file.key, 7, T0 + LEASE)).toBe(true);
+      expect(await store.uploads.finishAssembly(u.id, file)).toBe(true);
+      expect(await store.uploads.livePartWrites(u.id, 0)).toBe(0);
+      const v = uploadOf('u1', 100, { updatedAt: 1 });
+      await store.uploads.createUploads([v], quota('u1'));
+      expect(await store.uploads.beginPartWrite(v.id, 'w1', 2, T0)).toBe('registered');
+      expect(await store.uploads.deleteUpload(v.id)).toMatchObject({ outcome: 'deleted' });
+      expect(await store.uploads.livePartWrites(v.id, 0)).toBe(0);
+      expect(await store.uploads.renewPartWrite(v.id, 'w1', T0)).toBe(false);
+    });
+
     it('deleteUpload is one conditional write: by state and idleness, with what it did as the outcome', async () => {
       const { store } = open();
       const idle = uploadOf('u1', 300, { updatedAt: 1000 });
@@ -156,5 +195,44 @@ export function uploadRaceConformance(open: () => { store: MetadataStore; databa
       expect(outcomes[later]!.replaced!.ref).toBe(earlierRef);
       expect((await store.uploads.listParts(u.id)).map((p) => p.ref)).toEqual([`${later === 0 ? 'A' : 'B'}-${u.id}`]);
     }
+  });
+}
+
+/**
+ * The fence's guarantee under real parallelism: a part write registering while a completion
+ * begins either is refused or is seen by the completion's count of live writes, which it
+ * reads right after beginAssembly. A registration checked and written in two steps outside
+ * the upload's row lock lets some completions count 0 while a write goes ahead.
+ */
+export function partWriteFenceRaceConformance(open: () => { store: MetadataStore; databaseUrl: string }): void {
+  it('a part write registering while a completion begins: refused, or counted by the completion', async () => {
+    const { store, databaseUrl } = open();
+    const ROUNDS = 60;
+    const ups = Array.from({ length: ROUNDS }, (_, i) => uploadOf(`pw${i}`, 100));
+    for (const u of ups) await store.uploads.createUploads([u], quota(u.userId));
+    const completions: Step[][] = ups.map((u) => [
+      ['uploads.beginAssembly', u.id, `storage/${u.userId}/k`, T0, T0 + LEASE],
+      ['uploads.livePartWrites', u.id, T0],
+    ]);
+    const writes: Step[][] = ups.map((u) => [['uploads.beginPartWrite', u.id, 'w', T0, T0 + 1000]]);
+    const [a, b] = await raceScripts(databaseUrl, [completions, writes]);
+    const seen = { registered: 0, refused: 0 };
+    for (let i = 0; i < ROUNDS; i++) {
+      const c = a![i]!;
+      const w = b![i]!;
+      expect([label(c), label(w)]).toEqual(['ok', 'ok']);
+      const [began, live] = (c as { value: [boolean, number] }).value;
+      const outcome = (w as { value: string[] }).value[0];
+      expect(began, `round ${i}`).toBe(true);
+      if (outcome === 'registered') {
+        seen.registered++;
+        expect(live, `round ${i}: the completion must count the write that registered`).toBe(1);
+      } else {
+        seen.refused++;
+        expect(outcome).toBe('not_open');
+        expect(live).toBe(0);
+      }
+    }
+    expect(seen.registered + seen.refused).toBe(ROUNDS);
   });
 }

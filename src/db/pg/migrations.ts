@@ -139,4 +139,16 @@ export const pgMigrations: Migration[] = [
       CREATE INDEX login_failures_reset ON login_failures(reset_at);
     `,
   },
+  {
+    version: 2,
+    name: 'SQLite migration 9: part writes in flight (the part-write fence)',
+    sql: `
+      CREATE TABLE upload_writes (
+        upload_id TEXT COLLATE "C" NOT NULL REFERENCES uploads(id) ON DELETE CASCADE,
+        write_id TEXT NOT NULL,
+        lease_until BIGINT NOT NULL,
+        PRIMARY KEY (upload_id, write_id)
+      );
+    `,
+  },
 ];

@@ -5,7 +5,7 @@
  * an outcome, never an error. An upload's declared size is reserved against the quota while
  * it is open or assembling, and released in the transaction that ends it.
  */
-import type { DeleteUploadOutcome, FileRecord, PartRecord, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from '../types.js';
+import type { DeleteUploadOutcome, FileRecord, PartRecord, PartWriteOutcome, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from '../types.js';
 import type { PgClient } from './client.js';
 import { insertFileRow } from './files.js';
 import { assertFits } from '../quota-rules.js';
@@ -150,6 +150,7 @@ export class PgUploadStore implements UploadStore {
         await changeUsage(c, file.userId, stored);
       }
       await c.query('DELETE FROM upload_parts WHERE upload_id = $1', [uploadId]);
+      await c.query('DELETE FROM upload_writes WHERE upload_id = $1', [uploadId]); // lapsed ones: the completion waited for the others
       return true;
     });
   }
@@ -180,6 +181,42 @@ export class PgUploadStore implements UploadStore {
       [before, after?.updatedAt ?? -1, after?.id ?? '', limit],
     );
     return rows.map(toUpload);
+  }
+
+  async beginPartWrite(uploadId: string, writeId: string, now: number, leaseUntil: number): Promise<PartWriteOutcome> {
+    return this.db.tx(async (c): Promise<PartWriteOutcome> => {
+      // The open upload's row lock, as putPart and beginAssembly take it: a completion that
+      // began first makes this 'not_open'; one that comes later sees this write committed.
+      const touched = await c.query(`UPDATE uploads SET updated_at = $2 WHERE id = $1 AND state = 'open'`, [uploadId, now]);
+      if (touched.rowCount !== 1) {
+        const exists = await c.query('SELECT 1 FROM uploads WHERE id = $1', [uploadId]);
+        return exists.rowCount === 0 ? 'not_found' : 'not_open';
+      }
+      await c.query(
+        `INSERT INTO upload_writes (upload_id, write_id, lease_until) VALUES ($1, $2, $3)
+         ON CONFLICT (upload_id, write_id) DO UPDATE SET lease_until = excluded.lease_until`,
+        [uploadId, writeId, leaseUntil],
+      );
+      return 'registered';
+    });
+  }
+
+  async renewPartWrite(uploadId: string, writeId: string, leaseUntil: number): Promise<boolean> {
+    const { rows } = await this.db.query<{ state: string }>(
+      `UPDATE upload_writes w SET lease_until = $3 FROM uploads u
+       WHERE w.upload_id = $1 AND w.write_id = $2 AND u.id = w.upload_id RETURNING u.state`,
+      [uploadId, writeId, leaseUntil],
+    );
+    return rows[0]?.state === 'open';
+  }
+
+  async endPartWrite(uploadId: string, writeId: string): Promise<void> {
+    await this.db.query('DELETE FROM upload_writes WHERE upload_id = $1 AND write_id = $2', [uploadId, writeId]);
+  }
+
+  async livePartWrites(uploadId: string, now: number): Promise<number> {
+    const { rows } = await this.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM upload_writes WHERE upload_id = $1 AND lease_until > $2', [uploadId, now]);
+    return rows[0]!.n;
   }
 
   async countUploads(state: UploadState): Promise<number> {
