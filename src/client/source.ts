@@ -1,0 +1,36 @@
+/**
+ * Where an upload's bytes come from: anything that can hand over a byte range on request.
+ * A Blob or File (browsers, Node's `fs.openAsBlob`) is one; the Node entry adds a file path.
+ * Parts are read one range at a time, so a file is never held in memory whole.
+ */
+export interface ByteSource {
+  /** Total bytes. */
+  readonly size: number;
+  /** A file name to store it under, when the source knows one (a File's name). */
+  readonly name?: string;
+  /** A MIME type, when the source knows one (a File's type). */
+  readonly type?: string;
+  /** Bytes [start, end). */
+  read(start: number, end: number): Promise<Uint8Array>;
+  /** Releases what the source holds open (a file handle). */
+  close?(): Promise<void>;
+}
+
+/** A Blob or File as a ByteSource: each range is `blob.slice(start, end)`, read when asked. */
+export function blobSource(blob: Blob): ByteSource {
+  const named = blob as Blob & { name?: unknown };
+  return {
+    size: blob.size,
+    name: typeof named.name === 'string' && named.name !== '' ? named.name : undefined,
+    type: blob.type || undefined,
+    read: async (start, end) => new Uint8Array(await blob.slice(start, end).arrayBuffer()),
+  };
+}
+
+/** SHA-256 of `bytes` as 64 lower-case hex digits, with WebCrypto (browsers, Node ≥ 20, Deno, Bun). */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  let hex = '';
+  for (const b of digest) hex += b.toString(16).padStart(2, '0');
+  return hex;
+}
