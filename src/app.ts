@@ -26,6 +26,7 @@ import { registerDocs } from './http/docs.js';
 import { healthRoutes } from './ops/health.js';
 import { fileRoutes } from './files/routes.js';
 import { uploadRoutes } from './files/upload-routes.js';
+import { tusRoutes } from './tus/routes.js';
 import { serveRoutes } from './serve/routes.js';
 import { registerCors } from './http/cors.js';
 import { metricsRoutes } from './ops/metrics.js';
@@ -120,6 +121,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await adminRoutes(scope, { users: ctx.users });
     await fileRoutes(scope, { files: ctx.files, publicBaseUrl: config.publicBaseUrl });
     await scope.register(async (uploadScope) => uploadRoutes(uploadScope, ctx));
+    await scope.register(async (tusScope) => tusRoutes(tusScope, ctx));
     await serveRoutes(scope, {
       downloads: ctx.downloads,
       batches: ctx.batches,

@@ -9,7 +9,8 @@ export type UploadState = 'open' | 'assembling' | 'completed';
 export interface UploadRecord {
   id: string;
   userId: string;
-  mode: 'single' | 'chunked' | 'batch';
+  /** 'tus' and 'tus-partial': uploads made through /v1/tus/ (src/tus/), with the same parts. */
+  mode: 'single' | 'chunked' | 'batch' | 'tus' | 'tus-partial';
   filename: string;
   folder: string;
   size: number;

@@ -28,6 +28,8 @@ export const ERROR_CODES = [
   'invalid_header',
   'invalid_framing',
   'malformed_request',
+  'checksum_algorithm_unsupported',
+  'invalid_content_type',
   // Who is calling is not known.
   'unauthorized',
   'invalid_token',
@@ -54,6 +56,9 @@ export const ERROR_CODES = [
   'username_taken',
   'precondition_failed',
   'range_not_satisfiable',
+  'offset_mismatch',
+  'tus_version_unsupported',
+  'upload_checksum_mismatch',
   // Too big or too many.
   'payload_too_large',
   'file_too_large',

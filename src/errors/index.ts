@@ -39,7 +39,7 @@ type InvalidInputCode = Extract<
   | 'validation_error' | 'user_id_required' | 'invalid_key' | 'invalid_cursor' | 'invalid_upload_id' | 'invalid_checksum'
   | 'checksum_mismatch' | 'part_size_mismatch' | 'invalid_part_number' | 'upload_incomplete' | 'multipart_required'
   | 'expires_in_too_large' | 'expires_hours_too_large' | 'expires_hours_too_small' | 'role_above_user' | 'invalid_scope'
-  | 'empty_batch' | 'invalid_name'
+  | 'empty_batch' | 'invalid_name' | 'checksum_algorithm_unsupported'
 >;
 
 /** The request itself is wrong: retrying it unchanged cannot succeed. */
@@ -228,5 +228,18 @@ export class StorageUnavailable extends AppError {
 export class StorageError extends AppError {
   constructor(cause?: unknown) {
     super('storage_error', 'The object storage refused the request', { cause });
+  }
+}
+
+/**
+ * tus 1.0 (src/tus/): what the protocol answers with statuses of its own. A PATCH whose
+ * Upload-Offset is not the upload's offset, or that races another PATCH of the same upload,
+ * is 409; a Tus-Resumable the server does not speak is 412; an Upload-Checksum that does not
+ * match the PATCH's bytes is 460 (the bytes are not kept); a PATCH body that is not
+ * application/offset+octet-stream is 415.
+ */
+export class TusProtocolError extends AppError {
+  constructor(code: Extract<ErrorCode, 'offset_mismatch' | 'tus_version_unsupported' | 'upload_checksum_mismatch' | 'invalid_content_type'>, message: string) {
+    super(code, message);
   }
 }

@@ -1,0 +1,170 @@
+/**
+ * A PATCH body is a byte range at an offset; our uploads take fixed-size parts. This cuts the
+ * body into the upload's parts as it streams:
+ *  - a part the body fills (with the stored tail of that part in front) is streamed straight
+ *    into UploadService.putPart, which checks, stores and records it like a native part;
+ *  - what is left at the end (less than a part, the upload not finished) becomes the new tail
+ *    object (state.ts), written whole once the body has ended — and only after the PATCH's
+ *    Upload-Checksum matched, so a refused PATCH never replaces the tail it started from.
+ * Whether a part is filled is known from Content-Length; a chunked body (tus-js-client in
+ * Node sends Buffers that way) is read a part at a time into memory (≤ partSize per PATCH in
+ * flight) before it is written. A PATCH cut short keeps the whole parts it recorded and drops
+ * the rest: the offset HEAD reports is what is durable. With an Upload-Checksum, the parts it
+ * recorded are forgotten again on a mismatch or a cut (the checksum covers the whole body).
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { Principal } from '../auth/principal.js';
+import type { PartRecord } from '../db/types.js';
+import { TooLarge, TusProtocolError } from '../errors/index.js';
+import type { BlobStore } from '../storage/blob-store.js';
+import type { UploadService } from '../files/upload-service.js';
+import { handleOf } from '../files/upload-service.js';
+import type { UploadStore } from '../db/upload-types.js';
+import type { Clock } from '../util/clock.js';
+import type { ChecksumAlgorithm } from './protocol.js';
+import { sizeOfPart, tailKey, type TusState } from './state.js';
+
+/** Reads an async byte source in pieces of a requested size, hashing what it reads. */
+class ByteReader {
+  private readonly it: AsyncIterator<Buffer>;
+  private pending: Buffer | null = null;
+  ended = false;
+
+  constructor(
+    source: AsyncIterable<Buffer>,
+    private readonly hash: Hash | null,
+  ) {
+    this.it = source[Symbol.asyncIterator]();
+  }
+
+  /** Up to `max` bytes (max > 0), or null at the end of the source. */
+  async next(max: number): Promise<Buffer | null> {
+    let chunk = this.pending;
+    this.pending = null;
+    while (!chunk || chunk.length === 0) {
+      if (this.ended) return null;
+      const r = await this.it.next();
+      if (r.done) {
+        this.ended = true;
+        return null;
+      }
+      chunk = Buffer.isBuffer(r.value) ? r.value : Buffer.from(r.value);
+      this.hash?.update(chunk);
+    }
+    if (chunk.length > max) {
+      this.pending = chunk.subarray(max);
+      chunk = chunk.subarray(0, max);
+    }
+    return chunk;
+  }
+
+  /** Streams up to `n` bytes (fewer when the source ends first). */
+  async *take(n: number): AsyncGenerator<Buffer> {
+    let left = n;
+    while (left > 0) {
+      const chunk = await this.next(left);
+      if (!chunk) return;
+      left -= chunk.length;
+      yield chunk;
+    }
+  }
+
+  /** Up to `n` bytes in memory. */
+  async collect(n: number): Promise<Buffer[]> {
+    const out: Buffer[] = [];
+    for await (const chunk of this.take(n)) out.push(chunk);
+    return out;
+  }
+}
+
+const total = (chunks: Buffer[]): number => chunks.reduce((n, c) => n + c.length, 0);
+
+async function* joined(...sources: (AsyncIterable<Buffer> | Iterable<Buffer>)[]): AsyncGenerator<Buffer> {
+  for (const s of sources) for await (const c of s) yield c;
+}
+
+export interface PatchDeps {
+  uploads: UploadService;
+  store: UploadStore;
+  blobs: BlobStore;
+  clock: Clock;
+}
+
+export interface PatchInput {
+  body: AsyncIterable<Buffer>;
+  /** Content-Length, when declared. */
+  length?: number;
+  checksum?: { algorithm: ChecksumAlgorithm; digest: string };
+}
+
+/** Writes the body at `state.offset`; returns the new offset. The caller holds the upload's PATCH lease. */
+export async function writeBody(d: PatchDeps, principal: Principal, state: TusState, input: PatchInput): Promise<number> {
+  const { upload } = state;
+  // "The Server MUST NOT accept more bytes than Upload-Length" (a declared excess is refused before a byte is read).
+  if (input.length !== undefined && state.offset + input.length > upload.size) {
+    throw new TooLarge('payload_too_large', `The body goes past Upload-Length (${upload.size} bytes)`);
+  }
+  const hash = input.checksum ? createHash(input.checksum.algorithm) : null;
+  const reader = new ByteReader(input.body, hash);
+  const recorded: PartRecord[] = [];
+  let whole = state.whole;
+  let tail = state.tail;
+  let offset = state.offset;
+  let remaining = input.length;
+  let newTail: Buffer[] | null = null;
+  let done = false;
+  try {
+    while (offset < upload.size) {
+      const n = whole + 1;
+      const need = sizeOfPart(upload, n) - tail;
+      let buffered: Buffer[] | null = null;
+      let full: boolean;
+      if (remaining !== undefined) full = remaining >= need;
+      else {
+        buffered = await reader.collect(need);
+        full = total(buffered) === need;
+      }
+      if (!full) {
+        newTail = buffered ?? (await reader.collect(need));
+        break;
+      }
+      const prefix = tail > 0 ? await d.blobs.read(tailKey(upload, n)) : [];
+      const part = await d.uploads.putPart(principal, upload.id, n, Readable.from(joined(prefix, buffered ?? reader.take(need))), { contentLength: sizeOfPart(upload, n) });
+      recorded.push(part);
+      if (remaining !== undefined) remaining -= need;
+      whole = n;
+      offset += need;
+      tail = 0;
+    }
+    if (offset >= upload.size && (await reader.next(1))) {
+      throw new TooLarge('payload_too_large', `The body goes past Upload-Length (${upload.size} bytes)`);
+    }
+    // A declared body that ended early is a cut, not a short PATCH.
+    if (remaining !== undefined && newTail && total(newTail) !== remaining) throw new Error('request body ended before Content-Length');
+    // "If the checksums do not match, the Server MUST respond with 460 Checksum Mismatch" and keep none of the bytes.
+    if (input.checksum && hash!.digest('base64') !== input.checksum.digest) {
+      throw new TusProtocolError('upload_checksum_mismatch', `Upload-Checksum: the ${input.checksum.algorithm} of the body does not match`);
+    }
+    if (newTail && total(newTail) > 0) {
+      const n = whole + 1;
+      const prefix = tail > 0 ? await d.blobs.read(tailKey(upload, n)) : [];
+      const size = tail + total(newTail);
+      await d.blobs.writeObject(tailKey(upload, n), Readable.from(joined(prefix, newTail)), { maxBytes: size, md5: false });
+      offset += total(newTail);
+    }
+    done = true;
+  } finally {
+    if (!done && input.checksum) await forget(d, state, recorded);
+    else if (whole > state.whole && state.tail > 0) await d.blobs.delete(tailKey(upload, state.whole + 1)).catch(() => undefined); // stale now
+  }
+  return offset;
+}
+
+/** Rolls back the parts this PATCH recorded (a checksum mismatch, or a PATCH with a checksum cut short). */
+async function forget(d: PatchDeps, state: TusState, recorded: PartRecord[]): Promise<void> {
+  for (const part of recorded) {
+    await d.store.dropPart(state.upload.id, part.partNumber, d.clock.now()).catch(() => undefined);
+    await d.blobs.discardPart(handleOf(state.upload), part).catch(() => undefined);
+  }
+}

@@ -1,0 +1,85 @@
+/**
+ * tus-js-client (Node) against /v1/tus/ on a real socket: plain, small chunks (tails shorter
+ * than a part carried between PATCHes), resumed after an abort, parallelUploads (concatenation),
+ * each result downloaded and compared byte for byte; the file is an ordinary record.
+ * Also run by the `s3` project (bytes on the test S3 server).
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer, download, MiB, offsetOf, sha256, startTusServer, tusUpload, type TusServer } from './tus-kit.js';
+
+let t: TusServer;
+let token: string;
+
+beforeAll(async () => {
+  t = await startTusServer();
+  token = await t.s.tokenFor('tus-alice');
+});
+afterAll(async () => t?.s.close());
+
+describe('tus-js-client against /v1/tus/', () => {
+  it('uploads a file in one PATCH; it becomes an ordinary file record with the metadata', async () => {
+    const data = randomBytes(19 * MiB + 123);
+    const url = await tusUpload(data, { endpoint: t.endpoint, headers: bearer(token), metadata: { filename: 'plain.bin', filetype: 'image/png', folder: 'tus/in' } });
+    expect(url.startsWith(`${t.base}/v1/tus/`)).toBe(true);
+    const { data: back, record } = await download(t, token, 'plain.bin');
+    expect(back.equals(data)).toBe(true);
+    expect(record).toMatchObject({ size: data.length, sha256: sha256(data), mime: 'image/png', folder: 'tus/in' });
+    // HEAD of a finished upload: offset = length.
+    expect(await offsetOf(url, bearer(token))).toBe(data.length);
+    const usage = await (await fetch(`${t.base}/v1/files/usage`, { headers: bearer(token) })).json();
+    expect(usage).toMatchObject({ reserved_bytes: 0, open_uploads: 0 });
+  });
+
+  it('chunkSize smaller than the part size: the tail of each PATCH survives until the next one', async () => {
+    const data = randomBytes(17 * MiB + 5);
+    const offsets: number[] = [];
+    await tusUpload(data, {
+      endpoint: t.endpoint,
+      headers: bearer(token),
+      chunkSize: 3 * MiB + 17,
+      metadata: { filename: 'chunks.bin', sha256: sha256(data) },
+      onChunkComplete: (_chunk, accepted) => offsets.push(accepted),
+    });
+    expect(offsets.length).toBe(6);
+    expect(offsets.at(-1)).toBe(data.length);
+    expect((await download(t, token, 'chunks.bin')).data.equals(data)).toBe(true);
+  });
+
+  it('resumes after an abort mid-upload from the stored URL, at the offset HEAD gives', async () => {
+    const data = randomBytes(26 * MiB);
+    let stopped: ((url: string) => void) | undefined;
+    const urlOnAbort = new Promise<string>((resolve) => (stopped = resolve));
+    const first = tusUpload(data, {
+      endpoint: t.endpoint,
+      headers: bearer(token),
+      chunkSize: 4 * MiB,
+      metadata: { filename: 'resumed.bin' },
+      stopAfter: { bytes: 13 * MiB, then: (u) => void u.abort().then(() => stopped!(u.url!)) },
+    });
+    const url = await urlOnAbort;
+    void first.catch(() => undefined);
+    const offset = await offsetOf(url, bearer(token));
+    expect(offset).toBeGreaterThan(0);
+    expect(offset).toBeLessThan(data.length);
+    let resumedFrom = -1;
+    await tusUpload(data, { uploadUrl: url, headers: bearer(token), chunkSize: 4 * MiB, retryDelays: [100, 500, 1000], onProgress: (sent) => (resumedFrom = resumedFrom < 0 ? sent : resumedFrom) });
+    expect(resumedFrom).toBeGreaterThan(0); // it did not start again from 0
+    expect((await download(t, token, 'resumed.bin')).data.equals(data)).toBe(true);
+  });
+
+  it('parallelUploads: 4 makes partial uploads and a final concatenation; partials are not files', async () => {
+    const data = randomBytes(21 * MiB + 333);
+    const url = await tusUpload(data, { endpoint: t.endpoint, headers: bearer(token), parallelUploads: 4, metadata: { filename: 'parallel.bin', sha256: sha256(data) } });
+    const { data: back, record } = await download(t, token, 'parallel.bin');
+    expect(back.equals(data)).toBe(true);
+    expect(record.sha256).toBe(sha256(data));
+    const head = await fetch(url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0', ...bearer(token) } });
+    expect(head.headers.get('upload-concat')).toBe('final');
+    expect(Number(head.headers.get('upload-offset'))).toBe(data.length);
+    const usage = await (await fetch(`${t.base}/v1/files/usage`, { headers: bearer(token) })).json();
+    expect(usage).toMatchObject({ reserved_bytes: 0, open_uploads: 0 });
+    const listed = await (await fetch(`${t.base}/v1/files/all?limit=1000`, { headers: bearer(token) })).json();
+    expect((listed.files as { size: number }[]).reduce((n, f) => n + f.size, 0)).toBe(usage.used_bytes);
+  });
+});
