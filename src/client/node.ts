@@ -5,7 +5,7 @@
  * against the record's SHA-256). Browsers use the main entry only.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -112,17 +112,12 @@ async function fetchInto(client: StreamLineClient, record: FileRecord, partial: 
   // 200 to a Range request: the file changed (If-Range) or ranges are ignored: start over.
   const append = res.status === 206;
   let written = append ? have : 0;
-  const file = await fs.open(partial, append ? 'a' : 'w');
-  try {
-    const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
-    body.on('data', (chunk: Buffer) => {
-      written += chunk.length;
-      opts.onProgress?.({ bytesDownloaded: written, bytesTotal: record.size });
-    });
-    await pipeline(body, file.createWriteStream({ autoClose: false }), { signal: opts.signal });
-  } finally {
-    await file.close();
-  }
+  const body = Readable.fromWeb(res.body as WebReadableStream<Uint8Array>);
+  body.on('data', (chunk: Buffer) => {
+    written += chunk.length;
+    opts.onProgress?.({ bytesDownloaded: written, bytesTotal: record.size });
+  });
+  await pipeline(body, createWriteStream(partial, { flags: append ? 'a' : 'w' }), { signal: opts.signal });
   if (written !== record.size) throw new StreamLineNetworkError(`download of ${record.key} ended at ${written} of ${record.size} bytes`);
   return written;
 }
@@ -137,6 +132,6 @@ async function hashFile(file: string): Promise<string> {
 export async function saveBatch(client: StreamLineClient, body: BatchBody, dest: string, opts: { signal?: AbortSignal } = {}): Promise<BatchReply> {
   const batch = await client.files.batch(body, opts);
   const res = await client.files.batchDownload(batch.token, opts);
-  await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), (await fs.open(dest, 'w')).createWriteStream(), { signal: opts.signal });
+  await pipeline(Readable.fromWeb(res.body as WebReadableStream<Uint8Array>), createWriteStream(dest), { signal: opts.signal });
   return batch;
 }
