@@ -1,0 +1,154 @@
+/**
+ * The tus 1.0 rules, request by request over a real socket: discovery, Tus-Resumable, offsets
+ * (409 for a wrong one and for a PATCH racing another), Upload-Checksum (460, nothing kept),
+ * creation-with-upload, principals (another user's URL is 404; a service names the user in
+ * Upload-Metadata), limits at creation (413), termination freeing the quota, method override.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bearer, create, download, meta, MiB, offsetOf, patch, TUS, type TusServer, startTusServer } from './tus-kit.js';
+
+let t: TusServer;
+let alice: Record<string, string>;
+let bob: Record<string, string>;
+
+beforeAll(async () => {
+  // A 40 MiB file limit and a 48 MiB quota: small enough to hit from a test.
+  t = await startTusServer({ MAX_BODY_MB: '40', PER_USER_QUOTA_GB: String(48 / 1024) });
+  alice = bearer(await t.s.tokenFor('tus-alice'));
+  bob = bearer(await t.s.tokenFor('tus-bob'));
+});
+afterAll(async () => t?.s.close());
+
+async function newUpload(length: number, who = alice, metadata = meta({ filename: 'p.bin' })): Promise<string> {
+  const res = await create(t, { ...who, 'Upload-Length': String(length), 'Upload-Metadata': metadata });
+  expect(res.status).toBe(201);
+  return res.headers.get('location')!;
+}
+const usage = async (who: Record<string, string>) => (await fetch(`${t.base}/v1/files/usage`, { headers: who })).json();
+const b64 = (algo: string, b: Buffer) => createHash(algo).update(b).digest('base64');
+
+describe('tus protocol rules', () => {
+  it('OPTIONS answers the version, extensions, max size and checksum algorithms without credentials', async () => {
+    const res = await fetch(t.endpoint, { method: 'OPTIONS' });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('tus-version')).toBe('1.0.0');
+    expect(res.headers.get('tus-extension')!.split(',')).toEqual(['creation', 'creation-with-upload', 'termination', 'expiration', 'checksum', 'concatenation']);
+    expect(res.headers.get('tus-max-size')).toBe(String(40 * MiB));
+    expect(res.headers.get('tus-checksum-algorithm')).toBe('sha1,md5,sha256');
+  });
+
+  it('a missing or other Tus-Resumable is 412 with Tus-Version; no credentials is 401', async () => {
+    const res = await fetch(t.endpoint, { method: 'POST', headers: { ...alice, 'Tus-Resumable': '0.2.2', 'Upload-Length': '1' } });
+    expect(res.status).toBe(412);
+    expect(res.headers.get('tus-version')).toBe('1.0.0');
+    expect((await fetch(t.endpoint, { method: 'POST', headers: { ...alice, 'Upload-Length': '1' } })).status).toBe(412);
+    expect((await fetch(t.endpoint, { method: 'POST', headers: { ...TUS, 'Upload-Length': '1' } })).status).toBe(401);
+  });
+
+  it('creation: absolute Location under PUBLIC_BASE_URL, Upload-Expires; HEAD gives offset, length and metadata', async () => {
+    const res = await create(t, { ...alice, 'Upload-Length': '10', 'Upload-Metadata': meta({ filename: 'a.txt', filetype: 'text/plain', folder: 'x/y' }) });
+    expect(res.status).toBe(201);
+    const url = res.headers.get('location')!;
+    expect(url).toMatch(new RegExp(`^${t.base}/v1/tus/[A-Za-z0-9_-]+$`));
+    expect(new Date(res.headers.get('upload-expires')!).getTime()).toBeGreaterThan(Date.now());
+    const head = await fetch(url, { method: 'HEAD', headers: { ...TUS, ...alice } });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('upload-offset')).toBe('0');
+    expect(head.headers.get('upload-length')).toBe('10');
+    expect(head.headers.get('cache-control')).toBe('no-store');
+    expect(head.headers.get('tus-resumable')).toBe('1.0.0');
+    expect(head.headers.get('upload-metadata')).toBe(meta({ filename: 'a.txt', filetype: 'text/plain', folder: 'x/y' }));
+    await fetch(url, { method: 'DELETE', headers: { ...TUS, ...alice } });
+  });
+
+  it('creation-with-upload stores the first bytes; a PATCH at the wrong offset is 409 and changes nothing', async () => {
+    const data = randomBytes(1000);
+    const res = await create(t, { ...alice, 'Upload-Length': '1000', 'Upload-Metadata': meta({ filename: 'cwu.bin' }) }, data.subarray(0, 300));
+    expect(res.status).toBe(201);
+    expect(res.headers.get('upload-offset')).toBe('300');
+    const url = res.headers.get('location')!;
+    expect((await patch(url, { ...alice, 'Upload-Offset': '0' }, data.subarray(0, 300))).status).toBe(409);
+    expect((await patch(url, { ...alice, 'Upload-Offset': '301' }, data.subarray(301))).status).toBe(409);
+    expect(await offsetOf(url, alice)).toBe(300);
+    expect((await patch(url, { ...alice, 'Upload-Offset': '300', 'Content-Type': 'text/plain' }, data.subarray(300))).status).toBe(415);
+    const done = await patch(url, { ...alice, 'Upload-Offset': '300' }, data.subarray(300));
+    expect(done.status).toBe(204);
+    expect(done.headers.get('upload-offset')).toBe('1000');
+    expect((await download(t, alice.Authorization!.slice(7), 'cwu.bin')).data.equals(data)).toBe(true);
+  });
+
+  it('Upload-Checksum: a match is kept, a mismatch is 460 and keeps none of the bytes (also whole parts); an unknown algorithm is 400', async () => {
+    const data = randomBytes(9 * MiB);
+    const url = await newUpload(data.length);
+    const first = data.subarray(0, 1000);
+    expect((await patch(url, { ...alice, 'Upload-Offset': '0', 'Upload-Checksum': `sha1 ${b64('sha1', first)}` }, first)).status).toBe(204);
+    const rest = data.subarray(1000);
+    const bad = await patch(url, { ...alice, 'Upload-Offset': '1000', 'Upload-Checksum': `sha256 ${b64('sha256', randomBytes(8))}` }, rest);
+    expect(bad.status).toBe(460);
+    expect(await offsetOf(url, alice)).toBe(1000); // the 8 MiB part it filled is not counted
+    expect((await patch(url, { ...alice, 'Upload-Offset': '1000', 'Upload-Checksum': `crc32 AAAA` }, rest)).status).toBe(400);
+    expect((await patch(url, { ...alice, 'Upload-Offset': '1000', 'Upload-Checksum': `md5 ${b64('md5', rest)}` }, rest)).status).toBe(204);
+    expect(await offsetOf(url, alice)).toBe(data.length);
+  });
+
+  it("another user's upload URL is 404 for HEAD, PATCH and DELETE; a service acts for the user named in the metadata", async () => {
+    const url = await newUpload(10);
+    expect((await fetch(url, { method: 'HEAD', headers: { ...TUS, ...bob } })).status).toBe(404);
+    expect((await patch(url, { ...bob, 'Upload-Offset': '0' }, Buffer.alloc(10))).status).toBe(404);
+    expect((await fetch(url, { method: 'DELETE', headers: { ...TUS, ...bob } })).status).toBe(404);
+    expect(await offsetOf(url, alice)).toBe(0);
+    const svc = { 'X-Service-Token': t.s.serviceToken };
+    expect((await create(t, { ...svc, 'Upload-Length': '5' })).status).toBe(400); // user_id required
+    const byService = await create(t, { ...svc, 'Upload-Length': '5', 'Upload-Metadata': meta({ filename: 's.bin', user_id: 'tus-bob' }) });
+    expect(byService.status).toBe(201);
+    expect((await patch(byService.headers.get('location')!, { ...bob, 'Upload-Offset': '0' }, Buffer.from('hello'))).status).toBe(204);
+    expect((await download(t, bob.Authorization!.slice(7), 's.bin')).data.toString()).toBe('hello');
+  });
+
+  it('limits at creation: over MAX_BODY_MB or the quota is 413, no length is 400; termination frees the reservation', async () => {
+    expect((await create(t, { ...bob, 'Upload-Length': String(40 * MiB + 1) })).status).toBe(413);
+    expect((await create(t, { ...bob })).status).toBe(400);
+    expect((await create(t, { ...bob, 'Upload-Defer-Length': '1' })).status).toBe(400);
+    const held = await newUpload(30 * MiB, bob);
+    expect((await usage(bob)).reserved_bytes).toBe(30 * MiB);
+    expect((await create(t, { ...bob, 'Upload-Length': String(20 * MiB) })).status).toBe(413); // 30 + 20 > 48 MiB
+    await patch(held, { ...bob, 'Upload-Offset': '0' }, randomBytes(1000));
+    expect((await fetch(held, { method: 'DELETE', headers: { ...TUS, ...bob } })).status).toBe(204);
+    expect((await usage(bob)).reserved_bytes).toBe(0);
+    expect((await fetch(held, { method: 'HEAD', headers: { ...TUS, ...bob } })).status).toBe(404);
+    expect((await create(t, { ...bob, 'Upload-Length': String(20 * MiB) })).status).toBe(201);
+  });
+
+  it('X-HTTP-Method-Override: POST carries PATCH, HEAD and DELETE', async () => {
+    const url = await newUpload(4);
+    const res = await fetch(url, { method: 'POST', headers: { ...TUS, ...alice, 'X-HTTP-Method-Override': 'PATCH', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, body: 'ab' });
+    expect(res.status).toBe(204);
+    expect(res.headers.get('upload-offset')).toBe('2');
+    const head = await fetch(url, { method: 'POST', headers: { ...TUS, ...alice, 'X-HTTP-Method-Override': 'HEAD' } });
+    expect(head.headers.get('upload-offset')).toBe('2');
+    expect((await fetch(url, { method: 'POST', headers: { ...TUS, ...alice, 'X-HTTP-Method-Override': 'DELETE' } })).status).toBe(204);
+  });
+
+  it('two racing PATCHes at one offset: one 204, one 409, never both bytes', async () => {
+    const url = await newUpload(2 * MiB, alice, meta({ filename: 'race.bin' }));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const slowBody = new ReadableStream<Uint8Array>({
+      async start(c) {
+        c.enqueue(new Uint8Array(MiB).fill(1));
+        await gate;
+        c.enqueue(new Uint8Array(MiB).fill(1));
+        c.close();
+      },
+    });
+    const first = patch(url, { ...alice, 'Upload-Offset': '0', 'Content-Length': String(2 * MiB) }, slowBody);
+    await new Promise((r) => setTimeout(r, 300)); // the first holds the upload's lease by now
+    const second = await patch(url, { ...alice, 'Upload-Offset': '0' }, Buffer.alloc(2 * MiB, 2));
+    release();
+    expect(second.status).toBe(409);
+    expect((await first).status).toBe(204);
+    expect(await offsetOf(url, alice)).toBe(2 * MiB);
+    expect((await download(t, alice.Authorization!.slice(7), 'race.bin')).data.equals(Buffer.alloc(2 * MiB, 1))).toBe(true);
+  });
+});
