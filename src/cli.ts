@@ -5,6 +5,8 @@
  *   npm run cli -- keys rotate
  *   npm run cli -- migrate          (applies schema migrations and exits: for deploy pipelines)
  *   npm run cli -- copy-data --to-database URL --to-storage s3   (ops/copy-data-command.ts)
+ * and the user commands (login, upload, download, ls, rm, mv, share, zip: src/cli/), which the
+ * package's `stream-line` binary (src/cli/bin.ts) runs too.
  */
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -16,6 +18,7 @@ import { createContext, keyRingOptions } from './context.js';
 import { openMetadataStore } from './db/open.js';
 import { AppError } from './errors/index.js';
 import { copyDataCommand } from './ops/copy-data-command.js';
+import { USER_COMMAND_NAMES } from './cli/names.js';
 
 const USAGE = `usage:
   cli users add <username> [--role viewer|operator|admin] [--password P] [--email E]
@@ -24,7 +27,9 @@ const USAGE = `usage:
   cli users enable <username|id>
   cli keys rotate
   cli migrate
-  cli copy-data [--to-database URL] [--to-storage s3|local:DIR] [--parallel N] [--size-only]   (--help for more)`;
+  cli copy-data [--to-database URL] [--to-storage s3|local:DIR] [--parallel N] [--size-only]   (--help for more)
+user commands, against a running server (src/cli/; also the package's \`stream-line\` binary):
+  cli login|logout|upload|download|ls|rm|mv|share|zip ...   (cli <command> --help)`;
 
 /** The same rules as POST /v1/admin/users: the CLI is no way around them. */
 function checked<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
@@ -35,6 +40,8 @@ function checked<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
 
 async function run(argv: string[]): Promise<number> {
   if (argv[0] === 'copy-data') return copyDataCommand(argv.slice(1));
+  // The user commands talk to a server through the SDK: loaded only when one is asked for.
+  if (USER_COMMAND_NAMES.includes(argv[0] ?? '')) return (await import('./cli/process.js')).runUserProcess(argv);
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
