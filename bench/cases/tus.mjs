@@ -1,0 +1,96 @@
+// tus (issue 15): tus-js-client uploading one big file (1 GiB; --quick 256 MiB) from disk to our
+// /v1/tus/ beside the same client against @tus/server + @tus/file-store writing to the same disk.
+// Timed from the client's start to onSuccess, so ours includes the completion (the file record,
+// its SHA-256, the assembly of the parts) that @tus/file-store does not do. Two client set-ups:
+// one PATCH for the whole file (tus-js-client's default chunkSize), and 8 MiB chunks; ours also
+// with parallelUploads: 4 (concatenation, which @tus/file-store does not offer). Target ≥ 1.5×.
+import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { makeFile, mbps, median, MiB, sizeLabel, warm } from '../lib/measure.mjs';
+import { run as runCmd } from '../lib/proc.mjs';
+import { info, ratioRow } from '../lib/report.mjs';
+import { startRef, startServer } from '../lib/server.mjs';
+
+export const name = 'tus';
+
+const CHUNK = 8 * MiB;
+
+async function tusClient() {
+  const mod = await import('tus-js-client');
+  return mod.Upload ? mod : mod.default;
+}
+
+export async function run(ctx) {
+  const size = ctx.sizes.big;
+  const reps = ctx.reps(3);
+  const stoppers = [];
+  const src = path.join(ctx.work, 'tus-src.bin');
+  const tusDir = path.join(ctx.work, 'tus-ref');
+  const clean = async () => {
+    rmSync(tusDir, { recursive: true, force: true });
+    mkdirSync(tusDir, { recursive: true });
+    await runCmd('sync', []);
+  };
+  try {
+    makeFile(src, size);
+    await clean();
+    const ours = await startServer(ctx, { caseName: name, name: 'tus' });
+    stoppers.push(ours);
+    const ref = await startRef(ctx, 'tus-server.mjs', { caseName: name, name: 'tus-ref', env: { DIR: tusDir } });
+    stoppers.push(ref);
+    const tus = await tusClient();
+    const token = await ours.token('bench-tus');
+    await warm(src);
+    const upload = (endpoint, opts) => {
+      const t0 = process.hrtime.bigint();
+      return new Promise((resolve, reject) => {
+        const up = new tus.Upload(createReadStream(src), { endpoint, uploadSize: size, retryDelays: null, metadata: { filename: 'tus.bin' }, ...opts, onSuccess: () => resolve(mbps(size, Number(process.hrtime.bigint() - t0) / 1e9)), onError: reject });
+        up.start();
+      });
+    };
+    const oursOpts = { headers: { Authorization: `Bearer ${token}` } };
+    const removeOurs = async () => {
+      const list = await fetch(`${ours.url}/v1/files/all?limit=100`, { headers: oursOpts.headers }).then((r) => r.json());
+      for (const f of list.files) {
+        if (f.size !== size) throw new Error(`ours stored ${f.size} bytes`);
+        await ours.remove(token, f.key);
+      }
+    };
+    const checkRef = () => {
+      const stored = statSync(path.join(tusDir, readdirSync(tusDir).find((f) => !f.endsWith('.json')))).size;
+      if (stored !== size) throw new Error(`@tus/server stored ${stored} bytes`);
+    };
+    const t = { oursOne: [], refOne: [], oursChunks: [], refChunks: [], oursParallel: [] };
+    for (let rep = 0; rep < reps; rep++) {
+      await ctx.beforeRep();
+      t.oursOne.push(await upload(`${ours.url}/v1/tus/`, oursOpts));
+      await removeOurs();
+      await clean();
+      t.refOne.push(await upload(`${ref.url}/files`, {}));
+      checkRef();
+      await clean();
+      t.oursChunks.push(await upload(`${ours.url}/v1/tus/`, { ...oursOpts, chunkSize: CHUNK }));
+      await removeOurs();
+      await clean();
+      t.refChunks.push(await upload(`${ref.url}/files`, { chunkSize: CHUNK }));
+      checkRef();
+      await clean();
+      t.oursParallel.push(await upload(`${ours.url}/v1/tus/`, { ...oursOpts, parallelUploads: 4, uploadSize: null }));
+      await removeOurs();
+      await clean();
+      ctx.log(`  tus rep ${rep + 1}/${reps}: one PATCH ours ${t.oursOne.at(-1).toFixed(0)} vs ${t.refOne.at(-1).toFixed(0)}; 8 MiB chunks ours ${t.oursChunks.at(-1).toFixed(0)} vs ${t.refChunks.at(-1).toFixed(0)}; parallel ×4 ours ${t.oursParallel.at(-1).toFixed(0)} MB/s`);
+    }
+    const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
+    const label = sizeLabel(size);
+    return [
+      info(name, `@tus/server + @tus/file-store, tus-js-client one PATCH, ${label}`, m.refOne, 'MB/s', { detail: `runs: ${t.refOne.map((x) => x.toFixed(0)).join(', ')}` }),
+      ratioRow(name, `/v1/tus/, tus-js-client one PATCH, to the file record, ${label}`, m.oursOne, 'MB/s', '@tus/server', m.refOne, 1.5, { runs: [t.oursOne, t.refOne] }),
+      info(name, `@tus/server + @tus/file-store, tus-js-client 8 MiB chunks, ${label}`, m.refChunks, 'MB/s', { detail: `runs: ${t.refChunks.map((x) => x.toFixed(0)).join(', ')}` }),
+      ratioRow(name, `/v1/tus/, tus-js-client 8 MiB chunks, to the file record, ${label}`, m.oursChunks, 'MB/s', '@tus/server', m.refChunks, 1.5, { runs: [t.oursChunks, t.refChunks] }),
+      info(name, `/v1/tus/, tus-js-client parallelUploads 4 (concatenation), ${label}`, m.oursParallel, 'MB/s', { detail: `runs: ${t.oursParallel.map((x) => x.toFixed(0)).join(', ')}` }),
+    ];
+  } finally {
+    for (const s of stoppers.reverse()) await s.stop().catch(() => undefined);
+    rmSync(src, { force: true });
+  }
+}
