@@ -32,7 +32,7 @@ afterAll(async () => {
 
 /** Runs in the page: the same xorshift bytes as patternBytes, an aborted upload, its resume, the download. */
 async function inPage(args: { token: string; size: number; seed: number }) {
-  const { StreamLineClient } = (window as unknown as { sdk: typeof import('../../src/client/index.js') }).sdk;
+  const { StreamLineClient } = (globalThis as unknown as { sdk: typeof import('../../src/client/index.js') }).sdk;
   const data = new Uint8Array(args.size);
   let x = args.seed >>> 0 || 1;
   for (let i = 0; i < data.length; i++) {
@@ -44,7 +44,7 @@ async function inPage(args: { token: string; size: number; seed: number }) {
     data[i] = x & 0xff;
   }
   const file = new File([data], 'browser.bin', { type: 'application/octet-stream' });
-  const sl = new StreamLineClient({ baseUrl: location.origin, accessToken: args.token });
+  const sl = new StreamLineClient({ baseUrl: (globalThis as unknown as { location: { origin: string } }).location.origin, accessToken: args.token });
   const ctl = new AbortController();
   let uploadId = '';
   const aborted = await sl.uploads
@@ -64,7 +64,7 @@ describe('SDK in Chromium', () => {
     const page = await browser.newPage();
     try {
       await page.goto(proxy.url + '/');
-      await page.waitForFunction(() => 'sdk' in window);
+      await page.waitForFunction(() => 'sdk' in globalThis);
       const from = proxy.seen.length;
       const out = await page.evaluate(inPage, { token, size, seed: 5 });
       expect(out.aborted).toBe('AbortError');
