@@ -1,7 +1,7 @@
 /**
  * Progress bars (cli-progress) on stderr: one bar per file in flight and one for the total,
  * each with bytes, speed and time left. With --json or when stderr is not a terminal there are
- * no bars: a finished file is one plain line (or nothing with --json).
+ * no bars and nothing is written here: the command's result says what was done.
  */
 import cliProgress from 'cli-progress';
 import { formatBytes, formatDuration, type Output } from './output.js';
@@ -53,8 +53,10 @@ export class Progress {
   private readonly multibar: cliProgress.MultiBar | undefined;
   private readonly totalBar: cliProgress.SingleBar | undefined;
   private readonly totalMeter = new RateMeter();
-  private readonly perFile = new Map<FileBar, number>();
+  /** Files in flight: bytes done so far, and how to redraw their bar. */
+  private readonly perFile = new Map<FileBar, { done: number; redraw: () => void }>();
   private base = 0;
+  private readonly ticker: NodeJS.Timeout | undefined;
 
   constructor(
     out: Output,
@@ -75,16 +77,29 @@ export class Progress {
       cliProgress.Presets.shades_classic,
     );
     this.totalBar = this.multibar.create(Math.max(1, totalBytes), 0, payload(label, 0, totalBytes, this.totalMeter));
+    // Progress arrives per part (seconds apart on a slow line): redraw in between, so that a
+    // stall shows as a falling speed and a growing ETA rather than as the last good figures.
+    this.ticker = setInterval(() => {
+      for (const f of this.perFile.values()) f.redraw();
+      this.redrawTotal();
+    }, 1000);
+    this.ticker.unref();
   }
 
   file(name: string, size: number): FileBar {
     const meter = new RateMeter();
     const bar = this.multibar?.create(Math.max(1, size), 0, payload(name, 0, size, meter));
+    const state = {
+      done: 0,
+      redraw: () => {
+        meter.add(state.done);
+        bar?.update(Math.min(state.done, Math.max(1, size)), payload(name, state.done, size, meter));
+      },
+    };
     const handle: FileBar = {
       update: (done) => {
-        meter.add(done);
-        this.perFile.set(handle, done);
-        bar?.update(Math.min(done, Math.max(1, size)), payload(name, done, size, meter));
+        state.done = done;
+        state.redraw();
         this.redrawTotal();
       },
       finish: (line) => {
@@ -96,18 +111,19 @@ export class Progress {
         this.redrawTotal();
       },
     };
-    this.perFile.set(handle, 0);
+    this.perFile.set(handle, state);
     return handle;
   }
 
   private redrawTotal(): void {
     let done = this.base;
-    for (const d of this.perFile.values()) done += d;
+    for (const f of this.perFile.values()) done += f.done;
     this.totalMeter.add(done);
     this.totalBar?.update(Math.min(done, Math.max(1, this.totalBytes)), payload(this.label, done, this.totalBytes, this.totalMeter));
   }
 
   stop(): void {
+    clearInterval(this.ticker);
     this.multibar?.stop();
   }
 }

@@ -1,0 +1,105 @@
+/**
+ * `stream-line upload` stopped part-way and run again: Ctrl-C (exit 130), then kill -9, then a
+ * run to the end; each later run sends only the parts the server lacks (counted at a proxy that
+ * holds back the parts after the Nth, so every stop happens at a known point). And the progress
+ * bars as a person sees them: the CLI in a real terminal (tmux), its pane captured.
+ */
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../serve/serve-helpers.js';
+import { BIN, cli, runCli, startCliWorld, type CliWorld } from './kit.js';
+
+const exec = promisify(execFile);
+const MiB = 1024 * 1024;
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+
+describe('stream-line upload: resume and progress bars', () => {
+  let w: CliWorld;
+
+  beforeAll(async () => {
+    w = await startCliWorld();
+  });
+  afterAll(async () => w?.close());
+
+  it('continues after Ctrl-C and after kill -9, sending only the missing parts', async () => {
+    const h = await w.home();
+    const env = { ...h.env, STREAM_LINE_URL: w.proxy.url, STREAM_LINE_TOKEN: await w.server.tokenFor('gina') };
+    // Five 8 MiB parts (the server's default part size), the last one short.
+    const bytes = randomBytes(4 * 8 * MiB + 12_345);
+    const file = path.join(h.env.HOME!, 'big.bin');
+    await fs.writeFile(file, bytes);
+    const upload = ['upload', 'big.bin', '--parts', '2', '--folder', 'resumed'];
+    const stateFiles = () => fs.readdir(path.join(h.stateDir, 'uploads')).catch(() => [] as string[]);
+
+    // Run 1: two parts get through, the third is held; Ctrl-C.
+    w.proxy.reset();
+    w.proxy.holdAfter(2);
+    const first = runCli(upload, env);
+    await w.proxy.stored(2);
+    expect(await waitFor(() => w.proxy.partsSeen >= 3, 10_000)).toBe(true);
+    expect(await stateFiles()).toHaveLength(1);
+    first.child.kill('SIGINT');
+    const r1 = await first.done;
+    expect(r1.code, r1.stderr).toBe(130);
+    expect(r1.stderr).toContain('interrupted: run the same command again');
+
+    // Run 2: one more part, then kill -9 (no handler runs: the saved state must already be there).
+    w.proxy.holdAfter(3);
+    const second = runCli(upload, env);
+    await w.proxy.stored(3);
+    second.child.kill('SIGKILL');
+    expect((await second.done).signal).toBe('SIGKILL');
+    expect(await stateFiles()).toHaveLength(1);
+
+    // Run 3: parts 4 and 5 only.
+    w.proxy.reset();
+    const third = await cli([...upload, '--json'], env);
+    expect(third.code, third.stderr).toBe(0);
+    expect({ seen: w.proxy.partsSeen, stored: w.proxy.partsStored }).toEqual({ seen: 2, stored: 2 });
+    const [record] = JSON.parse(third.stdout).uploaded;
+    expect(record).toMatchObject({ path: 'big.bin', resumed: true, size: bytes.length, sha256: sha256(bytes), folder: 'resumed' });
+    expect(await stateFiles()).toEqual([]);
+    const back = await cli(['download', record.key, '--out', 'back.bin'], env);
+    expect(back.code, back.stderr).toBe(0);
+    expect(sha256(await fs.readFile(path.join(h.env.HOME!, 'back.bin')))).toBe(sha256(bytes));
+
+    // The same file again is a new upload (the finished one's state is gone): all five parts.
+    w.proxy.reset();
+    const fresh = await cli(upload, env);
+    expect(fresh.code, fresh.stderr).toBe(0);
+    expect(w.proxy.partsStored).toBe(5);
+    expect(fresh.stdout).not.toContain('(resumed)');
+  });
+
+  it('draws a bar per file and a total in a terminal, and stops on Ctrl-C there', async () => {
+    const h = await w.home();
+    const env = { ...h.env, STREAM_LINE_URL: w.proxy.url, STREAM_LINE_TOKEN: await w.server.tokenFor('hugo') };
+    await fs.writeFile(path.join(h.env.HOME!, 'movie.mp4'), randomBytes(3 * 8 * MiB));
+    await fs.writeFile(path.join(h.env.HOME!, 'notes.txt'), 'short\n');
+    w.proxy.reset();
+    w.proxy.holdAfter(2); // notes.txt's one part and movie.mp4's first: then movie.mp4 stays at 1 of 3
+    const socket = `sl-cli-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const tmux = (...args: string[]) => exec('tmux', ['-L', socket, ...args]);
+    const vars = Object.entries({ PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }).map(([k, v]) => `${k}='${v}'`);
+    const command = `cd '${h.env.HOME}' && env -i ${vars.join(' ')} '${process.execPath}' '${BIN}' upload movie.mp4 notes.txt --parts 1; echo "exit=$?"; sleep 60`;
+    await tmux('new-session', '-d', '-s', 'cli', '-x', '160', '-y', '20', command);
+    try {
+      let pane = '';
+      const capture = async () => (pane = (await tmux('capture-pane', '-p', '-t', 'cli')).stdout);
+      const bar = (name: string) => new RegExp(`^${name.replace('.', '\\.')} +\\|[\\u2588\\u2591]{20}\\| (\\d+)% \\| [\\d.]+ MiB/24 MiB \\| [\\d.]+ \\w+/s \\| ETA \\S+`, 'm');
+      const seen = await waitFor(async () => bar('movie.mp4').test(await capture()) && bar('total').test(pane) && /\| 33%/.test(pane), 15_000);
+      expect(seen, pane).toBe(true);
+      expect(bar('movie.mp4').exec(pane)![1]).toBe('33');
+      expect(bar('total').exec(pane)![1]).toBe('33'); // notes.txt (6 bytes) done, movie.mp4 at 8 of 24 MiB
+      await tmux('send-keys', '-t', 'cli', 'C-c');
+      expect(await waitFor(async () => /exit=130/.test(await capture()), 10_000), pane).toBe(true);
+      expect(pane).toContain('interrupted: run the same command again');
+    } finally {
+      await tmux('kill-server').catch(() => undefined);
+    }
+  });
+});
