@@ -3,7 +3,9 @@
  *  1. the recorded parts are checked (fail fast, nothing changes);
  *  2. open → assembling under a lease (one winner); from then on no part is recorded, so the
  *     part list read next is the one assembled (F-09);
- *  3. the store joins the recorded copies into the final key while the lease is renewed;
+ *  3. where the store needs it (fencedPartWrites), it waits until no part write registered
+ *     before step 2 is alive (part-write-fence.ts); then the store joins the recorded copies
+ *     into the final key while the lease is renewed;
  *  4. the file is committed only if this attempt still holds the lease; otherwise, or on any
  *     failure, the object is removed and the upload reopened for a retry.
  * A complete that finds another attempt at work (another instance, a retry) waits for it, up
@@ -18,6 +20,7 @@ import type { Telemetry } from '../ops/telemetry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { buildKey, newFileId } from './keys.js';
+import { waitForPartWrites, type FenceTimings } from './part-write-fence.js';
 
 /** How long a completion holds its upload without renewing; renewed every third of it. */
 export const ASSEMBLY_LEASE_MS = 60_000;
@@ -34,6 +37,8 @@ export interface CompletionDeps {
   blobs: BlobStore;
   telemetry: Telemetry;
   clock: Clock;
+  /** The part-write fence's leases (default PART_WRITE_FENCE). */
+  fence?: FenceTimings;
   expectedPartSize(upload: UploadRecord, partNumber: number): number;
 }
 
@@ -89,6 +94,8 @@ export async function completeUpload(d: CompletionDeps, found: UploadRecord, req
   }, ASSEMBLY_LEASE_MS / 3);
   renewal.unref();
   try {
+    // No part write may reach the store from here on: those begun before the step above end or are withdrawn.
+    if (d.blobs.capabilities.fencedPartWrites) await waitForPartWrites(d.store.uploads, upload.id, d.clock, d.fence);
     // Stable now: a part racing the step above was either recorded before it or refused.
     const parts = await d.store.uploads.listParts(upload.id);
     checkParts(d, upload, parts);

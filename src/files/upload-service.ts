@@ -20,6 +20,7 @@ import { noTelemetry, type Telemetry } from '../ops/telemetry.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import type { ExpectedDigests } from './checksums.js';
 import { mayAccess, type FileService } from './file-service.js';
+import { PART_WRITE_FENCE, PartWriteHold, type FenceTimings } from './part-write-fence.js';
 import { completeUpload, type CompleteRequest } from './upload-completion.js';
 import { reconcileAfterCrash, sweepExpired, type HousekeepingDeps, type ReconcileResult } from './upload-housekeeping.js';
 
@@ -59,6 +60,8 @@ export interface InitRequest {
 export interface UploadLimits {
   maxFileBytes: number;
   expiryMs: number;
+  /** The part-write fence's leases (stores with fencedPartWrites); default PART_WRITE_FENCE. */
+  partWriteFence?: FenceTimings;
 }
 
 export class UploadService {
@@ -169,11 +172,16 @@ export class UploadService {
   async putPart(principal: Principal, uploadId: string, partNumber: number, body: Readable, expect: ExpectedDigests & { contentLength?: number }): Promise<PartRecord> {
     const { upload, expected } = await this.admitPart(principal, uploadId, partNumber, expect.contentLength);
     const handle = handleOf(upload);
-    const written = await this.blobs.writePart(handle, partNumber, body, {
-      maxBytes: expected,
-      md5: expect.md5 !== undefined, // only when Content-MD5 was sent: it halves the hashing cost
-      tooLarge: () => new TooLarge('part_too_large', `Part ${partNumber} must be ${expected} bytes`),
-    });
+    // Registered before a byte goes to a store that needs it (part-write-fence.ts).
+    const fence = this.blobs.capabilities.fencedPartWrites ? await PartWriteHold.begin(this.store.uploads, uploadId, this.clock, this.fenceTimings) : undefined;
+    const written = await this.blobs
+      .writePart(handle, partNumber, body, {
+        maxBytes: expected,
+        md5: expect.md5 !== undefined, // only when Content-MD5 was sent: it halves the hashing cost
+        tooLarge: () => new TooLarge('part_too_large', `Part ${partNumber} must be ${expected} bytes`),
+        fence,
+      })
+      .finally(() => fence?.end());
     this.telemetry.bytesIn(written.size);
     const part: PartRecord = { partNumber, size: written.size, sha256: written.sha256, ref: written.ref };
     const discard = (p: { partNumber: number; ref: string }) => this.blobs.discardPart(handle, p).catch(() => undefined);
@@ -206,8 +214,12 @@ export class UploadService {
     return completeUpload(this.completion, upload, req);
   }
 
+  private get fenceTimings(): FenceTimings {
+    return this.limits.partWriteFence ?? PART_WRITE_FENCE;
+  }
+
   private get completion() {
-    return { store: this.store, blobs: this.blobs, telemetry: this.telemetry, clock: this.clock, expectedPartSize: this.expectedPartSize.bind(this) };
+    return { store: this.store, blobs: this.blobs, telemetry: this.telemetry, clock: this.clock, fence: this.fenceTimings, expectedPartSize: this.expectedPartSize.bind(this) };
   }
 
   async abort(principal: Principal, uploadId: string): Promise<void> {

@@ -32,6 +32,26 @@ export interface WriteOptions {
   /** Compute the MD5 as well (default true). MD5 costs more CPU than SHA-256: pass false when
    *  nobody will check it; `md5` is then ''. */
   md5?: boolean;
+  /** writePart on a store with `fencedPartWrites`: the service's hold on this write (below). */
+  fence?: PartWriteFence;
+}
+
+/**
+ * The service's registration of one part write (UploadStore.beginPartWrite), for a store that
+ * must never take a part once the upload's parts are joined (`fencedPartWrites`). The store
+ * holds the part's last byte back until `beforeLastByte()` allows it, and aborts its request
+ * when `signal` fires before that; past the last byte it waits for the server's answer.
+ */
+export interface PartWriteFence {
+  /** Fires when the write must stop: the upload left 'open', or the lease could not be renewed in time. */
+  readonly signal: AbortSignal;
+  /** Asked once the whole body has arrived, before the last byte goes: false → UploadNotOpen, the earlier copy stays. */
+  beforeLastByte(): Promise<boolean>;
+  /**
+   * The last byte went out and no answer came (the request timed out or the connection
+   * broke): the write may still land, so its lease is left to lapse instead of being ended.
+   */
+  inDoubt(): void;
 }
 
 export interface ReadOptions {
@@ -64,6 +84,14 @@ export interface BlobCapabilities {
    * forgets the part (UploadStore.dropPart) and the client sends it again.
    */
   distinctPartCopies: boolean;
+  /**
+   * assemble() must not run while a part write is in flight, nor may one start after it: the
+   * store would write into the joined object (S3: Swift's s3api takes an UploadPart after
+   * CompleteMultipartUpload and rewrites the completed object's segment). The service then
+   * registers each write in the database (UploadStore.beginPartWrite) and passes its
+   * WriteOptions.fence; a completion waits until no registered write is alive.
+   */
+  fencedPartWrites: boolean;
 }
 
 /**

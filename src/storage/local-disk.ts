@@ -77,7 +77,7 @@ function deadLocalWriter(name: string): boolean {
 
 export class LocalDiskBlobStore implements BlobStore {
   /** The part rules are the API's (S3's), not the disk's: clients see one contract. */
-  readonly capabilities: BlobCapabilities = { minPartSize: 5 * MiB, maxPartSize: 512 * MiB, maxParts: 10_000, wholeObjectSha256: true, localPath: true, distinctPartCopies: true };
+  readonly capabilities: BlobCapabilities = { minPartSize: 5 * MiB, maxPartSize: 512 * MiB, maxParts: 10_000, wholeObjectSha256: true, localPath: true, distinctPartCopies: true, fencedPartWrites: false };
   private readonly tmpDir: string;
   private readonly parts: LocalParts;
   private readonly longDir: string;

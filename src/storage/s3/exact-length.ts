@@ -4,11 +4,12 @@
  * arrived. So this step holds the latest chunk back until the body has ended, and lets it go
  * only if the body was exactly the declared length: a body that ends short, runs long or
  * fails never delivers its last byte, the request is aborted, and the copy S3 held stays.
- * It also feeds the whole-file hash chain (part-chain.ts) as the bytes pass.
+ * It also feeds the whole-file hash chain (part-chain.ts) as the bytes pass, and asks `gate`
+ * (the part-write fence) before the last byte goes: a refusal fails the body the same way.
  */
 import type { Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { InvalidInput } from '../../errors/index.js';
+import { InvalidInput, UploadNotOpen } from '../../errors/index.js';
 
 export class ExactLength extends Transform {
   private bytes = 0;
@@ -17,6 +18,7 @@ export class ExactLength extends Transform {
   constructor(
     private readonly length: number,
     private readonly chain: Hash | null,
+    private readonly gate: (() => Promise<boolean>) | null = null,
   ) {
     super({ highWaterMark: 64 * 1024 });
   }
@@ -35,6 +37,10 @@ export class ExactLength extends Transform {
     if (this.bytes !== this.length) {
       return callback(new InvalidInput('part_size_mismatch', `Part must be ${this.length} bytes, got ${this.bytes}`));
     }
-    callback(null, this.held ?? undefined);
+    if (!this.gate) return callback(null, this.held ?? undefined);
+    this.gate().then(
+      (go) => (go ? callback(null, this.held ?? undefined) : callback(new UploadNotOpen())),
+      (err: unknown) => callback(err as Error),
+    );
   }
 }

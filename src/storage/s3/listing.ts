@@ -1,10 +1,10 @@
 /**
  * The S3 store's clean-up, a page at a time (S3 lists 1000 names per call):
- *  - upload areas: multipart uploads and completed staging objects under `.uploads/`, for the
- *    service to abort those no record names;
+ *  - upload areas: multipart uploads and completed objects under `.uploads/` that no
+ *    committed file holds, for the service to abort those no record names;
  *  - its own half-written leftovers: multipart uploads at object names (a one-request upload
  *    or a large copy that died), once no part has arrived for a while;
- *  - whole objects no record names (F-13), under `storage/` and `.long/`.
+ *  - whole objects (and aliases) no record names (F-13), under `storage/` and `.long/`.
  */
 import {
   AbortMultipartUploadCommand,
@@ -24,6 +24,8 @@ export interface ListingContext {
   client: S3Client;
   bucket: string;
   names: ObjectNames;
+  /** Removes a key's object, and the completed upload it aliases once no file needs it. */
+  removeKeyObject(name: string): Promise<void>;
 }
 
 /** Digests of `.long/` objects matched per pass over the recorded long keys (as on disk). */
@@ -62,14 +64,21 @@ export async function* uploadAreas(c: ListingContext, before: number): AsyncGene
     }
     if (areas.length > 0) yield areas;
   }
-  // Completed (the staging object and its record) but never aborted: no S3 upload id needed to remove them.
+  // Completed objects and their records, of uploads never aborted. Those holding a committed
+  // file's bytes are no upload area (a name's records are listed next to it, mostly on the
+  // same page; one that is not is still kept by abortUpload, which checks the alias itself).
   for await (const page of objects(c, c.names.uploadsPrefix)) {
-    const areas = new Map<string, UploadArea>();
+    const found = new Map<string, { touchedAt: number; committed: boolean }>();
     for (const o of page) {
-      const uploadId = c.names.stagingPart(o.Key!)?.uploadId;
-      if (uploadId && time(o.LastModified) < before && !areas.has(uploadId)) areas.set(uploadId, { handle: { uploadId, ref: '' }, touchedAt: time(o.LastModified) });
+      const part = c.names.stagingPart(o.Key!);
+      if (!part) continue;
+      const seen = found.get(part.uploadId) ?? { touchedAt: 0, committed: false };
+      seen.touchedAt = Math.max(seen.touchedAt, time(o.LastModified));
+      seen.committed ||= part.kind === 'committed';
+      found.set(part.uploadId, seen);
     }
-    if (areas.size > 0) yield [...areas.values()];
+    const areas = [...found].filter(([, f]) => !f.committed && f.touchedAt < before).map(([uploadId, f]) => ({ handle: { uploadId, ref: '' }, touchedAt: f.touchedAt }));
+    if (areas.length > 0) yield areas;
   }
 }
 
@@ -119,8 +128,10 @@ export async function removeStaleWrites(c: ListingContext, before: number): Prom
   return removed;
 }
 
+/** Removes objects found by a listing: empty ones may be aliases, which go one by one. */
 async function deleteAll(c: ListingContext, found: _Object[]): Promise<void> {
-  const names = found.map((x) => x.Key!);
+  for (const o of found.filter((x) => x.Size === 0)) await c.removeKeyObject(o.Key!);
+  const names = found.filter((x) => x.Size !== 0).map((x) => x.Key!);
   if (names.length === 0) return;
   const out = await s3Call(() => c.client.send(new DeleteObjectsCommand({ Bucket: c.bucket, Delete: { Objects: names.map((Key) => ({ Key })), Quiet: true } })));
   const failed = (out.Errors ?? []).filter((e) => e.Code !== 'NoSuchKey');

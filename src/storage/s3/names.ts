@@ -3,8 +3,10 @@
  *   storage/{user}/{folder…}/{id}_{name}   finished objects, under their key
  *   .long/{xx}/{sha256(key)}              objects whose key is too long for an object name
  *   .uploads/{uploadId}                   a chunked upload: its multipart upload, then the
- *                                         object CompleteMultipartUpload made of it
- *   .uploads/{uploadId}.parts             which part copies that object holds (staging.ts)
+ *                                         object CompleteMultipartUpload made of it, which
+ *                                         the key's alias names (aliases.ts, staging.ts)
+ *   .uploads/{uploadId}.parts             which part copies that object holds; its alias
+ *   .uploads/{uploadId}.committed         the alias whose file was committed
  * Keys are checked segment by segment (safe-path.ts) before they name anything, as on disk.
  */
 import { createHash } from 'node:crypto';
@@ -22,6 +24,7 @@ export const MAX_OBJECT_NAME_BYTES = 900;
 const UPLOAD_ID = /^[A-Za-z0-9_-]{8,64}$/;
 const DIGEST = /^[0-9a-f]{64}$/;
 const PARTS_SUFFIX = '.parts';
+const COMMITTED_SUFFIX = '.committed';
 
 export function checkUploadId(uploadId: string): void {
   if (!UPLOAD_ID.test(uploadId)) throw new InvalidInput('invalid_upload_id', 'Invalid uploadId');
@@ -76,19 +79,26 @@ export class ObjectNames {
     return this.staging(uploadId) + PARTS_SUFFIX;
   }
 
+  /** The mark that the completed object holds a committed file's bytes. */
+  committedMarker(uploadId: string): string {
+    return this.staging(uploadId) + COMMITTED_SUFFIX;
+  }
+
   /** What a name under `.uploads/` is, and whose: null for anything else. */
-  stagingPart(objectName: string): { uploadId: string; kind: 'object' | 'parts' } | null {
+  stagingPart(objectName: string): { uploadId: string; kind: 'object' | 'parts' | 'committed' } | null {
     if (!objectName.startsWith(this.uploadsPrefix)) return null;
     const rest = objectName.slice(this.uploadsPrefix.length);
-    for (const [suffix, kind] of [[PARTS_SUFFIX, 'parts'], ['', 'object']] as const) {
+    for (const [suffix, kind] of [[PARTS_SUFFIX, 'parts'], [COMMITTED_SUFFIX, 'committed'], ['', 'object']] as const) {
       const id = rest.endsWith(suffix) ? rest.slice(0, rest.length - suffix.length) : null;
       if (id !== null && UPLOAD_ID.test(id)) return { uploadId: id, kind };
     }
     return null;
   }
 
-
+  /** The upload whose completed object (not a record of it) `objectName` is, or null. */
+  uploadIdOf(objectName: string): string | null {
+    const p = this.stagingPart(objectName);
+    return p?.kind === 'object' ? p.uploadId : null;
+  }
 }
 
-/** `CopySource` for CopyObject/UploadPartCopy: bucket and name, each segment URL-encoded. */
-export const copySource = (bucket: string, name: string): string => `${bucket}/${name.split('/').map(encodeURIComponent).join('/')}`;

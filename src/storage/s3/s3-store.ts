@@ -3,12 +3,16 @@
  * Swift's s3api). Bytes never touch the local disk:
  *   beginUpload   CreateMultipartUpload at `.uploads/{uploadId}` (the key is not known yet)
  *   writePart     UploadPart, the body streamed with its declared length (exact-length.ts);
- *                 a re-sent part replaces the earlier copy (distinctPartCopies: false)
- *   assemble      CompleteMultipartUpload there, then a server-side copy to the key
- *                 (assemble.ts)
- *   abortUpload   AbortMultipartUpload and the completed object (staging.ts); idempotent
+ *                 a re-sent part replaces the earlier copy (distinctPartCopies: false); held
+ *                 by the service's part-write fence (fencedPartWrites), refused once the
+ *                 parts were joined
+ *   assemble      CompleteMultipartUpload there, then an alias at the key (assemble.ts,
+ *                 aliases.ts): no copy of the bytes
+ *   abortUpload   AbortMultipartUpload, and the completed object unless a file holds it
+ *                 (staging.ts); idempotent
  *   writeObject   a multipart upload streamed part by part at the key (write-object.ts)
- *   read          GetObject with Range; stat HeadObject; delete DeleteObject
+ *   read          GetObject with Range (of the aliased object for a chunked upload's file);
+ *                 stat HeadObject; delete DeleteObject (and an alias's object, staging.ts)
  *   health        HeadBucket (reachable = writable; an object store has no capacity figures)
  * Layout in the bucket: names.ts. Failures: errors.ts (503 / 502, never a driver error).
  */
@@ -21,7 +25,6 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
-  HeadObjectCommand,
   UploadPartCommand,
   type GetObjectCommandOutput,
   type S3Client,
@@ -44,14 +47,15 @@ import type {
   WrittenPart,
 } from '../blob-store.js';
 import { Meter } from '../meter.js';
-import { assembleParts, DEFAULT_COPY_LIMITS, type CopyLimits } from './assemble.js';
+import { Aliases } from './aliases.js';
+import { assembleParts } from './assemble.js';
 import { DEFAULT_TIMEOUTS, makeS3Client, type S3Settings, type S3Timeouts } from './client.js';
-import { isMissingObject, s3Call, s3ErrorName, toDomainError } from './errors.js';
+import { isMissingObject, s3Call, s3ErrorName, s3Status, toDomainError } from './errors.js';
 import { ExactLength } from './exact-length.js';
 import { removeOrphanObjects, removeStaleWrites, uploadAreas } from './listing.js';
 import { ObjectNames } from './names.js';
 import { PartChains } from './part-chain.js';
-import { removeStaging } from './staging.js';
+import { commitOrRemove, isJoined, releaseAliased } from './staging.js';
 import { writeObjectStreamed } from './write-object.js';
 
 const MiB = 1024 * 1024;
@@ -63,7 +67,6 @@ export const MAX_DOWNLOAD_URL_SECONDS = 60;
 
 export interface S3StoreOptions {
   timeouts?: S3Timeouts;
-  copy?: CopyLimits;
   /** Part size of the one-request upload (grows so that the largest body fits 10,000 parts). */
   objectPartBytes?: number;
   /** S3_DOWNLOAD_REDIRECT: downloadUrl() presigns a GET instead of answering null. */
@@ -74,12 +77,12 @@ const unquote = (etag: string | undefined): string => (etag ?? '').replace(/^"|"
 
 export class S3BlobStore implements BlobStore {
   /** The API's part rules (S3's, with the disk store's 512 MiB cap): clients see one contract. */
-  readonly capabilities: BlobCapabilities = { minPartSize: 5 * MiB, maxPartSize: 512 * MiB, maxParts: 10_000, wholeObjectSha256: false, localPath: false, distinctPartCopies: false };
+  readonly capabilities: BlobCapabilities = { minPartSize: 5 * MiB, maxPartSize: 512 * MiB, maxParts: 10_000, wholeObjectSha256: false, localPath: false, distinctPartCopies: false, fencedPartWrites: true };
   readonly client: S3Client;
   readonly bucket: string;
   private readonly names: ObjectNames;
   private readonly chains = new PartChains();
-  private readonly copy: CopyLimits;
+  private readonly aliases: Aliases;
   private readonly objectPartBytes: number;
   private readonly redirect: boolean;
 
@@ -87,13 +90,13 @@ export class S3BlobStore implements BlobStore {
     this.client = makeS3Client(settings, opts.timeouts ?? DEFAULT_TIMEOUTS);
     this.bucket = settings.bucket;
     this.names = new ObjectNames(settings.prefix);
-    this.copy = opts.copy ?? DEFAULT_COPY_LIMITS;
+    this.aliases = new Aliases({ client: this.client, bucket: this.bucket, names: this.names });
     this.objectPartBytes = opts.objectPartBytes ?? OBJECT_PART_BYTES;
     this.redirect = opts.downloadRedirect ?? false;
   }
 
   private get ctx() {
-    return { client: this.client, bucket: this.bucket, names: this.names, copy: this.copy };
+    return { client: this.client, bucket: this.bucket, names: this.names, aliases: this.aliases, removeKeyObject: (name: string) => this.removeKeyObject(name) };
   }
 
   /** Start-up: creates the bucket when asked, then checks it answers (errors are the caller's to word). */
@@ -118,9 +121,19 @@ export class S3BlobStore implements BlobStore {
       throw new InvalidInput('invalid_part_number', 'Invalid part number');
     }
     if (!upload.ref) throw new UploadNotOpen();
+    const { fence } = opts;
+    // Asked while the body streams, answered at the last byte: parts joined → no more parts.
+    const joined = isJoined(this.ctx, upload.uploadId);
+    joined.catch(() => undefined);
+    let lastByteOut = false;
+    const gate = async (): Promise<boolean> => {
+      if ((await joined) || (fence && !(await fence.beforeLastByte())) || fence?.signal.aborted) return false;
+      lastByteOut = true;
+      return true;
+    };
     const fork = this.chains.fork(upload.uploadId, partNumber);
     const meter = new Meter(opts.maxBytes, { tooLarge: opts.tooLarge, md5: opts.md5 });
-    const exact = new ExactLength(opts.maxBytes, fork?.hash ?? null);
+    const exact = new ExactLength(opts.maxBytes, fork?.hash ?? null, gate);
     const abort = new AbortController();
     // Whichever fails first is the failure: the body (then the request is aborted), or S3.
     let failure: unknown = null;
@@ -131,6 +144,12 @@ export class S3BlobStore implements BlobStore {
         abort.abort();
       },
     );
+    // The fence withdrew this write: stop it while S3 cannot have stored it (last byte held
+    // back); past that, cutting the request would not undo it, so its answer is awaited.
+    const fenced = (): void => {
+      if (!lastByteOut) exact.destroy(new UploadNotOpen()); // fails the body: the request is aborted as for a failing client
+    };
+    fence?.signal.addEventListener('abort', fenced, { once: true });
     try {
       const out = await this.client.send(
         new UploadPartCommand({ Bucket: this.bucket, Key: name, UploadId: upload.ref, PartNumber: partNumber, Body: exact, ContentLength: opts.maxBytes }),
@@ -142,10 +161,14 @@ export class S3BlobStore implements BlobStore {
       this.chains.record(upload.uploadId, partNumber, { ref, sha256: written.sha256 }, fork);
       return { ...written, ref };
     } catch (err) {
+      // No answer to a request whose last byte went out: S3 may still store the copy.
+      if (lastByteOut && s3Status(err) === undefined) fence?.inDoubt();
       failure ??= s3ErrorName(err) === 'NoSuchUpload' ? new UploadNotOpen() : toDomainError(err);
       exact.destroy(); // S3 gave up first: stop reading the body
       await flowing;
       throw failure;
+    } finally {
+      fence?.signal.removeEventListener('abort', fenced);
     }
   }
 
@@ -171,7 +194,7 @@ export class S3BlobStore implements BlobStore {
         if (!['NoSuchUpload', 'NoSuchKey'].includes(s3ErrorName(err))) throw toDomainError(err);
       });
     }
-    await removeStaging(this.ctx, upload.uploadId);
+    await commitOrRemove(this.ctx, upload.uploadId);
     this.chains.forget(upload.uploadId);
   }
 
@@ -190,9 +213,8 @@ export class S3BlobStore implements BlobStore {
     return writeObjectStreamed({ client: this.client, bucket: this.bucket, name }, body, opts, partBytes);
   }
 
-  /** GetObject of the key: null for a range that starts past the end (any range of an empty object). */
-  private async getObject(key: string, range?: { start: number; end: number }): Promise<GetObjectCommandOutput | null> {
-    const name = this.names.object(key);
+  /** GetObject of `name`: null for a range that starts past the end (any range of an empty object). */
+  private async getObject(key: string, name: string, range?: { start: number; end: number }): Promise<GetObjectCommandOutput | null> {
     try {
       return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: name, Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
     } catch (err) {
@@ -200,6 +222,27 @@ export class S3BlobStore implements BlobStore {
       if (s3ErrorName(err) === 'InvalidRange') return null;
       throw toDomainError(err);
     }
+  }
+
+  /**
+   * The key's bytes (a range of them): one GET for an object written whole or an alias this
+   * instance has met; an alias met for the first time costs a second (a third with a range:
+   * the empty alias answers 416, then a HEAD says where it points).
+   */
+  private async bytesOf(key: string, range?: { start: number; end: number }): Promise<GetObjectCommandOutput | null> {
+    const name = this.names.object(key);
+    const known = this.aliases.cached(name);
+    if (known) return this.getObject(key, known.name, range);
+    const out = await this.getObject(key, name, range);
+    if (out === null) {
+      const r = await this.aliases.resolve(name);
+      if (r === null) throw new BlobNotFound(key);
+      return r.alias ? this.getObject(key, r.name, range) : null;
+    }
+    const r = this.aliases.resolvedFrom(name, out);
+    if (!r.alias) return out;
+    (out.Body as Readable).destroy();
+    return this.getObject(key, r.name, range);
   }
 
   /**
@@ -211,31 +254,33 @@ export class S3BlobStore implements BlobStore {
       if ((await this.stat(key)) === null) throw new BlobNotFound(key);
       return Readable.from([]);
     }
-    const out = await this.getObject(key, range);
+    const out = await this.bytesOf(key, range);
     return out ? (out.Body as Readable) : Readable.from([]);
   }
 
   async readSmall(key: string, range: { start: number; end: number }): Promise<Buffer> {
-    const out = await this.getObject(key, range);
+    const out = await this.bytesOf(key, range);
     if (!out) return Buffer.alloc(0);
     const bytes = await s3Call(() => out.Body!.transformToByteArray());
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
   async stat(key: string): Promise<BlobStat | null> {
-    const name = this.names.object(key);
-    try {
-      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: name }));
-      return { size: head.ContentLength ?? 0, mtime: head.LastModified ?? new Date(0) };
-    } catch (err) {
-      if (isMissingObject(err)) return null;
-      throw toDomainError(err);
-    }
+    const r = await this.aliases.resolve(this.names.object(key));
+    return r ? { size: r.size, mtime: r.mtime } : null;
   }
 
   async delete(key: string): Promise<void> {
-    const name = this.names.object(key);
+    await this.removeKeyObject(this.names.object(key));
+  }
+
+  /** Deletes a key's object; an alias's completed upload goes too once a committed file held it. */
+  private async removeKeyObject(name: string): Promise<void> {
+    const r = await this.aliases.resolve(name);
     await s3Call(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: name })));
+    this.aliases.forget(name);
+    const uploadId = r?.alias ? this.names.uploadIdOf(r.name) : null;
+    if (uploadId) await releaseAliased(this.ctx, name, uploadId);
   }
 
   async health(): Promise<StorageHealth> {
@@ -258,9 +303,11 @@ export class S3BlobStore implements BlobStore {
   /** S3_DOWNLOAD_REDIRECT: a presigned GET of the key, valid ≤ 60 s, with the answer's headers set. */
   async downloadUrl(key: string, opts: DownloadLinkOptions): Promise<string | null> {
     if (!this.redirect) return null;
+    const where = await this.aliases.resolve(this.names.object(key));
+    if (where === null) return null; // no bytes: streaming answers the 404
     const command = new GetObjectCommand({
       Bucket: this.bucket,
-      Key: this.names.object(key),
+      Key: where.name,
       ResponseContentType: opts.contentType,
       ResponseContentDisposition: opts.contentDisposition,
       ResponseCacheControl: opts.cacheControl,
