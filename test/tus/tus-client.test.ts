@@ -77,9 +77,9 @@ describe('tus-js-client against /v1/tus/', () => {
     const head = await fetch(url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0', ...bearer(token) } });
     expect(head.headers.get('upload-concat')).toBe('final');
     expect(Number(head.headers.get('upload-offset'))).toBe(data.length);
-    const usage = await (await fetch(`${t.base}/v1/files/usage`, { headers: bearer(token) })).json();
+    const usage = (await (await fetch(`${t.base}/v1/files/usage`, { headers: bearer(token) })).json()) as { used_bytes: number };
     expect(usage).toMatchObject({ reserved_bytes: 0, open_uploads: 0 });
-    const listed = await (await fetch(`${t.base}/v1/files/all?limit=1000`, { headers: bearer(token) })).json();
-    expect((listed.files as { size: number }[]).reduce((n, f) => n + f.size, 0)).toBe(usage.used_bytes);
+    const listed = (await (await fetch(`${t.base}/v1/files/all?limit=1000`, { headers: bearer(token) })).json()) as { files: { size: number }[] };
+    expect(listed.files.reduce((n, f) => n + f.size, 0)).toBe(usage.used_bytes);
   });
 });

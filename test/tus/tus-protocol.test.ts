@@ -25,7 +25,7 @@ async function newUpload(length: number, who = alice, metadata = meta({ filename
   expect(res.status).toBe(201);
   return res.headers.get('location')!;
 }
-const usage = async (who: Record<string, string>) => (await fetch(`${t.base}/v1/files/usage`, { headers: who })).json();
+const usage = async (who: Record<string, string>) => (await (await fetch(`${t.base}/v1/files/usage`, { headers: who })).json()) as { reserved_bytes: number };
 const b64 = (algo: string, b: Buffer) => createHash(algo).update(b).digest('base64');
 
 describe('tus protocol rules', () => {
