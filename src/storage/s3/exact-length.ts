@@ -7,7 +7,6 @@
  * It also feeds the whole-file hash chain (part-chain.ts) as the bytes pass, and asks `gate`
  * (the part-write fence) before the last byte goes: a refusal fails the body the same way.
  */
-import type { Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { InvalidInput, UploadNotOpen } from '../../errors/index.js';
 
@@ -17,7 +16,7 @@ export class ExactLength extends Transform {
 
   constructor(
     private readonly length: number,
-    private readonly chain: Hash | null,
+    private readonly feed: ((chunk: Buffer) => void) | null,
     private readonly gate: (() => Promise<boolean>) | null = null,
   ) {
     super({ highWaterMark: 64 * 1024 });
@@ -25,7 +24,7 @@ export class ExactLength extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
-    this.chain?.update(chunk);
+    this.feed?.(chunk);
     const previous = this.held;
     this.held = chunk;
     // A body longer than declared is stopped by the Meter before this step; this is the backstop.

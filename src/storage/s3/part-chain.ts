@@ -8,9 +8,16 @@
  * digest (null) and the service reads the object back once: parts sent in parallel, to
  * several instances or across a restart cost that read, never a wrong digest.
  *
+ * Parts sent in parallel (part n starts before n−1 has ended) would never chain, so part n's
+ * bytes are also held in memory while they stream on to S3 at full speed, and fed into the
+ * chain once n−1 has joined it (`hold`). Held bytes are bounded per process (HOLD_BUDGET):
+ * past it a part is held no more, and completion reads the object back as before. Never a
+ * wrong digest, never unbounded memory.
+ *
  * State is per instance and in memory, O(1) per upload: the state after the last part of the
  * chain and after the one before (so that a re-sent last part can take its place), two
- * hashes each (< 1 KB), for at most MAX_UPLOADS uploads, the least recently written dropped.
+ * hashes each (< 1 KB), for at most MAX_UPLOADS uploads, the least recently written dropped;
+ * plus the held bytes.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { PartRef } from '../blob-store.js';
@@ -33,14 +40,78 @@ export interface Fork {
   hash: Hash;
 }
 
+/** A part waiting in memory for the part before it to join the chain. */
+export interface Held {
+  uploadId: string;
+  n: number;
+  chunks: Buffer[];
+  bytes: number;
+  /** Set once the copy arrived whole at S3. */
+  done: { ref: string; sha256: string } | null;
+  /** Over the budget, or its write failed: it will never join. */
+  dropped: boolean;
+  at: number;
+}
+
 const MAX_UPLOADS = 10_000;
+/** Bytes held per process: 8 parts of 8 MiB (×4 in parallel holds ~3 at a time). */
+export const HOLD_BUDGET = 64 * 1024 * 1024;
+/** A finished part held longer than this (its predecessor went to another instance) gives way to a new one. */
+const HOLD_STALE_MS = 30_000;
 const empty = (): State => ({ n: 0, bytes: createHash('sha256'), copies: createHash('sha256') });
 const copyLine = (n: number, ref: string, sha256: string): string => `${n}:${ref}:${sha256};`;
 
 export class PartChains {
   private readonly uploads = new Map<string, Chain>();
+  private readonly held = new Map<string, Map<number, Held>>();
+  private heldBytes = 0;
 
-  constructor(private readonly maxUploads = MAX_UPLOADS) {}
+  constructor(
+    private readonly maxUploads = MAX_UPLOADS,
+    private readonly budget = HOLD_BUDGET,
+  ) {}
+
+  /** Bytes held now (for tests and metrics). */
+  get holding(): number {
+    return this.heldBytes;
+  }
+
+  /**
+   * For part `n` that cannot fork (n−1 not joined yet): a place to hold its bytes, when this
+   * instance is chaining the upload (part 1 began here); null otherwise.
+   */
+  hold(uploadId: string, n: number): Held | null {
+    const chain = this.uploads.get(uploadId);
+    if (!chain || n <= chain.last.n) return null;
+    const parts = this.held.get(uploadId) ?? new Map<number, Held>();
+    const earlier = parts.get(n);
+    if (earlier) this.drop(earlier);
+    const h: Held = { uploadId, n, chunks: [], bytes: 0, done: null, dropped: false, at: Date.now() };
+    parts.set(n, h);
+    this.held.set(uploadId, parts);
+    return h;
+  }
+
+  /** Adds a chunk to a held part, within the budget (stale finished parts give way first). */
+  add(h: Held, chunk: Buffer): void {
+    if (h.dropped) return;
+    if (this.heldBytes + chunk.length > this.budget) this.evictStale();
+    if (this.heldBytes + chunk.length > this.budget) return this.drop(h);
+    h.chunks.push(chunk);
+    h.bytes += chunk.length;
+    this.heldBytes += chunk.length;
+  }
+
+  /** Forgets a held part (its write failed, or it is over the budget). */
+  drop(h: Held): void {
+    if (!h.dropped) this.heldBytes -= h.bytes;
+    h.dropped = true;
+    h.chunks = [];
+    h.bytes = 0;
+    const parts = this.held.get(h.uploadId);
+    if (parts?.get(h.n) === h) parts.delete(h.n);
+    if (parts?.size === 0) this.held.delete(h.uploadId);
+  }
 
   /** The state part `n` extends, or null when part n−1 has not finished here (no chain). */
   fork(uploadId: string, n: number): Fork | null {
@@ -54,9 +125,34 @@ export class PartChains {
   }
 
   /** A copy of part `n` arrived whole (S3 holds it now); with its fork it extends the chain. */
-  record(uploadId: string, n: number, part: { ref: string; sha256: string }, fork: Fork | null): void {
+  record(uploadId: string, n: number, part: { ref: string; sha256: string }, fork: Fork | null, held: Held | null = null): void {
+    if (held && !held.dropped) held.done = part;
+    if (fork) this.extend(uploadId, n, part, fork);
+    this.joinHeld(uploadId);
+  }
+
+  /** Feeds held parts that arrived whole into the chain, in order, while the next one is there. */
+  private joinHeld(uploadId: string): void {
+    for (;;) {
+      const chain = this.uploads.get(uploadId);
+      const h = chain ? this.held.get(uploadId)?.get(chain.last.n + 1) : undefined;
+      if (!chain || !h?.done) return;
+      const hash = chain.last.bytes.copy();
+      for (const c of h.chunks) hash.update(c);
+      const part = h.done;
+      this.drop(h);
+      this.extend(uploadId, h.n, part, { base: chain.last, hash });
+    }
+  }
+
+  private evictStale(): void {
+    const now = Date.now();
+    for (const parts of [...this.held.values()]) for (const h of [...parts.values()]) if (h.done && now - h.at > HOLD_STALE_MS) this.drop(h);
+  }
+
+  private extend(uploadId: string, n: number, part: { ref: string; sha256: string }, fork: Fork): void {
     const chain = this.uploads.get(uploadId);
-    if (!chain || !fork) return; // a copy outside the chain: completion finds it does not match
+    if (!chain) return; // a copy outside the chain: completion finds it does not match
     const next: State = { n, bytes: fork.hash, copies: fork.base.copies.copy().update(copyLine(n, part.ref, part.sha256)) };
     if (fork.base === chain.last) this.remember(uploadId, { last: next, previous: chain.last });
     else if (fork.base === chain.previous) this.remember(uploadId, { last: next, previous: chain.previous });
@@ -74,6 +170,7 @@ export class PartChains {
 
   forget(uploadId: string): void {
     this.uploads.delete(uploadId);
+    for (const h of [...(this.held.get(uploadId)?.values() ?? [])]) this.drop(h);
   }
 
   private remember(uploadId: string, chain: Chain): void {

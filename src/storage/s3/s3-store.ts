@@ -71,6 +71,8 @@ export interface S3StoreOptions {
   objectPartBytes?: number;
   /** S3_DOWNLOAD_REDIRECT: downloadUrl() presigns a GET instead of answering null. */
   downloadRedirect?: boolean;
+  /** Bytes of parallel parts held for the whole-file hash chain (default HOLD_BUDGET, 64 MiB). */
+  holdBudgetBytes?: number;
 }
 
 const unquote = (etag: string | undefined): string => (etag ?? '').replace(/^"|"$/g, '');
@@ -81,7 +83,7 @@ export class S3BlobStore implements BlobStore {
   readonly client: S3Client;
   readonly bucket: string;
   private readonly names: ObjectNames;
-  private readonly chains = new PartChains();
+  readonly chains: PartChains;
   private readonly aliases: Aliases;
   private readonly objectPartBytes: number;
   private readonly redirect: boolean;
@@ -90,6 +92,7 @@ export class S3BlobStore implements BlobStore {
     this.client = makeS3Client(settings, opts.timeouts ?? DEFAULT_TIMEOUTS);
     this.bucket = settings.bucket;
     this.names = new ObjectNames(settings.prefix);
+    this.chains = new PartChains(undefined, opts.holdBudgetBytes);
     this.aliases = new Aliases({ client: this.client, bucket: this.bucket, names: this.names });
     this.objectPartBytes = opts.objectPartBytes ?? OBJECT_PART_BYTES;
     this.redirect = opts.downloadRedirect ?? false;
@@ -131,9 +134,12 @@ export class S3BlobStore implements BlobStore {
       lastByteOut = true;
       return true;
     };
+    // The whole-file hash chain: extended in flight, or the bytes held until part n−1 joins it.
     const fork = this.chains.fork(upload.uploadId, partNumber);
+    const held = fork ? null : this.chains.hold(upload.uploadId, partNumber);
+    const feed = fork ? (c: Buffer) => void fork.hash.update(c) : held ? (c: Buffer) => this.chains.add(held, c) : null;
     const meter = new Meter(opts.maxBytes, { tooLarge: opts.tooLarge, md5: opts.md5 });
-    const exact = new ExactLength(opts.maxBytes, fork?.hash ?? null, gate);
+    const exact = new ExactLength(opts.maxBytes, feed, gate);
     const abort = new AbortController();
     // Whichever fails first is the failure: the body (then the request is aborted), or S3.
     let failure: unknown = null;
@@ -158,11 +164,12 @@ export class S3BlobStore implements BlobStore {
       await flowing;
       const written = meter.result();
       const ref = unquote(out.ETag);
-      this.chains.record(upload.uploadId, partNumber, { ref, sha256: written.sha256 }, fork);
+      this.chains.record(upload.uploadId, partNumber, { ref, sha256: written.sha256 }, fork, held);
       return { ...written, ref };
     } catch (err) {
       // No answer to a request whose last byte went out: S3 may still store the copy.
       if (lastByteOut && s3Status(err) === undefined) fence?.inDoubt();
+      if (held) this.chains.drop(held);
       failure ??= s3ErrorName(err) === 'NoSuchUpload' ? new UploadNotOpen() : toDomainError(err);
       exact.destroy(); // S3 gave up first: stop reading the body
       await flowing;
