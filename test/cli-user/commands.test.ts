@@ -71,7 +71,8 @@ describe('stream-line (user CLI)', () => {
     const h = await w.home();
     const token = await w.server.tokenFor('erin');
     const env = { ...h.env, STREAM_LINE_URL: w.base, STREAM_LINE_TOKEN: token };
-    const [none, unknown, noPaths, badFlag, badParallel, noUser, missing, mv, notLoggedIn] = await Promise.all([
+    const service = { ...h.env, STREAM_LINE_URL: w.base, STREAM_LINE_SERVICE_TOKEN: w.server.serviceToken };
+    const [none, unknown, noPaths, badFlag, badParallel, noUser, missing, mv, notLoggedIn, asService, serviceNoUser] = await Promise.all([
       cli([], env),
       cli(['frobnicate'], env),
       cli(['upload'], env),
@@ -81,8 +82,13 @@ describe('stream-line (user CLI)', () => {
       cli(['download', 'storage/erin/00000000000000000000000000000000_x.txt', '--json'], env),
       cli(['mv', 'storage/erin/a_b.txt', 'elsewhere/'], env),
       cli(['ls'], { ...h.env, STREAM_LINE_URL: w.base }),
+      cli(['ls', '--json', '--user', 'erin'], service),
+      cli(['ls'], service),
     ]);
-    for (const r of [none, unknown, noPaths, badFlag, badParallel, noUser]) expect(r.code, r.stderr).toBe(2);
+    for (const r of [none, unknown, noPaths, badFlag, badParallel, noUser, serviceNoUser]) expect(r.code, r.stderr).toBe(2);
+    expect(asService.code, asService.stderr).toBe(0);
+    expect(JSON.parse(asService.stdout)).toEqual({ folder: '', folders: [], files: [] });
+    expect(serviceNoUser.stderr).toContain('STREAM_LINE_USER_ID');
     expect(none.stderr).toContain('usage: stream-line <command>');
     expect(unknown.stderr).toContain('unknown command: frobnicate');
     expect(badFlag.stderr).toContain("Unknown option '--bogus'");
@@ -120,9 +126,15 @@ describe('stream-line (user CLI)', () => {
     ]);
     const keyOf = (name: string) => uploaded.find((u) => u.filename === name)!.key;
     expect(await fs.readdir(path.join(h.stateDir, 'uploads')).catch(() => [])).toEqual([]);
+    // A second a.txt in the same folder (another id): downloaded beside the first, not over it.
+    await fs.mkdir(path.join(h.env.HOME!, 'other'));
+    await fs.writeFile(path.join(h.env.HOME!, 'other', 'a.txt'), 'second\n');
+    const again = await cli(['upload', 'other/a.txt', '--folder', 'up/tree'], env);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/^other\/a\.txt -> storage\/frank\/up\/tree\/\w+_a\.txt\n1 uploaded \(7 B\)\n$/);
 
     const lsUp = JSON.parse((await cli(['ls', 'up', '--json'], env)).stdout);
-    expect(lsUp.folders).toEqual([{ name: 'tree', path: 'up/tree', file_count: 3, total_size: big.length + 11 }]);
+    expect(lsUp.folders).toEqual([{ name: 'tree', path: 'up/tree', file_count: 4, total_size: big.length + 18 }]);
     expect(lsUp.files).toEqual([]);
     const lsTree = await cli(['ls', 'up/tree'], env);
     expect(lsTree.code).toBe(0);
@@ -131,8 +143,9 @@ describe('stream-line (user CLI)', () => {
 
     const dl = await cli(['download', 'up/tree', '--out', 'dl'], env);
     expect(dl.code, dl.stderr).toBe(0);
-    expect(dl.stdout).toContain('3 downloaded');
-    expect(await fs.readFile(path.join(h.env.HOME!, 'dl', 'a.txt'), 'utf8')).toBe('hello\n');
+    expect(dl.stdout).toContain('4 downloaded');
+    const twins = [await fs.readFile(path.join(h.env.HOME!, 'dl', 'a.txt'), 'utf8'), await fs.readFile(path.join(h.env.HOME!, 'dl', 'a (2).txt'), 'utf8')];
+    expect(twins.sort()).toEqual(['hello\n', 'second\n']);
     expect((await fs.readFile(path.join(h.env.HOME!, 'dl', 'sub', 'b.bin'))).equals(big)).toBe(true);
     expect(await fs.readFile(path.join(h.env.HOME!, 'dl', 'sub', 'deeper', 'c.txt'), 'utf8')).toBe('deep\n');
 
@@ -146,7 +159,7 @@ describe('stream-line (user CLI)', () => {
     expect(w.proxy.requests.filter((r) => r.url.startsWith('/storage/')).map((r) => r.range)).toEqual(['bytes=1000000-']);
     // A partial file with wrong bytes: the SHA-256 check refuses the result, nothing is left.
     const bad = Buffer.from(big.subarray(0, 1_000_000));
-    bad[10] ^= 0xff;
+    bad[10] = bad[10]! ^ 0xff;
     await fs.writeFile(path.join(h.env.HOME!, 'bad.bin.part'), bad);
     const refused = await cli(['download', keyOf('b.bin'), '--out', 'bad.bin', '--json'], env);
     expect(refused.code).toBe(1);

@@ -4,17 +4,19 @@
  * server that counts the part uploads it forwards and can hold back the ones after the Nth
  * (so an upload is stopped at a known point, without timing).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { distPath } from '../config/run-dist.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
 import { freePort } from '../helpers/process.js';
 
 export const BIN = distPath(path.join('cli', 'bin.js'));
+const execFileP = promisify(execFile);
 
 export interface CliRun {
   child: ChildProcess;
@@ -167,5 +169,31 @@ export async function startCliWorld(): Promise<CliWorld> {
       await server.close();
       for (const h of homes) await fs.rm(h, { recursive: true, force: true });
     },
+  };
+}
+
+export interface Terminal {
+  /** The pane's text now. */
+  capture(): Promise<string>;
+  /** tmux send-keys: key names (C-c, Enter) or, with literal, text typed as it is. */
+  keys(keys: string, literal?: boolean): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * `stream-line ...args` in a real terminal: a detached tmux session (160×20) on a tmux server
+ * of its own, with exactly `env` (plus PATH); the shell prints `exit=<code>` when it ends.
+ */
+export async function inTerminal(args: string[], env: Record<string, string>): Promise<Terminal> {
+  const socket = `sl-cli-${process.pid}-${randomBytes(4).toString('hex')}`;
+  const tmux = (...a: string[]) => execFileP('tmux', ['-L', socket, ...a]);
+  const q = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`;
+  const vars = Object.entries({ PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }).map(([k, v]) => `${k}=${q(v)}`);
+  const command = `cd ${q(env.HOME ?? '/')} && env -i ${vars.join(' ')} ${q(process.execPath)} ${q(BIN)} ${args.map(q).join(' ')}; echo "exit=$?"; sleep 60`;
+  await tmux('new-session', '-d', '-s', 'cli', '-x', '160', '-y', '20', command);
+  return {
+    capture: async () => (await tmux('capture-pane', '-p', '-t', 'cli')).stdout,
+    keys: async (keys, literal = false) => void (await tmux('send-keys', '-t', 'cli', ...(literal ? ['-l'] : []), keys)),
+    close: async () => void (await tmux('kill-server').catch(() => undefined)),
   };
 }

@@ -1,23 +1,21 @@
 /**
  * `stream-line upload` stopped part-way and run again: Ctrl-C (exit 130), then kill -9, then a
  * run to the end; each later run sends only the parts the server lacks (counted at a proxy that
- * holds back the parts after the Nth, so every stop happens at a known point). And the progress
- * bars as a person sees them: the CLI in a real terminal (tmux), its pane captured.
+ * holds back the parts after the Nth, so every stop happens at a known point). And the CLI as a
+ * person sees it in a real terminal (tmux, its pane captured): the progress bars, Ctrl-C, and
+ * the password prompt that does not echo.
  */
-import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../serve/serve-helpers.js';
-import { BIN, cli, runCli, startCliWorld, type CliWorld } from './kit.js';
+import { cli, inTerminal, runCli, startCliWorld, type CliWorld } from './kit.js';
 
-const exec = promisify(execFile);
 const MiB = 1024 * 1024;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-describe('stream-line upload: resume and progress bars', () => {
+describe('stream-line in use: resumed uploads, a real terminal', () => {
   let w: CliWorld;
 
   beforeAll(async () => {
@@ -82,24 +80,40 @@ describe('stream-line upload: resume and progress bars', () => {
     await fs.writeFile(path.join(h.env.HOME!, 'notes.txt'), 'short\n');
     w.proxy.reset();
     w.proxy.holdAfter(2); // notes.txt's one part and movie.mp4's first: then movie.mp4 stays at 1 of 3
-    const socket = `sl-cli-${process.pid}-${randomBytes(4).toString('hex')}`;
-    const tmux = (...args: string[]) => exec('tmux', ['-L', socket, ...args]);
-    const vars = Object.entries({ PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }).map(([k, v]) => `${k}='${v}'`);
-    const command = `cd '${h.env.HOME}' && env -i ${vars.join(' ')} '${process.execPath}' '${BIN}' upload movie.mp4 notes.txt --parts 1; echo "exit=$?"; sleep 60`;
-    await tmux('new-session', '-d', '-s', 'cli', '-x', '160', '-y', '20', command);
+    const term = await inTerminal(['upload', 'movie.mp4', 'notes.txt', '--parts', '1'], env);
     try {
       let pane = '';
-      const capture = async () => (pane = (await tmux('capture-pane', '-p', '-t', 'cli')).stdout);
+      const capture = async () => (pane = await term.capture());
       const bar = (name: string) => new RegExp(`^${name.replace('.', '\\.')} +\\|[\\u2588\\u2591]{20}\\| (\\d+)% \\| [\\d.]+ MiB/24 MiB \\| [\\d.]+ \\w+/s \\| ETA \\S+`, 'm');
       const seen = await waitFor(async () => bar('movie.mp4').test(await capture()) && bar('total').test(pane) && /\| 33%/.test(pane), 15_000);
       expect(seen, pane).toBe(true);
       expect(bar('movie.mp4').exec(pane)![1]).toBe('33');
       expect(bar('total').exec(pane)![1]).toBe('33'); // notes.txt (6 bytes) done, movie.mp4 at 8 of 24 MiB
-      await tmux('send-keys', '-t', 'cli', 'C-c');
+      await term.keys('C-c');
       expect(await waitFor(async () => /exit=130/.test(await capture()), 10_000), pane).toBe(true);
       expect(pane).toContain('interrupted: run the same command again');
     } finally {
-      await tmux('kill-server').catch(() => undefined);
+      await term.close();
+    }
+  });
+
+  it('login asks for the password in a terminal without echoing it', async () => {
+    const h = await w.home();
+    const password = await w.addUser('ivan');
+    const term = await inTerminal(['login', '--server', w.base, '--username', 'ivan'], h.env);
+    try {
+      let pane = '';
+      const capture = async () => (pane = await term.capture());
+      expect(await waitFor(async () => /^password:\s*$/m.test(await capture()), 10_000), pane).toBe(true);
+      await term.keys(password, true);
+      await term.keys('Enter');
+      expect(await waitFor(async () => /exit=\d+/.test(await capture()), 10_000), pane).toBe(true);
+      expect(pane).toContain(`logged in to ${w.base} as ivan (operator)`);
+      expect(pane).toContain('exit=0');
+      expect(pane).not.toContain(password);
+      expect(JSON.parse(await fs.readFile(path.join(h.configDir, 'credentials'), 'utf8')).servers[w.base].username).toBe('ivan');
+    } finally {
+      await term.close();
     }
   });
 });

@@ -26,6 +26,18 @@ function relativeFolder(folder: string | null, base: string): string {
   return folder.startsWith(`${base}/`) ? folder.slice(base.length + 1) : folder;
 }
 
+/**
+ * Two files of a folder may share a filename (keys differ by id): the second becomes
+ * "name (2).ext", so neither overwrites the other nor shares its partial file.
+ */
+function unique(target: string, taken: Set<string>): string {
+  const { dir, name, ext } = path.parse(target);
+  let candidate = target;
+  for (let n = 2; taken.has(candidate); n++) candidate = path.join(dir, `${name} (${n})${ext}`);
+  taken.add(candidate);
+  return candidate;
+}
+
 export const downloadCommand: Command = {
   name: 'download',
   usage: '<key|folder> [--out PATH] [--parallel N]',
@@ -46,8 +58,9 @@ export const downloadCommand: Command = {
       const folder = what.replace(/^\/+|\/+$/g, '');
       if (folder === '') throw new UsageError('name a folder (or a key starting with storage/)');
       const base = given ?? path.basename(folder);
+      const taken = new Set<string>();
       for await (const record of client.listFiles({ folder, recursive: true, signal })) {
-        jobs.push({ record, target: path.join(base, relativeFolder(record.folder, folder), record.filename) });
+        jobs.push({ record, target: unique(path.join(base, relativeFolder(record.folder, folder), record.filename), taken) });
       }
       if (jobs.length === 0) out.note(`no files under ${folder}`);
     }
