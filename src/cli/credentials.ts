@@ -11,17 +11,30 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 import { CliFailure } from './errors.js';
 
-const entrySchema = z.object({ username: z.string().optional(), refresh_token: z.string().min(1) });
-const fileSchema = z.object({
+interface SavedEntry {
+  username?: string;
+  refresh_token: string;
+}
+interface CredentialsFile {
   /** The server of the last login: used when neither --server nor STREAM_LINE_URL is given. */
-  default: z.string().optional(),
-  servers: z.record(z.string(), entrySchema),
-});
-type CredentialsFile = z.infer<typeof fileSchema>;
-export type SavedLogin = z.infer<typeof entrySchema> & { server: string };
+  default?: string;
+  servers: Record<string, SavedEntry>;
+}
+export type SavedLogin = SavedEntry & { server: string };
+
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isEntry = (v: unknown): v is SavedEntry =>
+  isRecord(v) && typeof v.refresh_token === 'string' && v.refresh_token !== '' && (v.username === undefined || typeof v.username === 'string');
+
+/** The file as this CLI writes it, or null (checked by hand: see env.ts on zod's start-up cost). */
+function parseFile(text: string): CredentialsFile | null {
+  const v: unknown = JSON.parse(text);
+  if (!isRecord(v) || !isRecord(v.servers) || (v.default !== undefined && typeof v.default !== 'string')) return null;
+  if (!Object.values(v.servers).every(isEntry)) return null;
+  return { default: v.default, servers: v.servers as Record<string, SavedEntry> };
+}
 
 export const credentialsPath = (configDir: string): string => path.join(configDir, 'credentials');
 
@@ -33,11 +46,14 @@ async function readFile(configDir: string): Promise<CredentialsFile> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { servers: {} };
     throw err;
   }
+  let parsed: CredentialsFile | null = null;
   try {
-    return fileSchema.parse(JSON.parse(text));
+    parsed = parseFile(text);
   } catch {
-    throw new CliFailure(`${credentialsPath(configDir)} is not a credentials file this CLI wrote: remove it and log in again`);
+    // not JSON: said below
   }
+  if (parsed) return parsed;
+  throw new CliFailure(`${credentialsPath(configDir)} is not a credentials file this CLI wrote: remove it and log in again`);
 }
 
 async function writeFile(configDir: string, data: CredentialsFile): Promise<void> {

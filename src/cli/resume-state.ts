@@ -12,7 +12,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import fsSync from 'node:fs';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { z } from 'zod';
 
 export interface UploadIdentity {
   server: string;
@@ -24,8 +23,12 @@ export interface UploadIdentity {
   name: string;
 }
 
-const entrySchema = z.object({ uploadId: z.string().min(1), file: z.string(), size: z.number(), created_at: z.string() });
-export type ResumeEntry = z.infer<typeof entrySchema>;
+export interface ResumeEntry {
+  uploadId: string;
+  file: string;
+  size: number;
+  created_at: string;
+}
 
 export class ResumeState {
   constructor(private readonly stateDir: string) {}
@@ -40,7 +43,8 @@ export class ResumeState {
   /** The upload id a previous run left for this very file, if any (a corrupt entry counts as none). */
   async find(id: UploadIdentity): Promise<string | undefined> {
     try {
-      return entrySchema.parse(JSON.parse(await fs.readFile(this.entryPath(id), 'utf8'))).uploadId;
+      const entry = JSON.parse(await fs.readFile(this.entryPath(id), 'utf8')) as Partial<ResumeEntry> | null;
+      return typeof entry?.uploadId === 'string' && entry.uploadId !== '' ? entry.uploadId : undefined;
     } catch {
       return undefined;
     }

@@ -7,7 +7,7 @@
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { folderProblem, nameProblem } from '../files/names.js';
+import { folderProblem, nameProblem } from '../contract/names.js';
 import { CliFailure, UsageError } from './errors.js';
 
 export interface PlannedFile {
