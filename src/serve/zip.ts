@@ -1,34 +1,34 @@
 /**
- * ZIP batches streamed with archiver: no temp file, one source file open at a time.
- * Entries are appended lazily (the next one only after archiver has consumed the previous
- * one), each read through the BlobStore in chunks that grow to 1 MiB while the client keeps
- * up, which is what lets store mode run at disk speed. archiver switches to ZIP64 on its own past 4 GiB / 65535 entries.
+ * ZIP batches streamed with archiver: no temp file. Entries are appended lazily (the next one
+ * only after archiver has consumed the previous one), each read through the BlobStore in
+ * chunks that grow to 1 MiB while the client keeps up, which is what lets store mode run at
+ * disk speed; the next entries' streams are opened, not read, while one drains
+ * (zip-read-ahead.ts: on S3 each would otherwise wait a GetObject's first byte).
+ * archiver switches to ZIP64 on its own past 4 GiB / 65535 entries.
  * A file deleted since the batch was made is left out; the archive stays valid.
  */
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { ZipArchive, type ZipArchiveOptions } from 'archiver';
 import type { FileRecord } from '../db/types.js';
-import type { BlobStore } from '../storage/blob-store.js';
 import { DEFAULT_PACER_LIMITS, SinkPacer } from '../storage/read-pacer.js';
 import { useNativeCrc32 } from './fast-crc32.js';
-import { BlobNotFound, UnsafeEntryName } from '../errors/index.js';
+import { UnsafeEntryName } from '../errors/index.js';
+import { EntryReadAhead, type EntrySources } from './zip-read-ahead.js';
 
 // archiver's pure-JS CRC-32 is the slowest step of a stored ZIP; use zlib's when it agrees.
 useNativeCrc32();
 
 export type Compression = 'store' | 'deflate';
 
-export interface ZipSources {
-  /** The current record for a key (or a file id), or null when it was deleted. */
-  lookup(key: string): Promise<FileRecord | null>;
-  blobs: Pick<BlobStore, 'read'>;
-}
+export type ZipSources = EntrySources;
 
 export interface ZipOptions {
   compression: Compression;
   /** Write ZIP64 records even when not needed (tests). */
   forceZip64?: boolean;
+  /** Entries opened ahead of the one being written (default DEFAULT_READ_AHEAD; 0: none). */
+  readAhead?: number;
 }
 
 export interface ZipResult {
@@ -45,7 +45,7 @@ export interface ZipResult {
 export interface ZipJob {
   /** The archive bytes: hand to `reply.send`. */
   stream: Readable;
-  /** Stops reading: destroys the current source and the archive. Safe to call twice. */
+  /** Stops reading: destroys every opened source and the archive. Safe to call twice. */
   abort(): void;
   /** Settles when the archive is complete (or was aborted / failed). */
   done: Promise<ZipResult>;
@@ -131,15 +131,14 @@ export function zipStream(keys: readonly string[], sources: ZipSources, opts: Zi
   const archive = new PacedZipArchive(opts.compression === 'deflate' ? { ...base, zlib: { level: 6 } } : { ...base, store: true });
   const controller = new AbortController();
   const namer = new EntryNamer();
-  let current: Readable | null = null;
+  const ahead = new EntryReadAhead(keys, sources, { pacer: archive.pacer }, opts.readAhead);
   let entries = 0;
   let skipped = 0;
 
   const abort = (): void => {
     if (controller.signal.aborted) return;
     controller.abort();
-    current?.destroy();
-    current = null;
+    ahead.close();
     if (!archive.destroyed) archive.destroy();
   };
   // Fastify destroys the payload when the client goes away; that ends the job too.
@@ -147,26 +146,14 @@ export function zipStream(keys: readonly string[], sources: ZipSources, opts: Zi
 
   const result = (failed: boolean, error?: unknown): ZipResult => ({ entries, skipped, failed, bytes: archive.pointer(), error });
   const run = async (): Promise<ZipResult> => {
-    for (const key of keys) {
-      if (controller.signal.aborted) break;
-      const file = await sources.lookup(key);
-      let source: Readable | null = null;
-      if (file) {
-        try {
-          source = await sources.blobs.read(file.key, undefined, { pacer: archive.pacer }); // `key` may be an id: the record names the bytes
-        } catch (err) {
-          if (!(err instanceof BlobNotFound)) throw err; // gone since its record was read: skipped
-        }
-      }
+    for (;;) {
+      const next = await ahead.take();
+      if (!next || controller.signal.aborted) break; // close() destroyed whatever was opened
+      const { file, source } = next;
       if (!file || !source) {
         skipped++;
         continue;
       }
-      if (controller.signal.aborted) {
-        source.destroy();
-        break;
-      }
-      current = source;
       // archiver pipes the source into its own stream, which does not forward errors.
       source.once('error', (err) => {
         if (!archive.destroyed) archive.destroy(err);
@@ -177,7 +164,6 @@ export function zipStream(keys: readonly string[], sources: ZipSources, opts: Zi
       const appended = once(archive, 'entry', { signal: controller.signal });
       archive.append(source, { name, date: new Date(file.createdAt), mode: 0o644 });
       await appended;
-      current = null;
       entries++;
     }
     if (!controller.signal.aborted) {
@@ -191,7 +177,7 @@ export function zipStream(keys: readonly string[], sources: ZipSources, opts: Zi
   const done = run().catch((err: unknown) => {
     // Headers are out by now: breaking the stream is how the client learns of the failure.
     if (controller.signal.aborted) return result(false);
-    current?.destroy();
+    ahead.close();
     if (!archive.destroyed) archive.destroy(err instanceof Error ? err : new Error(String(err)));
     controller.abort();
     return result(true, err);
