@@ -66,4 +66,18 @@ export class ResumeState {
   async forget(id: UploadIdentity): Promise<void> {
     await fs.rm(this.entryPath(id), { force: true });
   }
+
+  /**
+   * Drops entries older than `maxAgeMs` (files never uploaded again): the server expired their
+   * uploads long ago (UPLOAD_EXPIRY_HOURS, 24 h by default), so they could only answer 404.
+   */
+  async prune(maxAgeMs: number, now = Date.now()): Promise<void> {
+    const dir = path.join(this.stateDir, 'uploads');
+    const names = await fs.readdir(dir).catch(() => [] as string[]);
+    for (const name of names) {
+      const file = path.join(dir, name);
+      const stat = await fs.stat(file).catch(() => undefined);
+      if (stat && now - stat.mtimeMs > maxAgeMs) await fs.rm(file, { force: true });
+    }
+  }
 }

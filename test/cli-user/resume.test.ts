@@ -53,7 +53,10 @@ describe('stream-line in use: resumed uploads, a real terminal', () => {
     expect((await second.done).signal).toBe('SIGKILL');
     expect(await stateFiles()).toHaveLength(1);
 
-    // Run 3: parts 4 and 5 only.
+    // Run 3: parts 4 and 5 only. (And a week-old entry of some other file is dropped meanwhile.)
+    const stale = path.join(h.stateDir, 'uploads', 'stale.json');
+    await fs.writeFile(stale, JSON.stringify({ uploadId: 'gone-long-ago', file: '/x', size: 1, created_at: '2020-01-01T00:00:00Z' }));
+    await fs.utimes(stale, new Date(Date.now() - 8 * 86_400_000), new Date(Date.now() - 8 * 86_400_000));
     w.proxy.reset();
     const third = await cli([...upload, '--json'], env);
     expect(third.code, third.stderr).toBe(0);

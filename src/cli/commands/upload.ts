@@ -12,6 +12,9 @@ import { Progress } from '../progress.js';
 import { ResumeState, type UploadIdentity } from '../resume-state.js';
 import { describeError, isUploadGone, type FileRecord } from '../session.js';
 
+/** Resume state older than this is dropped (a week: far beyond the server's default 24 h expiry). */
+const STATE_MAX_AGE_MS = 7 * 24 * 3600 * 1000;
+
 export const uploadCommand: Command = {
   name: 'upload',
   usage: '<paths…> [--folder F] [--parallel N] [--parts M]',
@@ -26,6 +29,7 @@ export const uploadCommand: Command = {
     for (const s of plan.skipped) out.note(`skipped ${s}: not a regular file or a directory`);
     const { server, client } = await session();
     const state = new ResumeState(env.stateDir);
+    await state.prune(STATE_MAX_AGE_MS);
     const total = plan.files.reduce((n, f) => n + f.size, 0);
     const progress = new Progress(out, total);
     const uploaded: Array<{ path: string; record: FileRecord; resumed: boolean }> = [];
