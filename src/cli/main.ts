@@ -59,7 +59,9 @@ export async function runUserCli(argv: string[], opts: RunOptions): Promise<numb
     return 2;
   }
   const controller = new AbortController();
-  const onSigint = () => controller.abort(new Interrupted());
+  // The first Ctrl-C stops the transfers cleanly (state kept, bars closed); a second one
+  // does not wait for that.
+  const onSigint = () => (controller.signal.aborted ? process.exit(130) : controller.abort(new Interrupted()));
   process.on('SIGINT', onSigint);
   let session: Promise<Session> | undefined;
   try {
