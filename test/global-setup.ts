@@ -1,6 +1,6 @@
 /**
  * Before any test file runs:
- *  - builds dist/ once: the process-level tests (kill -9, shutdown, CLI, exit codes) run the
+ *  - builds dist/ once (and the web app's page, dist/webapp/): the process-level tests (kill -9, shutdown, CLI, exit codes) run the
  *    real `node dist/main.js`, and parallel builds would collide. Type errors do not stop the
  *    run here (tsc still emits; `npm run typecheck` is the gate for them, run before the tests
  *    in CI): the tests then report what actually breaks;
@@ -134,14 +134,17 @@ export default async function setup(): Promise<() => void> {
   });
   const s3 = early ?? startingS3();
   const r = spawnSync(process.execPath, ['node_modules/typescript-native/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+  // The web app's page (dist/webapp/, served at /): esbuild, well under a second.
+  const web = spawnSync(process.execPath, ['web/build.mjs', '--quiet'], { stdio: 'inherit' });
   const started = await s3;
   const stopAll = () => {
     if ('stop' in started) started.stop?.();
     stopPostgres?.();
   };
-  if ((r.status !== 0 && r.status !== 2) || 'error' in started) {
+  if ((r.status !== 0 && r.status !== 2) || web.status !== 0 || 'error' in started) {
     stopAll();
     if ('error' in started) throw started.error;
+    if (web.status !== 0) throw new Error(`web/build.mjs failed to build dist/webapp/ (exit ${web.status})`);
     throw new Error(`tsc failed to build dist/ (exit ${r.status})`);
   }
   return stopAll;

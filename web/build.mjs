@@ -1,0 +1,81 @@
+/**
+ * Builds the web app into dist/webapp/: web/src/main.ts(x) bundled by esbuild (TypeScript,
+ * JSX per web/tsconfig.json, the SDK from src/client/ pulled in by relative import), emitted
+ * as assets/<name>.<hash>.js|css, and index.html from web/index.html with tags for them.
+ *
+ * Output goes to dist/webapp/ (not dist/web/, where tsc puts src/web/'s plugin). The tree is
+ * built in a fresh directory and swapped in whole, so a running server never serves an
+ * index.html that names assets not yet written.
+ *
+ * Run by `npm run build` and the test global setup. `node web/build.mjs --quiet` prints nothing.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const outDir = path.join(root, 'dist', 'webapp');
+const quiet = process.argv.includes('--quiet');
+
+const entry = ['main.tsx', 'main.ts'].map((f) => path.join(root, 'web', 'src', f)).find((f) => existsSync(f));
+if (!entry) throw new Error('web/src/main.ts(x) not found');
+
+const staging = `${outDir}.tmp-${process.pid}`;
+rmSync(staging, { recursive: true, force: true });
+const result = await build({
+  entryPoints: [entry],
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  target: ['es2022', 'chrome110', 'firefox110', 'safari16'],
+  minify: true,
+  sourcemap: 'linked',
+  // Content hashes in every name: the server may then cache them for a year (immutable).
+  entryNames: '[name].[hash]',
+  chunkNames: '[name].[hash]',
+  assetNames: '[name].[hash]',
+  outdir: path.join(staging, 'assets'),
+  metafile: true,
+  legalComments: 'none',
+  tsconfig: path.join(root, 'web', 'tsconfig.json'),
+  define: { 'process.env.NODE_ENV': '"production"' },
+  logLevel: 'warning',
+});
+
+// The entry's own outputs: its script and (if it imports CSS) its stylesheet.
+const outputs = Object.entries(result.metafile.outputs).filter(([, o]) => o.entryPoint !== undefined);
+const href = (file) => `/assets/${path.basename(file)}`;
+const scripts = outputs.filter(([f]) => f.endsWith('.js')).map(([f]) => f);
+const styles = outputs.flatMap(([f, o]) => [f.endsWith('.css') ? f : null, o.cssBundle ?? null]).filter(Boolean);
+const unique = (list) => [...new Set(list)];
+
+// Subresource integrity: a tampered asset (a cache or proxy in between) is refused by the browser.
+const sri = (file) => `sha384-${createHash('sha384').update(readFileSync(path.join(root, file))).digest('base64')}`;
+const tags = [
+  ...unique(styles).map((f) => `<link rel="stylesheet" href="${href(f)}" integrity="${sri(f)}">`),
+  ...unique(scripts).map((f) => `<script type="module" src="${href(f)}" integrity="${sri(f)}"></script>`),
+].join('\n    ');
+
+const template = readFileSync(path.join(root, 'web', 'index.html'), 'utf8');
+const headEnd = template.lastIndexOf('</head>');
+if (headEnd < 0) throw new Error('web/index.html has no </head>');
+writeFileSync(path.join(staging, 'index.html'), `${template.slice(0, headEnd)}  ${tags}\n  ${template.slice(headEnd)}`);
+
+rmSync(outDir, { recursive: true, force: true });
+mkdirSync(path.dirname(outDir), { recursive: true });
+renameSync(staging, outDir);
+
+if (!quiet) {
+  // Page weight as the bench counts it: JS + CSS, gzip.
+  let raw = 0;
+  let gz = 0;
+  for (const f of unique([...scripts, ...styles])) {
+    const bytes = readFileSync(path.join(outDir, 'assets', path.basename(f)));
+    raw += bytes.length;
+    gz += gzipSync(bytes, { level: 9 }).length;
+  }
+  console.log(`web app: dist/webapp/ (JS+CSS ${(raw / 1024).toFixed(1)} KiB, gzip ${(gz / 1024).toFixed(1)} KiB)`);
+}

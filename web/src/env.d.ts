@@ -1,0 +1,2 @@
+// CSS imported for its side effect: esbuild (web/build.mjs) bundles it into assets/main.<hash>.css.
+declare module '*.css';
