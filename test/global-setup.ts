@@ -134,17 +134,19 @@ export default async function setup(): Promise<() => void> {
   });
   const s3 = early ?? startingS3();
   const r = spawnSync(process.execPath, ['node_modules/typescript-native/bin/tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
-  // The web app's page (dist/webapp/, served at /): esbuild, well under a second.
+  // The web app's page (dist/webapp/, served at /): esbuild, well under a second. A page that
+  // does not build (mid-edit) must not stop everyone's run: the previous build stays, with a
+  // warning, and only the page's own tests see it (no page at all on a fresh clone).
   const web = spawnSync(process.execPath, ['web/build.mjs', '--quiet'], { stdio: 'inherit' });
+  if (web.status !== 0) console.warn(`\nweb/build.mjs failed (exit ${web.status}): the web app tests run against the previous build, if any\n`);
   const started = await s3;
   const stopAll = () => {
     if ('stop' in started) started.stop?.();
     stopPostgres?.();
   };
-  if ((r.status !== 0 && r.status !== 2) || web.status !== 0 || 'error' in started) {
+  if ((r.status !== 0 && r.status !== 2) || 'error' in started) {
     stopAll();
     if ('error' in started) throw started.error;
-    if (web.status !== 0) throw new Error(`web/build.mjs failed to build dist/webapp/ (exit ${web.status})`);
     throw new Error(`tsc failed to build dist/ (exit ${r.status})`);
   }
   return stopAll;
