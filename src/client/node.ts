@@ -35,6 +35,7 @@ export async function fileSource(filePath: string): Promise<ByteSource & { close
       }
       return buf;
     },
+    sha256: async (bytes) => createHash('sha256').update(bytes).digest('hex'),
     close: () => handle.close(),
   };
 }

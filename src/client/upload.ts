@@ -11,7 +11,7 @@ import { StreamLineError } from './errors.js';
 import { ProgressMeter, type UploadProgress } from './progress.js';
 import type { RetryPolicy } from './retry.js';
 import { sha256Hex, type ByteSource } from './source.js';
-import type { Transport } from './transport.js';
+import { streamsRequestBodies, type Transport } from './transport.js';
 
 export interface UploadOptions {
   /** Name to store the file under (default: the File's name). Required for a nameless source. */
@@ -160,12 +160,14 @@ async function sendPart(t: Transport, source: ByteSource, uploadId: string, n: n
   const start = (n - 1) * partSize;
   const bytes = await source.read(start, Math.min(start + partSize, source.size));
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
-  if (checksum) headers['x-checksum-sha256'] = await sha256Hex(bytes);
+  if (checksum) headers['x-checksum-sha256'] = await (source.sha256 ? source.sha256(bytes) : sha256Hex(bytes));
+  const streams = streamsRequestBodies();
+  if (streams) headers['content-length'] = String(bytes.length);
   const reply = await t.json<PartReply>({
     method: 'PUT',
     path: '/v1/files/part',
     query: { uploadId, partNumber: n },
-    body: bytes as Uint8Array<ArrayBuffer>,
+    body: streams ? () => chunksOf(bytes) : (bytes as Uint8Array<ArrayBuffer>),
     headers,
     ...common,
   });
@@ -192,6 +194,20 @@ async function uploadInOneRequest(t: Transport, source: ByteSource, name: string
   const meter = new ProgressMeter('', source.size, 1, { bytes: 0, parts: 0 });
   opts.onProgress?.(meter.add(source.size));
   return file;
+}
+
+const STREAM_CHUNK = 1024 * 1024;
+
+/** `bytes` as a stream of 1 MiB views (no copy), for runtimes that stream request bodies. */
+function chunksOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= bytes.length) return controller.close();
+      controller.enqueue(bytes.subarray(offset, offset + STREAM_CHUNK));
+      offset += STREAM_CHUNK;
+    },
+  });
 }
 
 /** A key as a URL path: each segment percent-encoded, slashes kept. */
