@@ -31,6 +31,7 @@ import { serveRoutes } from './serve/routes.js';
 import { registerCors } from './http/cors.js';
 import { metricsRoutes } from './ops/metrics.js';
 import { startHousekeeping } from './ops/housekeeping.js';
+import { webAppRoutes } from './web/web-app.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -132,6 +133,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       publicBaseUrl: config.publicBaseUrl,
       batchBody: { maxFiles: config.batch.maxFiles, createsPerMinute: config.limits.batchCreatesPerMinute },
     });
+    // The web app at / and /assets/ (WEB_APP=false: neither route exists).
+    if (config.webApp) await webAppRoutes(scope);
   });
   return app;
 }

@@ -79,6 +79,8 @@ export interface Config {
   batch: { maxFiles: number; maxBytes: number; tokenTtlSeconds: number };
   bodyIdleTimeoutMs: number;
   shutdownGraceMs: number;
+  /** The web app at `/` (from dist/webapp/); false: `/` answers 404, the API is unchanged. */
+  webApp: boolean;
   /** Per-user and per-connection resource limits (docs/api.md "Limits"). 0 means no limit where allowed. */
   limits: {
     bodyMinBytesPerSecond: number;
@@ -205,6 +207,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     batch: { maxFiles: e.BATCH_MAX_FILES, maxBytes: Math.floor(e.BATCH_MAX_BYTES), tokenTtlSeconds: e.BATCH_TOKEN_TTL },
     bodyIdleTimeoutMs: e.BODY_IDLE_TIMEOUT_SECONDS * 1000,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+    webApp: e.WEB_APP,
     limits: {
       bodyMinBytesPerSecond: e.BODY_MIN_BYTES_PER_SECOND,
       bodyMinRateWindowMs: e.BODY_MIN_RATE_WINDOW_SECONDS * 1000,

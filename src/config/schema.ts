@@ -159,6 +159,7 @@ export const envSchema = z.object({
   MAX_OPEN_BATCHES: int(50, 1, 100_000),
   BATCH_CREATE_RATE_LIMIT: int(30, 1, 100_000),
   SHUTDOWN_GRACE_SECONDS: int(25, 0, 3600),
+  WEB_APP: bool(true),
 });
 
 export type Env = z.infer<typeof envSchema>;
