@@ -5,6 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { UploadHandle, WrittenPart } from '../../src/storage/blob-store.js';
+import type { S3BlobStore } from '../../src/storage/s3/s3-store.js';
 import type { TestServer } from '../helpers/app.js';
 
 /**
@@ -81,11 +82,15 @@ export function watchPartWrites(s: TestServer): PartWrites {
 
 /**
  * Whether the store still holds this copy of a part: only a held copy can be assembled. The
- * probe object is deleted again; the part itself stays (assemble never consumes parts).
+ * probe object is deleted again; the part itself stays (assemble never consumes parts on
+ * disk). On S3 assemble joins the multipart upload's parts for good (CompleteMultipartUpload:
+ * the parts it does not name are gone), so the store is asked through its read-only probe.
  */
 export async function holdsCopy(s: TestServer, w: PartWrite): Promise<boolean> {
   if (!w.written) return false;
   const { blobs } = s.app.ctx;
+  const s3 = blobs as Partial<Pick<S3BlobStore, 'holdsCopy'>>;
+  if (s3.holdsCopy) return s3.holdsCopy(w.upload, { partNumber: w.partNumber, ref: w.written.ref });
   const key = `storage/probe/${randomBytes(16).toString('hex')}_copy`;
   const part = { partNumber: w.partNumber, ref: w.written.ref, size: w.written.size, sha256: w.written.sha256 };
   const held = await blobs.assemble(w.upload, [part], key).then(

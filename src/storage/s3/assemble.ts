@@ -22,7 +22,7 @@ import { InvalidInput } from '../../errors/index.js';
 import type { PartRef } from '../blob-store.js';
 import { isMissingObject, s3ErrorName, toDomainError } from './errors.js';
 import { forEachPart } from './listing.js';
-import { isCommitted, readRecord, writeRecord, type StagingContext } from './staging.js';
+import { isCommitted, isJoined, readRecord, writeRecord, type StagingContext } from './staging.js';
 
 const unquote = (etag: string | undefined): string => (etag ?? '').replace(/^"|"$/g, '');
 
@@ -48,6 +48,19 @@ async function heldParts(c: StagingContext, name: string, s3UploadId: string): P
   const held = new Map<number, string>();
   const open = await forEachPart(c, name, s3UploadId, (p) => held.set(p.PartNumber!, unquote(p.ETag)));
   return open ? held : null;
+}
+
+/**
+ * Whether S3 still holds this copy of a part: among the open multipart upload's parts, or,
+ * once they were joined, in the completed object (its record names the copy). Asked without
+ * changing anything (a probe for tests and tools: assemble would join the parts for good).
+ */
+export async function holdsCopy(c: StagingContext, upload: { uploadId: string; ref: string }, part: { partNumber: number; ref: string }): Promise<boolean> {
+  const name = c.names.staging(upload.uploadId);
+  const held = upload.ref ? await heldParts(c, name, upload.ref) : null;
+  if (held) return held.get(part.partNumber) === part.ref;
+  if (!(await isJoined(c, upload.uploadId))) return false;
+  return (await readRecord(c, upload.uploadId))?.parts.get(part.partNumber) === part.ref;
 }
 
 /**

@@ -48,7 +48,7 @@ import type {
 } from '../blob-store.js';
 import { Meter } from '../meter.js';
 import { Aliases } from './aliases.js';
-import { assembleParts } from './assemble.js';
+import { assembleParts, holdsCopy } from './assemble.js';
 import { DEFAULT_TIMEOUTS, makeS3Client, type S3Settings, type S3Timeouts } from './client.js';
 import { isMissingObject, s3Call, s3ErrorName, s3Status, toDomainError } from './errors.js';
 import { ExactLength } from './exact-length.js';
@@ -191,6 +191,11 @@ export class S3BlobStore implements BlobStore {
     // One part is the whole object, and S3 holds the very copy recorded (its ETag matched).
     const sha256 = sorted.length === 1 ? sorted[0]!.sha256 : this.chains.digest(upload.uploadId, sorted);
     return { size, sha256 };
+  }
+
+  /** Whether S3 still holds this copy of a part (read only; assemble would join the parts). */
+  async holdsCopy(upload: UploadHandle, part: { partNumber: number; ref: string }): Promise<boolean> {
+    return holdsCopy(this.ctx, upload, part);
   }
 
   async abortUpload(upload: UploadHandle): Promise<void> {
