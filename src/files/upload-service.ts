@@ -181,6 +181,11 @@ export class UploadService {
         tooLarge: () => new TooLarge('part_too_large', `Part ${partNumber} must be ${expected} bytes`),
         fence,
       })
+      .catch(async (err: unknown) => {
+        // Withdrawn by the fence: aborted meanwhile (the row is gone) reads as 404, as on a store without it.
+        if (err instanceof UploadNotOpen && !(await this.store.uploads.getUpload(uploadId))) throw new UploadNotFound();
+        throw err;
+      })
       .finally(() => fence?.end());
     this.telemetry.bytesIn(written.size);
     const part: PartRecord = { partNumber, size: written.size, sha256: written.sha256, ref: written.ref };
