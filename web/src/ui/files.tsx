@@ -149,7 +149,7 @@ export function Files(props: { me: Me; folder: string; onUsage: () => void }) {
           await addFiles(fromInput(input.files));
           input.value = '';
         }} />
-        <input ref={dirInput} type="file" multiple hidden aria-label="Choose a folder to upload" {...{ webkitdirectory: '' }} onChange={async (e) => {
+        <input ref={dirInput} type="file" multiple hidden aria-label="Choose a folder to upload" {...{ webkitdirectory: true }} onChange={async (e) => {
           const input = e.currentTarget;
           await addFiles(fromInput(input.files));
           input.value = '';
