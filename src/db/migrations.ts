@@ -212,4 +212,34 @@ export const migrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 10,
+    name: 'webhook outbox',
+    // Events (webhooks): one row per event and destination URL, written in the transaction of
+    // the change it reports (a durable outbox). seq orders a user's events per URL; the
+    // delivery worker takes the head of each (user_id, url) queue under a lease, so instances
+    // share the work and a user's next event waits for the previous one. Times are unix ms.
+    sql: `
+      CREATE TABLE webhook_deliveries (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        event_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL,
+        lease_until BIGINT,
+        lease_holder TEXT,
+        last_attempt_at BIGINT,
+        last_error TEXT,
+        delivered_at BIGINT,
+        UNIQUE (event_id, url)
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+      CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(user_id, url, seq);
+    `,
+  },
 ];

@@ -151,4 +151,30 @@ export const pgMigrations: Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'SQLite migration 10: webhook outbox',
+    sql: `
+      CREATE TABLE webhook_deliveries (
+        seq BIGSERIAL PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        url TEXT NOT NULL,
+        user_id TEXT COLLATE "C" NOT NULL,
+        type TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        created_at BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at BIGINT NOT NULL,
+        lease_until BIGINT,
+        lease_holder TEXT,
+        last_attempt_at BIGINT,
+        last_error TEXT,
+        delivered_at BIGINT,
+        UNIQUE (event_id, url)
+      );
+      CREATE INDEX webhook_deliveries_due ON webhook_deliveries(status, next_attempt_at);
+      CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(user_id, url, seq);
+    `,
+  },
 ];
