@@ -14,6 +14,7 @@ import { adminRoutes } from './auth/admin-routes.js';
 import { externalIssuerWarnings } from './auth/external.js';
 import { guardPlugin } from './auth/guard.js';
 import { authRoutes } from './auth/routes.js';
+import { cookieSessionFor } from './auth/cookie-session.js';
 import { tokenRoutes } from './auth/token-routes.js';
 import { frameworkErrorHandler, registerErrorHandling } from './http/error-handler.js';
 import { registerBodyRate } from './http/body-rate.js';
@@ -111,6 +112,8 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       sessions: ctx.sessions,
       profiles: ctx.profiles,
       keys: ctx.keys,
+      cookies: cookieSessionFor(config),
+      origins: ctx.guard,
       discovery: { issuer: config.auth.issuer, publicBaseUrl: config.publicBaseUrl, alg: config.auth.alg },
     });
     // Older HTTP clients post form bodies to generate-token (service token only, so no CSRF

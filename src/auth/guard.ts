@@ -69,14 +69,17 @@ export class Guard {
     const cookieToken = cookieHeader ? parseCookie(cookieHeader).auth_token : undefined;
     if (cookieToken) {
       const principal = await this.opts.verifier.principalFor(cookieToken);
-      this.checkCookieOrigin(request);
+      this.assertSameOrigin(request);
       return principal;
     }
     return null;
   }
 
-  /** Cookies ride along on cross-site requests: unsafe ones must come from a trusted origin. */
-  private checkCookieOrigin(request: FastifyRequest): void {
+  /**
+   * Cookies ride along on cross-site requests: unsafe ones must come from a trusted origin.
+   * Also called by the cookie-session routes (login, refresh), which read cookies themselves.
+   */
+  assertSameOrigin(request: FastifyRequest): void {
     if (!UNSAFE.has(request.method)) return;
     const origin = request.headers.origin;
     if (typeof origin === 'string') {

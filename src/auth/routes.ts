@@ -4,10 +4,14 @@
  */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import type { Config } from '../config/config.js';
-import { loginBody, loginReply, logoutBody, meReply, messageReply, refreshBody, tokenPair } from '../contract/auth.js';
+import { cookieLoginReply, cookieSessionReply, loginBody, loginReply, logoutBody, meReply, messageReply, refreshBodyOrCookie, tokenPair } from '../contract/auth.js';
+import { InvalidToken, NotAuthenticated } from '../errors/index.js';
 import { errorResponses, security } from '../http/schemas.js';
 import { usageReply } from '../files/usage.js';
+import type { CookieSession } from './cookie-session.js';
+import type { Guard } from './guard.js';
 import type { KeyRing } from './keyring.js';
 import { scopesForRole } from './principal.js';
 import type { ProfileService } from './profile.js';
@@ -19,11 +23,14 @@ export interface AuthRouteDeps {
   sessions: Pick<SessionService, 'login' | 'refresh' | 'logout'>;
   profiles: Pick<ProfileService, 'describe'>;
   keys: Pick<KeyRing, 'refreshIfStale' | 'jwks'>;
+  /** The browser session's cookies (`{"session":"cookie"}` at login) and their CSRF rule. */
+  cookies: CookieSession;
+  origins: Pick<Guard, 'assertSameOrigin'>;
   /** What the discovery document names. */
   discovery: { issuer: string; publicBaseUrl: string; alg: Config['auth']['alg'] };
 }
 
-export async function authRoutes(app: FastifyInstance, { sessions, profiles, keys, discovery }: AuthRouteDeps): Promise<void> {
+export async function authRoutes(app: FastifyInstance, { sessions, profiles, keys, cookies, origins, discovery }: AuthRouteDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.post(
@@ -32,13 +39,19 @@ export async function authRoutes(app: FastifyInstance, { sessions, profiles, key
       schema: {
         tags: ['auth'],
         summary: 'Exchange a username and password for an access and a refresh token',
+        description: 'With `"session": "cookie"` the tokens are set as HttpOnly cookies (`auth_token`, and `auth_refresh` for /auth/) and the reply carries none.',
         body: loginBody,
-        response: { 200: loginReply, ...errorResponses(400, 401, 429, 503) },
+        response: { 200: z.union([loginReply, cookieLoginReply]), ...errorResponses(400, 401, 403, 429, 503) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
+      const cookieSession = request.body.session === 'cookie';
+      // A cross-site page must not log the browser into an account of its choosing.
+      if (cookieSession) origins.assertSameOrigin(request);
       const { tokens, user } = await sessions.login(request.body.username, request.body.password, request.ip);
-      return { ...tokens, user: { id: user.id, username: user.username, email: user.email, role: user.role, roles: [user.role] } };
+      const summary = { id: user.id, username: user.username, email: user.email, role: user.role, roles: [user.role] };
+      if (cookieSession) return { ...cookies.set(reply, tokens), user: summary };
+      return { ...tokens, user: summary };
     },
   );
 
@@ -48,11 +61,25 @@ export async function authRoutes(app: FastifyInstance, { sessions, profiles, key
       schema: {
         tags: ['auth'],
         summary: 'Rotate a refresh token: the presented one is spent, a new pair is issued',
-        body: refreshBody,
-        response: { 200: tokenPair, ...errorResponses(400, 401) },
+        description: 'Without a `refresh_token` in the body, the `auth_refresh` cookie is used and both cookies are rotated (same-origin requests only).',
+        body: refreshBodyOrCookie,
+        response: { 200: z.union([tokenPair, cookieSessionReply]), ...errorResponses(400, 401, 403) },
       },
     },
-    async (request) => sessions.refresh(request.body.refresh_token),
+    async (request, reply) => {
+      const given = request.body?.refresh_token;
+      if (given) return sessions.refresh(given);
+      const fromCookie = cookies.refreshToken(request);
+      if (!fromCookie) throw new NotAuthenticated('A refresh token is required (body or cookie)');
+      origins.assertSameOrigin(request);
+      try {
+        return cookies.set(reply, await sessions.refresh(fromCookie));
+      } catch (err) {
+        // A spent, revoked or expired session: the browser stops sending dead cookies.
+        if (err instanceof InvalidToken) cookies.clear(reply);
+        throw err;
+      }
+    },
   );
 
   r.get(
@@ -90,14 +117,16 @@ export async function authRoutes(app: FastifyInstance, { sessions, profiles, key
       schema: {
         tags: ['auth'],
         summary: 'Revoke this access token and its refresh family',
+        description: 'Also expires the session cookies; the `auth_refresh` cookie, if sent, has its family revoked too.',
         security: security.user,
         body: logoutBody,
         response: { 200: messageReply, ...errorResponses(401, 403) },
       },
       config: { access: { role: 'viewer' } },
     },
-    async (request) => {
-      await sessions.logout(request.principal!, request.body?.refresh_token);
+    async (request, reply) => {
+      await sessions.logout(request.principal!, request.body?.refresh_token ?? cookies.refreshToken(request));
+      cookies.clear(reply);
       return { message: 'Logged out' };
     },
   );

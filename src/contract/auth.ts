@@ -23,9 +23,27 @@ export const userSummary = z.object({
   roles: z.array(z.string()),
 });
 
-export const loginBody = z.object({ username: z.string().min(1).max(256), password: z.string().min(1).max(1024) });
+export const loginBody = z.object({
+  username: z.string().min(1).max(256),
+  password: z.string().min(1).max(1024),
+  /** "cookie": the tokens go into HttpOnly cookies (browser session) instead of the reply body. */
+  session: z.literal('cookie').optional(),
+});
 export const loginReply = tokenPair.extend({ user: userSummary });
 export const refreshBody = z.object({ refresh_token: z.string().min(1).max(8192) });
+/** Cookie sessions send no body, `{}`, or a refresh_token (which wins over the cookie). */
+export const refreshBodyOrCookie = z.object({ refresh_token: z.string().min(1).max(8192).optional() }).nullish();
+/**
+ * A cookie session's reply: no token a script could read, only when they lapse, so the page
+ * can refresh before `expires_in` runs out.
+ */
+export const cookieSessionReply = z.object({
+  session: z.literal('cookie'),
+  token_type: z.literal('cookie'),
+  expires_in: z.number().int(),
+  refresh_expires_in: z.number().int(),
+});
+export const cookieLoginReply = cookieSessionReply.extend({ user: userSummary });
 export const meReply = userSummary.extend({ scopes: z.array(z.string()), is_active: z.boolean(), ...usageFields });
 export const logoutBody = z.object({ refresh_token: z.string().max(8192).optional() }).nullish();
 export const messageReply = z.object({ message: z.string() });
@@ -93,6 +111,8 @@ export const generateTokenReply = z.object({
 export type Role = (typeof ROLES)[number];
 export type TokenPair = z.infer<typeof tokenPair>;
 export type LoginReply = z.infer<typeof loginReply>;
+export type CookieSessionReply = z.infer<typeof cookieSessionReply>;
+export type CookieLoginReply = z.infer<typeof cookieLoginReply>;
 export type UserSummary = z.infer<typeof userSummary>;
 export type MeReply = z.infer<typeof meReply>;
 export type AdminUser = z.infer<typeof adminUserSchema>;

@@ -26,7 +26,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Exchange a username and password for an access and a refresh token */
+        /**
+         * Exchange a username and password for an access and a refresh token
+         * @description With `"session": "cookie"` the tokens are set as HttpOnly cookies (`auth_token`, and `auth_refresh` for /auth/) and the reply carries none.
+         */
         post: operations["login"];
         delete?: never;
         options?: never;
@@ -43,7 +46,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Rotate a refresh token: the presented one is spent, a new pair is issued */
+        /**
+         * Rotate a refresh token: the presented one is spent, a new pair is issued
+         * @description Without a `refresh_token` in the body, the `auth_refresh` cookie is used and both cookies are rotated (same-origin requests only).
+         */
         post: operations["refreshToken"];
         delete?: never;
         options?: never;
@@ -77,7 +83,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Revoke this access token and its refresh family */
+        /**
+         * Revoke this access token and its refresh family
+         * @description Also expires the session cookies; the `auth_refresh` cookie, if sent, has its family revoked too.
+         */
         post: operations["logout"];
         delete?: never;
         options?: never;
@@ -328,6 +337,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/tus/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** tus creation (Upload-Length, Upload-Metadata), creation-with-upload, or Upload-Concat partial / final */
+        post: operations["postV1Tus"];
+        delete?: never;
+        /** tus discovery: version, extensions, max size, checksum algorithms (no credentials) */
+        options: operations["optionsV1Tus"];
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/tus/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** tus with X-HTTP-Method-Override: PATCH, DELETE or HEAD */
+        post: operations["postV1TusId"];
+        /** tus termination: the upload goes and its reservation is freed */
+        delete: operations["deleteV1TusId"];
+        /** tus discovery: version, extensions, max size, checksum algorithms (no credentials) */
+        options: operations["optionsV1TusId"];
+        head?: never;
+        /** tus: bytes at Upload-Offset (409 when it is not the offset), optional Upload-Checksum (460) */
+        patch: operations["patchV1TusId"];
+        trace?: never;
+    };
     "/storage/{path}": {
         parameters: {
             query?: never;
@@ -497,6 +544,8 @@ export interface operations {
                 "application/json": {
                     username: string;
                     password: string;
+                    /** @enum {string} */
+                    session?: "cookie";
                 };
             };
         };
@@ -513,6 +562,20 @@ export interface operations {
                         /** @enum {string} */
                         token_type: "bearer";
                         expires_in: number;
+                        user: {
+                            id: string;
+                            username: string;
+                            email: string | null;
+                            role: string;
+                            roles: string[];
+                        };
+                    } | {
+                        /** @enum {string} */
+                        session: "cookie";
+                        /** @enum {string} */
+                        token_type: "cookie";
+                        expires_in: number;
+                        refresh_expires_in: number;
                         user: {
                             id: string;
                             username: string;
@@ -541,6 +604,22 @@ export interface operations {
             };
             /** @description Default Response */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -599,8 +678,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    refresh_token: string;
-                };
+                    refresh_token?: string;
+                } | null;
             };
         };
         responses: {
@@ -616,6 +695,13 @@ export interface operations {
                         /** @enum {string} */
                         token_type: "bearer";
                         expires_in: number;
+                    } | {
+                        /** @enum {string} */
+                        session: "cookie";
+                        /** @enum {string} */
+                        token_type: "cookie";
+                        expires_in: number;
+                        refresh_expires_in: number;
                     };
                 };
             };
@@ -637,6 +723,22 @@ export interface operations {
             };
             /** @description Default Response */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2537,6 +2639,712 @@ export interface operations {
             };
             /** @description Default Response */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postV1Tus: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Must be 1.0.0 (else 412) */
+                "tus-resumable"?: string;
+                "upload-length"?: string;
+                "upload-offset"?: string;
+                /** @description filename, filetype, folder, sha256 (and user_id for a service), Base64 values */
+                "upload-metadata"?: string;
+                /** @description partial, or final;<partial URLs> */
+                "upload-concat"?: string;
+                /** @description <sha1|md5|sha256> <Base64 digest> of this PATCH's body */
+                "upload-checksum"?: string;
+                "x-http-method-override"?: "PATCH" | "DELETE" | "HEAD";
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": null;
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    optionsV1Tus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": null;
+                };
+            };
+            /** @description Malformed request (refused by the HTTP parser). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    postV1TusId: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Must be 1.0.0 (else 412) */
+                "tus-resumable"?: string;
+                "upload-length"?: string;
+                "upload-offset"?: string;
+                /** @description filename, filetype, folder, sha256 (and user_id for a service), Base64 values */
+                "upload-metadata"?: string;
+                /** @description partial, or final;<partial URLs> */
+                "upload-concat"?: string;
+                /** @description <sha1|md5|sha256> <Base64 digest> of this PATCH's body */
+                "upload-checksum"?: string;
+                "x-http-method-override"?: "PATCH" | "DELETE" | "HEAD";
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": null;
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            460: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    deleteV1TusId: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Must be 1.0.0 (else 412) */
+                "tus-resumable"?: string;
+                "upload-length"?: string;
+                "upload-offset"?: string;
+                /** @description filename, filetype, folder, sha256 (and user_id for a service), Base64 values */
+                "upload-metadata"?: string;
+                /** @description partial, or final;<partial URLs> */
+                "upload-concat"?: string;
+                /** @description <sha1|md5|sha256> <Base64 digest> of this PATCH's body */
+                "upload-checksum"?: string;
+                "x-http-method-override"?: "PATCH" | "DELETE" | "HEAD";
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": null;
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    optionsV1TusId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": null;
+                };
+            };
+            /** @description Malformed request (refused by the HTTP parser). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Error"];
+                };
+            };
+        };
+    };
+    patchV1TusId: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Must be 1.0.0 (else 412) */
+                "tus-resumable"?: string;
+                "upload-length"?: string;
+                "upload-offset"?: string;
+                /** @description filename, filetype, folder, sha256 (and user_id for a service), Base64 values */
+                "upload-metadata"?: string;
+                /** @description partial, or final;<partial URLs> */
+                "upload-concat"?: string;
+                /** @description <sha1|md5|sha256> <Base64 digest> of this PATCH's body */
+                "upload-checksum"?: string;
+                "x-http-method-override"?: "PATCH" | "DELETE" | "HEAD";
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": null;
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            460: {
                 headers: {
                     [name: string]: unknown;
                 };
