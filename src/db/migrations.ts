@@ -242,4 +242,23 @@ export const migrations: Migration[] = [
       CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(user_id, url, seq);
     `,
   },
+  {
+    version: 11,
+    name: 'file moves journal; files by folder and name',
+    // POST /v1/files/move (src/files/move-service.ts): a row per file move in progress, written
+    // before the bytes move and removed once the old key's bytes are gone, so a crash between
+    // the steps is finished by the next attempt and the orphan sweep spares both keys meanwhile.
+    // The index answers "is this filename taken in that folder" (a move's 409) from the index.
+    sql: `
+      CREATE TABLE file_moves (
+        file_id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        from_key TEXT NOT NULL,
+        to_key TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX file_moves_user ON file_moves(user_id, created_at);
+      CREATE INDEX files_user_folder_name ON files(user_id, folder, filename);
+    `,
+  },
 ];

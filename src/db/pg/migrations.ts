@@ -177,4 +177,19 @@ export const pgMigrations: Migration[] = [
       CREATE INDEX webhook_deliveries_queue ON webhook_deliveries(user_id, url, seq);
     `,
   },
+  {
+    version: 4,
+    name: 'SQLite migration 11: file moves journal; files by folder and name',
+    sql: `
+      CREATE TABLE file_moves (
+        file_id TEXT COLLATE "C" PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        from_key TEXT COLLATE "C" NOT NULL,
+        to_key TEXT COLLATE "C" NOT NULL,
+        created_at BIGINT NOT NULL
+      );
+      CREATE INDEX file_moves_user ON file_moves(user_id, created_at);
+      CREATE INDEX files_user_folder_name ON files(user_id, folder, filename);
+    `,
+  },
 ];
