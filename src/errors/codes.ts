@@ -42,6 +42,8 @@ export const ERROR_CODES = [
   'user_disabled',
   'invalid_signature',
   'url_expired',
+  'upload_url_used',
+  'upload_url_cannot_read',
   // Nothing there (or not the caller's).
   'not_found',
   'file_not_found',

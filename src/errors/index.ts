@@ -65,7 +65,7 @@ export class InvalidToken extends AppError {
 
 type NotAllowedCode = Extract<
   ErrorCode,
-  'insufficient_scope' | 'forbidden_user' | 'csrf_rejected' | 'not_a_user' | 'user_disabled' | 'invalid_signature' | 'url_expired'
+  'insufficient_scope' | 'forbidden_user' | 'csrf_rejected' | 'not_a_user' | 'user_disabled' | 'invalid_signature' | 'url_expired' | 'upload_url_used' | 'upload_url_cannot_read'
 >;
 
 /** The caller is known and may not do this. */

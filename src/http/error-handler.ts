@@ -74,6 +74,8 @@ export const HTTP_STATUS: Readonly<Record<ErrorCode, number>> = {
   user_disabled: 403,
   invalid_signature: 403,
   url_expired: 403,
+  upload_url_used: 403,
+  upload_url_cannot_read: 403,
   not_found: 404,
   file_not_found: 404,
   files_not_found: 404,
