@@ -30,6 +30,7 @@ export const ERROR_CODES = [
   'malformed_request',
   'checksum_algorithm_unsupported',
   'invalid_content_type',
+  'invalid_move',
   // Who is calling is not known.
   'unauthorized',
   'invalid_token',
@@ -56,6 +57,7 @@ export const ERROR_CODES = [
   'upload_completed',
   'complete_in_progress',
   'username_taken',
+  'name_clash',
   'precondition_failed',
   'range_not_satisfiable',
   'offset_mismatch',

@@ -39,7 +39,7 @@ type InvalidInputCode = Extract<
   | 'validation_error' | 'user_id_required' | 'invalid_key' | 'invalid_cursor' | 'invalid_upload_id' | 'invalid_checksum'
   | 'checksum_mismatch' | 'part_size_mismatch' | 'invalid_part_number' | 'upload_incomplete' | 'multipart_required'
   | 'expires_in_too_large' | 'expires_hours_too_large' | 'expires_hours_too_small' | 'role_above_user' | 'invalid_scope'
-  | 'empty_batch' | 'invalid_name' | 'checksum_algorithm_unsupported'
+  | 'empty_batch' | 'invalid_name' | 'checksum_algorithm_unsupported' | 'invalid_move'
 >;
 
 /** The request itself is wrong: retrying it unchanged cannot succeed. */
@@ -119,7 +119,7 @@ export async function nullIfNotFound<T>(lookup: Promise<T>): Promise<T | null> {
   }
 }
 
-type WrongStateCode = Extract<ErrorCode, 'upload_completed' | 'complete_in_progress' | 'username_taken'>;
+type WrongStateCode = Extract<ErrorCode, 'upload_completed' | 'complete_in_progress' | 'username_taken' | 'name_clash'>;
 
 /** The thing exists, but its state forbids the operation (a race lost, a name taken). */
 export class WrongState extends AppError {
