@@ -194,8 +194,8 @@ export function Files(props: { me: Me; folder: string; onUsage: () => void }) {
           {folders.map((f) => (
             <li key={f.path}>
               <a href={folderHref(f.path)}>
-                <span aria-hidden="true">📁 </span>
                 {f.name}
+                <span aria-hidden="true">/</span>
                 <small>
                   {' '}
                   {f.file_count} files, {formatBytes(f.total_size)}
