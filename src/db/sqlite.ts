@@ -14,6 +14,7 @@ import { QuotaLedger } from './sqlite-quota.js';
 import { SqliteUploadStore } from './sqlite-uploads.js';
 import { SqliteBatchStore } from './sqlite-batches.js';
 import { SqliteLeaseStore } from './sqlite-leases.js';
+import { SqliteFolderStore } from './sqlite-folders.js';
 import type { MetadataStore } from './types.js';
 
 /**
@@ -82,6 +83,7 @@ export function openSqliteStore(file: string): MetadataStore {
     uploads: new SqliteUploadStore(db, ledger, files),
     batches: new SqliteBatchStore(db),
     leases: new SqliteLeaseStore(db),
+    folders: new SqliteFolderStore(db, ledger),
     async ping() {
       db.prepare('SELECT 1').get();
     },

@@ -5,9 +5,11 @@
  * (test/db/metadata-conformance.ts; docs/ports.md says what an engine must provide).
  * Every method is async for that reason, even though better-sqlite3 is synchronous.
  */
+import type { FolderStore } from './folder-types.js';
 import type { UploadStore } from './upload-types.js';
 
 export * from './upload-types.js';
+export * from './folder-types.js';
 
 export type Role = 'viewer' | 'operator' | 'admin';
 
@@ -253,6 +255,8 @@ export interface MetadataStore {
   uploads: UploadStore;
   batches: BatchStore;
   leases: LeaseStore;
+  /** Folder summaries and deletes, and the journal of file moves in progress (folder-types.ts). */
+  folders: FolderStore;
   /** Resolves when the database answers a trivial query; rejects when it is unreachable or closed. */
   ping(): Promise<void>;
   /** Releases the connection(s); every call after it rejects. Closing twice is harmless. */

@@ -11,6 +11,7 @@ import type { FileRecord, MetadataStore, QuotaCheck } from '../../src/db/types.j
 import { QuotaExceeded, WrongState } from '../../src/errors/index.js';
 import { bigintConformance } from './bigint-conformance.js';
 import { expectFailure, fileOf, tick, uploadOf, type StoreUnderTest } from './fixtures.js';
+import { folderConformance } from './folder-conformance.js';
 import { leaseConformance } from './lease-conformance.js';
 import { lifecycleConformance } from './lifecycle-conformance.js';
 import { limitsConformance } from './limits-conformance.js';
@@ -142,6 +143,7 @@ export function metadataConformance(name: string, factory: () => Promise<StoreUn
     uploadConformance(() => ({ store, databaseUrl }));
     limitsConformance(() => store);
     leaseConformance(() => store);
+    folderConformance(() => store);
     revocationConformance(() => store);
     bigintConformance(() => store);
     lifecycleConformance(() => store);

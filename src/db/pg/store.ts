@@ -8,6 +8,7 @@ import type { MetadataStore } from '../types.js';
 import { PgBatchStore } from './batches.js';
 import { PgClient } from './client.js';
 import { PgFileStore } from './files.js';
+import { PgFolderStore } from './folders.js';
 import { PgLeaseStore } from './leases.js';
 import { migratePostgres } from './migrate.js';
 import { PgTokenStore } from './tokens.js';
@@ -42,6 +43,7 @@ export async function openPostgresStore(url: string, opts: PgStoreOptions): Prom
     uploads: new PgUploadStore(db),
     batches: new PgBatchStore(db),
     leases: new PgLeaseStore(db),
+    folders: new PgFolderStore(db),
     async ping() {
       await db.query('SELECT 1');
     },
