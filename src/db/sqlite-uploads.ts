@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { SqliteFileStore } from './sqlite-files.js';
 import type { QuotaLedger } from './sqlite-quota.js';
-import type { DeleteUploadOutcome, FileRecord, PartRecord, PartWriteOutcome, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from './types.js';
+import type { DeleteUploadOutcome, FileRecord, OutboxEvent, PartRecord, PartWriteOutcome, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from './types.js';
 import { type PartRow, type UploadRow, toPart, toUpload } from './rows.js';
 
 const holdsReservation = (state: string) => state === 'open' || state === 'assembling';
@@ -38,6 +38,8 @@ export class SqliteUploadStore implements UploadStore {
       begin: db.prepare(
         `UPDATE uploads SET state = 'assembling', file_key = @fileKey, lease_until = @leaseUntil, updated_at = @now WHERE id = @id AND state = 'open'`,
       ),
+      rebase: db.prepare(`UPDATE uploads SET blob_ref = @blobRef WHERE id = @id AND state = 'assembling' AND file_key = @fileKey`),
+      partRef: db.prepare('UPDATE upload_parts SET ref = ? WHERE upload_id = ? AND part_number = ?'),
       renew: db.prepare(`UPDATE uploads SET lease_until = @leaseUntil WHERE id = @id AND state = 'assembling' AND file_key = @fileKey`),
       reopen: db.prepare(
         `UPDATE uploads SET state = 'open', file_key = NULL, lease_until = NULL, updated_at = @now
@@ -116,6 +118,14 @@ export class SqliteUploadStore implements UploadStore {
     return this.q.reopen.run({ id: uploadId, fileKey, now, expiredOnly: 0 }).changes === 1;
   }
 
+  async rebaseAssembly(uploadId: string, fileKey: string, blobRef: string, parts: { partNumber: number; ref: string }[]): Promise<boolean> {
+    return this.db.transaction((): boolean => {
+      if (this.q.rebase.run({ id: uploadId, fileKey, blobRef }).changes !== 1) return false;
+      for (const p of parts) this.q.partRef.run(p.ref, uploadId, p.partNumber);
+      return true;
+    })();
+  }
+
   async reclaimAssembly(uploadId: string, fileKey: string, now: number): Promise<boolean> {
     return this.q.reopen.run({ id: uploadId, fileKey, now, expiredOnly: 1 }).changes === 1;
   }
@@ -124,19 +134,19 @@ export class SqliteUploadStore implements UploadStore {
     return (this.q.expired.all({ now, limit, afterId }) as UploadRow[]).map(toUpload);
   }
 
-  async finishAssembly(uploadId: string, file: FileRecord): Promise<boolean> {
+  async finishAssembly(uploadId: string, file: FileRecord, event?: OutboxEvent): Promise<boolean> {
     return this.db.transaction((): boolean => {
       const row = this.q.byId.get(uploadId) as UploadRow | undefined;
       if (!row || this.q.finish.run({ id: uploadId, fileKey: file.key, now: Date.parse(file.createdAt) }).changes !== 1) return false;
       this.ledger.change(row.user_id, { reserved: -row.size, uploads: -1 });
-      this.files.insertInTransaction(file);
+      this.files.insertInTransaction(file, event);
       this.q.deleteParts.run(uploadId);
       this.q.endWrites.run(uploadId); // lapsed ones: the completion waited for the others
       return true;
     }).immediate();
   }
 
-  async deleteUpload(id: string, when: { states?: UploadState[]; idleBefore?: number } = {}): Promise<DeleteUploadOutcome> {
+  async deleteUpload(id: string, when: { states?: UploadState[]; idleBefore?: number } = {}, event?: OutboxEvent): Promise<DeleteUploadOutcome> {
     return this.db.transaction((): DeleteUploadOutcome => {
       const row = this.q.byId.get(id) as UploadRow | undefined;
       if (!row) return { outcome: 'not_found' };
@@ -146,6 +156,7 @@ export class SqliteUploadStore implements UploadStore {
       this.q.deleteParts.run(id);
       this.q.delete.run(id);
       if (holdsReservation(row.state)) this.ledger.change(row.user_id, { reserved: -row.size, uploads: -1 });
+      this.files.outbox.insertInTransaction(event);
       return { outcome: 'deleted', upload };
     }).immediate();
   }

@@ -3,6 +3,7 @@
  * assembly lease. Races (a part against a completion, two completions, a dead instance's
  * completion) are settled by conditional writes and reported as outcomes.
  */
+import type { OutboxEvent } from './outbox-types.js';
 import type { FileRecord, QuotaCheck } from './types.js';
 export type UploadState = 'open' | 'assembling' | 'completed';
 
@@ -79,6 +80,12 @@ export interface UploadStore {
   /** assembling → open for this attempt (a failed completion); false when it no longer held it. */
   abortAssembly(uploadId: string, fileKey: string, now: number): Promise<boolean>;
   /**
+   * While this attempt (`fileKey`) holds the assembly: the store's reference and the named
+   * parts' copy refs are replaced in one write (a store that re-opened joined parts as a fresh
+   * upload area, BlobStore.reopenJoined); false (nothing written) when it no longer held it.
+   */
+  rebaseAssembly(uploadId: string, fileKey: string, blobRef: string, parts: { partNumber: number; ref: string }[]): Promise<boolean>;
+  /**
    * assembling → open for an attempt whose lease ran out before `now` (its instance died or
    * hung); false when the lease was renewed, finished or reclaimed meanwhile.
    */
@@ -88,13 +95,15 @@ export interface UploadStore {
   /**
    * assembling → completed for this attempt (`file.key`), inserting the file and releasing the
    * reservation, in one transaction; false (nothing written) when the attempt lost its lease.
+   * `event` (file.created) is written to the outbox in that transaction.
    */
-  finishAssembly(uploadId: string, file: FileRecord): Promise<boolean>;
+  finishAssembly(uploadId: string, file: FileRecord, event?: OutboxEvent): Promise<boolean>;
   /**
    * Removes the upload and its parts' records when it is in one of `when.states` (default:
    * any) and idle since before `when.idleBefore` (default: any time), in one conditional write.
+   * `event` (upload.expired) is written in that transaction, only when the upload was deleted.
    */
-  deleteUpload(id: string, when?: { states?: UploadState[]; idleBefore?: number }): Promise<DeleteUploadOutcome>;
+  deleteUpload(id: string, when?: { states?: UploadState[]; idleBefore?: number }, event?: OutboxEvent): Promise<DeleteUploadOutcome>;
   /**
    * One page of uploads idle since before `before` (unix ms) and not being assembled, oldest
    * first, after the keyset position `after` (the last row of the previous page).

@@ -93,6 +93,7 @@ export async function completeUpload(d: CompletionDeps, found: UploadRecord, req
     d.store.uploads.renewAssembly(upload.id, key, d.clock.now() + ASSEMBLY_LEASE_MS).catch(() => undefined);
   }, ASSEMBLY_LEASE_MS / 3);
   renewal.unref();
+  let joined: PartRecord[] | null = null;
   try {
     // No part write may reach the store from here on: those begun before the step above end or are withdrawn.
     if (d.blobs.capabilities.fencedPartWrites) await waitForPartWrites(d.store.uploads, upload.id, d.clock, d.fence);
@@ -102,7 +103,9 @@ export async function completeUpload(d: CompletionDeps, found: UploadRecord, req
     if (upload.partCount === 1 && expectedSha && parts[0]!.sha256 !== expectedSha) {
       throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
     }
-    const assembled = await d.blobs.assemble({ uploadId: upload.id, ref: upload.blobRef }, parts, key);
+    // A store that knows the digest before joining refuses a mismatch there (nothing joined).
+    const assembled = await d.blobs.assemble({ uploadId: upload.id, ref: upload.blobRef }, parts, key, { sha256: expectedSha ?? undefined });
+    joined = parts;
     const sha256 = assembled.sha256 ?? (await sha256Of(d.blobs, key));
     if (assembled.size !== upload.size || (expectedSha && sha256 !== expectedSha)) {
       throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
@@ -116,8 +119,27 @@ export async function completeUpload(d: CompletionDeps, found: UploadRecord, req
   } catch (err) {
     clearInterval(renewal);
     await d.blobs.delete(key).catch(() => undefined);
+    if (joined) await reopenJoined(d, upload, key, joined);
     await d.store.uploads.abortAssembly(upload.id, key, d.clock.now());
     throw err;
+  }
+}
+
+/**
+ * A failed completion whose parts the store joined for good (S3): the store re-opens them as a
+ * fresh upload area (server-side copies, on this failure path only) and the records follow,
+ * while this attempt still holds the assembly, so the client can re-send just the bad part.
+ * If that fails, the upload still reopens: the copies it holds can complete it, as before.
+ */
+async function reopenJoined(d: CompletionDeps, upload: UploadRecord, key: string, parts: PartRecord[]): Promise<void> {
+  if (!d.blobs.reopenJoined) return;
+  try {
+    // Held for a lease from now (renewed first), so the records surely follow the store.
+    if (!(await d.store.uploads.renewAssembly(upload.id, key, d.clock.now() + ASSEMBLY_LEASE_MS))) return;
+    const fresh = await d.blobs.reopenJoined({ uploadId: upload.id, ref: upload.blobRef }, parts);
+    if (fresh) await d.store.uploads.rebaseAssembly(upload.id, key, fresh.ref, fresh.parts);
+  } catch {
+    // Left joined: only the same copies complete it (the store refuses new ones).
   }
 }
 

@@ -146,9 +146,17 @@ export interface BlobStore {
   /**
    * Joins the given copies, in order, into `key` atomically: the object appears whole or not
    * at all, also across a crash. The parts stay until abortUpload, so an interrupted
-   * completion can be retried.
+   * completion can be retried. With `expect.sha256`, a store that knows the whole digest
+   * before joining (S3's hash chain) refuses a mismatch (checksum_mismatch) and joins nothing.
    */
-  assemble(upload: UploadHandle, parts: PartRef[], key: string): Promise<AssembledBlob>;
+  assemble(upload: UploadHandle, parts: PartRef[], key: string, expect?: { sha256?: string }): Promise<AssembledBlob>;
+  /**
+   * Optional: for a store whose assemble() cannot be undone (S3: CompleteMultipartUpload), the
+   * upload made open to parts again after a completion that joined them failed (the digest
+   * read back differs): a fresh upload area holding the same bytes per part, whose new handle
+   * ref and part refs the caller records (UploadStore.rebaseAssembly). Null: nothing to redo.
+   */
+  reopenJoined?(upload: UploadHandle, parts: PartRef[]): Promise<{ ref: string; parts: { partNumber: number; ref: string }[] } | null>;
   /** Removes everything the upload left (abort, expiry, after a committed completion). Idempotent. */
   abortUpload(upload: UploadHandle): Promise<void>;
   /** Upload areas last touched before `before` (unix ms), a page at a time. */

@@ -86,6 +86,23 @@ export function uploadConformance(open: () => { store: MetadataStore; databaseUr
       expect(await store.uploads.listParts(u.id)).toEqual([]);
     });
 
+    it('rebaseAssembly: only the attempt holding the assembly replaces the store reference and the named parts\' refs, in one write', async () => {
+      const { store } = open();
+      const u = uploadOf('u1', 100, { blobRef: 'mpu-1' });
+      await store.uploads.createUploads([u], quota('u1'));
+      await store.uploads.putPart(u.id, part(1, 60, 'e1'), T0);
+      await store.uploads.putPart(u.id, part(2, 40, 'e2', 'b'), T0);
+      const moved = [{ partNumber: 1, ref: 'c1' }, { partNumber: 2, ref: 'c2' }];
+      expect(await store.uploads.rebaseAssembly(u.id, 'storage/u1/k', 'mpu-2', moved)).toBe(false); // open: not assembling
+      expect(await store.uploads.beginAssembly(u.id, 'storage/u1/k', T0, T0 + LEASE)).toBe(true);
+      expect(await store.uploads.rebaseAssembly(u.id, 'storage/u1/other', 'mpu-2', moved)).toBe(false); // another attempt's
+      expect(await store.uploads.getUpload(u.id)).toMatchObject({ blobRef: 'mpu-1' });
+      expect(await store.uploads.listParts(u.id)).toEqual([part(1, 60, 'e1'), part(2, 40, 'e2', 'b')]);
+      expect(await store.uploads.rebaseAssembly(u.id, 'storage/u1/k', 'mpu-2', moved)).toBe(true);
+      expect(await store.uploads.getUpload(u.id)).toMatchObject({ blobRef: 'mpu-2', state: 'assembling' });
+      expect(await store.uploads.listParts(u.id)).toEqual([part(1, 60, 'c1'), part(2, 40, 'c2', 'b')]);
+    });
+
     it('a lapsed lease is listed and reclaimed (once, and only once lapsed); a renewed one is not', async () => {
       const { store } = open();
       const ups = [uploadOf('u1', 1), uploadOf('u1', 1), uploadOf('u1', 1)];

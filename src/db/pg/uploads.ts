@@ -5,9 +5,10 @@
  * an outcome, never an error. An upload's declared size is reserved against the quota while
  * it is open or assembling, and released in the transaction that ends it.
  */
-import type { DeleteUploadOutcome, FileRecord, PartRecord, PartWriteOutcome, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from '../types.js';
+import type { DeleteUploadOutcome, FileRecord, OutboxEvent, PartRecord, PartWriteOutcome, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from '../types.js';
 import type { PgClient } from './client.js';
 import { insertFileRow } from './files.js';
+import { insertEvent } from './outbox.js';
 import { assertFits } from '../quota-rules.js';
 import { changeUsage, lockUsage } from './quota.js';
 import { type PartRow, type UploadRow, toPart, toUpload } from '../rows.js';
@@ -108,6 +109,15 @@ export class PgUploadStore implements UploadStore {
     return this.reopen(uploadId, fileKey, now, false);
   }
 
+  async rebaseAssembly(uploadId: string, fileKey: string, blobRef: string, parts: { partNumber: number; ref: string }[]): Promise<boolean> {
+    return this.db.tx(async (c) => {
+      const r = await c.query(`UPDATE uploads SET blob_ref = $3 WHERE id = $1 AND state = 'assembling' AND file_key = $2`, [uploadId, fileKey, blobRef]);
+      if (r.rowCount !== 1) return false;
+      for (const p of parts) await c.query('UPDATE upload_parts SET ref = $3 WHERE upload_id = $1 AND part_number = $2', [uploadId, p.partNumber, p.ref]);
+      return true;
+    });
+  }
+
   async reclaimAssembly(uploadId: string, fileKey: string, now: number): Promise<boolean> {
     return this.reopen(uploadId, fileKey, now, true);
   }
@@ -130,7 +140,7 @@ export class PgUploadStore implements UploadStore {
     return rows.map(toUpload);
   }
 
-  async finishAssembly(uploadId: string, file: FileRecord): Promise<boolean> {
+  async finishAssembly(uploadId: string, file: FileRecord, event?: OutboxEvent): Promise<boolean> {
     return this.db.tx(async (c) => {
       // Only the attempt holding the lease (known by its key) completes; a lost lease writes nothing.
       const { rows } = await c.query<{ user_id: string; size: number }>(
@@ -151,11 +161,12 @@ export class PgUploadStore implements UploadStore {
       }
       await c.query('DELETE FROM upload_parts WHERE upload_id = $1', [uploadId]);
       await c.query('DELETE FROM upload_writes WHERE upload_id = $1', [uploadId]); // lapsed ones: the completion waited for the others
+      await insertEvent(c, event);
       return true;
     });
   }
 
-  async deleteUpload(id: string, when: { states?: UploadState[]; idleBefore?: number } = {}): Promise<DeleteUploadOutcome> {
+  async deleteUpload(id: string, when: { states?: UploadState[]; idleBefore?: number } = {}, event?: OutboxEvent): Promise<DeleteUploadOutcome> {
     return this.db.tx(async (c): Promise<DeleteUploadOutcome> => {
       // One conditional DELETE (parts go with it, ON DELETE CASCADE): a part or a completion
       // committed meanwhile is seen by its re-check, and the upload is then kept.
@@ -167,6 +178,7 @@ export class PgUploadStore implements UploadStore {
       const gone = rows[0];
       if (gone) {
         if (gone.state === 'open' || gone.state === 'assembling') await changeUsage(c, gone.user_id, { reserved: -gone.size, uploads: -1 });
+        await insertEvent(c, event);
         return { outcome: 'deleted', upload: toUpload(gone) };
       }
       const kept = await c.query<UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE id = $1`, [id]);

@@ -55,7 +55,8 @@ import { ExactLength } from './exact-length.js';
 import { removeOrphanObjects, removeStaleWrites, uploadAreas } from './listing.js';
 import { ObjectNames } from './names.js';
 import { PartChains } from './part-chain.js';
-import { commitOrRemove, isJoined, releaseAliased } from './staging.js';
+import { reopenJoined } from './reopen.js';
+import { commitOrRemove, isCommitted, isJoined, releaseAliased } from './staging.js';
 import { writeObjectStreamed } from './write-object.js';
 
 const MiB = 1024 * 1024;
@@ -183,14 +184,22 @@ export class S3BlobStore implements BlobStore {
     this.names.staging(upload.uploadId); // one copy per part number: nothing else to drop
   }
 
-  async assemble(upload: UploadHandle, parts: PartRef[], key: string): Promise<AssembledBlob> {
+  async assemble(upload: UploadHandle, parts: PartRef[], key: string, expect?: { sha256?: string }): Promise<AssembledBlob> {
     const target = this.names.object(key);
     this.names.staging(upload.uploadId);
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
-    const size = await assembleParts(this.ctx, upload, sorted, target);
     // One part is the whole object, and S3 holds the very copy recorded (its ETag matched).
     const sha256 = sorted.length === 1 ? sorted[0]!.sha256 : this.chains.digest(upload.uploadId, sorted);
+    // Known before the join, so a mismatch joins nothing and the upload stays open to parts.
+    if (expect?.sha256 && sha256 !== null && sha256 !== expect.sha256) throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
+    const size = await assembleParts(this.ctx, upload, sorted, target);
     return { size, sha256 };
+  }
+
+  /** After a failed completion that joined the parts: a fresh multipart upload of copies of them (reopen.ts). */
+  async reopenJoined(upload: UploadHandle, parts: PartRef[]): Promise<{ ref: string; parts: { partNumber: number; ref: string }[] } | null> {
+    if (!(await isJoined(this.ctx, upload.uploadId)) || (await isCommitted(this.ctx, upload.uploadId))) return null;
+    return reopenJoined(this.ctx, upload.uploadId, [...parts].sort((a, b) => a.partNumber - b.partNumber));
   }
 
   /** Whether S3 still holds this copy of a part (read only; assemble would join the parts). */
