@@ -7,30 +7,31 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../config/config.js';
 import { cookieLoginReply, cookieSessionReply, loginBody, loginReply, logoutBody, meReply, messageReply, refreshBodyOrCookie, tokenPair } from '../contract/auth.js';
-import { InvalidToken, NotAuthenticated } from '../errors/index.js';
+import { InvalidToken, NotAllowed, NotAuthenticated } from '../errors/index.js';
 import { errorResponses, security } from '../http/schemas.js';
 import { usageReply } from '../files/usage.js';
 import type { CookieSession } from './cookie-session.js';
 import type { Guard } from './guard.js';
 import type { KeyRing } from './keyring.js';
-import { scopesForRole } from './principal.js';
+import { allows, scopesForRole } from './principal.js';
 import type { ProfileService } from './profile.js';
 import type { SessionService } from './sessions.js';
 
 // Request and reply schemas are the wire contract's (src/contract/auth.ts), shared with the SDK.
 
 export interface AuthRouteDeps {
-  sessions: Pick<SessionService, 'login' | 'refresh' | 'logout'>;
+  sessions: Pick<SessionService, 'login' | 'refresh' | 'logout' | 'logoutRefresh'>;
   profiles: Pick<ProfileService, 'describe'>;
   keys: Pick<KeyRing, 'refreshIfStale' | 'jwks'>;
   /** The browser session's cookies (`{"session":"cookie"}` at login) and their CSRF rule. */
   cookies: CookieSession;
-  origins: Pick<Guard, 'assertSameOrigin'>;
+  /** The guard: its same-origin rule, and who the caller is (logout asks itself, see there). */
+  origins: Pick<Guard, 'assertSameOrigin' | 'identify'>;
   /** What the discovery document names. */
   discovery: { issuer: string; publicBaseUrl: string; alg: Config['auth']['alg'] };
 }
 
-export async function authRoutes(app: FastifyInstance, { sessions, profiles, keys, cookies, origins, discovery }: AuthRouteDeps): Promise<void> {
+export async function authRoutes(app: FastifyInstance, { sessions, profiles, keys, cookies, origins: guard, discovery }: AuthRouteDeps): Promise<void> {
   const r = app.withTypeProvider<ZodTypeProvider>();
 
   r.post(
@@ -47,7 +48,7 @@ export async function authRoutes(app: FastifyInstance, { sessions, profiles, key
     async (request, reply) => {
       const cookieSession = request.body.session === 'cookie';
       // A cross-site page must not log the browser into an account of its choosing.
-      if (cookieSession) origins.assertSameOrigin(request);
+      if (cookieSession) guard.assertSameOrigin(request);
       const { tokens, user } = await sessions.login(request.body.username, request.body.password, request.ip);
       const summary = { id: user.id, username: user.username, email: user.email, role: user.role, roles: [user.role] };
       if (cookieSession) return { ...cookies.set(reply, tokens), user: summary };
@@ -71,7 +72,7 @@ export async function authRoutes(app: FastifyInstance, { sessions, profiles, key
       if (given) return sessions.refresh(given);
       const fromCookie = cookies.refreshToken(request);
       if (!fromCookie) throw new NotAuthenticated('A refresh token is required (body or cookie)');
-      origins.assertSameOrigin(request);
+      guard.assertSameOrigin(request);
       try {
         return cookies.set(reply, await sessions.refresh(fromCookie));
       } catch (err) {
@@ -117,15 +118,32 @@ export async function authRoutes(app: FastifyInstance, { sessions, profiles, key
       schema: {
         tags: ['auth'],
         summary: 'Revoke this access token and its refresh family',
-        description: 'Also expires the session cookies; the `auth_refresh` cookie, if sent, has its family revoked too.',
+        description:
+          'Also expires the session cookies; the `auth_refresh` cookie, if sent, has its family revoked too. A browser whose access cookie has lapsed may log out with the refresh cookie alone.',
         security: security.user,
         body: logoutBody,
         response: { 200: messageReply, ...errorResponses(401, 403) },
       },
-      config: { access: { role: 'viewer' } },
+      // No access rule: the guard is asked here, so that the refresh cookie alone can end a
+      // browser session whose access cookie lapsed (the browser dropped it at its Max-Age).
     },
     async (request, reply) => {
-      await sessions.logout(request.principal!, request.body?.refresh_token ?? cookies.refreshToken(request));
+      const refreshCookie = cookies.refreshToken(request);
+      const explicit = request.headers.authorization !== undefined || request.headers['x-service-token'] !== undefined;
+      const principal = await guard.identify(request).catch((err: unknown) => {
+        // A lapsed access cookie beside a refresh cookie: log out by the latter.
+        if (err instanceof InvalidToken && !explicit && refreshCookie) return null;
+        throw err;
+      });
+      if (principal) {
+        if (!allows(principal, { role: 'viewer' })) throw new NotAllowed('insufficient_scope', 'Insufficient role or scope');
+        await sessions.logout(principal, request.body?.refresh_token ?? refreshCookie);
+      } else if (refreshCookie) {
+        guard.assertSameOrigin(request);
+        await sessions.logoutRefresh(refreshCookie);
+      } else {
+        throw new NotAuthenticated();
+      }
       cookies.clear(reply);
       return { message: 'Logged out' };
     },

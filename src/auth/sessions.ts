@@ -132,6 +132,19 @@ export class SessionService {
   }
 
   /**
+   * Logout by the refresh token alone: a browser whose access cookie has lapsed still holds its
+   * HttpOnly refresh cookie, which only the server can end. Whoever holds it could refresh with
+   * it anyway, so it may also end its family (which revokes the family's access tokens).
+   */
+  async logoutRefresh(refreshToken: string): Promise<void> {
+    const claims = await this.signer.verify(refreshToken, 'refresh').catch((err: unknown) => {
+      if (err instanceof InvalidToken) return null;
+      throw err;
+    });
+    if (claims) await this.tokens.revokeFamily({ refreshJti: claims.jti }, now());
+  }
+
+  /**
    * Housekeeping: drops revocation rows and refresh tokens that can no longer matter. A token
    * is accepted until exp + the clock tolerance, so its revocation is kept that long too.
    */

@@ -202,6 +202,33 @@ describe('POST /auth/logout by cookie', () => {
     expect(refresh.statusCode).toBe(401);
   });
 
+  it('works with the refresh cookie alone (the access cookie lapsed), which ends the whole session', async () => {
+    const login = await cookieLogin();
+    const res = await server.app.inject({ method: 'POST', url: '/auth/logout', headers: { origin: OWN, cookie: cookieHeader(login, ['auth_refresh']) } });
+    expect(res.statusCode).toBe(200);
+    expect(setCookies(res).get('auth_refresh')!.attrs.get('max-age')).toBe('0');
+    // Its family is revoked: the refresh cookie and the access token issued with it are dead.
+    const refresh = await server.app.inject({ method: 'POST', url: '/auth/refresh', headers: { origin: OWN, cookie: cookieHeader(login, ['auth_refresh']) } });
+    expect(refresh.statusCode).toBe(401);
+    const me = await server.app.inject({ method: 'GET', url: '/auth/me', headers: { cookie: cookieHeader(login, ['auth_token']) } });
+    expect(me.statusCode).toBe(401);
+
+    // A revoked access cookie beside a live refresh cookie: logged out by the latter.
+    const second = await cookieLogin();
+    await server.app.inject({ method: 'POST', url: '/auth/logout', headers: { origin: OWN, cookie: cookieHeader(second, ['auth_token']) } });
+    const third = await cookieLogin();
+    const mixed = `${cookieHeader(second, ['auth_token'])}; ${cookieHeader(third, ['auth_refresh'])}`;
+    expect((await server.app.inject({ method: 'POST', url: '/auth/logout', headers: { origin: OWN, cookie: mixed } })).statusCode).toBe(200);
+    expect((await server.app.inject({ method: 'POST', url: '/auth/refresh', headers: { origin: OWN, cookie: cookieHeader(third, ['auth_refresh']) } })).statusCode).toBe(401);
+
+    // Nothing at all, or the refresh cookie from another site: refused.
+    expect((await server.app.inject({ method: 'POST', url: '/auth/logout', headers: { origin: OWN } })).statusCode).toBe(401);
+    const fourth = await cookieLogin();
+    const cross = await server.app.inject({ method: 'POST', url: '/auth/logout', headers: { origin: 'https://evil.example', cookie: cookieHeader(fourth, ['auth_refresh']) } });
+    expect(cross.statusCode).toBe(403);
+    expect((await server.app.inject({ method: 'POST', url: '/auth/refresh', headers: { origin: OWN, cookie: cookieHeader(fourth, ['auth_refresh']) } })).statusCode).toBe(200);
+  });
+
   it('is refused from another site and the session lives on', async () => {
     const login = await cookieLogin();
     const res = await server.app.inject({ method: 'POST', url: '/auth/logout', headers: { origin: 'https://evil.example', cookie: cookieHeader(login) } });

@@ -85,7 +85,7 @@ export interface paths {
         put?: never;
         /**
          * Revoke this access token and its refresh family
-         * @description Also expires the session cookies; the `auth_refresh` cookie, if sent, has its family revoked too.
+         * @description Also expires the session cookies; the `auth_refresh` cookie, if sent, has its family revoked too. A browser whose access cookie has lapsed may log out with the refresh cookie alone.
          */
         post: operations["logout"];
         delete?: never;
