@@ -57,8 +57,10 @@ describe('the web app in Chromium', () => {
 
     // The session is HttpOnly cookies: nothing a script could read or a reload would keep.
     const readable = await page.evaluate(() => {
-      const g = globalThis as unknown as { document: { cookie: string }; localStorage: Storage; sessionStorage: Storage };
-      const all = (s: Storage) => Array.from({ length: s.length }, (_, i) => s.getItem(s.key(i)!) ?? '');
+      // Typed structurally: the test tsconfig has no DOM library.
+      type Store = { length: number; key(i: number): string | null; getItem(k: string): string | null };
+      const g = globalThis as unknown as { document: { cookie: string }; localStorage: Store; sessionStorage: Store };
+      const all = (s: Store) => Array.from({ length: s.length }, (_, i) => s.getItem(s.key(i)!) ?? '');
       return [g.document.cookie, ...all(g.localStorage), ...all(g.sessionStorage)].join('\n');
     });
     expect(readable).not.toMatch(/eyJ[\w-]+\.[\w-]+\./);
@@ -66,9 +68,10 @@ describe('the web app in Chromium', () => {
 
     // Two files dropped on the page, four picked, and a folder (with a sub-folder) picked.
     const drop = await page.evaluateHandle(() => {
-      const dt = new DataTransfer();
-      dt.items.add(new File(['first dropped'], 'd1.txt', { type: 'text/plain' }));
-      dt.items.add(new File(['second dropped'], 'd2.txt', { type: 'text/plain' }));
+      const g = globalThis as unknown as { DataTransfer: new () => { items: { add(f: unknown): void } }; File: new (parts: string[], name: string, o: { type: string }) => unknown };
+      const dt = new g.DataTransfer();
+      dt.items.add(new g.File(['first dropped'], 'd1.txt', { type: 'text/plain' }));
+      dt.items.add(new g.File(['second dropped'], 'd2.txt', { type: 'text/plain' }));
       return dt;
     });
     await page.dispatchEvent('main.files', 'drop', { dataTransfer: drop });
