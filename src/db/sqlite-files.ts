@@ -4,7 +4,8 @@
  */
 import type Database from 'better-sqlite3';
 import { QuotaLedger } from './sqlite-quota.js';
-import type { FileRecord, FileStore, ListPage, ListQuery, QuotaCheck, Usage } from './types.js';
+import type { SqliteOutbox } from './sqlite-outbox.js';
+import type { FileRecord, FileStore, OutboxEvent, ListPage, ListQuery, QuotaCheck, Usage } from './types.js';
 import { type FileRow, toFile } from './rows.js';
 
 /**
@@ -19,6 +20,8 @@ export class SqliteFileStore implements FileStore {
   constructor(
     private readonly db: Database.Database,
     private readonly ledger: QuotaLedger,
+    /** Events are written in the transaction of the change (other stores use it too). */
+    readonly outbox: SqliteOutbox,
   ) {
     this.q = {
       byKey: db.prepare('SELECT * FROM files WHERE key = ?'),
@@ -68,24 +71,26 @@ export class SqliteFileStore implements FileStore {
   }
 
   /** The file row plus its quota accounting; for use inside a caller's transaction. */
-  insertInTransaction(file: FileRecord): void {
+  insertInTransaction(file: FileRecord, event?: OutboxEvent): void {
     this.q.insert.run(file);
     this.ledger.change(file.userId, { files: 1, used: file.size });
+    this.outbox.insertInTransaction(event);
   }
 
-  async insertFile(file: FileRecord, quota: QuotaCheck): Promise<void> {
+  async insertFile(file: FileRecord, quota: QuotaCheck, event?: OutboxEvent): Promise<void> {
     this.db.transaction(() => {
       this.ledger.assertFits(quota, { bytes: file.size, files: 1, uploads: 0 });
-      this.insertInTransaction(file);
+      this.insertInTransaction(file, event);
     })();
   }
 
-  async deleteFile(key: string): Promise<FileRecord | null> {
+  async deleteFile(key: string, event?: OutboxEvent): Promise<FileRecord | null> {
     return this.db.transaction(() => {
       const row = this.q.byKey.get(key) as FileRow | undefined;
       if (!row) return null;
       this.q.delete.run(key);
       this.ledger.change(row.user_id, { files: -1, used: -row.size });
+      this.outbox.insertInTransaction(event);
       return toFile(row);
     })();
   }

@@ -1,7 +1,8 @@
 /** Users in SQLite. Usernames are unique case-insensitively (username_key = lower(username)). */
 import type Database from 'better-sqlite3';
 import { WrongState } from '../errors/index.js';
-import type { NewUser, UserPatch, UserRecord, UserStore } from './types.js';
+import type { SqliteOutbox } from './sqlite-outbox.js';
+import type { NewUser, OutboxEvent, UserPatch, UserRecord, UserStore } from './types.js';
 import { type UserRow, toUser } from './rows.js';
 
 const LIVE = 'deleted_at IS NULL';
@@ -9,7 +10,10 @@ const LIVE = 'deleted_at IS NULL';
 export class SqliteUserStore implements UserStore {
   private readonly q;
 
-  constructor(protected readonly db: Database.Database) {
+  constructor(
+    protected readonly db: Database.Database,
+    private readonly outbox: SqliteOutbox,
+  ) {
     this.q = {
       userById: db.prepare(`SELECT * FROM users WHERE id = ? AND ${LIVE}`),
       userByName: db.prepare(`SELECT * FROM users WHERE username_key = ? AND ${LIVE}`),
@@ -28,8 +32,13 @@ export class SqliteUserStore implements UserStore {
     return this.q.insertUser.run({ ...user, usernameKey: user.username.toLowerCase() }).changes === 1;
   }
 
-  async createUser(user: NewUser): Promise<UserRecord> {
-    if (!this.insert(user)) throw new WrongState('username_taken', `Username "${user.username}" is already taken`);
+  async createUser(user: NewUser, event?: OutboxEvent): Promise<UserRecord> {
+    const inserted = this.db.transaction(() => {
+      if (!this.insert(user)) return false;
+      this.outbox.insertInTransaction(event);
+      return true;
+    })();
+    if (!inserted) throw new WrongState('username_taken', `Username "${user.username}" is already taken`);
     return (await this.getUserById(user.id))!;
   }
 
@@ -59,7 +68,7 @@ export class SqliteUserStore implements UserStore {
     return this.q.countUsers.get() as number;
   }
 
-  async updateUser(id: string, patch: UserPatch): Promise<UserRecord | null> {
+  async updateUser(id: string, patch: UserPatch, event?: OutboxEvent): Promise<UserRecord | null> {
     const sets: string[] = [];
     const values: Record<string, unknown> = { id };
     const columns: [keyof UserPatch, string, (v: unknown) => unknown][] = [
@@ -76,16 +85,21 @@ export class SqliteUserStore implements UserStore {
       }
     }
     if (sets.length > 0) {
-      this.db.prepare(`UPDATE users SET ${sets.join(', ')} WHERE id = @id AND ${LIVE}`).run(values);
+      const update = this.db.prepare(`UPDATE users SET ${sets.join(', ')} WHERE id = @id AND ${LIVE}`);
+      this.db.transaction(() => {
+        if (update.run(values).changes > 0) this.outbox.insertInTransaction(event);
+      })();
     }
     return this.getUserById(id);
   }
 
-  async deleteUser(id: string): Promise<boolean> {
+  async deleteUser(id: string, event?: OutboxEvent): Promise<boolean> {
     // The row stays (disabled) so tokens already issued to this id keep failing the check.
-    const result = this.db
-      .prepare(`UPDATE users SET is_active = 0, deleted_at = ?, username_key = 'deleted:' || id WHERE id = ? AND ${LIVE}`)
-      .run(new Date().toISOString(), id);
-    return result.changes > 0;
+    const remove = this.db.prepare(`UPDATE users SET is_active = 0, deleted_at = ?, username_key = 'deleted:' || id WHERE id = ? AND ${LIVE}`);
+    return this.db.transaction(() => {
+      if (remove.run(new Date().toISOString(), id).changes === 0) return false;
+      this.outbox.insertInTransaction(event);
+      return true;
+    })();
   }
 }

@@ -14,6 +14,7 @@ import { QuotaLedger } from './sqlite-quota.js';
 import { SqliteUploadStore } from './sqlite-uploads.js';
 import { SqliteBatchStore } from './sqlite-batches.js';
 import { SqliteLeaseStore } from './sqlite-leases.js';
+import { SqliteOutbox } from './sqlite-outbox.js';
 import { SqliteFolderStore } from './sqlite-folders.js';
 import type { MetadataStore } from './types.js';
 
@@ -75,14 +76,16 @@ function migrate(db: Database.Database): void {
 export function openSqliteStore(file: string): MetadataStore {
   const db = openSqlite(file);
   const ledger = new QuotaLedger(db);
-  const files = new SqliteFileStore(db, ledger);
+  const outbox = new SqliteOutbox(db);
+  const files = new SqliteFileStore(db, ledger, outbox);
   return {
-    users: new SqliteUserStore(db),
+    users: new SqliteUserStore(db, outbox),
     tokens: new SqliteTokenStore(db),
     files,
     uploads: new SqliteUploadStore(db, ledger, files),
     batches: new SqliteBatchStore(db),
     leases: new SqliteLeaseStore(db),
+    outbox,
     folders: new SqliteFolderStore(db, ledger),
     async ping() {
       db.prepare('SELECT 1').get();

@@ -6,8 +6,10 @@
  * Every method is async for that reason, even though better-sqlite3 is synchronous.
  */
 import type { FolderStore } from './folder-types.js';
+import type { OutboxEvent, OutboxStore } from './outbox-types.js';
 import type { UploadStore } from './upload-types.js';
 
+export * from './outbox-types.js';
 export * from './upload-types.js';
 export * from './folder-types.js';
 
@@ -42,8 +44,11 @@ export interface UserPatch {
 }
 
 export interface UserStore {
-  /** Throws WrongState('username_taken') when the username (case-insensitive) is taken. */
-  createUser(user: NewUser): Promise<UserRecord>;
+  /**
+   * Throws WrongState('username_taken') when the username (case-insensitive) is taken.
+   * `event` (user.created) is written to the outbox in the same transaction.
+   */
+  createUser(user: NewUser, event?: OutboxEvent): Promise<UserRecord>;
   /**
    * Creates the user unless the username (case-insensitive) is taken, in one conditional
    * insert (ON CONFLICT DO NOTHING): instances bootstrapping the same admin at once all
@@ -53,9 +58,10 @@ export interface UserStore {
   getUserById(id: string): Promise<UserRecord | null>;
   getUserByUsername(username: string): Promise<UserRecord | null>;
   listUsers(): Promise<UserRecord[]>;
-  updateUser(id: string, patch: UserPatch): Promise<UserRecord | null>;
-  /** Soft delete: the user disappears and every token of theirs stops working. */
-  deleteUser(id: string): Promise<boolean>;
+  /** `event` (user.disabled) is written with the change, only when a live user was updated. */
+  updateUser(id: string, patch: UserPatch, event?: OutboxEvent): Promise<UserRecord | null>;
+  /** Soft delete: the user disappears and every token of theirs stops working. `event` is written only when a user was deleted. */
+  deleteUser(id: string, event?: OutboxEvent): Promise<boolean>;
   countUsers(): Promise<number>;
 }
 
@@ -186,11 +192,14 @@ export interface FileStore {
   /**
    * Inserts a finished file, checking atomically that used + reserved + size fits the
    * quota (the one-request upload, whose size is known only at the end). Throws
-   * QuotaExceeded('quota_exceeded') when it does not.
+   * QuotaExceeded('quota_exceeded') when it does not. `event` (file.created) is written in the same transaction.
    */
-  insertFile(file: FileRecord, quota: QuotaCheck): Promise<void>;
-  /** Removes the record and returns it (null when absent); frees its bytes from the quota. */
-  deleteFile(key: string): Promise<FileRecord | null>;
+  insertFile(file: FileRecord, quota: QuotaCheck, event?: OutboxEvent): Promise<void>;
+  /**
+   * Removes the record and returns it (null when absent); frees its bytes from the quota.
+   * `event` (file.deleted) is written in the same transaction, only when a record was removed.
+   */
+  deleteFile(key: string, event?: OutboxEvent): Promise<FileRecord | null>;
   /** Bytes and files used by finished files, bytes and uploads reserved by open ones. */
   usage(userId: string): Promise<Usage>;
 }
@@ -255,6 +264,8 @@ export interface MetadataStore {
   uploads: UploadStore;
   batches: BatchStore;
   leases: LeaseStore;
+  /** The webhook outbox (src/events/): events written with the changes they report. */
+  outbox: OutboxStore;
   /** Folder summaries and deletes, and the journal of file moves in progress (folder-types.ts). */
   folders: FolderStore;
   /** Resolves when the database answers a trivial query; rejects when it is unreachable or closed. */

@@ -17,6 +17,7 @@ import { lifecycleConformance } from './lifecycle-conformance.js';
 import { limitsConformance } from './limits-conformance.js';
 import { parallelConformance } from './parallel-conformance.js';
 import { revocationConformance } from './revocation-conformance.js';
+import { outboxConformance } from './outbox-conformance.js';
 import { partWriteFenceRaceConformance, uploadConformance, uploadRaceConformance } from './upload-conformance.js';
 
 // The record makers were here first; other suites import them from this module.
@@ -145,6 +146,7 @@ export function metadataConformance(name: string, factory: () => Promise<StoreUn
     leaseConformance(() => store);
     folderConformance(() => store);
     revocationConformance(() => store);
+    outboxConformance(() => store);
     bigintConformance(() => store);
     lifecycleConformance(() => store);
     if (caps.manyConnections) {

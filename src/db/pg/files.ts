@@ -5,10 +5,11 @@
  * lock the user's ledger row (quota.ts) in the transaction that inserts.
  */
 import type pg from 'pg';
-import type { FileRecord, FileStore, ListPage, ListQuery, QuotaCheck, Usage } from '../types.js';
+import type { FileRecord, FileStore, ListPage, ListQuery, OutboxEvent, QuotaCheck, Usage } from '../types.js';
 import type { PgClient, Queryable } from './client.js';
 import { assertFits } from '../quota-rules.js';
 import { changeUsage, lockUsage } from './quota.js';
+import { insertEvent } from './outbox.js';
 import { type FileRow, toFile } from '../rows.js';
 
 /** Ids per look-up query (one array parameter): a bounded statement, whatever the caller asks. */
@@ -117,21 +118,23 @@ export class PgFileStore implements FileStore {
     return rows.map((r) => r.key);
   }
 
-  async insertFile(file: FileRecord, quota: QuotaCheck): Promise<void> {
+  async insertFile(file: FileRecord, quota: QuotaCheck, event?: OutboxEvent): Promise<void> {
     await this.db.tx(async (c) => {
       assertFits(await lockUsage(c, quota), quota, { bytes: file.size, files: 1, uploads: 0 });
       await insertFileRow(c, file);
       await changeUsage(c, file.userId, { files: 1, used: file.size });
+      await insertEvent(c, event);
     });
   }
 
-  async deleteFile(key: string): Promise<FileRecord | null> {
+  async deleteFile(key: string, event?: OutboxEvent): Promise<FileRecord | null> {
     return this.db.tx(async (c) => {
       // The DELETE is the condition: of two instances deleting one key, one gets the row.
       const { rows } = await c.query<FileRow>(`DELETE FROM files WHERE key = $1 RETURNING ${COLUMNS}`, [key]);
       const row = rows[0];
       if (!row) return null;
       await changeUsage(c, row.user_id, { files: -1, used: -row.size });
+      await insertEvent(c, event);
       return toFile(row);
     });
   }

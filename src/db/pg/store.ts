@@ -11,6 +11,7 @@ import { PgFileStore } from './files.js';
 import { PgFolderStore } from './folders.js';
 import { PgLeaseStore } from './leases.js';
 import { migratePostgres } from './migrate.js';
+import { PgOutbox } from './outbox.js';
 import { PgTokenStore } from './tokens.js';
 import { PgUploadStore } from './uploads.js';
 import { PgUserStore } from './users.js';
@@ -43,6 +44,7 @@ export async function openPostgresStore(url: string, opts: PgStoreOptions): Prom
     uploads: new PgUploadStore(db),
     batches: new PgBatchStore(db),
     leases: new PgLeaseStore(db),
+    outbox: new PgOutbox(db),
     folders: new PgFolderStore(db),
     async ping() {
       await db.query('SELECT 1');

@@ -4,8 +4,15 @@
  * does nothing on conflict and the row count says who won, with no error code to sniff.
  */
 import { WrongState } from '../../errors/index.js';
-import type { NewUser, UserPatch, UserRecord, UserStore } from '../types.js';
+import type { NewUser, OutboxEvent, UserPatch, UserRecord, UserStore } from '../types.js';
+import type pg from 'pg';
 import type { PgClient } from './client.js';
+import { insertEvent } from './outbox.js';
+
+/** The pool or a transaction's client: what a statement runs on. */
+interface Runner {
+  query<R extends pg.QueryResultRow>(sql: string, params?: unknown[]): Promise<pg.QueryResult<R>>;
+}
 import { type UserRow, toUser } from '../rows.js';
 
 const COLUMNS = 'id, username, email, password_hash, role, is_active, quota_bytes, created_at';
@@ -40,8 +47,8 @@ export class PgUserStore implements UserStore {
   constructor(private readonly db: PgClient) {}
 
   /** The new record, or null when the username (or the id) is taken. */
-  private async insert(user: NewUser): Promise<UserRecord | null> {
-    const { rows } = await this.db.query<UserRow>(SQL.insert, [
+  private async insert(user: NewUser, c: Runner = this.db): Promise<UserRecord | null> {
+    const { rows } = await c.query<UserRow>(SQL.insert, [
       user.id,
       user.username,
       user.email,
@@ -53,8 +60,14 @@ export class PgUserStore implements UserStore {
     return rows[0] ? toUser(rows[0]) : null;
   }
 
-  async createUser(user: NewUser): Promise<UserRecord> {
-    const created = await this.insert(user);
+  async createUser(user: NewUser, event?: OutboxEvent): Promise<UserRecord> {
+    const created = event
+      ? await this.db.tx(async (c) => {
+          const inserted = await this.insert(user, c);
+          if (inserted) await insertEvent(c, event);
+          return inserted;
+        })
+      : await this.insert(user);
     if (!created) throw new WrongState('username_taken', `Username "${user.username}" is already taken`);
     return created;
   }
@@ -86,8 +99,19 @@ export class PgUserStore implements UserStore {
     return (await this.db.query<{ n: number }>(SQL.count)).rows[0]!.n;
   }
 
-  async updateUser(id: string, patch: UserPatch): Promise<UserRecord | null> {
-    const { rows } = await this.db.query<UserRow>(SQL.update, [
+  async updateUser(id: string, patch: UserPatch, event?: OutboxEvent): Promise<UserRecord | null> {
+    if (event) {
+      return this.db.tx(async (c) => {
+        const updated = await this.update(id, patch, c);
+        if (updated) await insertEvent(c, event);
+        return updated;
+      });
+    }
+    return this.update(id, patch, this.db);
+  }
+
+  private async update(id: string, patch: UserPatch, c: Runner): Promise<UserRecord | null> {
+    const { rows } = await c.query<UserRow>(SQL.update, [
       id,
       patch.role ?? null,
       patch.passwordHash ?? null,
@@ -100,8 +124,12 @@ export class PgUserStore implements UserStore {
     return rows[0] ? toUser(rows[0]) : null;
   }
 
-  async deleteUser(id: string): Promise<boolean> {
-    const { rowCount } = await this.db.query(SQL.delete, [id, new Date().toISOString()]);
-    return (rowCount ?? 0) > 0;
+  async deleteUser(id: string, event?: OutboxEvent): Promise<boolean> {
+    return this.db.tx(async (c) => {
+      const { rowCount } = await c.query(SQL.delete, [id, new Date().toISOString()]);
+      if ((rowCount ?? 0) === 0) return false;
+      await insertEvent(c, event);
+      return true;
+    });
   }
 }
