@@ -1,15 +1,18 @@
 /**
  * Upload progress: bytes done, speed over the last few seconds, and the time left at that
- * speed. Bytes a resumed upload already had count as done, never as speed.
+ * speed. Bytes a resumed upload already had count as done, never as speed. Where the runtime
+ * streams request bodies (Node, Deno, Bun), bytes handed to the connection count as they go,
+ * so progress moves within a part; a part sent again starts its count over.
  */
 export interface UploadProgress {
   uploadId: string;
-  /** Bytes the server holds for this upload (parts confirmed, including those a resume found). */
+  /** Bytes confirmed by the server (including those a resume found) plus bytes of parts on their way. */
   bytesUploaded: number;
   bytesTotal: number;
+  /** Parts the server confirmed. */
   partsDone: number;
   partCount: number;
-  /** Bytes per second over the last few seconds of this call (0 until a part is done). */
+  /** Bytes per second over the last few seconds of this call (0 until bytes have gone). */
   bytesPerSecond: number;
   /** Seconds left at that speed; null while the speed is unknown. */
   etaSeconds: number | null;
@@ -21,9 +24,13 @@ const WINDOW_MS = 5_000;
 
 export class ProgressMeter {
   private samples: Array<{ at: number; sent: number }> = [];
+  /** Bytes sent by this call, counting every try (the speed's measure). */
   private sent = 0;
+  /** Bytes of confirmed parts. */
   private done: number;
   private parts: number;
+  /** Part number → bytes of its current try handed over so far. */
+  private inFlight = new Map<number, number>();
 
   constructor(
     private readonly uploadId: string,
@@ -37,15 +44,20 @@ export class ProgressMeter {
     this.samples.push({ at: this.now(), sent: 0 });
   }
 
-  /** A part of `bytes` was confirmed by the server. */
-  add(bytes: number): UploadProgress {
-    this.sent += bytes;
+  /** `bytes` more of part `n` were handed to the connection; `restart` when a new try begins. */
+  sending(n: number, bytes: number, restart = false): UploadProgress {
+    this.inFlight.set(n, (restart ? 0 : (this.inFlight.get(n) ?? 0)) + bytes);
+    this.sample(bytes);
+    return this.snapshot();
+  }
+
+  /** Part `n` of `bytes` was confirmed by the server; `counted` of them were reported by sending(). */
+  add(bytes: number, n = -1): UploadProgress {
+    const counted = this.inFlight.get(n) ?? 0;
+    this.inFlight.delete(n);
     this.done += bytes;
     this.parts += 1;
-    const at = this.now();
-    this.samples.push({ at, sent: this.sent });
-    // Keep one sample older than the window as the rate's starting point.
-    while (this.samples.length > 2 && this.samples[1]!.at < at - WINDOW_MS) this.samples.shift();
+    this.sample(Math.max(0, bytes - counted));
     return this.snapshot();
   }
 
@@ -54,16 +66,27 @@ export class ProgressMeter {
     const last = this.samples[this.samples.length - 1]!;
     const ms = last.at - first.at;
     const rate = ms > 0 ? ((last.sent - first.sent) * 1000) / ms : 0;
-    const left = this.total - this.done;
+    let uploaded = this.done;
+    for (const b of this.inFlight.values()) uploaded += b;
+    uploaded = Math.min(uploaded, this.total);
+    const left = this.total - uploaded;
     return {
       uploadId: this.uploadId,
-      bytesUploaded: this.done,
+      bytesUploaded: uploaded,
       bytesTotal: this.total,
       partsDone: this.parts,
       partCount: this.partCount,
       bytesPerSecond: rate,
       etaSeconds: left <= 0 ? 0 : rate > 0 ? left / rate : null,
-      fraction: this.total === 0 ? 1 : this.done / this.total,
+      fraction: this.total === 0 ? 1 : uploaded / this.total,
     };
+  }
+
+  private sample(bytes: number): void {
+    this.sent += bytes;
+    const at = this.now();
+    this.samples.push({ at, sent: this.sent });
+    // Keep one sample older than the window as the rate's starting point.
+    while (this.samples.length > 2 && this.samples[1]!.at < at - WINDOW_MS) this.samples.shift();
   }
 }

@@ -90,8 +90,9 @@ export async function uploadSource(t: Transport, source: ByteSource, opts: Uploa
     while (failure === undefined && missing.length > 0) {
       const n = missing.shift()!;
       try {
-        const bytes = await sendPart(t, source, uploadId, n, partSize, opts.checksum !== false, { ...common, signal: inner.signal });
-        opts.onProgress?.(meter.add(bytes));
+        const onSent = opts.onProgress && ((sent: number, restart: boolean) => opts.onProgress!(meter.sending(n, sent, restart)));
+        const bytes = await sendPart(t, source, uploadId, n, partSize, opts.checksum !== false, { ...common, signal: inner.signal }, onSent);
+        opts.onProgress?.(meter.add(bytes, n));
       } catch (err) {
         failure ??= err;
         inner.abort(err);
@@ -156,7 +157,17 @@ async function resumeUpload(t: Transport, uploadId: string, size: number, common
   return { uploadId, partSize: status.partSize, partCount: status.partCount, held, resumed: true, key: status.state === 'completed' ? status.key : null };
 }
 
-async function sendPart(t: Transport, source: ByteSource, uploadId: string, n: number, partSize: number, checksum: boolean, common: Common): Promise<number> {
+/** Sends part `n`; `onSent(bytes, restart)` hears of bytes handed to a streamed body (restart: a new try). */
+async function sendPart(
+  t: Transport,
+  source: ByteSource,
+  uploadId: string,
+  n: number,
+  partSize: number,
+  checksum: boolean,
+  common: Common,
+  onSent?: (bytes: number, restart: boolean) => void,
+): Promise<number> {
   const start = (n - 1) * partSize;
   const bytes = await source.read(start, Math.min(start + partSize, source.size));
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
@@ -167,7 +178,7 @@ async function sendPart(t: Transport, source: ByteSource, uploadId: string, n: n
     method: 'PUT',
     path: '/v1/files/part',
     query: { uploadId, partNumber: n },
-    body: streams ? () => chunksOf(bytes) : (bytes as Uint8Array<ArrayBuffer>),
+    body: streams ? () => chunksOf(bytes, onSent) : (bytes as Uint8Array<ArrayBuffer>),
     headers,
     ...common,
   });
@@ -198,16 +209,29 @@ async function uploadInOneRequest(t: Transport, source: ByteSource, name: string
 
 const STREAM_CHUNK = 1024 * 1024;
 
-/** `bytes` as a stream of 1 MiB views (no copy), for runtimes that stream request bodies. */
-function chunksOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+/**
+ * `bytes` as a stream of 1 MiB views (no copy), for runtimes that stream request bodies. A view
+ * is counted as sent once the connection asks for the next one (or the body ends): progress
+ * within a part.
+ */
+function chunksOf(bytes: Uint8Array, onSent?: (bytes: number, restart: boolean) => void): ReadableStream<Uint8Array> {
   let offset = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (offset >= bytes.length) return controller.close();
-      controller.enqueue(bytes.subarray(offset, offset + STREAM_CHUNK));
-      offset += STREAM_CHUNK;
+  let pending = 0;
+  onSent?.(0, true);
+  return new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        if (pending > 0) onSent?.(pending, false);
+        if (offset >= bytes.length) return controller.close();
+        const chunk = bytes.subarray(offset, offset + STREAM_CHUNK);
+        controller.enqueue(chunk);
+        pending = chunk.length;
+        offset += chunk.length;
+      },
     },
-  });
+    // No read-ahead: the next view is asked for when the connection took the last one.
+    { highWaterMark: 0 },
+  );
 }
 
 /** A key as a URL path: each segment percent-encoded, slashes kept. */

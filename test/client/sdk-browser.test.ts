@@ -3,7 +3,7 @@
  * served with a test page on the server's origin (a proxy in front of the real server), then
  * a resumable upload of a 10 MiB File in 5 MiB parts with WebCrypto SHA-256 per part and
  * progress, aborted after one part and resumed by a second call that sends only the rest,
- * downloaded back and compared byte for byte in the page.
+ * downloaded back and compared byte for byte in the page; then read with a cookie session.
  */
 import { createHash } from 'node:crypto';
 import { build } from 'esbuild';
@@ -54,7 +54,10 @@ async function inPage(args: { token: string; size: number; seed: number }) {
   const record = await sl.uploads.upload(file, { resume: uploadId, concurrency: 2, onProgress: (p) => progress.push(p.bytesUploaded) });
   const back = new Uint8Array(await (await sl.files.download(record.key)).arrayBuffer());
   const same = back.length === data.length && back.every((b, i) => b === data[i]);
-  return { aborted, uploadId, progress, record, same };
+  // A cookie session: no token in the client, the page's auth_token cookie goes along.
+  (globalThis as unknown as { document: { cookie: string } }).document.cookie = `auth_token=${args.token}; path=/`;
+  const viaCookie = await new StreamLineClient({ baseUrl: (globalThis as unknown as { location: { origin: string } }).location.origin }).files.metadata(record.key);
+  return { aborted, uploadId, progress, record, same, viaCookie };
 }
 
 describe('SDK in Chromium', () => {
@@ -75,6 +78,7 @@ describe('SDK in Chromium', () => {
       expect(puts.every((r) => /^[0-9a-f]{64}$/.test(String(r.headers['x-checksum-sha256'])))).toBe(true);
       expect(out.progress.at(-1)).toBe(size);
       expect(out.same).toBe(true);
+      expect(out.viaCookie).toEqual(out.record);
       expect(out.record).toMatchObject({ filename: 'browser.bin', size, sha256: createHash('sha256').update(patternBytes(size, 5)).digest('hex') });
     } finally {
       await page.close();
