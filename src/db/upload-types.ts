@@ -4,7 +4,6 @@
  * completion) are settled by conditional writes and reported as outcomes.
  */
 import type { OutboxEvent } from './outbox-types.js';
-import type { OutboxEvent } from './outbox-types.js';
 import type { FileRecord, QuotaCheck } from './types.js';
 export type UploadState = 'open' | 'assembling' | 'completed';
 

@@ -9,7 +9,6 @@ import type { DeleteUploadOutcome, FileRecord, OutboxEvent, PartRecord, PartWrit
 import type { PgClient } from './client.js';
 import { insertFileRow } from './files.js';
 import { insertEvent } from './outbox.js';
-import { insertEvent } from './outbox.js';
 import { assertFits } from '../quota-rules.js';
 import { changeUsage, lockUsage } from './quota.js';
 import { type PartRow, type UploadRow, toPart, toUpload } from '../rows.js';
