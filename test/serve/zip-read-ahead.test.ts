@@ -10,7 +10,9 @@ import { PassThrough, pipeline, type Readable } from 'node:stream';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FileRecord } from '../../src/db/types.js';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { listen, patterned, putBytes, storeFile } from './serve-helpers.js';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { listen, patterned, putBytes, readZip, sha256, storeFile } from './serve-helpers.js';
 
 const MiB = 1024 * 1024;
 /** The first entry outlasts what the kernel's socket buffers swallow while the client pauses. */
@@ -67,12 +69,13 @@ async function until(cond: () => boolean, what: string, ms = 10_000): Promise<vo
   }
 }
 
-/** GETs the ZIP; resolves with the response once `bytes` of it arrived (then paused), and the request. */
+/** GETs the ZIP; resolves with the response once `bytes` of it arrived (then paused; 0: at once), and the request. */
 function startZip(tok: string, bytes: number): Promise<{ req: http.ClientRequest; res: http.IncomingMessage }> {
   return new Promise((resolve, reject) => {
     const req = http.get(`${base}/v1/files/batch-download/${tok}`, (res) => {
       let got = 0;
       res.on('error', () => undefined); // the cut is what the failure test expects
+      if (bytes <= 0) return resolve({ req, res }); // nothing read yet: the caller takes it all
       const onData = (c: Buffer): void => {
         got += c.length;
         if (got < bytes) return;
@@ -86,12 +89,15 @@ function startZip(tok: string, bytes: number): Promise<{ req: http.ClientRequest
   });
 }
 
-/** Reads the whole answer; resolves whether it ended or was cut. */
-function drain(res: http.IncomingMessage): Promise<{ bytes: number; complete: boolean }> {
+/** Reads the rest of the answer; resolves whether it ended or was cut. */
+function drain(res: http.IncomingMessage): Promise<{ bytes: number; complete: boolean; body: Buffer }> {
   return new Promise((resolve) => {
-    let bytes = 0;
-    res.on('data', (c: Buffer) => (bytes += c.length));
-    res.once('close', () => resolve({ bytes, complete: res.complete }));
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.once('close', () => {
+      const body = Buffer.concat(chunks);
+      resolve({ bytes: body.length, complete: res.complete, body });
+    });
     res.resume();
   });
 }
@@ -115,14 +121,37 @@ describe('ZIP read-ahead', () => {
     await new Promise((r) => setTimeout(r, 200));
     expect(opened).toHaveLength(3); // nothing opened after the client went away
     // The server goes on answering (and its S3 pool was not exhausted by leaked sockets).
-    const whole = await drain((await startZip(await token([files[0]!.key]), 1)).res);
-    expect(whole).toEqual({ bytes: expect.any(Number), complete: true });
+    const whole = await drain((await startZip(await token([files[0]!.key]), 0)).res);
+    expect(whole.complete).toBe(true);
     expect(whole.bytes).toBeGreaterThan(SIZES[0]!);
+  });
+
+  it('a stream that breaks while it waits its turn is read again then: the archive is whole', async () => {
+    const keys = files.slice(0, 3).map((f) => f.key);
+    // The whole answer is collected from the first byte on.
+    const { req, res } = await startZip(await token(keys), 0);
+    const whole = drain(res);
+    res.pause();
+    try {
+      await until(() => opened.some((o) => o.key === keys[2]), 'the third entry opened ahead');
+      // As an idle S3 connection dropped during a slow download would.
+      opened.find((o) => o.key === keys[2])!.stream.destroy(new Error('connection reset while waiting'));
+    } finally {
+      res.resume();
+    }
+    const out = await whole;
+    expect(out.complete).toBe(true);
+    const file = path.join(s.root, 'read-again.zip');
+    await fs.writeFile(file, out.body);
+    const entries = await readZip(file);
+    expect(entries.map((e) => e.sha256)).toEqual(SIZES.slice(0, 3).map((size, i) => sha256(patterned(size, i + 1))));
+    expect(opened.filter((o) => o.key === keys[2])).toHaveLength(2); // opened ahead, then again at its turn
+    req.destroy();
   });
 
   it('an entry failing mid-batch cuts the archive and closes every stream opened ahead', async () => {
     failAfter = { key: files[1]!.key, bytes: MiB / 2 };
-    const { res } = await startZip(await token(files.map((f) => f.key)), 1);
+    const { res } = await startZip(await token(files.map((f) => f.key)), 0);
     const out = await drain(res);
     expect(out.complete).toBe(false);
     expect(out.bytes).toBeGreaterThan(SIZES[0]!); // the first entry went out whole, the second not
@@ -137,7 +166,7 @@ describe('ZIP read-ahead', () => {
     await putBytes(s, legacy.key, 'x');
     await s.app.ctx.store.files.insertFile(legacy, s.app.ctx.files.quotaCheck('alice'));
     const keys = [files[0]!.key, legacy.key, files[2]!.key, files[3]!.key, files[4]!.key];
-    const out = await drain((await startZip(await token(keys), 1)).res);
+    const out = await drain((await startZip(await token(keys), 0)).res);
     expect(out.complete).toBe(false);
     await until(allDestroyed, 'every opened stream destroyed');
     // Entries 0–2 were open when the name failed; entry 3's read may or may not have started.
