@@ -178,6 +178,16 @@ export interface BlobStore {
   readSmall(key: string, range: { start: number; end: number }): Promise<Buffer>;
   stat(key: string): Promise<BlobStat | null>;
   delete(key: string): Promise<void>;
+  /**
+   * Moves the object at `fromKey` to `toKey`, copying no bytes where the store can (a hard
+   * link on disk, a new alias on S3; an S3 object written whole is copied server-side): first
+   * the bytes become readable at `toKey` too, then `commit()` runs (the caller switches its
+   * record and answers whether it did), then `fromKey` goes; when commit answers false,
+   * `toKey` goes and `fromKey` stays. Every step may run again, so after a crash the same call
+   * finishes the move (commit then answers true for a record already switched). Answers what
+   * commit answered; BlobNotFound when neither key holds the object.
+   */
+  move(fromKey: string, toKey: string, commit: () => Promise<boolean>): Promise<boolean>;
   health(): Promise<StorageHealth>;
   /**
    * Removes whole objects that no record names (a crash between writing the bytes and

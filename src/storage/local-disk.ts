@@ -38,6 +38,7 @@ import { LocalParts, newAttempt } from './local-parts.js';
 import { Meter } from './meter.js';
 import { resolveInside } from './safe-path.js';
 import { syncPath } from '../util/fs.js';
+import { BlobNotFound } from '../errors/index.js';
 
 const WRITE_BUFFER = 4 * 1024 * 1024;
 const READ_BUFFER = 1024 * 1024;
@@ -274,6 +275,34 @@ export class LocalDiskBlobStore implements BlobStore {
     await fs.rm(this.pathOf(key), { force: true });
   }
 
+  /**
+   * A hard link at the new key (made in .tmp and renamed into place, so a stale file there is
+   * replaced whole), the caller's commit, then the old name unlinked: never a copy, and at
+   * every step the bytes are under the key the record names. Both paths are safe-path checked.
+   */
+  async move(fromKey: string, toKey: string, commit: () => Promise<boolean>): Promise<boolean> {
+    const [from, to] = [this.pathOf(fromKey), this.pathOf(toKey)];
+    return writing(async () => {
+      const [src, dst] = await Promise.all([fileStat(from), fileStat(to)]);
+      if (src && !(dst && dst.ino === src.ino && dst.dev === src.dev)) {
+        const tmp = this.tempPath();
+        await fs.link(from, tmp);
+        await this.promote(tmp, to).catch(async (err: unknown) => {
+          await fs.rm(tmp, { force: true });
+          throw err;
+        });
+      } else if (!src && !dst) {
+        throw new BlobNotFound(fromKey);
+      }
+      if (!(await commit())) {
+        await fs.rm(to, { force: true }); // no record at either key (deleted meanwhile)
+        return false;
+      }
+      await fs.rm(from, { force: true });
+      return true;
+    });
+  }
+
   async health(): Promise<StorageHealth> {
     // Every folder the store writes to is probed: an unwritable storage/ with a writable .tmp
     // would otherwise report healthy while every upload fails.
@@ -306,6 +335,16 @@ export class LocalDiskBlobStore implements BlobStore {
 
   async close(): Promise<void> {
     // Nothing held open between calls: every read and write opens and closes its own file.
+  }
+}
+
+async function fileStat(file: string): Promise<{ ino: number; dev: number } | null> {
+  try {
+    const st = await fs.stat(file);
+    return st.isFile() ? { ino: st.ino, dev: st.dev } : null;
+  } catch (err) {
+    if (isMissing(err)) return null;
+    throw err;
   }
 }
 

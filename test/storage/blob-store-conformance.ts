@@ -432,6 +432,47 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       expect(await store.stat(k)).toBeNull();
     });
 
+    it('move: the bytes under the new key, the old one gone, no copy needed; commit false keeps the old; a move interrupted at any step finishes when run again', async () => {
+      const data = randomBytes(3000);
+      const [from, to] = [key('mv from 字.bin'), key('mv to é 😀.bin', 'docs/deeper')];
+      await store.writeObject(from, stream(data), { maxBytes: data.length });
+      let commits = 0;
+      // The commit fails (a crash before the record switched): the old key still reads whole.
+      await expect(store.move(from, to, async () => Promise.reject(new Error('crash')))).rejects.toThrow('crash');
+      expect((await collect(await store.read(from))).equals(data)).toBe(true);
+      // The record was not there any more: the new key goes, the old stays.
+      expect(await store.move(from, to, async () => false)).toBe(false);
+      expect(await store.stat(to)).toBeNull();
+      expect((await collect(await store.read(from))).equals(data)).toBe(true);
+      expect(await store.move(from, to, async () => (++commits, true))).toBe(true);
+      expect(commits).toBe(1);
+      expect(await store.stat(from)).toBeNull();
+      expect((await collect(await store.read(to))).equals(data)).toBe(true);
+      // Run again after it finished (a crash before the journal row went): commit confirms, nothing changes.
+      expect(await store.move(from, to, async () => (++commits, true))).toBe(true);
+      expect(commits).toBe(2);
+      expect((await collect(await store.read(to))).equals(data)).toBe(true);
+      await expect(store.move(key('nothing.bin'), key(), async () => true)).rejects.toBeInstanceOf(BlobNotFound);
+    });
+
+    it('move of an assembled object, before and after its upload is aborted (a completion committed): the bytes stay under the new key until it is deleted', async () => {
+      const up = await begin();
+      const parts = [randomBytes(P), randomBytes(99)];
+      const whole = Buffer.concat(parts);
+      const refs = await writeAll(up, parts);
+      const [k1, k2, k3] = [key('a1.bin'), key('a2.bin', 'x'), key('a3.bin', 'y/z')];
+      await store.assemble(up, refs, k1);
+      expect(await store.move(k1, k2, async () => true)).toBe(true); // before the completion's abortUpload
+      await store.abortUpload(up);
+      expect((await collect(await store.read(k2))).equals(whole)).toBe(true);
+      expect(await store.move(k2, k3, async () => true)).toBe(true); // after it
+      await store.abortUpload(up);
+      expect(await store.stat(k2)).toBeNull();
+      expect((await collect(await store.read(k3, { start: P - 1, end: P + 1 }))).equals(whole.subarray(P - 1, P + 2))).toBe(true);
+      await store.delete(k3);
+      expect(await store.stat(k3)).toBeNull();
+    });
+
     it('holds any valid name: CJK, emoji, spaces, and the longest key', async () => {
       const seg = (i: number) => String(i).padStart(2, '0') + '字'.repeat(84) + 'x';
       const longest = `storage/${'u'.repeat(128)}/${Array.from({ length: 32 }, (_, i) => seg(i)).join('/')}/${'0'.repeat(32)}_${'🎉'.repeat(63)}a.b`;

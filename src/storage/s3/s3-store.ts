@@ -53,6 +53,7 @@ import { DEFAULT_TIMEOUTS, makeS3Client, type S3Settings, type S3Timeouts } from
 import { isMissingObject, s3Call, s3ErrorName, s3Status, toDomainError } from './errors.js';
 import { ExactLength } from './exact-length.js';
 import { removeOrphanObjects, removeStaleWrites, uploadAreas } from './listing.js';
+import { moveObject } from './move.js';
 import { ObjectNames } from './names.js';
 import { PartChains } from './part-chain.js';
 import { reopenJoined } from './reopen.js';
@@ -293,6 +294,11 @@ export class S3BlobStore implements BlobStore {
 
   async delete(key: string): Promise<void> {
     await this.removeKeyObject(this.names.object(key));
+  }
+
+  /** A new alias (or a server-side copy of an object written whole), commit, old one gone: move.ts. */
+  async move(fromKey: string, toKey: string, commit: () => Promise<boolean>): Promise<boolean> {
+    return moveObject(this.ctx, fromKey, toKey, commit);
   }
 
   /** Deletes a key's object; an alias's completed upload goes too once a committed file held it. */
