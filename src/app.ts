@@ -123,7 +123,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       await tokenRoutes(tokenScope, { issuer: ctx.issuer });
     });
     await adminRoutes(scope, { users: ctx.users });
-    await fileRoutes(scope, { files: ctx.files, publicBaseUrl: config.publicBaseUrl });
+    await fileRoutes(scope, { files: ctx.files, folders: ctx.folders, moves: ctx.moves, publicBaseUrl: config.publicBaseUrl });
     await scope.register(async (uploadScope) => uploadRoutes(uploadScope, ctx));
     await scope.register(async (tusScope) => tusRoutes(tusScope, ctx));
     await serveRoutes(scope, {

@@ -26,6 +26,8 @@ import { UserService } from './auth/users.js';
 import { AccessVerifier } from './auth/verifier.js';
 import { PromTelemetry } from './ops/metrics.js';
 import { FileService } from './files/file-service.js';
+import { FolderService } from './files/folders.js';
+import { MoveService } from './files/move-service.js';
 import { UploadService } from './files/upload-service.js';
 import { BatchService } from './serve/batches.js';
 import { DownloadService } from './serve/download-service.js';
@@ -40,6 +42,9 @@ export interface AppContext {
   store: MetadataStore;
   blobs: BlobStore;
   files: FileService;
+  /** POST /v1/files/move; webhooks hear of each switched record through its hooks (MoveHooks.moved). */
+  moves: MoveService;
+  folders: FolderService;
   uploads: UploadService;
   downloads: DownloadService;
   batches: BatchService;
@@ -148,6 +153,8 @@ export async function createContext(config: Config, clock: Clock = systemClock, 
     telemetry,
   );
   const profiles = new ProfileService(users, files);
+  const moves = new MoveService(store, blobs, clock);
+  const folders = new FolderService(store, blobs, moves);
   const uploads = new UploadService(store, blobs, files, { maxFileBytes: config.maxFileBytes, expiryMs: config.uploads.expirySeconds * 1000 }, telemetry, clock);
   const downloads = new DownloadService(files, { signingKey: config.signingKey, publicBaseUrl: config.publicBaseUrl, ...config.serve, clock });
   const batches = new BatchService(
@@ -161,5 +168,5 @@ export async function createContext(config: Config, clock: Clock = systemClock, 
   // start-up step (buildApp), not every CLI command's: a CLI run beside a live server must
   // not reopen the uploads that server is completing.
   await users.bootstrapAdmin(config.auth.admin.username, config.auth.admin.password);
-  return { config, clock, store, blobs, files, uploads, downloads, batches, keys, signer, verifier, users, sessions, issuer, profiles, guard, telemetry, hashPool };
+  return { config, clock, store, blobs, files, moves, folders, uploads, downloads, batches, keys, signer, verifier, users, sessions, issuer, profiles, guard, telemetry, hashPool };
 }

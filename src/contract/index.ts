@@ -6,6 +6,7 @@
 export * from './auth.js';
 export * from './errors.js';
 export * from './files.js';
+export * from './folders.js';
 export * from './mime.js';
 export * from './names.js';
 export * from './uploads.js';

@@ -1,10 +1,15 @@
-/** Listing, metadata and deletion of finished files. Thin: parse, call FileService, shape. */
+/** Listing, metadata and deletion of finished files; folders and moves. Thin: parse, call a service, shape. */
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { actingUserId } from '../auth/guard.js';
 import { deleteFileReply, keyParams, listQuery, listReply, usageQuery, usageReplySchema } from '../contract/files.js';
+import { deleteFolderQuery, deleteFolderReply, foldersQuery, foldersReply, moveBody, moveReply } from '../contract/folders.js';
+import { folderSchema } from '../contract/names.js';
+import { InvalidInput } from '../errors/index.js';
 import { errorResponses, security } from '../http/schemas.js';
 import type { FileService } from './file-service.js';
+import type { FolderService } from './folders.js';
+import type { MoveService } from './move-service.js';
 import { fileRecordSchema, publicRecord } from './records.js';
 import { usageReply } from './usage.js';
 
@@ -13,6 +18,8 @@ import { usageReply } from './usage.js';
 /** What these routes use, and nothing more. */
 export interface FileRouteDeps {
   files: Pick<FileService, 'list' | 'usage' | 'getVisible' | 'delete'>;
+  folders: Pick<FolderService, 'list' | 'delete'>;
+  moves: Pick<MoveService, 'moveFile' | 'moveFolder'>;
   /** Records carry download URLs under this base. */
   publicBaseUrl: string;
 }
@@ -100,6 +107,68 @@ export async function fileRoutes(app: FastifyInstance, deps: FileRouteDeps): Pro
     async (request) => {
       const removed = await files.delete(request.principal!, request.params['*']);
       return { deleted: true as const, key: removed.key };
+    },
+  );
+
+  r.get(
+    '/v1/files/folders',
+    {
+      schema: {
+        tags: ['files'],
+        summary: 'The direct sub-folders of a folder (the root when empty), with the count and bytes of the files under each',
+        security: security.any,
+        querystring: foldersQuery,
+        response: { 200: foldersReply, ...errorResponses(400, 401, 403) },
+      },
+      config: { access: { role: 'viewer', scope: 'files:read' } },
+    },
+    async (request) => {
+      const q = request.query;
+      const found = await deps.folders.list(actingUserId(request.principal!, q.user_id), q.folder ?? '');
+      return { folders: found.map((f) => ({ name: f.name, path: f.path, file_count: f.fileCount, total_size: f.totalSize })) };
+    },
+  );
+
+  r.post(
+    '/v1/files/move',
+    {
+      schema: {
+        tags: ['files'],
+        summary: 'Move a file (a key) to a new name or folder, or a folder to a new path; a name taken there → 409, nothing moved',
+        security: security.any,
+        body: moveBody,
+        response: { 200: moveReply, ...errorResponses(400, 401, 403, 404, 409) },
+      },
+      config: { access: { role: 'operator', scope: 'files:write' } },
+    },
+    async (request) => {
+      const { from, to, user_id } = request.body;
+      const principal = request.principal!;
+      if (from.startsWith('storage/')) return { moved: await deps.moves.moveFile(principal, from, to) };
+      const folder = folderSchema.safeParse(from);
+      if (!folder.success) throw new InvalidInput('invalid_move', `body.from: neither a key nor a folder path (${folder.error.issues[0]!.message})`);
+      const target = to === '' ? to : folderSchema.safeParse(to).success ? to : null;
+      if (target === null) throw new InvalidInput('validation_error', 'body.to: not a folder path');
+      return { moved: await deps.moves.moveFolder(actingUserId(principal, user_id), from, target) };
+    },
+  );
+
+  r.delete(
+    '/v1/files/folder',
+    {
+      schema: {
+        tags: ['files'],
+        summary: 'Delete everything under a folder: records, bytes, quota freed',
+        security: security.any,
+        querystring: deleteFolderQuery,
+        response: { 200: deleteFolderReply, ...errorResponses(400, 401, 403) },
+      },
+      config: { access: { role: 'operator', scope: 'files:delete' } },
+    },
+    async (request) => {
+      const q = request.query;
+      const r = await deps.folders.delete(actingUserId(request.principal!, q.user_id), q.folder);
+      return { deleted: r.deleted, freed_bytes: r.freedBytes };
     },
   );
 }

@@ -120,7 +120,11 @@ function orphanScan(store: MetadataStore, writtenBefore: number): OrphanScan {
       // By the id in the object's name ({id}_{filename}); a name without one is no file's.
       const ids = keys.map((key) => FILE_ID_IN_KEY.exec(key)?.[1]).filter((id): id is string => id !== undefined);
       const asked = new Set(keys);
-      return new Set((await store.files.findFilesByIds(ids)).map((f: FileRecord) => f.key).filter((key) => asked.has(key)));
+      // Both keys of a move in progress are spared: one holds the record's bytes, the other is
+      // about to (src/files/move-service.ts).
+      const [files, moves] = await Promise.all([store.files.findFilesByIds(ids), store.folders.movesOf(ids)]);
+      const named = [...files.map((f: FileRecord) => f.key), ...moves.flatMap((m) => [m.fromKey, m.toKey])];
+      return new Set(named.filter((key) => asked.has(key)));
     },
     longKeys: async function* (minBytes) {
       let after: string | null = null;
