@@ -47,6 +47,13 @@ const OPERATION_IDS: Record<string, string> = {
   'GET /v1/files/signed-url': 'createSignedUrl',
   'POST /v1/files/batch-download': 'createBatchDownload',
   'GET /v1/files/batch-download/{token}': 'downloadBatch',
+  'OPTIONS /v1/tus/': 'tusDiscover',
+  'OPTIONS /v1/tus/{id}': 'tusDiscoverUpload',
+  'POST /v1/tus/': 'tusCreate',
+  'HEAD /v1/tus/{id}': 'tusHead',
+  'PATCH /v1/tus/{id}': 'tusPatch',
+  'DELETE /v1/tus/{id}': 'tusTerminate',
+  'POST /v1/tus/{id}': 'tusMethodOverride',
 };
 
 /** Fastify's `{*}` wildcard, per path prefix: the name and meaning of what it holds. */
@@ -145,6 +152,9 @@ const BYTE_BODIES: Record<string, Json> = {
       },
     },
   },
+  'POST /v1/tus/': { required: false, description: 'creation-with-upload: the first bytes (Content-Type `application/offset+octet-stream`).', content: binary('application/offset+octet-stream') },
+  'PATCH /v1/tus/{id}': { required: true, description: 'The bytes at `Upload-Offset`.', content: binary('application/offset+octet-stream') },
+  'POST /v1/tus/{id}': { required: false, description: 'With `X-HTTP-Method-Override: PATCH`, the bytes at `Upload-Offset`.', content: binary('application/offset+octet-stream') },
 };
 
 function generatedId(method: string, path: string): string {

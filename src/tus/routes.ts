@@ -91,7 +91,8 @@ export async function tusRoutes(app: FastifyInstance, ctx: AppContext): Promise<
   };
 
   const options = async (_request: FastifyRequest, reply: FastifyReply) => reply.code(204).headers(optionsHeaders).send();
-  const optionsSchema = { tags: ['tus'], summary: 'tus discovery: version, extensions, max size, checksum algorithms (no credentials)', response: { 204: z.null() } };
+  // `security: []`: discovery is public (OPTIONS is also a CORS preflight, which carries no credentials).
+  const optionsSchema = { tags: ['tus'], summary: 'tus discovery: version, extensions, max size, checksum algorithms (no credentials)', security: [], response: { 204: z.null() } };
   r.options('/v1/tus/', { schema: optionsSchema }, options);
   r.options('/v1/tus/:id', { schema: { ...optionsSchema, params } }, options);
 
@@ -145,7 +146,8 @@ export async function tusRoutes(app: FastifyInstance, ctx: AppContext): Promise<
   const byId = (summary: string, ok: number, ...errors: number[]) => ({
     schema: { tags: ['tus'], summary, security: security.any, params, headers: tusHeaders, response: { [ok]: z.null(), ...errorResponses(...errors) } },
   });
-  r.route({ method: 'HEAD', url: '/v1/tus/:id', ...byId('tus: the upload offset, length and metadata', 200, 401, 403, 404, 412), config: { access: READ }, handler: head });
+  // exposeHeadRoute: @fastify/swagger leaves HEAD routes out of the document unless told.
+  r.route({ method: 'HEAD', url: '/v1/tus/:id', ...byId('tus: the upload offset, length and metadata', 200, 401, 403, 404, 412), config: { access: READ, swagger: { exposeHeadRoute: true } }, handler: head });
   r.patch('/v1/tus/:id', { ...byId('tus: bytes at Upload-Offset (409 when it is not the offset), optional Upload-Checksum (460)', 204, 400, 401, 403, 404, 409, 412, 413, 415, 460), config: { access: WRITE } }, patch);
   r.delete('/v1/tus/:id', { ...byId('tus termination: the upload goes and its reservation is freed', 204, 401, 403, 404, 409, 412), config: { access: WRITE } }, terminate);
   // For clients behind proxies that pass only GET and POST.

@@ -66,7 +66,7 @@ describe('the OpenAPI document', () => {
 });
 
 describe('a generated client calls every operation', () => {
-  it('auth, admin, uploads, files, downloads, batches', async () => {
+  it('auth, admin, uploads, files, downloads, batches, tus', async () => {
     const raw = <T>(body: T) => body;
     const anon = createClient<paths>({ baseUrl: base });
     const service = createClient<paths>({ baseUrl: base, headers: { 'X-Service-Token': server.serviceToken } });
@@ -154,6 +154,24 @@ describe('a generated client calls every operation', () => {
     expect(batch.response.status).toBe(201);
     const zip = await anon.GET('/v1/files/batch-download/{token}', { params: { path: { token: batch.data!.token } }, parseAs: 'arrayBuffer' });
     expect(zip.response.headers.get('content-type')).toBe('application/zip');
+
+    // tus: discovery, creation with its first bytes, HEAD, PATCH, the method override, termination
+    const tus = { 'Tus-Resumable': '1.0.0' };
+    const offsetStream = { ...tus, 'Content-Type': 'application/offset+octet-stream' };
+    const discovered = await anon.OPTIONS('/v1/tus/');
+    expect([discovered.response.status, discovered.response.headers.get('tus-version')]).toEqual([204, '1.0.0']);
+    const metadata = `filename ${Buffer.from('tus.txt').toString('base64')}`;
+    const tusCreated = await user.POST('/v1/tus/', { headers: { ...offsetStream, 'Upload-Length': '9', 'Upload-Metadata': metadata }, body: new TextEncoder().encode('tus') as never, bodySerializer: raw });
+    expect([tusCreated.response.status, tusCreated.response.headers.get('upload-offset')]).toEqual([201, '3']);
+    const tusId = { path: { id: tusCreated.response.headers.get('location')!.split('/').pop()! } };
+    expect((await anon.OPTIONS('/v1/tus/{id}', { params: tusId })).response.status).toBe(204);
+    expect((await user.HEAD('/v1/tus/{id}', { params: tusId, headers: tus })).response.headers.get('upload-offset')).toBe('3');
+    const tusPatched = await user.PATCH('/v1/tus/{id}', { params: tusId, headers: { ...offsetStream, 'Upload-Offset': '3' }, body: new TextEncoder().encode(' by ') as never, bodySerializer: raw });
+    expect([tusPatched.response.status, tusPatched.response.headers.get('upload-offset')]).toEqual([204, '7']);
+    const overridden = await user.POST('/v1/tus/{id}', { params: tusId, headers: { ...tus, 'X-HTTP-Method-Override': 'HEAD' } });
+    expect([overridden.response.status, overridden.response.headers.get('upload-offset')]).toEqual([200, '7']);
+    expect((await user.DELETE('/v1/tus/{id}', { params: tusId, headers: tus })).response.status).toBe(204);
+    expect((await user.HEAD('/v1/tus/{id}', { params: tusId, headers: tus })).response.status).toBe(404);
 
     expect((await user.DELETE('/v1/files/{key}', { params: { path: { key } } })).data?.deleted).toBe(true);
     expect((await admin.DELETE('/v1/admin/users/{id}', { params: { path: { id: userId } } })).response.status).toBe(200);

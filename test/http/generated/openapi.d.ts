@@ -250,6 +250,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/files/folders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The direct sub-folders of a folder (the root when empty), with the count and bytes of the files under each */
+        get: operations["getV1FilesFolders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/files/move": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Move a file (a key) to a new name or folder, or a folder to a new path; a name taken there → 409, nothing moved */
+        post: operations["postV1FilesMove"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/files/folder": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Delete everything under a folder: records, bytes, quota freed */
+        delete: operations["deleteV1FilesFolder"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/files/init": {
         parameters: {
             query?: never;
@@ -347,10 +398,10 @@ export interface paths {
         get?: never;
         put?: never;
         /** tus creation (Upload-Length, Upload-Metadata), creation-with-upload, or Upload-Concat partial / final */
-        post: operations["postV1Tus"];
+        post: operations["tusCreate"];
         delete?: never;
         /** tus discovery: version, extensions, max size, checksum algorithms (no credentials) */
-        options: operations["optionsV1Tus"];
+        options: operations["tusDiscover"];
         head?: never;
         patch?: never;
         trace?: never;
@@ -365,14 +416,15 @@ export interface paths {
         get?: never;
         put?: never;
         /** tus with X-HTTP-Method-Override: PATCH, DELETE or HEAD */
-        post: operations["postV1TusId"];
+        post: operations["tusMethodOverride"];
         /** tus termination: the upload goes and its reservation is freed */
-        delete: operations["deleteV1TusId"];
+        delete: operations["tusTerminate"];
         /** tus discovery: version, extensions, max size, checksum algorithms (no credentials) */
-        options: operations["optionsV1TusId"];
-        head?: never;
+        options: operations["tusDiscoverUpload"];
+        /** tus: the upload offset, length and metadata */
+        head: operations["tusHead"];
         /** tus: bytes at Upload-Offset (409 when it is not the offset), optional Upload-Checksum (460) */
-        patch: operations["patchV1TusId"];
+        patch: operations["tusPatch"];
         trace?: never;
     };
     "/storage/{path}": {
@@ -1807,6 +1859,271 @@ export interface operations {
             };
         };
     };
+    getV1FilesFolders: {
+        parameters: {
+            query?: {
+                folder?: "" | string;
+                user_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        folders: {
+                            name: string;
+                            path: string;
+                            file_count: number;
+                            total_size: number;
+                        }[];
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    postV1FilesMove: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    from: string;
+                    to: string;
+                    user_id?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        moved: {
+                            from: string;
+                            to: string;
+                        }[];
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    deleteV1FilesFolder: {
+        parameters: {
+            query: {
+                folder: string;
+                user_id?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deleted: number;
+                        freed_bytes: number;
+                    };
+                };
+            };
+            /** @description Default Response */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
     initUpload: {
         parameters: {
             query?: {
@@ -2655,7 +2972,7 @@ export interface operations {
             };
         };
     };
-    postV1Tus: {
+    tusCreate: {
         parameters: {
             query?: never;
             header?: {
@@ -2674,7 +2991,12 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description creation-with-upload: the first bytes (Content-Type `application/offset+octet-stream`). */
+        requestBody?: {
+            content: {
+                "application/offset+octet-stream": string;
+            };
+        };
         responses: {
             /** @description Default Response */
             201: {
@@ -2831,7 +3153,7 @@ export interface operations {
             };
         };
     };
-    optionsV1Tus: {
+    tusDiscover: {
         parameters: {
             query?: never;
             header?: never;
@@ -2860,7 +3182,7 @@ export interface operations {
             };
         };
     };
-    postV1TusId: {
+    tusMethodOverride: {
         parameters: {
             query?: never;
             header?: {
@@ -2881,7 +3203,12 @@ export interface operations {
             };
             cookie?: never;
         };
-        requestBody?: never;
+        /** @description With `X-HTTP-Method-Override: PATCH`, the bytes at `Upload-Offset`. */
+        requestBody?: {
+            content: {
+                "application/offset+octet-stream": string;
+            };
+        };
         responses: {
             /** @description Default Response */
             204: {
@@ -3038,7 +3365,7 @@ export interface operations {
             };
         };
     };
-    deleteV1TusId: {
+    tusTerminate: {
         parameters: {
             query?: never;
             header?: {
@@ -3152,7 +3479,7 @@ export interface operations {
             };
         };
     };
-    optionsV1TusId: {
+    tusDiscoverUpload: {
         parameters: {
             query?: never;
             header?: never;
@@ -3183,7 +3510,7 @@ export interface operations {
             };
         };
     };
-    patchV1TusId: {
+    tusHead: {
         parameters: {
             query?: never;
             header?: {
@@ -3205,6 +3532,109 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": null;
+                };
+            };
+            /** @description Default Response */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Default Response */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        statusCode: number;
+                        error: string;
+                        code: string;
+                        message: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    tusPatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description Must be 1.0.0 (else 412) */
+                "tus-resumable"?: string;
+                "upload-length"?: string;
+                "upload-offset"?: string;
+                /** @description filename, filetype, folder, sha256 (and user_id for a service), Base64 values */
+                "upload-metadata"?: string;
+                /** @description partial, or final;<partial URLs> */
+                "upload-concat"?: string;
+                /** @description <sha1|md5|sha256> <Base64 digest> of this PATCH's body */
+                "upload-checksum"?: string;
+                "x-http-method-override"?: "PATCH" | "DELETE" | "HEAD";
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description The bytes at `Upload-Offset`. */
+        requestBody: {
+            content: {
+                "application/offset+octet-stream": string;
+            };
+        };
         responses: {
             /** @description Default Response */
             204: {
