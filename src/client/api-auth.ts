@@ -1,5 +1,5 @@
 /** Auth routes: login, refresh, logout, me, and the issuer's discovery documents. */
-import type { Jwks, LoginReply, MeReply } from '../contract/auth.js';
+import type { CookieLoginReply, Jwks, LoginReply, MeReply } from '../contract/auth.js';
 import { tokensFromPair, type SessionTokens } from './tokens.js';
 import type { Transport } from './transport.js';
 
@@ -18,7 +18,8 @@ export class AuthApi {
   /**
    * POST /auth/login: the client keeps the access and refresh tokens (and tells `onTokens`),
    * then renews the access token by itself. Failed logins are not retried except on
-   * 429/503, after the Retry-After the server gives.
+   * 429/503, after the Retry-After the server gives. For a browser session that keeps no
+   * token in script reach, see `loginCookie`.
    */
   async login(username: string, password: string, opts: { signal?: AbortSignal } = {}): Promise<LoginReply> {
     const reply = await this.t.json<LoginReply>({ method: 'POST', path: '/auth/login', json: { username, password }, auth: false, signal: opts.signal });
@@ -26,9 +27,22 @@ export class AuthApi {
     return reply;
   }
 
-  /** POST /auth/refresh now (the client also does it by itself when a token expires). */
+  /**
+   * POST /auth/login with `"session": "cookie"`: the server sets HttpOnly cookies (access, and
+   * refresh for /auth/) and the reply carries no token; from then on this client sends the
+   * cookies and renews them through /auth/refresh before the access cookie lapses (and once
+   * on a 401). Use a client made with `session: 'cookie'` (credentials 'include'); the page
+   * must be on the server's origin or one in its CORS_ORIGINS.
+   */
+  async loginCookie(username: string, password: string, opts: { signal?: AbortSignal } = {}): Promise<CookieLoginReply> {
+    const reply = await this.t.json<CookieLoginReply>({ method: 'POST', path: '/auth/login', json: { username, password, session: 'cookie' }, auth: false, signal: opts.signal });
+    this.t.tokens.setCookieSession(reply.expires_in);
+    return reply;
+  }
+
+  /** POST /auth/refresh now (the client also does it by itself when a token or cookie expires). */
   async refresh(opts: { signal?: AbortSignal } = {}): Promise<void> {
-    if (!this.t.tokens.refreshToken) throw new TypeError('refresh: this client holds no refresh token');
+    if (!this.t.tokens.refreshToken && !this.t.cookieMode) throw new TypeError('refresh: this client holds no refresh token');
     await this.t.refresh(opts.signal);
   }
 

@@ -36,9 +36,17 @@ export interface StreamLineClientOptions {
    */
   userId?: string;
   /**
-   * `fetch` credentials mode. 'include' sends the browser's `auth_token` cookie (a cookie
-   * session set by your app's origin) across origins listed in the server's CORS_ORIGINS;
-   * the default 'same-origin' sends it to the page's own origin only.
+   * 'cookie': a browser session kept in the server's HttpOnly cookies (`auth.loginCookie`; no
+   * token is ever readable by scripts). The SDK sends the cookies (credentials 'include'),
+   * refreshes through the refresh cookie before the access cookie lapses, and once on a 401
+   * (also for a session a previous page load started). Default 'bearer'. The page must be on
+   * the server's origin or one in its CORS_ORIGINS.
+   */
+  session?: 'bearer' | 'cookie';
+  /**
+   * `fetch` credentials mode (default 'include' for a cookie session, else the runtime's
+   * 'same-origin'). 'include' sends the browser's cookies to a server on another origin
+   * listed in its CORS_ORIGINS.
    */
   credentials?: RequestInit['credentials'];
   /** Called whenever login, refresh or logout changes the session (persist the refresh token here). */
@@ -72,7 +80,8 @@ export class StreamLineClient {
       tokens,
       serviceToken: options.serviceToken,
       userId: options.userId,
-      credentials: options.credentials,
+      session: options.session,
+      credentials: options.credentials ?? (options.session === 'cookie' ? 'include' : undefined),
       headers: options.headers,
     });
     this.auth = new AuthApi(this.transport);

@@ -19,6 +19,8 @@ export type { SessionTokens } from './tokens.js';
 export type { ErrorCode } from '../errors/codes.js';
 export type {
   AdminUser,
+  CookieLoginReply,
+  CookieSessionReply,
   CreateUserBody,
   GenerateTokenParams,
   GenerateTokenReply,

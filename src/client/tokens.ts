@@ -35,7 +35,14 @@ export class TokenHolder {
   private access: string | undefined;
   private refresh: string | undefined;
   private expiresAt: number | undefined;
+  /** How long the current access token (or cookie) was given for, in ms: the refresh margin is a quarter of it. */
+  private lifetime: number | undefined;
   private inFlight: Promise<void> | undefined;
+  /**
+   * A cookie session (the server keeps the tokens in HttpOnly cookies the SDK never sees):
+   * only when the access cookie lapses is known, from the login's or refresh's `expires_in`.
+   */
+  private cookieSession = false;
 
   constructor(
     init: { accessToken?: string; refreshToken?: string },
@@ -53,29 +60,47 @@ export class TokenHolder {
     return this.refresh;
   }
 
-  /** Refresh before sending? No access token but a refresh token, or one expiring within `marginMs`. */
-  needsRefresh(now = Date.now(), marginMs = 10_000): boolean {
-    if (!this.refresh) return false;
-    if (!this.access) return true;
-    return this.expiresAt !== undefined && this.expiresAt - marginMs <= now;
+  /** Is this a cookie session the SDK started (login with session "cookie")? */
+  get inCookieSession(): boolean {
+    return this.cookieSession;
   }
 
-  set(tokens: SessionTokens | null): void {
+  /**
+   * Refresh before sending? A refresh token but no access token, or an access token (or
+   * cookie) within 10 s — or a quarter of its lifetime, if shorter — of expiring.
+   */
+  needsRefresh(now = Date.now()): boolean {
+    if (!this.refresh && !this.cookieSession) return false;
+    if (!this.access && !this.cookieSession) return true;
+    if (this.expiresAt === undefined) return false;
+    const margin = Math.min(10_000, (this.lifetime ?? 40_000) / 4);
+    return this.expiresAt - margin <= now;
+  }
+
+  set(tokens: SessionTokens | null, now = Date.now()): void {
+    this.cookieSession = false;
     this.access = tokens?.accessToken;
     this.refresh = tokens?.refreshToken;
     this.expiresAt = tokens?.accessExpiresAt;
+    this.lifetime = tokens ? tokens.accessExpiresAt - now : undefined;
     this.onChange?.(tokens);
   }
 
-  /** Runs `doRefresh` once for every caller waiting at the same time. */
-  refreshOnce(doRefresh: (refreshToken: string) => Promise<SessionTokens>): Promise<void> {
-    const refreshToken = this.refresh;
-    if (!refreshToken) return Promise.resolve();
-    this.inFlight ??= doRefresh(refreshToken)
-      .then((t) => this.set(t))
-      .finally(() => {
-        this.inFlight = undefined;
-      });
+  /** A cookie session whose access cookie lapses in `expiresInSeconds`. */
+  setCookieSession(expiresInSeconds: number, now = Date.now()): void {
+    this.access = undefined;
+    this.refresh = undefined;
+    this.cookieSession = true;
+    this.lifetime = expiresInSeconds * 1000;
+    this.expiresAt = now + this.lifetime;
+  }
+
+  /** Runs `doRefresh` once for every caller waiting at the same time (a cookie session has no token to hand it). */
+  refreshOnce(doRefresh: (refreshToken: string | undefined) => Promise<void>, cookie = false): Promise<void> {
+    if (!this.refresh && !this.cookieSession && !cookie) return Promise.resolve();
+    this.inFlight ??= doRefresh(this.refresh).finally(() => {
+      this.inFlight = undefined;
+    });
     return this.inFlight;
   }
 }

@@ -5,7 +5,7 @@
  * errors turned into StreamLineError. Bodies are values (string, bytes, Blob, FormData), never
  * streams, so every try sends the same bytes again.
  */
-import type { TokenPair } from '../contract/auth.js';
+import type { CookieSessionReply, TokenPair } from '../contract/auth.js';
 import { errorFromResponse, StreamLineError, StreamLineNetworkError } from './errors.js';
 import { DEFAULT_RETRY, isRetryable, retryDelay, sleep, type RetryPolicy } from './retry.js';
 import { TokenHolder, tokensFromPair } from './tokens.js';
@@ -42,6 +42,8 @@ export interface TransportOptions {
   serviceToken?: string;
   /** The user that user-scoped calls act for when they name none (a service's user). */
   userId?: string;
+  /** 'cookie': sessions live in the server's HttpOnly cookies (login with session "cookie"). */
+  session?: 'bearer' | 'cookie';
   credentials?: RequestInit['credentials'];
   headers?: Record<string, string>;
 }
@@ -100,8 +102,10 @@ export class Transport {
       }
       if (res.ok || (res.status >= 300 && res.status < 400)) return res;
       const err = await errorFromResponse(res);
-      // An expired (or revoked) access token the SDK can renew: refresh once, send once more.
-      if (res.status === 401 && sentBearer && this.tokens.refreshToken && !refreshed) {
+      // An expired (or revoked) access token, or a lapsed access cookie, the SDK can renew:
+      // refresh once, send once more.
+      const renewable = (sentBearer && this.tokens.refreshToken) || (useAuth && this.opts.session === 'cookie' && !this.opts.serviceToken);
+      if (res.status === 401 && renewable && !refreshed) {
         refreshed = true;
         await this.refresh(call.signal);
         attempt--;
@@ -111,17 +115,30 @@ export class Transport {
     }
   }
 
-  /** Renews the access token with the refresh token (single-flight). A refused refresh ends the session. */
+  /**
+   * Renews the access token with the refresh token, or a cookie session with the refresh
+   * cookie (single-flight). A refused refresh ends the session.
+   */
   async refresh(signal?: AbortSignal): Promise<void> {
     await this.tokens.refreshOnce(async (refreshToken) => {
       try {
+        if (refreshToken === undefined) {
+          const reply = await this.json<CookieSessionReply>({ method: 'POST', path: '/auth/refresh', json: {}, auth: false, signal });
+          this.tokens.setCookieSession(reply.expires_in);
+          return;
+        }
         const pair = await this.json<TokenPair>({ method: 'POST', path: '/auth/refresh', json: { refresh_token: refreshToken }, auth: false, signal });
-        return tokensFromPair(pair);
+        this.tokens.set(tokensFromPair(pair));
       } catch (err) {
         if (err instanceof StreamLineError && err.status === 401) this.tokens.set(null);
         throw err;
       }
-    });
+    }, this.opts.session === 'cookie');
+  }
+
+  /** Is this client in cookie-session mode? */
+  get cookieMode(): boolean {
+    return this.opts.session === 'cookie';
   }
 
   private async backoff(policy: RetryPolicy, attempt: number, err: StreamLineError, call: CallOptions): Promise<void> {

@@ -17,8 +17,10 @@ let proxy: HttpProxy;
 let browser: Browser;
 
 beforeAll(async () => {
-  srv = await startSdkServer();
-  proxy = await startHttpProxy(srv.port);
+  // The page's origin is the proxy's: the server trusts it for cookie-authenticated writes.
+  proxy = await startHttpProxy(0);
+  srv = await startSdkServer({ CORS_ORIGINS: proxy.url, ACCESS_TOKEN_TTL: '2' });
+  proxy.target = srv.port;
   const bundle = await build({ entryPoints: ['src/client/index.ts'], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false });
   proxy.pages.set('/sdk.js', ['text/javascript', bundle.outputFiles[0]!.text]);
   proxy.pages.set('/', ['text/html', `<!doctype html><title>sdk</title><script type="module">import * as sdk from '/sdk.js'; window.sdk = sdk;</script>`]);
@@ -80,6 +82,46 @@ describe('SDK in Chromium', () => {
       expect(out.same).toBe(true);
       expect(out.viaCookie).toEqual(out.record);
       expect(out.record).toMatchObject({ filename: 'browser.bin', size, sha256: createHash('sha256').update(patternBytes(size, 5)).digest('hex') });
+    } finally {
+      await page.close();
+    }
+  });
+});
+
+/** Runs in the page: a cookie session (no token in reach of the script) that outlives its 2 s access cookie. */
+async function cookieSession(args: { password: string }) {
+  const { StreamLineClient } = (globalThis as unknown as { sdk: typeof import('../../src/client/index.js') }).sdk;
+  const origin = (globalThis as unknown as { location: { origin: string } }).location.origin;
+  const sl = new StreamLineClient({ baseUrl: origin, session: 'cookie' });
+  const login = await sl.auth.loginCookie('admin', args.password);
+  const stored = await sl.uploads.uploadSmall([{ data: new Blob(['cookie bytes']), name: 'cookie.txt' }]);
+  await new Promise((resolve) => setTimeout(resolve, 2_300)); // the access cookie lapses (Max-Age 2)
+  const me = await sl.auth.me();
+  // A page loaded later: a new client, no login, the cookies the browser kept.
+  const later = await new StreamLineClient({ baseUrl: origin, session: 'cookie' }).files.metadata(stored[0]!.key);
+  await sl.auth.logout();
+  const after = await new StreamLineClient({ baseUrl: origin, session: 'cookie', retry: { retries: 0 } }).auth.me().then(
+    () => 'still in',
+    (e: { status: number }) => e.status,
+  );
+  return { login, me: me.username, later: later.filename, after, cookieVisible: (globalThis as unknown as { document: { cookie: string } }).document.cookie };
+}
+
+describe('SDK cookie session in Chromium', () => {
+  it('logs in with HttpOnly cookies, writes, refreshes through the refresh cookie after the access cookie lapsed, logs out', async () => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(proxy.url + '/');
+      await page.waitForFunction(() => 'sdk' in globalThis);
+      const from = proxy.seen.length;
+      const out = await page.evaluate(cookieSession, { password: srv.s.adminPassword });
+      expect(out.login).toMatchObject({ session: 'cookie', token_type: 'cookie', expires_in: 2 });
+      expect(JSON.stringify(out.login)).not.toMatch(/eyJ/); // no JWT in the reply
+      expect(out.cookieVisible).not.toMatch(/auth_/); // HttpOnly: the script never sees them
+      expect(out.me).toBe('admin');
+      expect(out.later).toBe('cookie.txt');
+      expect(out.after).toBe(401);
+      expect(proxy.seen.slice(from).filter((r) => r.url === '/auth/refresh').length).toBeGreaterThanOrEqual(1);
     } finally {
       await page.close();
     }

@@ -35,6 +35,8 @@ export type Intercept = (req: SeenRequest) => { status: number; headers?: Record
 
 export interface HttpProxy {
   url: string;
+  /** The port requests are forwarded to (settable: a server may need the proxy's URL first). */
+  target: number;
   seen: SeenRequest[];
   intercept: Intercept | undefined;
   /** Extra routes served by the proxy itself (a test page): path → [content type, body]. */
@@ -44,7 +46,7 @@ export interface HttpProxy {
 
 /** A forwarding HTTP proxy in front of `targetPort` that records every request. */
 export async function startHttpProxy(targetPort: number): Promise<HttpProxy> {
-  const proxy: HttpProxy = { url: '', seen: [], intercept: undefined, pages: new Map(), close: async () => {} };
+  const proxy: HttpProxy = { url: '', target: targetPort, seen: [], intercept: undefined, pages: new Map(), close: async () => {} };
   const agent = new http.Agent({ keepAlive: true });
   const server = http.createServer((req, res) => {
     const seen = { method: req.method!, url: req.url!, headers: req.headers };
@@ -64,7 +66,7 @@ export async function startHttpProxy(targetPort: number): Promise<HttpProxy> {
       res.writeHead(answer.status, { 'content-type': 'application/json', ...answer.headers }).end(answer.body ?? '');
       return;
     }
-    const upstream = http.request({ host: '127.0.0.1', port: targetPort, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
+    const upstream = http.request({ host: '127.0.0.1', port: proxy.target, method: req.method, path: req.url, headers: req.headers, agent }, (up) => {
       res.writeHead(up.statusCode!, up.headers);
       up.pipe(res);
     });
