@@ -27,6 +27,7 @@ import { registerDocs } from './http/docs.js';
 import { healthRoutes } from './ops/health.js';
 import { fileRoutes } from './files/routes.js';
 import { uploadRoutes } from './files/upload-routes.js';
+import { signedUploadRoutes } from './files/signed-upload-routes.js';
 import { tusRoutes } from './tus/routes.js';
 import { serveRoutes } from './serve/routes.js';
 import { registerCors } from './http/cors.js';
@@ -125,6 +126,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
     await adminRoutes(scope, { users: ctx.users });
     await fileRoutes(scope, { files: ctx.files, folders: ctx.folders, moves: ctx.moves, publicBaseUrl: config.publicBaseUrl });
     await scope.register(async (uploadScope) => uploadRoutes(uploadScope, ctx));
+    await scope.register(async (signedScope) => signedUploadRoutes(signedScope, ctx));
     await scope.register(async (tusScope) => tusRoutes(tusScope, ctx));
     await serveRoutes(scope, {
       downloads: ctx.downloads,
