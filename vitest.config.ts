@@ -58,6 +58,8 @@ const NOT_ON_POSTGRES = [
   'test/serve/signed-urls.test.ts',
   'test/serve/zip-entry-namer.test.ts',
   'test/auth/auth-services.test.ts',
+  'test/files/move-kill9.test.ts', // real server processes on SQLite (disk and S3), whatever the project
+  'test/files/folders-scale.test.ts', // builds its 100k-file tables on SQLite and PostgreSQL itself
 ];
 
 /** A machine without PostgreSQL may opt out (SL_TEST_POSTGRES=off): the project is then not defined. */
@@ -90,6 +92,8 @@ const ON_S3 = [
   'test/serve/zip64.test.ts',
   'test/serve/zip-read-ahead.test.ts', // the read-ahead's streams are S3 sockets there
   'test/tus/tus-client.test.ts', // tus tails and concatenation through the S3 store (~12 s on Swift)
+  'test/files/move.test.ts', // moves of aliases and whole objects
+  'test/files/folders.test.ts',
 ];
 /**
  * On PostgreSQL + S3: the path every byte takes (init, parts and complete, one request, read,
