@@ -33,6 +33,8 @@ import { serveRoutes } from './serve/routes.js';
 import { registerCors } from './http/cors.js';
 import { metricsRoutes } from './ops/metrics.js';
 import { startHousekeeping } from './ops/housekeeping.js';
+import { eventRoutes } from './events/routes.js';
+import { startDeliveries } from './events/start.js';
 import { webAppRoutes } from './web/web-app.js';
 
 declare module 'fastify' {
@@ -91,8 +93,10 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
   app.setSerializerCompiler(serializerCompiler);
   registerErrorHandling(app);
   const housekeeping = startHousekeeping(ctx, app.log);
+  const deliveries = startDeliveries(ctx, app.log, opts.clock);
   app.addHook('onClose', async () => {
     await housekeeping.stop();
+    await deliveries?.stop();
     await ctx.hashPool.close();
     await ctx.store.close();
     await ctx.blobs.close();
@@ -124,6 +128,7 @@ export async function buildApp(config: Config, opts: BuildOptions = {}): Promise
       await tokenRoutes(tokenScope, { issuer: ctx.issuer });
     });
     await adminRoutes(scope, { users: ctx.users });
+    await eventRoutes(scope, { outbox: ctx.store.outbox });
     await fileRoutes(scope, { files: ctx.files, folders: ctx.folders, moves: ctx.moves, publicBaseUrl: config.publicBaseUrl });
     await scope.register(async (uploadScope) => uploadRoutes(uploadScope, ctx));
     await scope.register(async (signedScope) => signedUploadRoutes(signedScope, ctx));

@@ -33,6 +33,7 @@ import { BatchService } from './serve/batches.js';
 import { DownloadService } from './serve/download-service.js';
 import type { BlobStore } from './storage/blob-store.js';
 import { openBlobStore } from './storage/open.js';
+import { EventFactory } from './events/events.js';
 import { systemClock, type Clock } from './util/clock.js';
 
 export interface AppContext {
@@ -61,6 +62,8 @@ export interface AppContext {
   telemetry: PromTelemetry;
   /** Password-hashing threads: close on shutdown. */
   hashPool: HashPool;
+  /** Webhook events (WEBHOOK_URLS), written with the changes they report; src/events/. */
+  events: EventFactory;
 }
 
 /** The PostgreSQL pool behind `store`, when that is what DATABASE_URL names. */
@@ -125,7 +128,8 @@ export async function createContext(config: Config, clock: Clock = systemClock, 
     trustExternalRoles: config.auth.external.trustRoles,
   });
   const hashPool = new HashPool({ concurrency: config.auth.passwordHashConcurrency, queue: config.auth.passwordHashQueue });
-  const users = new UserService(store.users, new PasswordHasher(hashPool, config.auth.scryptLogN), store.tokens);
+  const events = new EventFactory({ urls: config.webhooks.urls, publicBaseUrl: config.publicBaseUrl, clock });
+  const users = new UserService(store.users, new PasswordHasher(hashPool, config.auth.scryptLogN), store.tokens, events);
   const throttle = new LoginThrottle({
     failuresPerWindow: config.auth.loginRateLimitPerMinute,
     now: () => clock.now(),
@@ -151,6 +155,7 @@ export async function createContext(config: Config, clock: Clock = systemClock, 
       maxFilesPerRequest: config.limits.maxFilesPerRequest,
     },
     telemetry,
+    events,
   );
   const profiles = new ProfileService(users, files);
   const moves = new MoveService(store, blobs, clock);
@@ -168,5 +173,5 @@ export async function createContext(config: Config, clock: Clock = systemClock, 
   // start-up step (buildApp), not every CLI command's: a CLI run beside a live server must
   // not reopen the uploads that server is completing.
   await users.bootstrapAdmin(config.auth.admin.username, config.auth.admin.password);
-  return { config, clock, store, blobs, files, moves, folders, uploads, downloads, batches, keys, signer, verifier, users, sessions, issuer, profiles, guard, telemetry, hashPool };
+  return { config, clock, store, blobs, files, moves, folders, uploads, downloads, batches, keys, signer, verifier, users, sessions, issuer, profiles, guard, telemetry, hashPool, events };
 }

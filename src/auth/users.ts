@@ -8,6 +8,7 @@ import type { NewUser, Role, TokenStore, UserRecord, UserStore } from '../db/typ
 import { GiB } from '../config/durations.js';
 import { UserNotFound } from '../errors/index.js';
 import type { PasswordHasher } from './passwords.js';
+import { noEvents, type EventFactory } from '../events/events.js';
 
 // The field rules are the wire contract's (src/contract/auth.ts), shared with the SDK.
 export { passwordSchema, roleSchema, usernameSchema } from '../contract/auth.js';
@@ -58,6 +59,8 @@ export class UserService {
     private readonly store: UserStore,
     private readonly hasher: PasswordHasher,
     private readonly sessions: Pick<TokenStore, 'revokeUserSessions'>,
+    /** Webhook events: user.created and user.disabled are written with the change. */
+    private readonly events: EventFactory = noEvents,
   ) {}
 
   private async newUser(input: NewUserInput): Promise<NewUser> {
@@ -72,7 +75,8 @@ export class UserService {
   }
 
   async create(input: NewUserInput): Promise<UserRecord> {
-    return this.store.createUser(await this.newUser(input));
+    const user = await this.newUser(input);
+    return this.store.createUser(user, this.events.userCreated({ ...user, isActive: true, quotaBytes: null }));
   }
 
   list(): Promise<UserRecord[]> {
@@ -94,13 +98,15 @@ export class UserService {
 
   async update(id: string, update: UserUpdate): Promise<UserRecord> {
     const before = await this.get(id);
-    const updated = await this.store.updateUser(id, {
+    const disabling = update.is_active === false && before.isActive;
+    const patch = {
       role: update.role,
       isActive: update.is_active,
       email: update.email,
       quotaBytes: update.quota_gb === undefined ? undefined : update.quota_gb === null ? null : Math.floor(update.quota_gb * GiB),
       passwordHash: update.password === undefined ? undefined : await this.hasher.hash(update.password),
-    });
+    };
+    const updated = await this.store.updateUser(id, patch, disabling ? this.events.userDisabled(before) : undefined);
     // A new password, another role or a disabled account ends every session at once: a stolen
     // refresh token must not outlive the password change, nor a token carry the old role.
     const roleChanged = update.role !== undefined && update.role !== before.role;
@@ -109,7 +115,8 @@ export class UserService {
   }
 
   async remove(id: string): Promise<void> {
-    if (!(await this.store.deleteUser(id))) throw new UserNotFound();
+    const user = await this.store.getUserById(id);
+    if (!user || !(await this.store.deleteUser(id, this.events.userDisabled(user, true)))) throw new UserNotFound();
     await this.endSessions(id);
   }
 

@@ -81,6 +81,8 @@ export interface Config {
   shutdownGraceMs: number;
   /** The web app at `/` (from dist/webapp/); false: `/` answers 404, the API is unchanged. */
   webApp: boolean;
+  /** Events (webhooks, src/events/): destinations, the signing secret (required with URLs), and whether private addresses may be called. */
+  webhooks: { urls: string[]; secret: string | undefined; allowPrivate: boolean };
   /** Per-user and per-connection resource limits (docs/api.md "Limits"). 0 means no limit where allowed. */
   limits: {
     bodyMinBytesPerSecond: number;
@@ -139,6 +141,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
   if (e.NODE_ENV === 'production' && e.PASSWORD_SCRYPT_LOG_N < 17) {
     throw new ConfigError('PASSWORD_SCRYPT_LOG_N', 'must be at least 17 (OWASP) when NODE_ENV=production');
   }
+  if (e.WEBHOOK_URLS && !e.WEBHOOK_SECRET) throw new ConfigError('WEBHOOK_SECRET', 'is required with WEBHOOK_URLS (deliveries are signed with it)');
   if (e.STORAGE_BACKEND === 's3' && !e.S3_BUCKET) throw new ConfigError('S3_BUCKET', 'is required with STORAGE_BACKEND=s3');
   if (e.STORAGE_BACKEND !== 's3' && e.S3_DOWNLOAD_REDIRECT) throw new ConfigError('S3_DOWNLOAD_REDIRECT', 'needs STORAGE_BACKEND=s3');
   const uploadRoot = path.resolve(e.UPLOAD_ROOT);
@@ -208,6 +211,11 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     bodyIdleTimeoutMs: e.BODY_IDLE_TIMEOUT_SECONDS * 1000,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
     webApp: e.WEB_APP,
+    webhooks: {
+      urls: [...new Set((e.WEBHOOK_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean))],
+      secret: e.WEBHOOK_SECRET,
+      allowPrivate: e.WEBHOOK_ALLOW_PRIVATE,
+    },
     limits: {
       bodyMinBytesPerSecond: e.BODY_MIN_BYTES_PER_SECOND,
       bodyMinRateWindowMs: e.BODY_MIN_RATE_WINDOW_SECONDS * 1000,

@@ -160,6 +160,14 @@ export const envSchema = z.object({
   BATCH_CREATE_RATE_LIMIT: int(30, 1, 100_000),
   SHUTDOWN_GRACE_SECONDS: int(25, 0, 3600),
   WEB_APP: bool(true),
+  WEBHOOK_URLS: optionalString.pipe(
+    z
+      .string()
+      .refine((v) => v.split(',').every((u) => /^https?:\/\/[^\s]+$/.test(u.trim()) && URL.canParse(u.trim())), { message: 'expected comma-separated absolute http(s) URLs' })
+      .optional(),
+  ),
+  WEBHOOK_SECRET: secret,
+  WEBHOOK_ALLOW_PRIVATE: bool(false),
 });
 
 export type Env = z.infer<typeof envSchema>;

@@ -5,6 +5,7 @@
  */
 export * from './auth.js';
 export * from './errors.js';
+export * from './events.js';
 export * from './files.js';
 export * from './folders.js';
 export * from './mime.js';

@@ -10,6 +10,7 @@ import type { FileRecord, ListPage, MetadataStore, QuotaCheck, Usage } from '../
 import { InvalidInput, FileNotFound, TooLarge, QuotaExceeded } from '../errors/index.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { noTelemetry, type Telemetry } from '../ops/telemetry.js';
+import { noEvents, type EventFactory } from '../events/events.js';
 import { buildKey, newFileId, parseKey } from './keys.js';
 import { filenameSchema, folderSchema, mimeSchema } from './names.js';
 
@@ -75,6 +76,8 @@ export class FileService {
     private readonly blobs: BlobStore,
     private readonly limits: FileLimits,
     private readonly telemetry: Telemetry = noTelemetry,
+    /** Webhook events, written with the changes they report (uploads and moves use it too). */
+    readonly events: EventFactory = noEvents,
   ) {}
 
   quotaCheck(userId: string): QuotaCheck {
@@ -118,8 +121,8 @@ export class FileService {
 
   /** Removes the record first (readers see 404 at once), then the bytes. */
   async delete(principal: Principal, key: string): Promise<FileRecord> {
-    await this.getVisible(principal, key);
-    const removed = await this.store.files.deleteFile(key);
+    const file = await this.getVisible(principal, key);
+    const removed = await this.store.files.deleteFile(key, this.events.fileDeleted(file));
     if (!removed) throw new FileNotFound();
     await this.blobs.delete(key);
     return removed;
@@ -128,7 +131,7 @@ export class FileService {
   /** Removes files this request stored before it failed (records first, then bytes). */
   async discard(files: FileRecord[]): Promise<void> {
     for (const file of files) {
-      await this.store.files.deleteFile(file.key);
+      await this.store.files.deleteFile(file.key, this.events.fileDeleted(file)); // its file.created went out
       await this.blobs.delete(file.key).catch(() => undefined);
     }
   }
@@ -174,7 +177,7 @@ export class FileService {
       createdAt: new Date().toISOString(),
     };
     try {
-      await this.store.files.insertFile(file, this.quotaCheck(userId));
+      await this.store.files.insertFile(file, this.quotaCheck(userId), this.events.fileCreated(file));
     } catch (err) {
       await this.blobs.delete(key);
       throw err;

@@ -21,6 +21,7 @@ import type { BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { buildKey, newFileId } from './keys.js';
 import { waitForPartWrites, type FenceTimings } from './part-write-fence.js';
+import type { EventFactory } from '../events/events.js';
 
 /** How long a completion holds its upload without renewing; renewed every third of it. */
 export const ASSEMBLY_LEASE_MS = 60_000;
@@ -40,6 +41,8 @@ export interface CompletionDeps {
   /** The part-write fence's leases (default PART_WRITE_FENCE). */
   fence?: FenceTimings;
   expectedPartSize(upload: UploadRecord, partNumber: number): number;
+  /** Webhook events (file.created is written with the file). */
+  events?: EventFactory;
 }
 
 /**
@@ -112,7 +115,7 @@ export async function completeUpload(d: CompletionDeps, found: UploadRecord, req
     }
     const file: FileRecord = { id, key, userId: upload.userId, folder, filename, size: assembled.size, mime: upload.mime, sha256, createdAt: new Date(d.clock.now()).toISOString() };
     clearInterval(renewal);
-    if (!(await d.store.uploads.finishAssembly(upload.id, file))) throw inProgress(); // the lease ran out and was reclaimed
+    if (!(await d.store.uploads.finishAssembly(upload.id, file, d.events?.fileCreated(file)))) throw inProgress(); // the lease ran out and was reclaimed
     await d.blobs.abortUpload({ uploadId: upload.id, ref: upload.blobRef }).catch(() => undefined); // swept later if this fails
     d.telemetry.uploadCompleted();
     return { file, created: true };

@@ -8,6 +8,7 @@ import type { FileRecord, MetadataStore } from '../db/types.js';
 import type { Telemetry } from '../ops/telemetry.js';
 import type { BlobStore, OrphanScan } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
+import type { EventFactory } from '../events/events.js';
 import { reclaimExpired } from './upload-completion.js';
 
 const PAGE = 500;
@@ -30,6 +31,8 @@ export interface HousekeepingDeps {
   telemetry: Telemetry;
   expiryMs: number;
   clock: Clock;
+  /** Webhook events (upload.expired is written with the removal). */
+  events?: EventFactory;
 }
 
 /**
@@ -48,7 +51,8 @@ export async function sweepExpired(d: HousekeepingDeps, now: number): Promise<nu
     const page = await d.store.uploads.staleUploads(cutoff, PAGE, after);
     if (page.length === 0) break;
     for (const stale of page) {
-      const result = await d.store.uploads.deleteUpload(stale.id, { states: ['open', 'completed'], idleBefore: cutoff });
+      const event = stale.state === 'completed' ? undefined : d.events?.uploadExpired(stale);
+      const result = await d.store.uploads.deleteUpload(stale.id, { states: ['open', 'completed'], idleBefore: cutoff }, event);
       if (result.outcome !== 'deleted') continue;
       await d.blobs.abortUpload({ uploadId: result.upload.id, ref: result.upload.blobRef });
       removed++;

@@ -75,7 +75,7 @@ export class UploadService {
   ) {}
 
   private get housekeeping(): HousekeepingDeps {
-    return { store: this.store, blobs: this.blobs, telemetry: this.telemetry, expiryMs: this.limits.expiryMs, clock: this.clock };
+    return { store: this.store, blobs: this.blobs, telemetry: this.telemetry, expiryMs: this.limits.expiryMs, clock: this.clock, events: this.files.events };
   }
 
   expiresAt(upload: UploadRecord): string {
@@ -224,7 +224,7 @@ export class UploadService {
   }
 
   private get completion() {
-    return { store: this.store, blobs: this.blobs, telemetry: this.telemetry, clock: this.clock, fence: this.fenceTimings, expectedPartSize: this.expectedPartSize.bind(this) };
+    return { store: this.store, blobs: this.blobs, telemetry: this.telemetry, clock: this.clock, fence: this.fenceTimings, expectedPartSize: this.expectedPartSize.bind(this), events: this.files.events };
   }
 
   async abort(principal: Principal, uploadId: string): Promise<void> {

@@ -29,6 +29,7 @@ const OPERATION_IDS: Record<string, string> = {
   'GET /v1/admin/users/{id}': 'getUser',
   'PATCH /v1/admin/users/{id}': 'updateUser',
   'DELETE /v1/admin/users/{id}': 'deleteUser',
+  'GET /v1/admin/events': 'listEvents',
   'GET /v1/files/all': 'listFiles',
   'GET /v1/files/usage': 'getUsage',
   'GET /v1/files/metadata/{key}': 'getFileMetadata',

@@ -91,7 +91,7 @@ export async function concatenate(d: ConcatDeps, principal: Principal, partialId
       deleted.add(i);
     }
     try {
-      await d.store.files.insertFile(file, d.files.quotaCheck(meta.userId));
+      await d.store.files.insertFile(file, d.files.quotaCheck(meta.userId), d.files.events.fileCreated(file));
     } catch (err) {
       await d.blobs.delete(key).catch(() => undefined);
       throw err;
