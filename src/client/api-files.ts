@@ -1,5 +1,6 @@
 /** Finished files: listing (pages and an async iterator), metadata, deletion, usage, downloads, signed URLs, ZIP batches. */
 import type { BatchBody, BatchReply, Disposition, FileRecord, ListReply, UsageReply } from '../contract/files.js';
+import type { DeleteFolderReply, FolderEntry, MoveReply } from '../contract/folders.js';
 import type { Transport } from './transport.js';
 import { encodeKey } from './upload.js';
 
@@ -52,6 +53,17 @@ export class FilesApi {
     for await (const page of this.pages(opts)) yield* page.files;
   }
 
+  /** GET /v1/files/folders: the folders directly under `folder` (default the root), with file counts and sizes. */
+  async folders(opts: Opts & { folder?: string; userId?: string } = {}): Promise<FolderEntry[]> {
+    const reply = await this.t.json<{ folders: FolderEntry[] }>({ path: '/v1/files/folders', query: { folder: opts.folder, user_id: opts.userId ?? this.t.userId }, signal: opts.signal });
+    return reply.folders;
+  }
+
+  /** DELETE /v1/files/folder: every file in `folder` and below; resolves to how many and the bytes freed. */
+  deleteFolder(folder: string, opts: Opts & { userId?: string } = {}): Promise<DeleteFolderReply> {
+    return this.t.json<DeleteFolderReply>({ method: 'DELETE', path: '/v1/files/folder', query: { folder, user_id: opts.userId ?? this.t.userId }, signal: opts.signal });
+  }
+
   /** GET /v1/files/metadata/{key}. 404 file_not_found. */
   metadata(key: string, opts: Opts = {}): Promise<FileRecord> {
     return this.t.json<FileRecord>({ path: `/v1/files/metadata/${encodeKey(key)}`, signal: opts.signal });
@@ -94,12 +106,12 @@ export class FilesApi {
   }
 
   /**
-   * POST /v1/files/move (SPEC part two; a server without it answers 404 `not_found`): a file
-   * key to a new `folder/filename` or into a folder (`to` ending in "/"), or a folder to a
-   * new path. Resolves to the old and new keys.
+   * POST /v1/files/move (a server without it answers 404 `not_found`): a file key to a new
+   * `folder/filename` or into a folder (`to` ending in "/", or "" for the root), or a folder
+   * to a new path. Resolves to the old and new keys. A clash answers 409 and moves nothing.
    */
-  async move(body: { from: string; to: string; userId?: string }, opts: Opts = {}): Promise<Array<{ from: string; to: string }>> {
-    const reply = await this.t.json<{ moved: Array<{ from: string; to: string }> }>({
+  async move(body: { from: string; to: string; userId?: string }, opts: Opts = {}): Promise<MoveReply['moved']> {
+    const reply = await this.t.json<MoveReply>({
       method: 'POST',
       path: '/v1/files/move',
       json: { from: body.from, to: body.to, user_id: body.userId ?? this.t.userId },

@@ -4,7 +4,9 @@
  * too, for callers that drive the protocol themselves.
  */
 import type { FileRecord } from '../contract/files.js';
+import type { SignedUploadBody, SignedUploadReply } from '../contract/signed-uploads.js';
 import type { AbortReply, CompleteBody, InitBody, InitReply, PartReply, UploadStatus } from '../contract/uploads.js';
+import { uploadToSignedUrl, type SignedUploadOptions } from './signed-upload.js';
 import { blobSource, sha256Hex, type ByteSource } from './source.js';
 import type { Transport } from './transport.js';
 import { uploadSource, type UploadOptions } from './upload.js';
@@ -38,6 +40,23 @@ export class UploadsApi {
     }
     const reply = await this.t.json<{ files: FileRecord[] }>({ method: 'POST', path: '/v1/files', query: { folder: opts.folder, user_id: opts.userId ?? this.t.userId }, body: form, signal: opts.signal });
     return reply.files;
+  }
+
+  /**
+   * POST /v1/files/signed-upload-url (a backend, or a user for themselves): a URL that uploads
+   * one declared file with no other credential; the quota is reserved now.
+   */
+  signedUploadUrl(body: SignedUploadBody, opts: Opts = {}): Promise<SignedUploadReply> {
+    return this.t.json<SignedUploadReply>({ method: 'POST', path: '/v1/files/signed-upload-url', json: { ...body, user_id: body.user_id ?? this.t.userId }, signal: opts.signal });
+  }
+
+  /**
+   * Sends a Blob/File/ByteSource to a signed upload URL (from `signedUploadUrl`, handed over by
+   * a backend): one PUT, or with `partSize` (the mint's) parts N at a time then complete.
+   * No credentials of this client are sent. Resolves to the stored file's record.
+   */
+  uploadToSignedUrl(url: string, data: Blob | ByteSource, options: SignedUploadOptions = {}): Promise<FileRecord> {
+    return uploadToSignedUrl(this.t, url, data instanceof Blob ? blobSource(data) : data, options);
   }
 
   /** POST /v1/files/init: reserves the sizes against the quota; one upload per file. */

@@ -9,6 +9,7 @@ export { AdminApi } from './api-admin.js';
 export { UploadsApi } from './api-uploads.js';
 export { FilesApi, type DownloadOptions, type ListOptions } from './api-files.js';
 export type { UploadOptions, UploadStart } from './upload.js';
+export type { SignedUploadOptions } from './signed-upload.js';
 export { encodeKey } from './upload.js';
 export type { UploadProgress } from './progress.js';
 export { blobSource, sha256Hex, type ByteSource } from './source.js';
@@ -33,5 +34,7 @@ export type {
   UserSummary,
 } from '../contract/auth.js';
 export type { BatchBody, BatchReply, DeleteFileReply, Disposition, FileRecord, ListQuery, ListReply, SignedUrlQuery, SignedUrlReply, UsageReply } from '../contract/files.js';
+export type { DeleteFolderReply, FolderEntry, FoldersReply, MoveBody, MoveReply } from '../contract/folders.js';
+export type { SignedUploadBody, SignedUploadReply } from '../contract/signed-uploads.js';
 export type { AbortReply, CompleteBody, InitBody, InitReply, InitUpload, OneRequestReply, PartReply, UploadedPart, UploadMode, UploadStatus } from '../contract/uploads.js';
 export type { ErrorReply } from '../contract/errors.js';

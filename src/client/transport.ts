@@ -67,8 +67,9 @@ export class Transport {
     return this.opts.userId;
   }
 
+  /** `path` under the base URL (or an absolute URL, e.g. a signed one), with `query` added. */
   url(path: string, query?: Record<string, QueryValue>): string {
-    const u = new URL(this.baseUrl + path);
+    const u = new URL(/^https?:\/\//i.test(path) ? path : this.baseUrl + path);
     for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined && v !== null) u.searchParams.set(k, String(v));
     return u.toString();
   }

@@ -11,7 +11,7 @@ import { StreamLineError } from './errors.js';
 import { ProgressMeter, type UploadProgress } from './progress.js';
 import type { RetryPolicy } from './retry.js';
 import { sha256Hex, type ByteSource } from './source.js';
-import { streamsRequestBodies, type Transport } from './transport.js';
+import { streamsRequestBodies, type QueryValue, type Transport } from './transport.js';
 
 export interface UploadOptions {
   /** Name to store the file under (default: the File's name). Required for a nameless source. */
@@ -77,7 +77,45 @@ export async function uploadSource(t: Transport, source: ByteSource, opts: Uploa
   opts.onStart?.({ uploadId, partSize, partCount, resumed, bytesAlready });
   if (key) return t.json<FileRecord>({ path: `/v1/files/metadata/${encodeKey(key)}`, ...common });
 
-  const meter = new ProgressMeter(uploadId, source.size, partCount, { bytes: bytesAlready, parts: done.size });
+  const where = (n: number): PartTarget => ({ path: '/v1/files/part', query: { uploadId, partNumber: n } });
+  await sendParts(t, source, { uploadId, partSize, partCount, done, bytesAlready }, opts, where);
+
+  return t.json<FileRecord>({
+    method: 'POST',
+    path: '/v1/files/complete',
+    json: { uploadId, ...(opts.sha256 ? { sha256: opts.sha256 } : {}) },
+    ...common,
+  });
+}
+
+/** Where part `n` goes: a path (or absolute URL) and its query. */
+export interface PartTarget {
+  path: string;
+  query: Record<string, QueryValue>;
+  /** Send without the client's credentials (a signed URL is its own). */
+  anonymous?: boolean;
+}
+
+export interface PartPlan {
+  uploadId: string;
+  partSize: number;
+  partCount: number;
+  /** Part numbers the server holds already. */
+  done: Set<number>;
+  bytesAlready: number;
+}
+
+type PartOptions = Pick<UploadOptions, 'concurrency' | 'checksum' | 'signal' | 'onProgress' | 'onRetry' | 'retry'>;
+
+/**
+ * Sends every part not in `plan.done`, `concurrency` at a time: each read from the source when
+ * its turn comes, hashed, sent to `where(n)` and retried alone; the first failure (or the
+ * caller's abort) stops the rest and is thrown once every request in flight has settled.
+ */
+export async function sendParts(t: Transport, source: ByteSource, plan: PartPlan, opts: PartOptions, where: (n: number) => PartTarget): Promise<void> {
+  const { uploadId, partSize, partCount, done } = plan;
+  const common = { signal: opts.signal, onRetry: opts.onRetry, retry: opts.retry };
+  const meter = new ProgressMeter(uploadId, source.size, partCount, { bytes: plan.bytesAlready, parts: done.size });
   const missing: number[] = [];
   for (let n = 1; n <= partCount; n++) if (!done.has(n)) missing.push(n);
 
@@ -91,7 +129,7 @@ export async function uploadSource(t: Transport, source: ByteSource, opts: Uploa
       const n = missing.shift()!;
       try {
         const onSent = opts.onProgress && ((sent: number, restart: boolean) => opts.onProgress!(meter.sending(n, sent, restart)));
-        const bytes = await sendPart(t, source, uploadId, n, partSize, opts.checksum !== false, { ...common, signal: inner.signal }, onSent);
+        const bytes = await sendPart(t, source, where(n), n, partSize, opts.checksum !== false, { ...common, signal: inner.signal }, onSent);
         opts.onProgress?.(meter.add(bytes, n));
       } catch (err) {
         failure ??= err;
@@ -107,13 +145,6 @@ export async function uploadSource(t: Transport, source: ByteSource, opts: Uploa
   if (opts.signal?.aborted) throw opts.signal.reason;
   if (failure !== undefined) throw failure;
   if (partCount === 0) opts.onProgress?.(meter.snapshot());
-
-  return t.json<FileRecord>({
-    method: 'POST',
-    path: '/v1/files/complete',
-    json: { uploadId, ...(opts.sha256 ? { sha256: opts.sha256 } : {}) },
-    ...common,
-  });
 }
 
 interface Started {
@@ -161,7 +192,7 @@ async function resumeUpload(t: Transport, uploadId: string, size: number, common
 async function sendPart(
   t: Transport,
   source: ByteSource,
-  uploadId: string,
+  target: PartTarget,
   n: number,
   partSize: number,
   checksum: boolean,
@@ -176,8 +207,9 @@ async function sendPart(
   if (streams) headers['content-length'] = String(bytes.length);
   const reply = await t.json<PartReply>({
     method: 'PUT',
-    path: '/v1/files/part',
-    query: { uploadId, partNumber: n },
+    path: target.path,
+    query: target.query,
+    auth: !target.anonymous,
     body: streams ? () => chunksOf(bytes, onSent) : (bytes as Uint8Array<ArrayBuffer>),
     headers,
     ...common,

@@ -2,9 +2,10 @@
  * The SDK over every route family against the real server on a real socket: auth (login,
  * me, refresh when the access token is refused or about to expire, logout), admin users,
  * service tokens, files (one-request upload, paged listing, metadata, usage, signed URLs,
- * Range downloads, ZIP batches, delete), JWKS; retries (503/429 with Retry-After waited for,
+ * Range downloads, ZIP batches, delete, folders, moves), signed upload URLs, JWKS; retries (503/429 with Retry-After waited for,
  * a dropped connection retried, 4xx never retried) and typed errors.
  */
+import { createHash } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { StreamLineClient, StreamLineError, StreamLineNetworkError, type SessionTokens } from '../../src/client/index.js';
 import { patternBytes, startHttpProxy, startSdkServer, type HttpProxy, type SdkServer } from './sdk-kit.js';
@@ -126,8 +127,40 @@ describe('SDK files', () => {
     expect(gone).toBeInstanceOf(StreamLineError);
     expect(gone).toMatchObject({ status: 404, code: 'file_not_found' });
     expect((gone as StreamLineError).message).not.toBe('');
-    // The move route is not on this server yet: a typed 404, as the CLI expects.
+    // Moving a file that is gone: a typed 404.
     await expect(sl.files.move({ from: rec.key, to: 'elsewhere/' })).rejects.toMatchObject({ status: 404 });
+  });
+});
+
+describe('SDK signed upload URLs, folders, moves', () => {
+  it('a backend mints a signed upload URL; a client without credentials sends the file in parts (or whole) through it', async () => {
+    const svc = new StreamLineClient({ baseUrl: proxy.url, serviceToken: srv.s.serviceToken, userId: 'signee' });
+    const data = patternBytes(9 * 1024 * 1024 + 5, 21);
+    const minted = await svc.uploads.signedUploadUrl({ name: 'signed.bin', size: data.length, folder: 'in' });
+    expect(minted.partCount).toBe(2);
+    // The URL names the server's PUBLIC_BASE_URL (http://files.test here): sent to the same server through the proxy.
+    const url = minted.url.replace('http://files.test', proxy.url);
+    const anonymous = new StreamLineClient({ baseUrl: proxy.url, accessToken: 'never-sent' });
+    const from = proxy.seen.length;
+    const rec = await anonymous.uploads.uploadToSignedUrl(url, new Blob([data]), { partSize: minted.partSize, concurrency: 2 });
+    expect(rec).toMatchObject({ filename: 'signed.bin', folder: 'in', user_id: 'signee', size: data.length, sha256: createHash('sha256').update(data).digest('hex') });
+    const sent = proxy.seen.slice(from);
+    expect(sent.map((r) => r.method).sort()).toEqual(['POST', 'PUT', 'PUT']);
+    expect(sent.every((r) => r.headers.authorization === undefined && r.headers['x-service-token'] === undefined)).toBe(true);
+
+    const small = await svc.uploads.signedUploadUrl({ name: 'small.txt', size: 5 });
+    const whole = await anonymous.uploads.uploadToSignedUrl(small.url.replace('http://files.test', proxy.url), new Blob(['hello']));
+    expect(whole).toMatchObject({ filename: 'small.txt', size: 5 });
+  });
+
+  it('lists folders, moves a file, deletes a folder', async () => {
+    const sl = new StreamLineClient({ baseUrl: proxy.url, accessToken: await srv.s.tokenFor('mover') });
+    const rec = await sl.uploads.upload(new Blob(['to move']), { name: 'm.txt', folder: 'a/b', singleRequestMaxBytes: 1024 });
+    expect((await sl.files.folders()).map((f) => f.name)).toEqual(['a']);
+    const moved = await sl.files.move({ from: rec.key, to: 'c/' });
+    expect(moved).toHaveLength(1);
+    expect((await sl.files.metadata(moved[0]!.to)).folder).toBe('c');
+    expect(await sl.files.deleteFolder('c')).toMatchObject({ deleted: 1 });
   });
 });
 
