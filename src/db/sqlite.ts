@@ -14,8 +14,8 @@ import { QuotaLedger } from './sqlite-quota.js';
 import { SqliteUploadStore } from './sqlite-uploads.js';
 import { SqliteBatchStore } from './sqlite-batches.js';
 import { SqliteLeaseStore } from './sqlite-leases.js';
-import { SqliteOutbox } from './sqlite-outbox.js';
 import { SqliteFolderStore } from './sqlite-folders.js';
+import { SqliteOutbox } from './sqlite-outbox.js';
 import type { MetadataStore } from './types.js';
 
 /**
@@ -85,8 +85,8 @@ export function openSqliteStore(file: string): MetadataStore {
     uploads: new SqliteUploadStore(db, ledger, files),
     batches: new SqliteBatchStore(db),
     leases: new SqliteLeaseStore(db),
-    outbox,
     folders: new SqliteFolderStore(db, ledger),
+    outbox,
     async ping() {
       db.prepare('SELECT 1').get();
     },

@@ -5,8 +5,8 @@
  * (test/db/metadata-conformance.ts; docs/ports.md says what an engine must provide).
  * Every method is async for that reason, even though better-sqlite3 is synchronous.
  */
-import type { FolderStore } from './folder-types.js';
 import type { OutboxEvent, OutboxStore } from './outbox-types.js';
+import type { FolderStore } from './folder-types.js';
 import type { UploadStore } from './upload-types.js';
 
 export * from './outbox-types.js';
@@ -264,10 +264,10 @@ export interface MetadataStore {
   uploads: UploadStore;
   batches: BatchStore;
   leases: LeaseStore;
-  /** The webhook outbox (src/events/): events written with the changes they report. */
-  outbox: OutboxStore;
   /** Folder summaries and deletes, and the journal of file moves in progress (folder-types.ts). */
   folders: FolderStore;
+  /** The webhook outbox (src/events/): events written with the changes they report. */
+  outbox: OutboxStore;
   /** Resolves when the database answers a trivial query; rejects when it is unreachable or closed. */
   ping(): Promise<void>;
   /** Releases the connection(s); every call after it rejects. Closing twice is harmless. */

@@ -44,8 +44,8 @@ export async function openPostgresStore(url: string, opts: PgStoreOptions): Prom
     uploads: new PgUploadStore(db),
     batches: new PgBatchStore(db),
     leases: new PgLeaseStore(db),
-    outbox: new PgOutbox(db),
     folders: new PgFolderStore(db),
+    outbox: new PgOutbox(db),
     async ping() {
       await db.query('SELECT 1');
     },
