@@ -46,6 +46,12 @@ const OPERATION_IDS: Record<string, string> = {
   'GET /get/{encodedKey}': 'downloadSigned',
   'HEAD /get/{encodedKey}': 'headSigned',
   'GET /v1/files/signed-url': 'createSignedUrl',
+  'POST /v1/files/signed-upload-url': 'createSignedUploadUrl',
+  'PUT /v1/upload/signed': 'signedUploadPut',
+  'POST /v1/upload/signed': 'signedUploadPost',
+  'DELETE /v1/upload/signed': 'signedUploadAbort',
+  'GET /v1/upload/signed': 'signedUploadRead',
+  'HEAD /v1/upload/signed': 'signedUploadHead',
   'POST /v1/files/batch-download': 'createBatchDownload',
   'GET /v1/files/batch-download/{token}': 'downloadBatch',
   'OPTIONS /v1/tus/': 'tusDiscover',
@@ -81,6 +87,8 @@ const PUBLIC: Record<string, unknown[]> = {
   '/.well-known/jwks.json': [],
   '/.well-known/openid-configuration': [],
   '/get/{encodedKey}': [],
+  // The URL's own signature (upload, exp, sig in the query) is the credential.
+  '/v1/upload/signed': [],
   '/v1/files/batch-download/{token}': [],
   '/storage/{path}': [{}, { bearer: [] }, { cookie: [] }, { serviceToken: [] }],
 };
@@ -144,6 +152,8 @@ const BYTE_BODIES: Record<string, Json> = {
     description: 'The part\'s bytes with `?uploadId=…&partNumber=…`, or a multipart form carrying them.',
     content: { ...binary('application/octet-stream'), ...partForm },
   },
+  'PUT /v1/upload/signed': { required: true, description: 'The whole file, or with `&partNumber=N` that part\'s bytes.', content: binary('application/octet-stream') },
+  'POST /v1/upload/signed': { required: false, description: 'With `&partNumber=N`, the part\'s bytes; with `&complete=1`, none.', content: binary('application/octet-stream') },
   'POST /v1/files': {
     required: true,
     description: 'One or more file fields (any field name) and an optional `folder` field.',
@@ -189,7 +199,7 @@ export function finishOpenApi(generated: Json): Json {
       op.operationId = OPERATION_IDS[id] ?? generatedId(method, path);
       if (PUBLIC[path] !== undefined) op.security = PUBLIC[path];
       if (BYTE_BODIES[id]) op.requestBody = BYTE_BODIES[id];
-      if (path === '/v1/files/part') op.parameters = [...(op.parameters ?? []), ...checksumHeaders];
+      if (path === '/v1/files/part' || (path === '/v1/upload/signed' && (method === 'put' || method === 'post'))) op.parameters = [...(op.parameters ?? []), ...checksumHeaders];
       if (path === '/storage/{path}' || path === '/get/{encodedKey}') {
         op.parameters = [...(op.parameters ?? []), ...conditionalHeaders];
         op.responses = { ...downloadResponses(method === 'get'), ...op.responses };

@@ -173,6 +173,23 @@ describe('a generated client calls every operation', () => {
     expect((await user.DELETE('/v1/tus/{id}', { params: tusId, headers: tus })).response.status).toBe(204);
     expect((await user.HEAD('/v1/tus/{id}', { params: tusId, headers: tus })).response.status).toBe(404);
 
+    // signed upload URLs: minted by the service, then used with no credential (parts and complete,
+    // the whole file, giving up), never to read
+    const mintUpload = async (name: string) => {
+      const m = await service.POST('/v1/files/signed-upload-url', { body: { user_id: userId, name, size: 6 } });
+      expect(m.response.status).toBe(201);
+      const q = new URL(m.data!.url).searchParams;
+      return { upload: q.get('upload')!, exp: q.get('exp')!, sig: q.get('sig')! };
+    };
+    const six = { body: new TextEncoder().encode('signed') as never, bodySerializer: raw, headers: { 'Content-Type': 'application/octet-stream' } };
+    const su = await mintUpload('signed-parts.txt');
+    expect((await anon.PUT('/v1/upload/signed', { params: { query: { ...su, partNumber: 1 } }, ...six })).response.status).toBe(200);
+    expect((await anon.POST('/v1/upload/signed', { params: { query: { ...su, complete: '1' } } })).response.status).toBe(201);
+    expect((await anon.GET('/v1/upload/signed', { params: { query: su } })).response.status).toBe(403);
+    expect((await anon.HEAD('/v1/upload/signed', { params: { query: su } })).response.status).toBe(403);
+    expect((await anon.PUT('/v1/upload/signed', { params: { query: await mintUpload('signed-whole.txt') }, ...six })).response.status).toBe(201);
+    expect((await anon.DELETE('/v1/upload/signed', { params: { query: await mintUpload('given-up.txt') } })).response.status).toBe(200);
+
     expect((await user.DELETE('/v1/files/{key}', { params: { path: { key } } })).data?.deleted).toBe(true);
     expect((await admin.DELETE('/v1/admin/users/{id}', { params: { path: { id: userId } } })).response.status).toBe(200);
     expect((await admin.POST('/auth/logout', { body: {} })).response.status).toBe(200);
