@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openMetadataStore } from '../../src/db/open.js';
 import { listPageQuery, listTotalsQuery, type SqlQuery } from '../../src/db/pg/files.js';
+import { subfoldersQuery } from '../../src/db/pg/folders.js';
 import type { PgMetadataStore } from '../../src/db/pg/store.js';
 import type { ListQuery } from '../../src/db/types.js';
 import { describePostgres, freshSchema } from '../helpers/postgres.js';
@@ -101,6 +102,23 @@ describePostgres('PostgreSQL listFiles at 100,000 files for one user: index plan
     const page = await store.files.listFiles('big', { folder: 'docs', recursive: true, limit: 100 });
     expect(page).toMatchObject({ totalCount: 10_000, hasMore: true });
     expect(page.files).toHaveLength(100);
+  });
+
+  it('folder totals (GET /v1/files/folders) read a range of the folder index with sizes; a move\'s clash check probes (folder, filename)', async () => {
+    for (const parent of ['docs', 'misc']) {
+      const used = await plan(subfoldersQuery('big', parent));
+      // Index-only once the visibility map is set (see the totals above for why it may not be).
+      expect(used.filter((n) => n['Index Name']).map((n) => n['Index Name']), parent).toSatisfy((names: string[]) => names.length > 0 && names.every((x) => x === 'files_user_folder_size'));
+      expect(used.map((n) => n['Node Type']), parent).not.toContain('Seq Scan');
+    }
+    const t = performance.now();
+    const misc = await store.folders.subfolders('big', 'misc');
+    const ms = performance.now() - t;
+    expect(misc).toHaveLength(50);
+    expect(misc.reduce((n, f) => n + f.fileCount, 0)).toBe(89_000);
+    expect(ms, `sub-folders of a folder of 89,000 files: ${ms.toFixed(1)} ms`).toBeLessThan(1000);
+    const probe = await plan({ text: 'SELECT * FROM files WHERE user_id = $1 AND folder = $2 AND filename = $3', values: ['big', 'docs', 'f.bin'] });
+    expect(probe.filter((n) => n['Index Name']).map((n) => n['Index Name'])).toEqual(['files_user_folder_name']);
   });
 
   it('a listing is planned for its values on every call: no generic plan, even after many calls on one connection', async () => {
