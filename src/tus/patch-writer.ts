@@ -6,11 +6,14 @@
  *  - what is left at the end (less than a part, the upload not finished) becomes the new tail
  *    object (state.ts), written whole once the body has ended — and only after the PATCH's
  *    Upload-Checksum matched, so a refused PATCH never replaces the tail it started from.
- * Whether a part is filled is known from Content-Length; a chunked body (tus-js-client in
- * Node sends Buffers that way) is read a part at a time into memory (≤ partSize per PATCH in
- * flight) before it is written. A PATCH cut short keeps the whole parts it recorded and drops
- * the rest: the offset HEAD reports is what is durable. With an Upload-Checksum, the parts it
- * recorded are forgotten again on a mismatch or a cut (the checksum covers the whole body).
+ * Whether a part is filled is known from Content-Length. A chunked body (tus-js-client in
+ * Node sends Buffers and streams that way) is streamed into putPart as it arrives too, while
+ * the bytes of that part are kept by reference (≤ one part per PATCH in flight): if the body
+ * ends before the part is full, the part write is failed on purpose (the stores never record
+ * a short part: disk checks the size, S3 holds back the last byte) and the kept bytes become
+ * the tail. A PATCH cut short keeps the whole parts it recorded and drops the rest: the offset
+ * HEAD reports is what is durable. With an Upload-Checksum, the parts it recorded are
+ * forgotten again on a mismatch or a cut (the checksum covers the whole body).
  */
 import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
@@ -70,15 +73,53 @@ class ByteReader {
     }
   }
 
-  /** Up to `n` bytes in memory. */
-  async collect(n: number): Promise<Buffer[]> {
-    const out: Buffer[] = [];
-    for await (const chunk of this.take(n)) out.push(chunk);
-    return out;
-  }
+}
+
+/** Thrown into a part's stream when the body ends before the part is full (never reaches the client). */
+class ShortBody extends Error {}
+
+/**
+ * Part-sized buffers that hold a copy of what went into a part of unknown length, reused
+ * across parts and PATCHes: a copy (a memcpy) lets the body's chunks die young, where keeping
+ * them until the part is recorded had them promoted and collected by full GCs. Two of at
+ * least 1 MiB are kept between PATCHes (≤ 2 parts of memory idle).
+ */
+const spares: Buffer[] = [];
+const takeSpare = (size: number): Buffer => {
+  const i = spares.findIndex((b) => b.length >= size);
+  return i >= 0 ? spares.splice(i, 1)[0]! : Buffer.allocUnsafeSlow(size);
+};
+const giveBack = (b: Buffer | null): void => void (b && b.length >= 1024 * 1024 && spares.length < 2 && spares.push(b));
+
+/**
+ * The next `need` bytes as a part's body, for a body of unknown length. `copy` holds what
+ * went out and `short` says the body ended first; then the stream fails, so that no store
+ * records the part, and copy[0, got) is what the body had of it.
+ */
+function partStream(reader: ByteReader, need: number, first: Buffer, copy: Buffer) {
+  const out = { got: 0, short: false };
+  const source = async function* (): AsyncGenerator<Buffer> {
+    for await (const chunk of joined([first], reader.take(need - first.length))) {
+      chunk.copy(copy, out.got);
+      out.got += chunk.length;
+      yield chunk;
+    }
+    if (out.got < need) {
+      out.short = true;
+      throw new ShortBody('the body ended inside this part');
+    }
+  };
+  return { source: source(), out };
 }
 
 const total = (chunks: Buffer[]): number => chunks.reduce((n, c) => n + c.length, 0);
+
+/** Up to `n` bytes in memory (a declared body's last bytes, less than a part). */
+async function collect(reader: ByteReader, n: number): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for await (const chunk of reader.take(n)) out.push(chunk);
+  return out;
+}
 
 async function* joined(...sources: (AsyncIterable<Buffer> | Iterable<Buffer>)[]): AsyncGenerator<Buffer> {
   for (const s of sources) for await (const c of s) yield c;
@@ -113,24 +154,39 @@ export async function writeBody(d: PatchDeps, principal: Principal, state: TusSt
   let offset = state.offset;
   let remaining = input.length;
   let newTail: Buffer[] | null = null;
+  let copy: Buffer | null = null;
   let done = false;
   try {
     while (offset < upload.size) {
       const n = whole + 1;
       const need = sizeOfPart(upload, n) - tail;
-      let buffered: Buffer[] | null = null;
-      let full: boolean;
-      if (remaining !== undefined) full = remaining >= need;
-      else {
-        buffered = await reader.collect(need);
-        full = total(buffered) === need;
+      const partBody = { contentLength: sizeOfPart(upload, n) };
+      let part: PartRecord;
+      if (remaining !== undefined) {
+        if (remaining < need) {
+          newTail = await collect(reader, need);
+          break;
+        }
+        const prefix = tail > 0 ? await d.blobs.read(tailKey(upload, n)) : [];
+        part = await d.uploads.putPart(principal, upload.id, n, Readable.from(joined(prefix, reader.take(need))), partBody);
+      } else {
+        // Unknown length: a body that ends on a part boundary costs no part write.
+        const first = await reader.next(need);
+        if (!first) {
+          newTail = [];
+          break;
+        }
+        const prefix = tail > 0 ? await d.blobs.read(tailKey(upload, n)) : [];
+        copy ??= takeSpare(Math.min(upload.partSize, upload.size)); // ≥ any part's size
+        const { source, out } = partStream(reader, need, first, copy);
+        try {
+          part = await d.uploads.putPart(principal, upload.id, n, Readable.from(joined(prefix, source)), partBody);
+        } catch (err) {
+          if (!out.short) throw err;
+          newTail = [copy.subarray(0, out.got)];
+          break;
+        }
       }
-      if (!full) {
-        newTail = buffered ?? (await reader.collect(need));
-        break;
-      }
-      const prefix = tail > 0 ? await d.blobs.read(tailKey(upload, n)) : [];
-      const part = await d.uploads.putPart(principal, upload.id, n, Readable.from(joined(prefix, buffered ?? reader.take(need))), { contentLength: sizeOfPart(upload, n) });
       recorded.push(part);
       if (remaining !== undefined) remaining -= need;
       whole = n;
@@ -155,6 +211,7 @@ export async function writeBody(d: PatchDeps, principal: Principal, state: TusSt
     }
     done = true;
   } finally {
+    giveBack(copy);
     if (!done && input.checksum) await forget(d, state, recorded);
     else if (whole > state.whole && state.tail > 0) await d.blobs.delete(tailKey(upload, state.whole + 1)).catch(() => undefined); // stale now
   }

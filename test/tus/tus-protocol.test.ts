@@ -2,9 +2,11 @@
  * The tus 1.0 rules, request by request over a real socket: discovery, Tus-Resumable, offsets
  * (409 for a wrong one and for a PATCH racing another), Upload-Checksum (460, nothing kept),
  * creation-with-upload, principals (another user's URL is 404; a service names the user in
- * Upload-Metadata), limits at creation (413), termination freeing the quota, method override.
+ * Upload-Metadata), limits at creation (413), termination freeing the quota, method override,
+ * chunked bodies ending or cut inside a part.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bearer, create, download, meta, MiB, offsetOf, patch, TUS, type TusServer, startTusServer } from './tus-kit.js';
 
@@ -27,6 +29,14 @@ async function newUpload(length: number, who = alice, metadata = meta({ filename
 }
 const usage = async (who: Record<string, string>) => (await (await fetch(`${t.base}/v1/files/usage`, { headers: who })).json()) as { reserved_bytes: number };
 const b64 = (algo: string, b: Buffer) => createHash(algo).update(b).digest('base64');
+/** A body sent chunked, in uneven pieces (none on a part boundary). */
+const chunked = (b: Buffer) =>
+  new ReadableStream<Uint8Array>({
+    start(c) {
+      for (let i = 0; i < b.length; i += 333_333) c.enqueue(b.subarray(i, i + 333_333));
+      c.close();
+    },
+  });
 
 describe('tus protocol rules', () => {
   it('OPTIONS answers the version, extensions, max size and checksum algorithms without credentials', async () => {
@@ -128,6 +138,37 @@ describe('tus protocol rules', () => {
     const head = await fetch(url, { method: 'POST', headers: { ...TUS, ...alice, 'X-HTTP-Method-Override': 'HEAD' } });
     expect(head.headers.get('upload-offset')).toBe('2');
     expect((await fetch(url, { method: 'POST', headers: { ...TUS, ...alice, 'X-HTTP-Method-Override': 'DELETE' } })).status).toBe(204);
+  });
+
+  it('chunked PATCH bodies (no Content-Length) ending inside a part, on a boundary, after a tail: every byte lands once', async () => {
+    const carol = bearer(await t.s.tokenFor('tus-carol'));
+    const data = randomBytes(18 * MiB + 5);
+    const url = await newUpload(data.length, carol, meta({ filename: 'chunked.bin' }));
+    let at = 0;
+    for (const end of [1000, 10 * MiB + 7, 16 * MiB, data.length]) {
+      const res = await patch(url, { ...carol, 'Upload-Offset': String(at) }, chunked(data.subarray(at, end)));
+      expect([res.status, res.headers.get('upload-offset')]).toEqual([204, String(end)]);
+      if (end < data.length) expect(await offsetOf(url, carol)).toBe(end);
+      at = end;
+    }
+    expect((await download(t, carol.Authorization!.slice(7), 'chunked.bin')).data.equals(data)).toBe(true);
+  });
+
+  it('a chunked PATCH cut inside a part keeps the whole parts it wrote, and the upload goes on from there', async () => {
+    const dave = bearer(await t.s.tokenFor('tus-dave'));
+    const data = randomBytes(12 * MiB);
+    const url = await newUpload(data.length, dave, meta({ filename: 'cut.bin' }));
+    const req = http.request(url, { method: 'PATCH', headers: { ...TUS, ...dave, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' } });
+    req.on('error', () => undefined);
+    req.write(data.subarray(0, 10 * MiB)); // chunked: no Content-Length
+    const deadline = Date.now() + 10_000;
+    while ((await offsetOf(url, dave)) < 8 * MiB && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    req.destroy();
+    let rest: Response;
+    do rest = await patch(url, { ...dave, 'Upload-Offset': String(8 * MiB) }, data.subarray(8 * MiB)); // 409 while the cut PATCH still holds the upload
+    while (rest.status === 409 && Date.now() < deadline && (await offsetOf(url, dave)) === 8 * MiB);
+    expect(rest.status).toBe(204);
+    expect((await download(t, dave.Authorization!.slice(7), 'cut.bin')).data.equals(data)).toBe(true);
   });
 
   it('two racing PATCHes at one offset: one 204, one 409, never both bytes', async () => {
