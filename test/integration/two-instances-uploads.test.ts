@@ -5,7 +5,8 @@
  * shared): parts of one upload spread over both, completions racing on both, inits racing a
  * quota on both, and one instance killed mid-part while the other finishes the upload (and the
  * dead one, restarting, leaves the other's half-written part alone). On S3, nothing is left
- * behind in the bucket but the files' objects and the open uploads' multipart uploads.
+ * behind in the bucket but the files' objects (aliases), the completed uploads they name and
+ * the open uploads' multipart uploads.
  */
 import fs from 'node:fs/promises';
 import http from 'node:http';
@@ -14,7 +15,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bytes, MiB, sha256 } from '../files/upload-kit.js';
 import { startCluster, type Cluster } from '../helpers/cluster.js';
 import { describePostgres } from '../helpers/postgres.js';
-import { arrivingObjects, listMultipartUploads, listObjects, s3OptedOut } from '../helpers/s3.js';
+import { HeadObjectCommand } from '@aws-sdk/client-s3';
+import { arrivingObjects, listMultipartUploads, listObjects, s3 as testS3, s3OptedOut } from '../helpers/s3.js';
 import { call, storagePath, within } from './two-instances-kit.js';
 
 const P = 5 * MiB; // the smallest part the stores accept
@@ -202,7 +204,7 @@ for (const { storage, title, describeOn } of STORAGES) describeOn(`two instances
     expect(await usage(c.proxy, 'crash-u')).toMatchObject({ used_bytes: data.length, reserved_bytes: 0, open_uploads: 0 });
   });
 
-  if (storage === 's3') it('on S3, the bucket holds the files\' objects and the open upload\'s multipart upload, nothing else', async () => {
+  if (storage === 's3') it('on S3, the bucket holds the files\' aliases, the completed uploads they name and the open upload\'s multipart upload, nothing else', async () => {
     const s3 = c.s3!;
     const files: string[] = [];
     let open = 0;
@@ -213,10 +215,20 @@ for (const { storage, title, describeOn } of STORAGES) describeOn(`two instances
     }
     expect(files).toHaveLength(7);
     expect(open).toBe(1); // the quota case's last init; 18 uploads were made in all, 10 aborted
-    // One object per file at its key; nothing of the completed, aborted or raced uploads (their
-    // completed objects and records go once the file is committed).
     const names = (await listObjects(s3.bucket, s3.prefix)).map((o) => o.Key!.slice(s3.prefix.length));
-    expect(names.sort()).toEqual(files.sort());
+    expect(names.filter((n) => n.startsWith('storage/')).sort()).toEqual(files.sort()); // one object (an alias) per file at its key
+    // Anything else is the store's own, kept for those files: the completed upload an alias
+    // names, with its records. Never more uploads' worth than files, nothing of the aborted or
+    // raced ones, and each of them named by one of the files' aliases.
+    const uploadsKept = new Set(names.filter((n) => !n.startsWith('storage/')).map((n) => n.split('/')[1]!.split('.')[0]!));
+    expect(uploadsKept.size).toBeLessThanOrEqual(files.length);
+    const aliased = new Set<string>();
+    for (const key of files) {
+      const head = await testS3().send(new HeadObjectCommand({ Bucket: s3.bucket, Key: s3.prefix + key }));
+      const target = head.Metadata?.['sl-blob'];
+      if (target) aliased.add(target.split('/')[1]!);
+    }
+    expect([...uploadsKept].filter((id) => !aliased.has(id))).toEqual([]);
     expect((await listMultipartUploads(s3.bucket, s3.prefix)).length).toBeLessThanOrEqual(open);
   });
 });
