@@ -12,6 +12,7 @@ import { nameProblem } from '../files/names.js';
 import { InvalidInput, NotFound, TooLarge, LimitReached } from '../errors/index.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { zipStream, type Compression, type ZipJob, type ZipSources } from './zip.js';
+import { storedZipStream } from './zip-stored.js';
 
 export interface BatchLimits {
   maxFiles: number;
@@ -134,12 +135,24 @@ export class BatchService {
   }
 
   /**
-   * Starts the ZIP of the batch a token stands for (404 as `open`). Records are looked up by
-   * id as each entry comes, so a file deleted since the batch was made is left out.
+   * Starts the ZIP of the batch a token stands for (404 as `open`). A stored batch's entries
+   * are the records found now (a file deleted since the batch was made is left out), which
+   * fix its exact length (`job.length`); one deleted or changed after this point cuts the
+   * transfer (zip-stored.ts). A compressed batch looks each record up as its entry comes and
+   * leaves out any deleted meanwhile.
    */
   async openArchive(token: string, now = this.seconds()): Promise<BatchArchive> {
     const batch = await this.open(token, now);
-    return { name: batch.name, job: zipStream(batch.fileIds, this.sources, { compression: batch.compression }) };
+    if (batch.compression === 'deflate') {
+      return { name: batch.name, job: zipStream(batch.fileIds, this.sources, { compression: 'deflate' }) };
+    }
+    return { name: batch.name, job: storedZipStream(await this.recordsInOrder(batch.fileIds), this.sources) };
+  }
+
+  /** The records of `ids` still there, in the batch's order. */
+  private async recordsInOrder(ids: readonly string[]): Promise<FileRecord[]> {
+    const byId = new Map((await this.store.files.findFilesByIds([...ids])).map((f) => [f.id, f]));
+    return ids.flatMap((id) => byId.get(id) ?? []);
   }
 
   /**

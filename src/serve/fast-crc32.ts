@@ -56,3 +56,42 @@ function patchOne(mod: Crc32Module, native: (data: Uint8Array, value?: number) =
   mod.__nativeCrc32 = true;
   return true;
 }
+
+type BufferCrc32Module = { unsigned: (data: Uint8Array, previous?: unknown) => number; __nativeCrc32?: boolean };
+
+let yazlPatched = false;
+
+/**
+ * The same swap for yazl (stored ZIP batches, zip-stored.ts), whose CRC watcher calls
+ * `buffer-crc32`'s `unsigned(chunk, previous)`: a byte-at-a-time JS loop (~0.3–0.5 GB/s here,
+ * below `zip -0`'s pace on a busy machine). Patched only if both agree, like the above.
+ */
+export function useNativeCrc32ForYazl(): boolean {
+  if (yazlPatched) return true;
+  const native = (zlib as unknown as { crc32?: (data: Uint8Array, value?: number) => number }).crc32;
+  if (typeof native !== 'function') return false;
+  let mod: BufferCrc32Module;
+  try {
+    const require = createRequire(import.meta.url);
+    mod = createRequire(require.resolve('yazl'))('buffer-crc32') as BufferCrc32Module;
+  } catch {
+    return false;
+  }
+  if (mod.__nativeCrc32) return (yazlPatched = true);
+  const original = mod.unsigned;
+  // buffer-crc32 reads a Buffer `previous` as a big-endian CRC and any other value as int32.
+  const seed = (previous: unknown): number =>
+    Buffer.isBuffer(previous) ? previous.readUInt32BE(0) : ~~(previous as number) >>> 0;
+  const fast = (data: Uint8Array, previous?: unknown): number => native(data, seed(previous));
+  const sample = Buffer.from(Array.from({ length: 4099 }, (_, i) => (i * 131 + 7) & 0xff));
+  const head = sample.subarray(0, 100);
+  const agrees =
+    fast(sample) === original(sample) &&
+    fast(sample.subarray(100), fast(head)) === original(sample.subarray(100), original(head)) &&
+    fast(sample, Buffer.from([1, 2, 3, 4])) === original(sample, Buffer.from([1, 2, 3, 4])) &&
+    fast(Buffer.alloc(0), 0) === original(Buffer.alloc(0), 0);
+  if (!agrees) return false;
+  mod.unsigned = fast;
+  mod.__nativeCrc32 = true;
+  return (yazlPatched = true);
+}

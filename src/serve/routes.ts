@@ -175,6 +175,8 @@ export async function serveRoutes(app: FastifyInstance, deps: ServeDeps): Promis
     async (request, reply) => {
       const archive = await batches.openArchive(request.params.token);
       settleWithResponse(request, reply, archive.job, telemetry);
+      // A stored batch's exact length is known before the first byte (zip-stored.ts).
+      if (archive.job.length !== undefined) reply.header('Content-Length', String(archive.job.length));
       return sendArchive(reply, archive.name, archive.job.stream);
     },
   );

@@ -1,11 +1,14 @@
 /**
- * ZIP batches streamed with archiver: no temp file. Entries are appended lazily (the next one
+ * Compressed (deflate) ZIP batches streamed with archiver: no temp file. Stored batches, whose
+ * length is known up front, are written by zip-stored.ts (yazl); both share the entry names,
+ * read-ahead and pacing defined here. Entries are appended lazily (the next one
  * only after archiver has consumed the previous one), each read through the BlobStore in
  * chunks that grow to 1 MiB while the client keeps up, which is what lets store mode run at
  * disk speed; the next entries' streams are opened, not read, while one drains
  * (zip-read-ahead.ts: on S3 each would otherwise wait a GetObject's first byte).
  * archiver switches to ZIP64 on its own past 4 GiB / 65535 entries.
- * A file deleted since the batch was made is left out; the archive stays valid.
+ * A file deleted since the batch was made is left out; the archive stays valid (no length is
+ * announced for a compressed batch, so none has to be kept).
  */
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
@@ -45,6 +48,8 @@ export interface ZipResult {
 export interface ZipJob {
   /** The archive bytes: hand to `reply.send`. */
   stream: Readable;
+  /** The archive's exact size in bytes, when known before the first byte (stored batches). */
+  length?: number;
   /** Stops reading: destroys every opened source and the archive. Safe to call twice. */
   abort(): void;
   /** Settles when the archive is complete (or was aborted / failed). */
@@ -112,8 +117,8 @@ function numbered(path: string, n: number): string {
  * default buffers a ZIP reader that stalled pinned ~6 MB. Small stage buffers, and source reads
  * paced by the response (small until the client proves fast), keep a stalled reader's share small.
  */
-const STAGE_BUFFER = 16 * 1024;
-const ZIP_PACING = { ...DEFAULT_PACER_LIMITS, minChunk: 16 * 1024 };
+export const STAGE_BUFFER = 16 * 1024;
+export const ZIP_PACING = { ...DEFAULT_PACER_LIMITS, minChunk: 16 * 1024 };
 
 /** The archive stream; the Writable it is piped into (the response) paces the source reads. */
 class PacedZipArchive extends ZipArchive {

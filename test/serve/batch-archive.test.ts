@@ -1,7 +1,9 @@
 /**
  * BatchService.openArchive without HTTP: a token opens the ZIP of its files, by id and in
- * order, leaving out what was deleted since; a stored name no ZIP entry can carry breaks the
- * archive with a typed error (UnsafeEntryName) that the job reports for the log.
+ * order, leaving out records deleted before the download starts, with the archive's exact
+ * length known up front; an entry whose bytes then fail to match its record cuts the archive
+ * (EntryMismatch, reported by the job); a stored name no ZIP entry can carry is refused before
+ * any byte (UnsafeEntryName).
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -10,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BatchRecord, FileRecord, MetadataStore } from '../../src/db/types.js';
 import { BlobNotFound, UnsafeEntryName } from '../../src/errors/index.js';
 import { BatchService, hashToken } from '../../src/serve/batches.js';
+import { EntryMismatch } from '../../src/serve/zip-stored.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { tempDir } from '../helpers/app.js';
 import { readZip } from './serve-helpers.js';
@@ -17,7 +20,7 @@ import { readZip } from './serve-helpers.js';
 const T0 = 1_800_000_000;
 const TOKEN = 'A'.repeat(43);
 
-const fileOf = (n: number, folder: string, filename: string): FileRecord => {
+const fileOf = (n: number, folder: string, filename: string, size = 0): FileRecord => {
   const id = n.toString(16).padStart(32, '0');
   return {
     id,
@@ -25,7 +28,7 @@ const fileOf = (n: number, folder: string, filename: string): FileRecord => {
     userId: 'u',
     folder,
     filename,
-    size: 0,
+    size,
     mime: 'text/plain',
     sha256: 'e'.repeat(64),
     createdAt: new Date(T0 * 1000).toISOString(),
@@ -33,7 +36,8 @@ const fileOf = (n: number, folder: string, filename: string): FileRecord => {
 };
 
 /** A batch store holding one token, and sources over maps: the archive reads no disk. */
-function serviceWith(records: FileRecord[], fileIds: string[], bytes: Map<string, string>, clock = new ManualClock(T0 * 1000)) {
+/** `later`: the records as each entry's turn finds them (default: as at the start). */
+function serviceWith(records: FileRecord[], fileIds: string[], bytes: Map<string, string>, clock = new ManualClock(T0 * 1000), later?: Map<string, FileRecord>) {
   const batch: BatchRecord = {
     tokenHash: hashToken(TOKEN),
     userId: 'u',
@@ -46,16 +50,18 @@ function serviceWith(records: FileRecord[], fileIds: string[], bytes: Map<string
     expiresAt: T0 + 900,
   };
   const getBatch = async (tokenHash: string, now: number) => (tokenHash === batch.tokenHash && now < batch.expiresAt ? batch : null);
-  // openArchive reads only the batch store; the other ports are not part of this test.
-  const store = { batches: { getBatch } } as unknown as MetadataStore;
   const byId = new Map(records.map((r) => [r.id, r]));
+  // openArchive reads the batch and its records; the other ports are not part of this test.
+  const findFilesByIds = async (ids: string[]) => ids.flatMap((id) => byId.get(id) ?? []);
+  const store = { batches: { getBatch }, files: { findFilesByIds } } as unknown as MetadataStore;
   const read = async (key: string): Promise<Readable> => {
     const body = bytes.get(key);
     if (body === undefined) throw new BlobNotFound(key);
     return Readable.from([Buffer.from(body)]);
   };
   const limits = { maxFiles: 10, maxBytes: 1e9, ttlSeconds: 900, maxOpen: 5 };
-  return new BatchService(store, limits, { lookup: async (id) => byId.get(id) ?? null, blobs: { read } }, clock);
+  const atTurn = later ?? byId;
+  return new BatchService(store, limits, { lookup: async (id) => atTurn.get(id) ?? null, blobs: { read } }, clock);
 }
 
 async function collect(stream: Readable): Promise<Buffer> {
@@ -81,14 +87,13 @@ describe('BatchService.openArchive', () => {
     await expect(batches.openArchive(TOKEN)).rejects.toMatchObject({ code: 'batch_not_found' });
   });
 
-  it('the files by id, in the batch order; a deleted record and bytes gone since are left out', async () => {
-    const report = fileOf(1, 'docs', 'report.txt');
-    const notes = fileOf(2, '', 'notes.txt');
-    const deleted = fileOf(3, '', 'deleted.txt');
-    const bytesGone = fileOf(4, '', 'gone.txt');
+  it('the files by id, in the batch order; records deleted before the start are left out; the length is exact', async () => {
+    const report = fileOf(1, 'docs', 'report.txt', 10);
+    const notes = fileOf(2, '', 'notes.txt', 10);
+    const deleted = fileOf(3, '', 'deleted.txt', 5);
     const batches = serviceWith(
-      [report, notes, bytesGone],
-      [notes.id, deleted.id, bytesGone.id, report.id],
+      [report, notes],
+      [notes.id, deleted.id, report.id],
       new Map([
         [report.key, 'the report'],
         [notes.key, 'some notes'],
@@ -96,26 +101,67 @@ describe('BatchService.openArchive', () => {
     );
     const archive = await batches.openArchive(TOKEN);
     expect(archive.name).toBe('reports.zip');
+    const bytes = await collect(archive.job.stream);
+    expect(bytes.length).toBe(archive.job.length);
     const file = path.join(work, 'ok.zip');
-    await fs.writeFile(file, await collect(archive.job.stream));
+    await fs.writeFile(file, bytes);
     expect((await readZip(file)).map((e) => [e.name, e.data!.toString()])).toEqual([
       ['notes.txt', 'some notes'],
       ['docs/report.txt', 'the report'],
     ]);
-    await expect(archive.job.done).resolves.toMatchObject({ entries: 2, skipped: 2, failed: false, error: undefined });
+    await expect(archive.job.done).resolves.toMatchObject({ entries: 2, skipped: 0, failed: false, error: undefined, bytes: archive.job.length });
   });
 
-  it('a stored name no entry can carry cuts the archive with UnsafeEntryName, reported by the job', async () => {
-    const fine = fileOf(1, '', 'fine.txt');
-    const legacy = fileOf(2, '', '..');
-    const batches = serviceWith([fine, legacy], [fine.id, legacy.id], new Map([[fine.key, 'ok'], [legacy.key, 'x']]));
+  // Once the length is announced the body must match it: each of these cuts the archive short.
+  // The record at the entry's turn: a moved-meanwhile key stands for bytes that differ.
+  const cuts: [string, (f: FileRecord) => FileRecord | undefined, EntryMismatch['reason']][] = [
+    ['record deleted after the start', () => undefined, 'deleted'],
+    ['record changed size after the start', (f) => ({ ...f, size: 11 }), 'size_changed'],
+    ['bytes gone', (f) => ({ ...f, key: `${f.key}-gone` }), 'deleted'],
+    ['bytes longer than the record', (f) => ({ ...f, key: `${f.key}-long` }), 'longer'],
+    ['bytes shorter than the record', (f) => ({ ...f, key: `${f.key}-short` }), 'shorter'],
+  ];
+  it.each(cuts)('%s: the stream breaks before the announced length, the job reports EntryMismatch', async (_, change, reason) => {
+    const first = fileOf(1, '', 'first.txt', 5);
+    const second = fileOf(2, '', 'second.txt', 10);
+    const later = new Map([[first.id, first]]);
+    const changed = change(second);
+    if (changed) later.set(second.id, changed);
+    const batches = serviceWith(
+      [first, second],
+      [first.id, second.id],
+      new Map([
+        [first.key, 'first'],
+        [second.key, '0123456789'],
+        [`${second.key}-long`, '0123456789+'],
+        [`${second.key}-short`, '012345678'],
+      ]),
+      undefined,
+      later,
+    );
     const archive = await batches.openArchive(TOKEN);
-    await expect(collect(archive.job.stream)).rejects.toBeInstanceOf(UnsafeEntryName);
+    const got: Buffer[] = [];
+    const broke = await (async () => {
+      try {
+        for await (const chunk of archive.job.stream) got.push(chunk as Buffer);
+      } catch (err) {
+        return err;
+      }
+    })();
+    expect(broke).toBeInstanceOf(EntryMismatch);
+    expect(Buffer.concat(got).length).toBeLessThan(archive.job.length!);
     const result = await archive.job.done;
-    expect(result).toMatchObject({ entries: 1, failed: true });
-    expect(result.error).toBeInstanceOf(UnsafeEntryName);
-    expect(result.error).toMatchObject({ code: 'internal_error', entryName: '..' });
+    expect(result).toMatchObject({ failed: true, error: { reason, entry: 'second.txt' } });
+  });
+
+  it('a stored name no entry can carry is refused before any byte with UnsafeEntryName', async () => {
+    const fine = fileOf(1, '', 'fine.txt', 2);
+    const legacy = fileOf(2, '', '..', 1);
+    const batches = serviceWith([fine, legacy], [fine.id, legacy.id], new Map([[fine.key, 'ok'], [legacy.key, 'x']]));
+    const refused = await batches.openArchive(TOKEN).catch((err: unknown) => err);
+    expect(refused).toBeInstanceOf(UnsafeEntryName);
+    expect(refused).toMatchObject({ code: 'internal_error', entryName: '..' });
     // The name is logged as a property; the message a client could ever see does not carry it.
-    expect((result.error as Error).message).not.toContain('..');
+    expect((refused as Error).message).not.toContain('..');
   });
 });
