@@ -59,7 +59,7 @@ const NOT_ON_POSTGRES = [
   'test/serve/zip-entry-namer.test.ts',
   'test/auth/auth-services.test.ts',
   'test/files/move-kill9.test.ts', // real server processes on SQLite (disk and S3), whatever the project
-  'test/files/folders-scale.test.ts', // builds its 100k-file tables on SQLite and PostgreSQL itself
+  'test/files/folders-scale.test.ts', // its own 100k-file SQLite table (pg-listing-plans holds PostgreSQL)
 ];
 
 /** A machine without PostgreSQL may opt out (SL_TEST_POSTGRES=off): the project is then not defined. */

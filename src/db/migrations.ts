@@ -261,4 +261,15 @@ export const migrations: Migration[] = [
       CREATE INDEX files_user_folder_name ON files(user_id, folder, filename);
     `,
   },
+  {
+    version: 12,
+    name: 'move clash index by (user, filename, folder)',
+    // Migration 11's (user_id, folder, filename) began with the listing indexes' columns, and
+    // PostgreSQL's planner then took it for folder listings and totals in their place (it is
+    // small when filenames repeat). Led by the filename, it serves only the clash probe.
+    sql: `
+      DROP INDEX IF EXISTS files_user_folder_name;
+      CREATE INDEX files_user_name ON files(user_id, filename, folder);
+    `,
+  },
 ];

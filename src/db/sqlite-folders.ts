@@ -2,7 +2,7 @@
  * Folders and the file-move journal in SQLite (FolderStore, folder-types.ts). Pages of the
  * files under a folder are ranges of the unique key index (a key starts with its folder);
  * sub-folder totals read only files_user_folder_size; a filename in a folder is one probe of
- * files_user_folder_name.
+ * files_user_name.
  */
 import type Database from 'better-sqlite3';
 import { groupSubfolders, keyRangeOf, subfolderRangeOf, type FolderStore, type FolderSummary, type MoveTarget, type PendingMove } from './folder-types.js';

@@ -2,7 +2,7 @@
  * Folders and the file-move journal on PostgreSQL (FolderStore, ../folder-types.ts), as in
  * SQLite: pages under a folder are ranges of the unique key index (COLLATE "C"), sub-folder
  * totals an index-only scan of files_user_folder_size, a filename in a folder one probe of
- * files_user_folder_name. Every check-and-write is one conditional statement or transaction.
+ * files_user_name. Every check-and-write is one conditional statement or transaction.
  */
 import { groupSubfolders, keyRangeOf, subfolderRangeOf, type FolderStore, type FolderSummary, type MoveTarget, type PendingMove } from '../folder-types.js';
 import { type FileRow, toFile } from '../rows.js';

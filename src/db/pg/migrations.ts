@@ -192,4 +192,12 @@ export const pgMigrations: Migration[] = [
       CREATE INDEX files_user_folder_name ON files(user_id, folder, filename);
     `,
   },
+  {
+    version: 5,
+    name: 'SQLite migration 12: move clash index by (user, filename, folder)',
+    sql: `
+      DROP INDEX IF EXISTS files_user_folder_name;
+      CREATE INDEX files_user_name ON files(user_id, filename, folder);
+    `,
+  },
 ];
