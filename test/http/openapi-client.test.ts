@@ -88,6 +88,7 @@ describe('a generated client calls every operation', () => {
     expect(created.response.status).toBe(201);
     const userId = created.data!.id;
     expect((await admin.GET('/v1/admin/users')).response.status).toBe(200);
+    expect((await admin.GET('/v1/admin/events', { params: { query: { status: 'failed' } } })).response.status).toBe(200);
     expect((await admin.GET('/v1/admin/users/{id}', { params: { path: { id: userId } } })).response.status).toBe(200);
     expect((await admin.PATCH('/v1/admin/users/{id}', { params: { path: { id: userId } }, body: { email: 'gen@example.test' } })).response.status).toBe(200);
 
