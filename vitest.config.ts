@@ -15,7 +15,7 @@ import { defineConfig } from 'vitest/config';
  */
 const shared = { testTimeout: 60_000, hookTimeout: 60_000, pool: 'forks' as const };
 
-const ON_POSTGRES = ['test/files/*.test.ts', 'test/serve/*.test.ts', 'test/auth/*.test.ts', 'test/http/errors.test.ts', 'test/ops/metrics.test.ts'];
+const ON_POSTGRES = ['test/files/*.test.ts', 'test/serve/*.test.ts', 'test/auth/*.test.ts', 'test/http/errors.test.ts', 'test/ops/metrics.test.ts', 'test/events/webhooks.test.ts'];
 
 /** Left out of the `postgres` project, and why. */
 const NOT_ON_POSTGRES = [

@@ -89,7 +89,7 @@ describe('webhooks', () => {
     receiver.status = 500;
     const keys = [await storeForm(s, 'bob', '1.txt'), await storeForm(s, 'bob', '2.txt'), await storeForm(s, 'bob', '3.txt')];
     expect(await until(() => receiver.received.length >= 1)).toBe(true);
-    await new Promise((r) => setTimeout(r, 1500)); // a tick or so: nothing more goes out (the head waits 5 s, the rest wait for it)
+    await new Promise((r) => setTimeout(r, 1100)); // a tick or so: nothing more goes out (the head waits 5 s, the rest wait for it)
     expect(receiver.received).toHaveLength(1);
 
     const list = async (query: string) => (await s!.asService({ method: 'GET', url: `/v1/admin/events${query}` })).json();
