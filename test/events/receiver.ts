@@ -15,8 +15,9 @@ export class Receiver {
   readonly received: Received[] = [];
   /** The status to answer with (302 sends Location: /elsewhere). */
   status = 200;
-  /** Answer this long after the body arrived. */
+  /** Answer this long after the body arrived, plus up to `jitterMs` at random. */
   delayMs = 0;
+  jitterMs = 0;
   private server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -27,7 +28,8 @@ export class Receiver {
         else res.writeHead(this.status);
         res.end();
       };
-      if (this.delayMs > 0) setTimeout(answer, this.delayMs);
+      const delay = this.delayMs + Math.random() * this.jitterMs;
+      if (delay > 0) setTimeout(answer, delay);
       else answer();
     });
   });
