@@ -133,6 +133,14 @@ describe('a generated client calls every operation', () => {
     expect((await user.GET('/v1/files/all', { params: { query: { folder: 'docs' } } })).data?.total_count).toBe(1);
     const usage = await user.GET('/v1/files/usage');
     expect([usage.data?.file_count, usage.data?.used_bytes]).toEqual([2, bytes.length + 'form bytes'.length]);
+
+    // folders and moves
+    expect((await user.GET('/v1/files/folders', { params: { query: {} } })).data?.folders.map((f) => f.path)).toEqual(['docs', 'forms']);
+    const moved = await user.POST('/v1/files/move', { body: { from: key, to: 'docs/b/' } });
+    expect(moved.response.status).toBe(200);
+    const back = await user.POST('/v1/files/move', { body: { from: moved.data!.moved[0]!.to, to: 'docs/a/' } });
+    expect(back.data?.moved[0]?.to).toBe(key);
+    expect((await user.DELETE('/v1/files/folder', { params: { query: { folder: 'forms' } } })).data).toEqual({ deleted: 1, freed_bytes: 'form bytes'.length });
     const meta = await user.GET('/v1/files/metadata/{key}', { params: { path: { key } } });
     expect(meta.data?.sha256).toBe(createHash('sha256').update(bytes).digest('hex'));
 
