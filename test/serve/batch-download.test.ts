@@ -1,22 +1,27 @@
 /**
  * ZIP batches: the token route's checks, the archive checked by Debian's `unzip -t` and by
- * yauzl with contents compared byte for byte, names, reuse, deletions and expiry.
+ * yauzl with contents compared byte for byte, names, reuse, deletions and expiry; a stored
+ * batch's Content-Length equal to the bytes sent, and a transfer cut short (never a silently
+ * wrong length) when an entry no longer matches its record.
  */
 import fs from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileRecord } from '../../src/db/types.js';
 import { hashToken } from '../../src/serve/batches.js';
 import { sqliteFile, startTestServer, tempDir, type TestServer } from '../helpers/app.js';
-import { patterned, putBytes, readZip, sha256, storeFile, unzipTest } from './serve-helpers.js';
+import { listen, patterned, putBytes, readZip, sha256, storeFile, unzipTest } from './serve-helpers.js';
 
 let s: TestServer;
+let base: string;
 let work: string;
 const files: { record: FileRecord; body: Buffer; expected: string }[] = [];
 
 beforeAll(async () => {
   s = await startTestServer();
+  ({ base } = await listen(s));
   work = await tempDir('sl-zip-');
   const add = async (name: string, body: Buffer, folder: string, expected: string) => {
     files.push({ record: await storeFile(s, 'alice', name, body, { folder, mime: 'application/octet-stream' }), body, expected });
@@ -40,11 +45,20 @@ const keys = () => files.map((f) => f.record.key);
 const create = (payload: Record<string, unknown>, token?: string) =>
   token ? s.asBearer(token, { method: 'POST', url: '/v1/files/batch-download', payload }) : s.asService({ method: 'POST', url: '/v1/files/batch-download', payload });
 
-async function fetchZip(token: string, name = 'a.zip'): Promise<{ file: string; headers: Record<string, unknown>; status: number }> {
-  const res = await s.app.inject({ method: 'GET', url: `/v1/files/batch-download/${token}` });
+/** The ZIP over a real socket: what Node's HTTP client received, and whether the body was cut. */
+async function fetchZip(token: string, name = 'a.zip'): Promise<{ file: string; headers: http.IncomingHttpHeaders; status: number; bytes: number; cut: boolean }> {
+  const got = await new Promise<{ res: http.IncomingMessage; body: Buffer; cut: boolean }>((resolve, reject) => {
+    http.get(`${base}/v1/files/batch-download/${token}`, (res) => {
+      const chunks: Buffer[] = [];
+      const done = (cut: boolean) => resolve({ res, body: Buffer.concat(chunks), cut });
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => done(false));
+      res.on('error', () => done(true)); // "aborted": fewer bytes than Content-Length
+    }).on('error', reject);
+  });
   const file = path.join(work, `${Date.now()}-${Math.random().toString(36).slice(2)}-${name}`);
-  await fs.writeFile(file, res.rawPayload);
-  return { file, headers: res.headers, status: res.statusCode };
+  await fs.writeFile(file, got.body);
+  return { file, headers: got.res.headers, status: got.res.statusCode ?? 0, bytes: got.body.length, cut: got.cut };
 }
 
 describe('POST /v1/files/batch-download', () => {
@@ -127,6 +141,10 @@ describe('GET /v1/files/batch-download/{token}', () => {
     expect(zip.headers['content-type']).toBe('application/zip');
     expect(zip.headers['content-disposition']).toBe('attachment; filename="photos.zip"');
     expect(zip.headers['x-content-type-options']).toBe('nosniff');
+    // Known before the first byte (unicode names, duplicates made unique, an empty file).
+    expect(zip.headers['transfer-encoding']).toBeUndefined();
+    expect(Number(zip.headers['content-length'])).toBe(zip.bytes);
+    expect(zip.cut).toBe(false);
     expect(await unzipTest(zip.file)).toMatch(/No errors detected/);
     const entries = await readZip(zip.file);
     expect(entries.map((e) => e.name)).toEqual(files.map((f) => f.expected));
@@ -140,6 +158,7 @@ describe('GET /v1/files/batch-download/{token}', () => {
   it('deflate when asked: smaller, same bytes', async () => {
     const { token } = (await create({ keys: keys(), compression: 'deflate' })).json();
     const zip = await fetchZip(token);
+    expect(zip.headers['content-length']).toBeUndefined(); // a compressed length is not known ahead
     expect(await unzipTest(zip.file)).toMatch(/No errors detected/);
     const entries = await readZip(zip.file);
     const text = entries.find((e) => e.name === 'text.txt')!;
@@ -155,15 +174,14 @@ describe('GET /v1/files/batch-download/{token}', () => {
     expect(second.map((e) => e.sha256)).toEqual(first.map((e) => e.sha256));
   });
 
-  it('files deleted (or whose bytes vanished) after the token was made are left out; the archive stays valid', async () => {
+  it('files deleted before the download starts are left out; the length still matches, the archive is valid', async () => {
     const a = await storeFile(s, 'alice', 'keep.txt', 'keep');
     const b = await storeFile(s, 'alice', 'delete-me.txt', 'gone');
-    const c = await storeFile(s, 'alice', 'vanish.txt', 'vanished');
     const d = await storeFile(s, 'alice', 'keep-too.txt', 'kept');
-    const { token } = (await create({ keys: [a.key, b.key, c.key, d.key] })).json();
+    const { token } = (await create({ keys: [a.key, b.key, d.key] })).json();
     await s.app.ctx.store.files.deleteFile(b.key);
-    await s.app.ctx.blobs.delete(c.key);
     const zip = await fetchZip(token);
+    expect(Number(zip.headers['content-length'])).toBe(zip.bytes);
     expect(await unzipTest(zip.file)).toMatch(/No errors detected/);
     const entries = await readZip(zip.file);
     expect(entries.map((e) => [e.name, e.data!.toString()])).toEqual([
@@ -172,17 +190,49 @@ describe('GET /v1/files/batch-download/{token}', () => {
     ]);
   });
 
-  it('a stored name no ZIP entry can carry cuts the archive short, and the server keeps answering', async () => {
+  it('an entry whose bytes vanished or no longer match its record cuts the transfer short of the announced length', async () => {
+    const a = await storeFile(s, 'alice', 'first.txt', 'first');
+    const vanished = await storeFile(s, 'alice', 'vanish.txt', 'vanished');
+    const damaged = await storeFile(s, 'alice', 'damaged.txt', 'eight by');
+    await s.app.ctx.blobs.delete(vanished.key);
+    await putBytes(s, damaged.key, 'eight bytes and more'.repeat(200)); // longer than the whole archive announced
+    for (const broken of [vanished, damaged]) {
+      const { token } = (await create({ keys: [a.key, broken.key] })).json();
+      const zip = await fetchZip(token);
+      expect(zip.status).toBe(200);
+      expect(zip.cut, broken.filename).toBe(true);
+      expect(zip.bytes, broken.filename).toBeLessThan(Number(zip.headers['content-length']));
+    }
+    expect((await create({ keys: [a.key] })).statusCode).toBe(201);
+  });
+
+  it('a stored name no ZIP entry can carry is refused before any byte (500 JSON), and the server keeps answering', async () => {
     const ok = await storeFile(s, 'alice', 'before.txt', 'before');
     // A record from before the name rules: written straight to the store, as old data would be.
     const legacy: FileRecord = { ...ok, id: '1'.repeat(32), key: `storage/alice/${'1'.repeat(32)}_..`, filename: '..' };
     await putBytes(s, legacy.key, 'before');
     await s.app.ctx.store.files.insertFile(legacy, s.app.ctx.files.quotaCheck('alice'));
     const { token } = (await create({ keys: [ok.key, legacy.key] })).json();
-    // The headers are out before the bad entry: the response is cut (inject rejects), never a
-    // valid ZIP. The failure must not escape as an unhandled rejection (it would end the process).
-    await expect(s.app.inject({ method: 'GET', url: `/v1/files/batch-download/${token}` })).rejects.toThrow();
+    const res = await s.app.inject({ method: 'GET', url: `/v1/files/batch-download/${token}` });
+    expect(res.statusCode).toBe(500);
+    expect(res.json().code).toBe('internal_error');
+    expect(res.body).not.toContain('..');
     expect((await create({ keys: [ok.key] })).statusCode).toBe(201);
+  });
+
+  it('many entries (empty ones and repeated names among them): Content-Length equals the bytes, unzip -t passes', async () => {
+    const many: string[] = [];
+    for (let i = 0; i < 120; i++) {
+      const body = i % 7 === 0 ? '' : `entry ${i} `.repeat(i);
+      many.push((await storeFile(s, 'alice', i % 3 === 0 ? 'same.txt' : `f${i}.txt`, body, { folder: 'many' })).key);
+    }
+    const { token } = (await create({ keys: many })).json();
+    const zip = await fetchZip(token);
+    expect(Number(zip.headers['content-length'])).toBe(zip.bytes);
+    expect(await unzipTest(zip.file)).toMatch(/No errors detected/);
+    const entries = await readZip(zip.file);
+    expect(entries).toHaveLength(120);
+    expect(entries.filter((e) => e.name.startsWith('many/same')).length).toBe(40);
   });
 
   it('an expired, unknown or malformed token → 404 JSON', async () => {

@@ -1,6 +1,7 @@
 /**
- * ZIP64 (forced on a small archive, and for real past 4 GiB with a generated object), and a
- * client leaving mid-ZIP: the server stays healthy and no file handle leaks.
+ * ZIP64 (forced on a small archive, and for real past 4 GiB with a generated object), each
+ * with the length announced up front equal to the bytes written, and a client leaving
+ * mid-ZIP: the server stays healthy and no file handle leaks.
  */
 import fs from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
@@ -10,7 +11,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FileRecord } from '../../src/db/types.js';
-import { zipStream } from '../../src/serve/zip.js';
+import { storedZipStream } from '../../src/serve/zip-stored.js';
 import type { BlobStore } from '../../src/storage/blob-store.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
 import { downloadSparse, execFileP, listen, openFds, patterned, readEntryTail, readZip, sha256, storeFile, unzipTest, waitFor } from './serve-helpers.js';
@@ -29,7 +30,8 @@ afterAll(async () => {
   await s.close();
 });
 
-const sources = () => ({ lookup: (key: string) => s.app.ctx.files.getByKey(key), blobs: s.app.ctx.blobs });
+/** Records by id, as batches look them up. */
+const sources = () => ({ lookup: async (id: string) => (await s.app.ctx.store.files.findFilesByIds([id]))[0] ?? null, blobs: s.app.ctx.blobs });
 const ZIP64_EOCD = Buffer.from([0x50, 0x4b, 0x06, 0x06]);
 /** The two automatic-ZIP64 cases (> 4 GiB, > 65535 entries) run with SL_TEST_SLOW=1 (~1–2 min here). */
 const SLOW = process.env.SL_TEST_SLOW === '1';
@@ -40,14 +42,17 @@ async function batchUrl(keys: string[]): Promise<string> {
   return res.json().url.replace('http://files.test', base);
 }
 
-it('forceZip64 on a small archive: unzip -t and yauzl read it, contents intact', async () => {
+it('forceZip64 on a small archive: the announced length is exact, unzip -t and yauzl read it, contents intact', async () => {
   const a = await storeFile(s, 'u1', 'a.bin', patterned(100_000, 5), { folder: 'z' });
   const b = await storeFile(s, 'u1', 'b.txt', 'bee');
-  const job = zipStream([a.key, b.key], sources(), { compression: 'store', forceZip64: true });
+  const job = storedZipStream([a, b], sources(), { forceZip64: true });
   const out = path.join(work, 'forced.zip');
   await pipeline(job.stream, createWriteStream(out));
-  expect(await job.done).toMatchObject({ entries: 2, skipped: 0, failed: false });
+  expect(await job.done).toMatchObject({ entries: 2, skipped: 0, failed: false, bytes: job.length });
   const bytes = await fs.readFile(out);
+  expect(bytes.length).toBe(job.length);
+  // Larger than the same archive without ZIP64 records: the prediction follows the format.
+  expect(job.length).toBeGreaterThan(storedZipStream([a, b], sources()).length);
   expect(bytes.includes(ZIP64_EOCD)).toBe(true);
   expect(await unzipTest(out)).toMatch(/No errors detected/);
   const entries = await readZip(out);
@@ -111,6 +116,7 @@ describe.runIf(SLOW)('past 4 GiB (a generated object)', () => {
     const res = await downloadSparse(await batchUrl([big.key, after.key]), out);
     expect(res.status).toBe(200);
     expect(res.bytes).toBeGreaterThan(SIZE);
+    expect(Number(res.headers['content-length'])).toBe(res.bytes); // computed before the first byte
     const entries = await readZip(out, 1 << 20, true);
     expect(entries.map((e) => [e.name, e.size])).toEqual([
       ['huge/huge.bin', SIZE],
@@ -125,18 +131,21 @@ describe.runIf(SLOW)('past 4 GiB (a generated object)', () => {
   }, 120_000);
 });
 
-it.runIf(SLOW)('switches to ZIP64 by itself past 65535 entries (archiver does; checked, not assumed)', async () => {
+it.runIf(SLOW)('switches to ZIP64 by itself past 65535 entries (yazl does; checked, not assumed), length exact', async () => {
   const N = 65_536;
-  const keys = Array.from({ length: N }, (_, i) => `k${i}`);
+  const record = (id: string) => ({ id, key: id, folder: 'many', filename: `${id}.txt`, size: id.length, createdAt: '2024-01-01T00:00:00.000Z' }) as FileRecord;
+  const records = Array.from({ length: N }, (_, i) => record(`k${i}`));
   const fake = {
-    lookup: async (key: string) => ({ folder: 'many', filename: `${key}.txt`, createdAt: '2024-01-01T00:00:00.000Z' }) as FileRecord,
+    lookup: async (id: string) => record(id),
     blobs: { read: async (key: string) => Readable.from([Buffer.from(key)]) } as unknown as BlobStore,
   };
   const out = path.join(work, 'many.zip');
-  const job = zipStream(keys, fake, { compression: 'store' });
+  const job = storedZipStream(records, fake);
   await pipeline(job.stream, createWriteStream(out));
   expect(await job.done).toMatchObject({ entries: N, skipped: 0, failed: false });
-  expect((await fs.readFile(out)).includes(ZIP64_EOCD)).toBe(true);
+  const bytes = await fs.readFile(out);
+  expect(bytes.length).toBe(job.length);
+  expect(bytes.includes(ZIP64_EOCD)).toBe(true);
   const entries = await readZip(out, 0, true); // the central directory only
   expect(entries).toHaveLength(N);
   expect(entries[N - 1]!.name).toBe(`many/k${N - 1}.txt`);
