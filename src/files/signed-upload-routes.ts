@@ -15,6 +15,7 @@ import type { Readable } from 'node:stream';
 import { actingUserId } from '../auth/guard.js';
 import type { AccessRule } from '../auth/principal.js';
 import type { AppContext } from '../context.js';
+import type { UploadRecord } from '../db/types.js';
 import { signedUploadBody, signedUploadQuery, signedUploadReply } from '../contract/signed-uploads.js';
 import { abortReply, partReply } from '../contract/uploads.js';
 import { InvalidInput } from '../errors/index.js';
@@ -22,7 +23,14 @@ import { errorResponses, security } from '../http/schemas.js';
 import { expectedDigests } from './checksums.js';
 import { fileRecordSchema, publicRecord } from './records.js';
 import { SIGNED_UPLOAD_PATH } from './signed-upload-sign.js';
-import { SignedUploadService } from './signed-upload-service.js';
+import { SignedUploadService, type UrlCredential } from './signed-upload-service.js';
+
+/** The URL's credential from the raw query (before zod: onRequest); a repeated or missing field is no credential. */
+function credentialOf(query: unknown): UrlCredential {
+  const q = (query ?? {}) as Record<string, unknown>;
+  const one = (v: unknown) => (typeof v === 'string' && v.length <= 256 ? v : undefined);
+  return { upload: one(q.upload), exp: one(q.exp), sig: one(q.sig) };
+}
 
 const WRITE: AccessRule = { role: 'operator', scope: 'files:write' };
 
@@ -72,6 +80,14 @@ async function urlRoutes(app: FastifyInstance, ctx: AppContext, service: SignedU
   app.addHook('onSend', async (_request, reply) => {
     void reply.header('Referrer-Policy', 'no-referrer');
   });
+  // The signature is checked as the guard checks a token, in onRequest: before the 100 Continue
+  // (sent in preParsing, http/expect-continue.ts), so a refused client never sends its body.
+  const admitted = new WeakMap<FastifyRequest, UploadRecord>();
+  app.addHook('onRequest', async (request) => {
+    if (request.method === 'GET' || request.method === 'HEAD') return; // refused by the handler, whatever the URL
+    admitted.set(request, await service.admit(credentialOf(request.query)));
+  });
+  const uploadOf = (request: FastifyRequest): UploadRecord => admitted.get(request)!;
   const r = app.withTypeProvider<ZodTypeProvider>();
   const base = { tags: ['uploads'], querystring: signedUploadQuery };
   const digests = (request: FastifyRequest) => {
@@ -90,14 +106,15 @@ async function urlRoutes(app: FastifyInstance, ctx: AppContext, service: SignedU
       },
     },
     async (request, reply) => {
-      const { partNumber, complete, ...cred } = request.query;
+      const { partNumber, complete } = request.query;
       if (complete !== undefined) throw new InvalidInput('validation_error', 'querystring.complete: POST completes, PUT sends bytes');
       const body = request.body as Readable;
+      const upload = uploadOf(request);
       if (partNumber !== undefined) {
-        const part = await service.putPart(cred, partNumber, body, digests(request));
-        return reply.code(200).send({ uploadId: cred.upload!, ...part });
+        const part = await service.putPart(upload, partNumber, body, digests(request));
+        return reply.code(200).send({ uploadId: upload.id, ...part });
       }
-      const { file, created } = await service.putWhole(cred, body, digests(request));
+      const { file, created } = await service.putWhole(upload, body, digests(request));
       return reply.code(created ? 201 : 200).send(record(file));
     },
   );
@@ -112,17 +129,18 @@ async function urlRoutes(app: FastifyInstance, ctx: AppContext, service: SignedU
       },
     },
     async (request, reply) => {
-      const { partNumber, complete, ...cred } = request.query;
+      const { partNumber, complete } = request.query;
       if ((partNumber === undefined) === (complete === undefined)) {
         throw new InvalidInput('validation_error', 'querystring: either complete=1 or partNumber');
       }
+      const upload = uploadOf(request);
       if (partNumber !== undefined) {
-        const part = await service.putPart(cred, partNumber, request.body as Readable, digests(request));
-        return reply.code(200).send({ uploadId: cred.upload!, ...part });
+        const part = await service.putPart(upload, partNumber, request.body as Readable, digests(request));
+        return reply.code(200).send({ uploadId: upload.id, ...part });
       }
       // Nothing in the body counts: drain what a client may have sent.
       if (!request.raw.complete) (request.body as Readable | undefined)?.resume();
-      const { file, created } = await service.complete(cred);
+      const { file, created } = await service.complete(upload);
       return reply.code(created ? 201 : 200).send(record(file));
     },
   );
@@ -132,10 +150,7 @@ async function urlRoutes(app: FastifyInstance, ctx: AppContext, service: SignedU
     {
       schema: { ...base, summary: 'Signed upload URL: give the upload up (parts removed, reservation freed)', response: { 200: abortReply, ...errorResponses(400, 403, 409) } },
     },
-    async (request) => {
-      const { partNumber: _p, complete: _c, ...cred } = request.query;
-      return { uploadId: await service.abort(cred), aborted: true as const };
-    },
+    async (request) => ({ uploadId: await service.abort(uploadOf(request)), aborted: true as const }),
   );
 
   r.route({

@@ -24,6 +24,9 @@ import type { ExpectedDigests } from './checksums.js';
 import { signedUploadUrl, verifyUpload } from './signed-upload-sign.js';
 import type { UploadService } from './upload-service.js';
 
+/** What an upload id looks like (contract/uploads.ts); anything else is looked up nowhere. */
+const UPLOAD_ID = /^[A-Za-z0-9_-]{8,64}$/;
+
 /** A URL lives two hours unless asked otherwise (as Supabase's createSignedUploadUrl). */
 export const DEFAULT_SIGNED_UPLOAD_SECONDS = 2 * 3600;
 
@@ -90,11 +93,11 @@ export class SignedUploadService {
   }
 
   /**
-   * The open upload a URL names, or 403: a wrong or tampered signature first (whether the
+   * The upload a URL names (open, or being completed), or 403: a wrong or tampered signature first (whether the
    * upload exists is not told), then expiry, then an upload that is complete or gone.
    */
   async admit(cred: UrlCredential): Promise<UploadRecord> {
-    const upload = cred.upload ? await this.uploads.getOwned(SERVICE_PRINCIPAL, cred.upload).catch(notFoundAsNull) : null;
+    const upload = cred.upload && UPLOAD_ID.test(cred.upload) ? await this.uploads.getOwned(SERVICE_PRINCIPAL, cred.upload).catch(notFoundAsNull) : null;
     // A missing upload is checked against a dummy record: the same work, the same answer.
     const verdict = verifyUpload(this.opts.signingKey, upload ?? MISSING, cred.exp, cred.sig, this.seconds());
     // No record (a tampered id, or an upload aborted or swept) leaves nothing to verify against.
@@ -109,8 +112,8 @@ export class SignedUploadService {
     throw new NotAllowed('upload_url_cannot_read', 'A signed upload URL cannot be used to read');
   }
 
-  async putPart(cred: UrlCredential, partNumber: number, body: Readable, expect: ExpectedDigests & { contentLength?: number }): Promise<PartRecord> {
-    const upload = await this.admit(cred);
+  /** One part of the upload `admit` returned. */
+  async putPart(upload: UploadRecord, partNumber: number, body: Readable, expect: ExpectedDigests & { contentLength?: number }): Promise<PartRecord> {
     return this.uploads.putPart(writerFor(upload.userId), upload.id, partNumber, body, expect);
   }
 
@@ -119,8 +122,7 @@ export class SignedUploadService {
    * memory beyond a chunk), each part written as if sent alone, then completed. Digests sent
    * are the whole file's. Too long or too short: refused, the upload stays open for a retry.
    */
-  async putWhole(cred: UrlCredential, body: Readable, expect: ExpectedDigests & { contentLength?: number }): Promise<{ file: FileRecord; created: boolean }> {
-    const upload = await this.admit(cred);
+  async putWhole(upload: UploadRecord, body: Readable, expect: ExpectedDigests & { contentLength?: number }): Promise<{ file: FileRecord; created: boolean }> {
     if (expect.contentLength !== undefined && expect.contentLength > upload.size) {
       throw new TooLarge('payload_too_large', `This URL takes a file of exactly ${upload.size} bytes`);
     }
@@ -161,15 +163,13 @@ export class SignedUploadService {
     return this.uploads.complete(writer, { uploadId: upload.id, sha256: expect.sha256 });
   }
 
-  /** Joins the parts sent so far; the name and folder are the minted ones. */
-  async complete(cred: UrlCredential): Promise<{ file: FileRecord; created: boolean }> {
-    const upload = await this.admit(cred);
+  /** Joins the parts sent so far (the upload `admit` returned); the name and folder are the minted ones. */
+  async complete(upload: UploadRecord): Promise<{ file: FileRecord; created: boolean }> {
     return this.uploads.complete(writerFor(upload.userId), { uploadId: upload.id });
   }
 
   /** The holder gives up: parts removed, reservation freed; the URL is spent. */
-  async abort(cred: UrlCredential): Promise<string> {
-    const upload = await this.admit(cred);
+  async abort(upload: UploadRecord): Promise<string> {
     await this.uploads.abort(writerFor(upload.userId), upload.id);
     return upload.id;
   }

@@ -5,6 +5,8 @@
  * used to read → 403; parts beyond the declared size refused; quota reserved at minting and
  * freed on abort and expiry. Runs on disk and S3 (the `s3` project), SQLite and PostgreSQL.
  */
+import http from 'node:http';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config/config.js';
@@ -12,7 +14,7 @@ import type { UploadRecord } from '../../src/db/types.js';
 import { signUpload, verifyUpload, type SignedUploadFields } from '../../src/files/signed-upload-sign.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { startTestServer, tempDir, testEnv, type TestServer } from '../helpers/app.js';
-import { bytes, MiB, sha256, storedBytes, usage } from './upload-kit.js';
+import { bytes, listen, MiB, request, sha256, storedBytes, usage } from './upload-kit.js';
 
 /** The URL as inject takes it (path and query); minted URLs are absolute under PUBLIC_BASE_URL. */
 const local = (url: string): string => url.replace(/^http:\/\/files\.test/, '');
@@ -234,6 +236,56 @@ describe('signed upload URLs', () => {
     expect((await send('PUT', own.json().url, Buffer.from('z'))).json().user_id).toBe('su-op');
     const other = await s.asBearer(operator, { method: 'POST', url: '/v1/files/signed-upload-url', payload: { ...body, user_id: 'someone-else' } });
     expect(other.statusCode).toBe(403);
+  });
+});
+
+describe('signed upload URLs on a real socket', () => {
+  let s: TestServer;
+  let port: number;
+  beforeAll(async () => {
+    s = await startTestServer();
+    port = await listen(s);
+  });
+  afterAll(async () => s.close());
+
+  const mint = async (user: string, size: number): Promise<string> =>
+    local((await s.asService({ method: 'POST', url: '/v1/files/signed-upload-url', payload: { user_id: user, name: 'sock.bin', size } })).json().url);
+
+  /** PUT with Expect: 100-continue: whether the server said 100 before answering, and the status. */
+  function expectContinue(path: string, size: number): Promise<{ continued: boolean; status: number }> {
+    return new Promise((resolve, reject) => {
+      let continued = false;
+      const req = http.request({ host: '127.0.0.1', port, method: 'PUT', path, agent: false, headers: { expect: '100-continue', 'content-length': size, ...octets } });
+      req.on('continue', () => {
+        continued = true;
+        req.end(bytes(size));
+      });
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve({ continued, status: res.statusCode! }));
+        if (!continued) req.destroy();
+      });
+      req.on('error', (err) => (continued ? reject(err) : undefined));
+    });
+  }
+
+  it('a bad signature is refused before 100 Continue: the body is never asked for', async () => {
+    const url = await mint('su-continue', 1000);
+    const tampered = url.replace(/sig=[0-9a-f]/, (m) => (m.endsWith('0') ? 'sig=1' : 'sig=0'));
+    expect(await expectContinue(tampered, 1000)).toEqual({ continued: false, status: 403 });
+    expect(await expectContinue(url, 1000)).toEqual({ continued: true, status: 201 });
+  });
+
+  it('a chunked whole-file body longer than the minted size → 413, nothing completed; the right one then works', async () => {
+    const url = await mint('su-chunked-body', 3 * 1024);
+    const long = await request(port, { method: 'PUT', path: url, headers: octets, body: Readable.from([bytes(2048), bytes(2048)]) });
+    expect(long.status).toBe(413);
+    expect(JSON.parse(long.body).code).toBe('payload_too_large');
+    expect((await s.asService({ method: 'GET', url: '/v1/files/all?user_id=su-chunked-body' })).json().total_count).toBe(0);
+    const data = bytes(3 * 1024);
+    const ok = await request(port, { method: 'PUT', path: url, headers: octets, body: Readable.from([data.subarray(0, 1000), data.subarray(1000)]) });
+    expect(ok.status, ok.body).toBe(201);
+    expect(JSON.parse(ok.body).sha256).toBe(sha256(data));
   });
 });
 
