@@ -16,7 +16,7 @@ import { KeyRing, type KeyRingOptions } from './auth/keyring.js';
 import type { KeyStore } from './auth/key-store.js';
 import { FileKeyStore } from './auth/key-store-file.js';
 import { KeySealer } from './auth/key-store-seal.js';
-import { PasswordHasher } from './auth/passwords.js';
+import { OWASP_ARGON2ID, PasswordHasher } from './auth/passwords.js';
 import { ProfileService } from './auth/profile.js';
 import { SessionService } from './auth/sessions.js';
 import { LoginThrottle, type FailureCounts } from './auth/throttle.js';
@@ -129,7 +129,7 @@ export async function createContext(config: Config, clock: Clock = systemClock, 
   });
   const hashPool = new HashPool({ concurrency: config.auth.passwordHashConcurrency, queue: config.auth.passwordHashQueue });
   const events = new EventFactory({ urls: config.webhooks.urls, publicBaseUrl: config.publicBaseUrl, clock });
-  const users = new UserService(store.users, new PasswordHasher(hashPool, config.auth.scryptLogN), store.tokens, events);
+  const users = new UserService(store.users, new PasswordHasher(hashPool, { ...OWASP_ARGON2ID, memoryKiB: config.auth.argon2MemoryKiB }), store.tokens, events);
   const throttle = new LoginThrottle({
     failuresPerWindow: config.auth.loginRateLimitPerMinute,
     now: () => clock.now(),

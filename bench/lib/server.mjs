@@ -55,7 +55,7 @@ export async function startServer(ctx, { caseName, name, root, env = {}, probe =
     NODE_ENV: 'production',
     AUTH_SERVICE_TOKEN: ctx.secrets.serviceToken,
     UPLOAD_SIGNING_KEY: ctx.secrets.signingKey,
-    PASSWORD_SCRYPT_LOG_N: '17',
+    PASSWORD_ARGON2_MEMORY_KIB: '19456',
     LOG_LEVEL: 'warn',
     UPLOAD_ROOT: root,
     PORT: String(port),

@@ -1,15 +1,30 @@
 /**
  * Where password hashes are computed: worker threads of their own (piscina), behind a bounded
- * queue. scrypt at OWASP's cost takes 128 MiB and over a second of CPU per hash; on libuv's
- * threadpool (node:crypto's async scrypt) a login flood queued ahead of every file read and
- * write and stalled downloads for seconds. Here at most `concurrency` hashes run (so memory is
- * bounded by concurrency × 128 MiB), at most `queue` wait, and anyone beyond that is told to
- * come back later (503 + Retry-After) instead of piling up.
+ * queue. A hash costs real memory and CPU (argon2id at OWASP's m = 19 MiB, t = 2: 19 MiB and
+ * ~50 ms; a legacy scrypt hash at N = 2^17: 128 MiB and over a second); on libuv's threadpool
+ * (node:crypto's async scrypt, the binding's async argon2) a login flood queued ahead of every
+ * file read and write and stalled downloads for seconds. Here at most `concurrency` hashes run
+ * (so memory is bounded by concurrency × one hash), at most `queue` wait, and anyone beyond
+ * that is told to come back later (503 + Retry-After) instead of piling up.
  */
 import { Piscina } from 'piscina';
 import { AppError } from '../errors/index.js';
 
-export interface DeriveTask {
+/** One key derivation: argon2id for every new hash, scrypt for hashes stored before it. */
+export type DeriveTask = Argon2Task | ScryptTask;
+
+export interface Argon2Task {
+  kind: 'argon2id';
+  password: string;
+  salt: Buffer;
+  memoryKiB: number;
+  passes: number;
+  lanes: number;
+  keyLength: number;
+}
+
+export interface ScryptTask {
+  kind: 'scrypt';
   password: string;
   salt: Buffer;
   logN: number;
@@ -45,7 +60,7 @@ export class HashPool {
   private running = 0;
   private readonly waiting: Waiter[] = [];
   /** Moving average of one hash's duration, for Retry-After. */
-  private averageMs = 1000;
+  private averageMs = 100;
   private closed = false;
 
   constructor(private readonly opts: HashPoolOptions) {}
@@ -101,7 +116,7 @@ export class HashPool {
       minThreads: 0,
       maxThreads: this.opts.concurrency,
       idleTimeout: this.opts.idleTimeoutMs ?? 30_000,
-      // The thread keeps nothing between tasks; scrypt's memory is native, not V8 heap.
+      // The thread keeps nothing between tasks; argon2's and scrypt's memory is native, not V8 heap.
       resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 4 },
     });
     return this.pool;

@@ -129,7 +129,24 @@ export class UserService {
     const user = await this.store.getUserByUsername(username);
     if (!user) return this.hasher.verifyAgainstNothing(password).then(() => null);
     const ok = await this.hasher.verify(password, user.passwordHash);
-    return ok && user.isActive ? user : null;
+    if (!ok || !user.isActive) return null;
+    if (this.hasher.needsRehash(user.passwordHash)) await this.rehash(user, password);
+    return user;
+  }
+
+  /**
+   * Stores an argon2id hash in place of an older one (scrypt, other parameters) once the
+   * password is known to be right. Two logins doing this at once are harmless: each writes a
+   * hash of the same password, and the compare-and-swap lets only the first replace the old
+   * hash (nor one replace a password changed meanwhile). Best effort: on a full hashing queue
+   * or a store error the old hash stays and still verifies; the next login tries again.
+   */
+  private async rehash(user: UserRecord, password: string): Promise<void> {
+    try {
+      await this.store.replacePasswordHash(user.id, user.passwordHash, await this.hasher.hash(password));
+    } catch {
+      // Kept on purpose: the login itself succeeded.
+    }
   }
 
   /**

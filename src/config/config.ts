@@ -51,7 +51,8 @@ export interface Config {
     refreshTtlSeconds: number;
     maxTokenHours: number;
     loginRateLimitPerMinute: number;
-    scryptLogN: number;
+    /** argon2id memory (m, KiB) of new password hashes; t = 2, p = 1. */
+    argon2MemoryKiB: number;
     /** Password hashes run in worker threads of their own: this many at once, this many waiting. */
     passwordHashConcurrency: number;
     passwordHashQueue: number;
@@ -138,8 +139,8 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
   }
   const e = parsed.data;
-  if (e.NODE_ENV === 'production' && e.PASSWORD_SCRYPT_LOG_N < 17) {
-    throw new ConfigError('PASSWORD_SCRYPT_LOG_N', 'must be at least 17 (OWASP) when NODE_ENV=production');
+  if (e.NODE_ENV === 'production' && e.PASSWORD_ARGON2_MEMORY_KIB < 19_456) {
+    throw new ConfigError('PASSWORD_ARGON2_MEMORY_KIB', 'must be at least 19456 (OWASP) when NODE_ENV=production');
   }
   if (e.WEBHOOK_URLS && !e.WEBHOOK_SECRET) throw new ConfigError('WEBHOOK_SECRET', 'is required with WEBHOOK_URLS (deliveries are signed with it)');
   if (e.STORAGE_BACKEND === 's3' && !e.S3_BUCKET) throw new ConfigError('S3_BUCKET', 'is required with STORAGE_BACKEND=s3');
@@ -185,7 +186,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
       refreshTtlSeconds: e.REFRESH_TOKEN_TTL,
       maxTokenHours: e.MAX_TOKEN_HOURS,
       loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT,
-      scryptLogN: e.PASSWORD_SCRYPT_LOG_N,
+      argon2MemoryKiB: e.PASSWORD_ARGON2_MEMORY_KIB,
       passwordHashConcurrency: e.PASSWORD_HASH_CONCURRENCY,
       passwordHashQueue: e.PASSWORD_HASH_QUEUE,
       refreshReuseGraceSeconds: e.REFRESH_REUSE_GRACE_SECONDS,

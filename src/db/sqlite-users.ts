@@ -18,6 +18,7 @@ export class SqliteUserStore implements UserStore {
       userById: db.prepare(`SELECT * FROM users WHERE id = ? AND ${LIVE}`),
       userByName: db.prepare(`SELECT * FROM users WHERE username_key = ? AND ${LIVE}`),
       listUsers: db.prepare(`SELECT * FROM users WHERE ${LIVE} ORDER BY created_at, id`),
+      replaceHash: db.prepare(`UPDATE users SET password_hash = ? WHERE id = ? AND password_hash = ? AND ${LIVE}`),
       countUsers: db.prepare(`SELECT COUNT(*) FROM users WHERE ${LIVE}`).pluck(),
       // A taken name (or id) is an outcome, read from the row count: no driver error code to sniff.
       insertUser: db.prepare(
@@ -91,6 +92,10 @@ export class SqliteUserStore implements UserStore {
       })();
     }
     return this.getUserById(id);
+  }
+
+  async replacePasswordHash(id: string, current: string, next: string): Promise<boolean> {
+    return this.q.replaceHash.run(next, id, current).changes === 1;
   }
 
   async deleteUser(id: string, event?: OutboxEvent): Promise<boolean> {

@@ -60,6 +60,12 @@ export interface UserStore {
   listUsers(): Promise<UserRecord[]>;
   /** `event` (user.disabled) is written with the change, only when a live user was updated. */
   updateUser(id: string, patch: UserPatch, event?: OutboxEvent): Promise<UserRecord | null>;
+  /**
+   * Sets a live user's password hash to `next` only while it is still `current` (compare and
+   * swap): re-hashing an old hash after a login never overwrites a password changed meanwhile.
+   * True when it was replaced.
+   */
+  replacePasswordHash(id: string, current: string, next: string): Promise<boolean>;
   /** Soft delete: the user disappears and every token of theirs stops working. `event` is written only when a user was deleted. */
   deleteUser(id: string, event?: OutboxEvent): Promise<boolean>;
   countUsers(): Promise<number>;

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FileKeyStore } from '../../src/auth/key-store-file.js';
 import { HashPool } from '../../src/auth/hash-pool.js';
 import { KeyRing } from '../../src/auth/keyring.js';
-import { PasswordHasher } from '../../src/auth/passwords.js';
+import { OWASP_ARGON2ID, PasswordHasher } from '../../src/auth/passwords.js';
 import { SERVICE_PRINCIPAL, type Principal } from '../../src/auth/principal.js';
 import { ProfileService } from '../../src/auth/profile.js';
 import { SessionService } from '../../src/auth/sessions.js';
@@ -23,6 +23,9 @@ import { InvalidInput, NotAllowed, NotAuthenticated, RateLimited } from '../../s
 import { ManualClock } from '../../src/util/clock.js';
 import { tempDir } from '../helpers/app.js';
 
+/** argon2id at 1 MiB: the tests' hashes cost milliseconds, not the production 19 MiB's ~50 ms. */
+const CHEAP_HASHES = { ...OWASP_ARGON2ID, memoryKiB: 1024 };
+
 let dir: string;
 let store: MetadataStore;
 let pool: HashPool;
@@ -35,7 +38,7 @@ beforeAll(async () => {
   dir = await tempDir('sl-auth-services-');
   store = await openMetadataStore({ databaseUrl: ':memory:' });
   pool = new HashPool({ concurrency: 1, queue: 16 });
-  users = new UserService(store.users, new PasswordHasher(pool, 10), store.tokens);
+  users = new UserService(store.users, new PasswordHasher(pool, CHEAP_HASHES), store.tokens);
   const keys = await KeyRing.open({ store: new FileKeyStore(dir), alg: 'ES256', retentionSeconds: 3600 });
   signer = new TokenSigner(keys, { issuer: 'https://issuer.test', audience: 'files', accessTtlSeconds: 900, refreshTtlSeconds: 3600 });
   issuer = new TokenIssuer(signer, users, store.tokens, { maxTokenHours: 24 });

@@ -88,7 +88,7 @@ describe('F-02 login flood stalls transfers', () => {
 
   beforeAll(async () => {
     const env = processEnv(await tempDir(), {
-      PASSWORD_SCRYPT_LOG_N: '17',
+      PASSWORD_ARGON2_MEMORY_KIB: '19456', // production cost
       LOGIN_RATE_LIMIT: '10',
       PASSWORD_HASH_CONCURRENCY: '1',
       PASSWORD_HASH_QUEUE: String(QUEUE),
@@ -183,7 +183,7 @@ describe('F-02 a full hashing queue answers 503 login_busy', () => {
   let s: TestServer;
   beforeAll(async () => {
     // One hash at a time, two waiting; LOGIN_RATE_LIMIT=1 shows a 503 is not counted as a failure.
-    s = await startTestServer({ PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '2', PASSWORD_SCRYPT_LOG_N: '15', LOGIN_RATE_LIMIT: '1' });
+    s = await startTestServer({ PASSWORD_HASH_CONCURRENCY: '1', PASSWORD_HASH_QUEUE: '2', PASSWORD_ARGON2_MEMORY_KIB: '19456', LOGIN_RATE_LIMIT: '1' });
     await createUser(s, 'quinn', 'quinn-Passw0rd!');
   });
   afterAll(async () => s.close());

@@ -109,7 +109,7 @@ describe('loadConfig', () => {
   });
 
   it('refuses a weak password hash cost in production', () => {
-    expect(() => loadConfig({ NODE_ENV: 'production', PASSWORD_SCRYPT_LOG_N: '12' })).toThrow(/PASSWORD_SCRYPT_LOG_N/);
+    expect(() => loadConfig({ NODE_ENV: 'production', PASSWORD_ARGON2_MEMORY_KIB: '1024' })).toThrow(/PASSWORD_ARGON2_MEMORY_KIB/);
   });
 });
 

@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { HashPool } from '../../src/auth/hash-pool.js';
 import { KeySealer } from '../../src/auth/key-store-seal.js';
 import { KeyRing } from '../../src/auth/keyring.js';
-import { PasswordHasher } from '../../src/auth/passwords.js';
+import { OWASP_ARGON2ID, PasswordHasher } from '../../src/auth/passwords.js';
 import { SessionService } from '../../src/auth/sessions.js';
 import { LoginThrottle } from '../../src/auth/throttle.js';
 import { TokenSigner } from '../../src/auth/tokens.js';
@@ -22,6 +22,9 @@ import { NotAuthenticated, RateLimited } from '../../src/errors/index.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { failureCountsConformance } from '../auth/failure-counts-conformance.js';
 import { describePostgres, freshSchema } from '../helpers/postgres.js';
+
+/** argon2id at 1 MiB: the tests' hashes cost milliseconds, not the production 19 MiB's ~50 ms. */
+const CHEAP_HASHES = { ...OWASP_ARGON2ID, memoryKiB: 1024 };
 
 const OPENER = new URL('../auth/tasks/pg-stores.mjs', import.meta.url).href;
 const LIMIT = 3;
@@ -68,14 +71,14 @@ describePostgres('login failures in PostgreSQL', () => {
       throttles = [];
       sessions = [];
       for (const store of stores) {
-        const users = new UserService(store.users, new PasswordHasher(hashPool, 10), store.tokens);
+        const users = new UserService(store.users, new PasswordHasher(hashPool, CHEAP_HASHES), store.tokens);
         const keys = await KeyRing.open({ store: new PgKeyStore(store.pg, new KeySealer(keysSecret)), alg: 'ES256', retentionSeconds: 3600 });
         const signer = new TokenSigner(keys, { issuer: 'https://issuer.test', audience: 'files', accessTtlSeconds: 900, refreshTtlSeconds: 3600 });
         const throttle = new LoginThrottle({ failuresPerWindow: LIMIT, now: () => clock.now(), counts: new PgFailureCounts(store.pg) });
         throttles.push(throttle);
         sessions.push(new SessionService(users, signer, store.tokens, throttle));
       }
-      await new UserService(stores[0]!.users, new PasswordHasher(hashPool, 10), stores[0]!.tokens).create({ username, password: 'erin-Passw0rd!' });
+      await new UserService(stores[0]!.users, new PasswordHasher(hashPool, CHEAP_HASHES), stores[0]!.tokens).create({ username, password: 'erin-Passw0rd!' });
     });
     afterEach(async () => {
       await Promise.all(stores.map((s) => s.close()));

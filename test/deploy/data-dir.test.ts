@@ -98,7 +98,7 @@ describe('F-03 nginx workers (non-root) read the files deploy.sh lays out, and n
       BIND_HOST: '127.0.0.1',
       AUTH_SERVICE_TOKEN: token,
       UPLOAD_SIGNING_KEY: 'sig-' + randomBytes(24).toString('hex'),
-      PASSWORD_SCRYPT_LOG_N: '12',
+      PASSWORD_ARGON2_MEMORY_KIB: '1024',
       ACCEL_REDIRECT_PREFIX: '/_protected/',
       TRUST_PROXY: '127.0.0.1',
       PUBLIC_BASE_URL: `https://localhost:${ports.https}`,

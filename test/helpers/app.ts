@@ -62,7 +62,7 @@ export function testEnv(root: string, overrides: Record<string, string> = {}): R
     UPLOAD_SIGNING_KEY: 'sig-' + randomBytes(24).toString('hex'),
     ADMIN_USERNAME: 'admin',
     ADMIN_PASSWORD: 'admin-' + randomBytes(8).toString('hex'),
-    PASSWORD_SCRYPT_LOG_N: '12',
+    PASSWORD_ARGON2_MEMORY_KIB: '1024',
     LOGIN_RATE_LIMIT: '1000',
     LOG_LEVEL: 'silent',
     ...overrides,

@@ -58,7 +58,7 @@ function sharedEnv(root: string, databaseUrl: string, proxy: string, overrides: 
     AUTH_KEYS_SECRET: 'keys-' + randomBytes(24).toString('hex'),
     ADMIN_USERNAME: 'admin',
     ADMIN_PASSWORD: 'admin-' + randomBytes(8).toString('hex'),
-    PASSWORD_SCRYPT_LOG_N: '12',
+    PASSWORD_ARGON2_MEMORY_KIB: '1024',
     LOGIN_RATE_LIMIT: '1000',
     MAX_BODY_MB: '64',
     LOG_LEVEL: 'warn',

@@ -36,7 +36,7 @@ export function processEnv(root: string, overrides: Record<string, string> = {})
     AUTH_SERVICE_TOKEN: 'svc-' + randomBytes(24).toString('hex'),
     UPLOAD_SIGNING_KEY: 'sig-' + randomBytes(24).toString('hex'),
     ADMIN_PASSWORD: 'admin-' + randomBytes(8).toString('hex'),
-    PASSWORD_SCRYPT_LOG_N: '12',
+    PASSWORD_ARGON2_MEMORY_KIB: '1024',
     LOG_LEVEL: 'warn',
     ...overrides,
   };

@@ -29,7 +29,7 @@ describe('kill -9 in the middle of a part, then restart', () => {
     BIND_HOST: '127.0.0.1',
     AUTH_SERVICE_TOKEN: serviceToken,
     UPLOAD_SIGNING_KEY: 'sig-' + 'k'.repeat(40),
-    PASSWORD_SCRYPT_LOG_N: '12',
+    PASSWORD_ARGON2_MEMORY_KIB: '1024',
     LOG_LEVEL: 'warn',
   });
 

@@ -19,7 +19,7 @@ async function firstOutput(argv: string[], until: RegExp): Promise<string> {
   const root = await tempDir('sl-banner-');
   roots.push(root);
   const port = await freePort();
-  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', UPLOAD_ROOT: root, PORT: String(port), PASSWORD_SCRYPT_LOG_N: '12', TERM: 'dumb' };
+  const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', UPLOAD_ROOT: root, PORT: String(port), PASSWORD_ARGON2_MEMORY_KIB: '1024', TERM: 'dumb' };
   const child = spawn(argv[0]!, argv.slice(1), { cwd: REPO, env, stdio: ['pipe', 'pipe', 'pipe'] });
   let out = '';
   try {

@@ -39,6 +39,7 @@ const SQL = {
              email = CASE WHEN $7::boolean THEN $8::text ELSE email END
            WHERE id = $1 AND ${LIVE}
            RETURNING ${COLUMNS}`,
+  replaceHash: `UPDATE users SET password_hash = $3 WHERE id = $1 AND password_hash = $2 AND ${LIVE}`,
   // The row stays (disabled) so tokens already issued to this id keep failing the check.
   delete: `UPDATE users SET is_active = 0, deleted_at = $2, username_key = 'deleted:' || id WHERE id = $1 AND ${LIVE}`,
 };
@@ -122,6 +123,11 @@ export class PgUserStore implements UserStore {
       patch.email ?? null,
     ]);
     return rows[0] ? toUser(rows[0]) : null;
+  }
+
+  async replacePasswordHash(id: string, current: string, next: string): Promise<boolean> {
+    const { rowCount } = await this.db.query(SQL.replaceHash, [id, current, next]);
+    return rowCount === 1;
   }
 
   async deleteUser(id: string, event?: OutboxEvent): Promise<boolean> {
