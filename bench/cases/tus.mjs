@@ -7,7 +7,7 @@
 import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { makeFile, mbps, median, MiB, sizeLabel, warm } from '../lib/measure.mjs';
+import { cpuSeconds, makeFile, mbps, median, MiB, sizeLabel, warm } from '../lib/measure.mjs';
 import { run as runCmd } from '../lib/proc.mjs';
 import { info, ratioRow } from '../lib/report.mjs';
 import { startRef, startServer } from '../lib/server.mjs';
@@ -76,15 +76,22 @@ export async function run(ctx) {
       const stored = statSync(path.join(tusDir, readdirSync(tusDir).find((f) => !f.endsWith('.json')))).size;
       if (stored !== size) throw new Error(`@tus/server stored ${stored} bytes`);
     };
-    const t = { oursOne: [], refOne: [], oursChunks: [], refChunks: [], oursParallel: [], completion: [] };
+    const t = { oursOne: [], refOne: [], oursChunks: [], refChunks: [], oursParallel: [], completion: [], oursCpu: [], refCpu: [] };
+    // The server's CPU seconds for an upload: what the other work on a shared machine sways least.
+    const withCpu = async (pid, into, fn) => {
+      const c0 = cpuSeconds(pid);
+      const result = await fn();
+      into.push(cpuSeconds(pid) - c0);
+      return result;
+    };
     for (let rep = 0; rep < reps; rep++) {
       await ctx.beforeRep();
-      t.oursOne.push(await upload(`${ours.url}/v1/tus/`, oursOpts));
+      t.oursOne.push(await withCpu(ours.pid, t.oursCpu, () => upload(`${ours.url}/v1/tus/`, oursOpts)));
       await removeOurs();
       t.completion.push(await completion());
       await removeOurs();
       await clean();
-      t.refOne.push(await upload(`${ref.url}/files`, {}));
+      t.refOne.push(await withCpu(ref.pid, t.refCpu, () => upload(`${ref.url}/files`, {})));
       checkRef();
       await clean();
       t.oursChunks.push(await upload(`${ours.url}/v1/tus/`, { ...oursOpts, chunkSize: CHUNK }));
@@ -96,13 +103,14 @@ export async function run(ctx) {
       t.oursParallel.push(await upload(`${ours.url}/v1/tus/`, { ...oursOpts, parallelUploads: 4, uploadSize: null }));
       await removeOurs();
       await clean();
-      ctx.log(`  tus rep ${rep + 1}/${reps}: one PATCH ours ${t.oursOne.at(-1).toFixed(0)} (last byte to the record ${t.completion.at(-1).toFixed(2)} s) vs ${t.refOne.at(-1).toFixed(0)}; 8 MiB chunks ours ${t.oursChunks.at(-1).toFixed(0)} vs ${t.refChunks.at(-1).toFixed(0)}; parallel ×4 ours ${t.oursParallel.at(-1).toFixed(0)} MB/s`);
+      ctx.log(`  tus rep ${rep + 1}/${reps}: one PATCH ours ${t.oursOne.at(-1).toFixed(0)} (CPU ${t.oursCpu.at(-1).toFixed(2)} s; last byte to the record ${t.completion.at(-1).toFixed(2)} s) vs ${t.refOne.at(-1).toFixed(0)} (CPU ${t.refCpu.at(-1).toFixed(2)} s); 8 MiB chunks ours ${t.oursChunks.at(-1).toFixed(0)} vs ${t.refChunks.at(-1).toFixed(0)}; parallel ×4 ours ${t.oursParallel.at(-1).toFixed(0)} MB/s`);
     }
     const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
     const label = sizeLabel(size);
     return [
       info(name, `@tus/server + @tus/file-store, tus-js-client one PATCH, ${label}`, m.refOne, 'MB/s', { detail: `runs: ${t.refOne.map((x) => x.toFixed(0)).join(', ')}` }),
       ratioRow(name, `/v1/tus/, tus-js-client one PATCH, to the file record, ${label}`, m.oursOne, 'MB/s', '@tus/server', m.refOne, 1.5, { runs: [t.oursOne, t.refOne] }),
+      info(name, `server CPU for one PATCH of ${label}: ours (to the file record) / @tus/server`, m.oursCpu, 's', { detail: `@tus/server ${m.refCpu.toFixed(2)} s; runs ours ${t.oursCpu.map((x) => x.toFixed(2)).join(', ')}` }),
       info(name, `/v1/tus/: a PATCH of the last byte (last part + completion), ${label}`, m.completion, 's', { detail: `runs: ${t.completion.map((x) => x.toFixed(2)).join(', ')}` }),
       info(name, `@tus/server + @tus/file-store, tus-js-client 8 MiB chunks, ${label}`, m.refChunks, 'MB/s', { detail: `runs: ${t.refChunks.map((x) => x.toFixed(0)).join(', ')}` }),
       ratioRow(name, `/v1/tus/, tus-js-client 8 MiB chunks, to the file record, ${label}`, m.oursChunks, 'MB/s', '@tus/server', m.refChunks, 1.5, { runs: [t.oursChunks, t.refChunks] }),
