@@ -92,8 +92,7 @@ const ON_S3 = [
   'test/serve/zip64.test.ts',
   'test/serve/zip-read-ahead.test.ts', // the read-ahead's streams are S3 sockets there
   'test/tus/tus-client.test.ts', // tus tails and concatenation through the S3 store (~12 s on Swift)
-  'test/files/move.test.ts', // moves of aliases and whole objects
-  'test/files/folders.test.ts',
+  'test/files/move.test.ts', // moves of aliases and whole objects (folder listings and deletes are records, and deletes of both)
   'test/files/signed-upload.test.ts', // whole files cut into S3 parts, parts and completes by URL
 ];
 /**

@@ -15,7 +15,8 @@ import type { MetadataStore } from '../../src/db/types.js';
 
 const N = 100_000;
 /** 10% under docs (a third in docs itself), 1% under small/…, the rest in misc/0…49. */
-const folderOf = (i: number) => (i % 10 === 0 ? (i % 3 === 0 ? 'docs' : `docs/y${(i / 10) % 5}`) : i % 100 === 1 ? `small/${i % 4}` : `misc/${i % 50}`);
+const FOLDER_SQL = `CASE WHEN i % 10 = 0 THEN 'docs' || CASE WHEN i % 3 = 0 THEN '' ELSE '/y' || ((i / 10) % 5) END
+  WHEN i % 100 = 1 THEN 'small/' || (i % 4) ELSE 'misc/' || (i % 50) END`;
 const BOUND_MS = 1000;
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number }> {
@@ -34,13 +35,11 @@ describe('folders at 100,000 files: SQLite', () => {
     const file = path.join(dir, 'metadata.sqlite');
     store = await openMetadataStore({ databaseUrl: `sqlite:${file}` });
     db = new Database(file);
-    const insert = db.prepare(`INSERT INTO files (id, key, user_id, folder, filename, size, mime, sha256, created_at) VALUES (?, ?, 'big', ?, 'f.bin', ?, 'x', 'e', ?)`);
-    db.transaction(() => {
-      for (let i = 1; i <= N; i++) {
-        const id = i.toString(16).padStart(32, '0');
-        insert.run(id, `storage/big/${folderOf(i)}/${id}_f.bin`, folderOf(i), i % 1000, new Date(1.7e12 + i * 1000).toISOString());
-      }
-    })();
+    // One statement (a counting CTE): ~10× faster than 100,000 prepared inserts from JavaScript.
+    db.exec(`WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ${N}),
+      g AS (SELECT i, printf('%032x', i) AS id, ${FOLDER_SQL} AS folder FROM n)
+      INSERT INTO files (id, key, user_id, folder, filename, size, mime, sha256, created_at)
+      SELECT id, 'storage/big/' || folder || '/' || id || '_f.bin', 'big', folder, 'f.bin', i % 1000, 'x', 'e', strftime('%Y-%m-%dT%H:%M:%fZ', 1700000000 + i, 'unixepoch') FROM g`);
     db.exec('ANALYZE');
   }, 60_000);
   afterAll(async () => {
