@@ -44,11 +44,10 @@ describeS3('a sha256 mismatch at complete on S3', () => {
   });
 
   it('found by reading back: the joined parts re-opened as copies, only the bad part sent again', async () => {
-    const data = bytes(2 * P + 10);
+    const data = bytes(P + 10);
     const id = await initOne(s, 'ro', { name: 'b.bin', size: data.length }, { partSize: P });
     // Part 1 last: no chain, so the digest is known only after the join.
-    expect((await putPart(s, id, 3, bytes(10))).statusCode).toBe(200); // wrong bytes, right size
-    expect((await putPart(s, id, 2, data.subarray(P, 2 * P))).statusCode).toBe(200);
+    expect((await putPart(s, id, 2, bytes(10))).statusCode).toBe(200); // wrong bytes, right size
     expect((await putPart(s, id, 1, data.subarray(0, P))).statusCode).toBe(200);
     const ref = await blobRef(id);
     const wrong = await complete(s, id, { sha256: sha256(data) });
@@ -57,7 +56,7 @@ describeS3('a sha256 mismatch at complete on S3', () => {
     expect((await status(s, id)).json()).toMatchObject({ state: 'open', receivedBytes: data.length });
     expect(await blobRef(id)).not.toBe(ref); // a fresh multipart upload
     expect(await objectKeys(s, 'storage/ro/')).toHaveLength(1); // the first test's file: the refused key is gone
-    expect((await putPart(s, id, 3, data.subarray(2 * P))).statusCode).toBe(200);
+    expect((await putPart(s, id, 2, data.subarray(P))).statusCode).toBe(200);
     const done = await complete(s, id, { sha256: sha256(data) });
     expect(done.statusCode, done.body).toBe(201);
     expect(sha256((await storedBytes(s, done.json().key))!)).toBe(sha256(data));
