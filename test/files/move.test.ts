@@ -4,7 +4,7 @@
  * created_at and quota, its bytes readable only under the new key (old signed URLs stop
  * working); a folder moves with its sub-folders; a name taken in the target → 409 with
  * nothing moved; a move interrupted between its steps is readable under exactly one key and
- * finished by the same request. Chunked uploads (an alias on S3) and one-request uploads
+ * finished by the same request (the orphan sweep meanwhile sparing both keys). Chunked uploads (an alias on S3) and one-request uploads
  * (a whole object) both.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -158,6 +158,10 @@ describe('POST /v1/files/move', () => {
       const [readable, gone] = stage === 'before switch' ? [f.key, toKey] : [toKey, f.key];
       expect((await served(readable)) as Buffer, stage).toEqual(data);
       expect(await served(gone), stage).toBe(404);
+      // The orphan sweep of a restart an hour later spares both keys of the journaled move (on
+      // S3, deleting the unnamed old alias would take the completed upload both aliases name).
+      await s.app.ctx.uploads.reconcile(Date.now() + 2 * 3600_000);
+      expect((await served(readable)) as Buffer, `${stage}, after the orphan sweep`).toEqual(data);
       const res = await move({ from: f.key, to: 'to/' });
       expect(res.statusCode, stage).toBe(200);
       expect(res.json(), stage).toEqual({ moved: [{ from: f.key, to: toKey }] });
