@@ -17,7 +17,7 @@
  * (zip-read-ahead.ts), reads paced by the response, small stage buffers.
  */
 import { Transform, pipeline, type TransformCallback, type Readable, type Writable } from 'node:stream';
-import { ZipFile } from 'yazl';
+import { ZipFile, type ReadStreamOptions } from 'yazl';
 import type { FileRecord } from '../db/types.js';
 import { SinkPacer } from '../storage/read-pacer.js';
 import { useNativeCrc32ForYazl } from './fast-crc32.js';
@@ -88,6 +88,31 @@ class PacedOutput extends Transform {
   }
 }
 
+function entryOptions(file: FileRecord, forceZip64: boolean): ReadStreamOptions {
+  return { size: file.size, compress: false, mtime: new Date(file.createdAt), mode: 0o100644, forceZip64Format: forceZip64 };
+}
+
+/** yazl's length for these entries, with or without the ZIP64 end records forced. */
+function yazlLength(files: readonly FileRecord[], names: readonly string[], zip64End: boolean): number {
+  const probe = new ZipFile(); // never read: its first entry's stream is asked for and never given
+  files.forEach((file, i) => probe.addReadStreamLazy(names[i]!, entryOptions(file, false), () => undefined));
+  let length = -1;
+  probe.end({ forceZip64Format: zip64End }, (bytes) => (length = bytes));
+  return length;
+}
+
+/**
+ * Whether yazl's length counts the ZIP64 end records. yazl 3.3.1 counts them once the central
+ * directory reaches 64 KiB (it compares that size with 0xffff, where its writer compares with
+ * 0xffffffff: ~700 entries), so without this an archive came out 76 bytes shorter than announced.
+ * Its counting rule covers every case its writer uses them in, so writing them whenever they are
+ * counted (forcing them) makes the bytes match; asked of yazl, not computed here: the length is
+ * the same with them forced only when they were already counted.
+ */
+function predictsZip64End(files: readonly FileRecord[], names: readonly string[]): boolean {
+  return yazlLength(files, names, false) === yazlLength(files, names, true);
+}
+
 /**
  * Starts the stored archive of `files` (records read when the download starts); `job.length`
  * is its exact size in bytes. Throws UnsafeEntryName, before any byte, for a name that cannot
@@ -127,8 +152,7 @@ export function storedZipStream(files: readonly FileRecord[], sources: EntrySour
 
   files.forEach((file, i) => {
     const name = names[i]!;
-    const entryOptions = { size: file.size, compress: false, mtime: new Date(file.createdAt), mode: 0o100644, forceZip64Format: opts.forceZip64 ?? false };
-    zip.addReadStreamLazy(name, entryOptions, (cb) => {
+    zip.addReadStreamLazy(name, entryOptions(file, opts.forceZip64 ?? false), (cb) => {
       ahead.take().then(
         (next) => {
           if (!next || ended || aborted || failure !== undefined) return next?.source?.destroy(); // stopped meanwhile
@@ -145,13 +169,15 @@ export function storedZipStream(files: readonly FileRecord[], sources: EntrySour
       );
     });
   });
+  const endWithZip64 = (opts.forceZip64 ?? false) || predictsZip64End(files, names);
   let length = -1;
-  zip.end({ forceZip64Format: opts.forceZip64 ?? false }, (bytes) => (length = bytes));
+  zip.end({ forceZip64Format: endWithZip64 }, (bytes) => (length = bytes));
   zip.on('error', fail);
   // Every entry has a size and none is compressed, so yazl knows the length by now.
   if (length < 0) {
-    fail(new Error('yazl could not compute the archive length'));
-    throw new Error('yazl could not compute the archive length');
+    const err = new Error('yazl could not compute the archive length');
+    fail(err);
+    throw err;
   }
   // Fastify destroys the payload when the client goes away; that ends the job too. Listened
   // to before pipeline() does, so a departure counts as an abort, not as a failure.

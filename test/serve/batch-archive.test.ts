@@ -15,7 +15,7 @@ import { BatchService, hashToken } from '../../src/serve/batches.js';
 import { EntryMismatch } from '../../src/serve/zip-stored.js';
 import { ManualClock } from '../../src/util/clock.js';
 import { tempDir } from '../helpers/app.js';
-import { readZip } from './serve-helpers.js';
+import { readZip, unzipTest } from './serve-helpers.js';
 
 const T0 = 1_800_000_000;
 const TOKEN = 'A'.repeat(43);
@@ -152,6 +152,20 @@ describe('BatchService.openArchive', () => {
     expect(Buffer.concat(got).length).toBeLessThan(archive.job.length!);
     const result = await archive.job.done;
     expect(result).toMatchObject({ failed: true, error: { reason, entry: 'second.txt' } });
+  });
+
+  it('a central directory past 64 KiB (1,000 entries): the bytes still match the announced length', async () => {
+    // yazl counts ZIP64 end records from a 64 KiB central directory on; they must then be written.
+    const records = Array.from({ length: 1000 }, (_, i) => fileOf(i + 1, 'a-folder-name', `entry-${i}.txt`, i % 5 === 0 ? 0 : 3));
+    const bytes = new Map(records.map((r, i) => [r.key, i % 5 === 0 ? '' : 'abc']));
+    const batches = serviceWith(records, records.map((r) => r.id), bytes);
+    const archive = await batches.openArchive(TOKEN);
+    const body = await collect(archive.job.stream);
+    expect(body.length).toBe(archive.job.length);
+    const file = path.join(work, 'thousand.zip');
+    await fs.writeFile(file, body);
+    expect(await unzipTest(file)).toMatch(/No errors detected/);
+    expect(await readZip(file)).toHaveLength(1000);
   });
 
   it('a stored name no entry can carry is refused before any byte with UnsafeEntryName', async () => {
