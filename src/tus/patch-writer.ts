@@ -2,7 +2,9 @@
  * A PATCH body is a byte range at an offset; our uploads take fixed-size parts. This cuts the
  * body into the upload's parts as it streams:
  *  - a part the body fills (with the stored tail of that part in front) is streamed straight
- *    into UploadService.putPart, which checks, stores and records it like a native part;
+ *    into UploadService.putPart, which checks, stores and records it like a native part; once
+ *    its bytes are all read, the next part is read while it is still being recorded (one part
+ *    at most behind: the PATCH answers only when every part it read is recorded);
  *  - what is left at the end (less than a part, the upload not finished) becomes the new tail
  *    object (state.ts), written whole once the body has ended — and only after the PATCH's
  *    Upload-Checksum matched, so a refused PATCH never replaces the tail it started from.
@@ -125,6 +127,11 @@ async function* joined(...sources: (AsyncIterable<Buffer> | Iterable<Buffer>)[])
   for (const s of sources) for await (const c of s) yield c;
 }
 
+/** An empty source that calls `fn` when it is reached: after the sources before it in joined(). */
+function* signal(fn: () => void): Generator<Buffer> {
+  fn();
+}
+
 export interface PatchDeps {
   uploads: UploadService;
   store: UploadStore;
@@ -149,26 +156,34 @@ export async function writeBody(d: PatchDeps, principal: Principal, state: TusSt
   const hash = input.checksum ? createHash(input.checksum.algorithm) : null;
   const reader = new ByteReader(input.body, hash);
   const recorded: PartRecord[] = [];
-  let whole = state.whole;
+  let read = state.whole; // parts whose bytes this PATCH has read (recorded once `stored` settles)
   let tail = state.tail;
   let offset = state.offset;
   let remaining = input.length;
   let newTail: Buffer[] | null = null;
   let copy: Buffer | null = null;
+  // The part whose bytes were all read and that is still being stored: one at most, behind the
+  // part being read, so the body keeps flowing while a part is renamed and recorded (on S3,
+  // while UploadPart answers).
+  let storing: Promise<void> | null = null;
+  const settle = async (): Promise<void> => {
+    const s = storing;
+    storing = null;
+    await s;
+  };
   let done = false;
   try {
     while (offset < upload.size) {
-      const n = whole + 1;
+      const n = read + 1;
       const need = sizeOfPart(upload, n) - tail;
-      const partBody = { contentLength: sizeOfPart(upload, n) };
-      let part: PartRecord;
+      let source: AsyncIterable<Buffer>;
+      let out: { short: boolean; got: number } | null = null;
       if (remaining !== undefined) {
         if (remaining < need) {
           newTail = await collect(reader, need);
           break;
         }
-        const prefix = tail > 0 ? await d.blobs.read(tailKey(upload, n)) : [];
-        part = await d.uploads.putPart(principal, upload.id, n, Readable.from(joined(prefix, reader.take(need))), partBody);
+        source = reader.take(need);
       } else {
         // Unknown length: a body that ends on a part boundary costs no part write.
         const first = await reader.next(need);
@@ -176,23 +191,28 @@ export async function writeBody(d: PatchDeps, principal: Principal, state: TusSt
           newTail = [];
           break;
         }
-        const prefix = tail > 0 ? await d.blobs.read(tailKey(upload, n)) : [];
         copy ??= takeSpare(Math.min(upload.partSize, upload.size)); // ≥ any part's size
-        const { source, out } = partStream(reader, need, first, copy);
-        try {
-          part = await d.uploads.putPart(principal, upload.id, n, Readable.from(joined(prefix, source)), partBody);
-        } catch (err) {
-          if (!out.short) throw err;
-          newTail = [copy.subarray(0, out.got)];
-          break;
-        }
+        ({ source, out } = partStream(reader, need, first, copy));
       }
-      recorded.push(part);
+      const prefix = tail > 0 ? await d.blobs.read(tailKey(upload, n)) : [];
+      let allRead!: () => void;
+      const partRead = new Promise<void>((resolve) => (allRead = resolve));
+      const stored = d.uploads.putPart(principal, upload.id, n, Readable.from(joined(prefix, source, signal(allRead))), { contentLength: sizeOfPart(upload, n) }).then((part) => void recorded.push(part));
+      try {
+        await Promise.race([partRead, stored]);
+      } catch (err) {
+        if (!out?.short) throw err;
+        newTail = [copy!.subarray(0, out.got)];
+        break;
+      }
+      await settle();
+      storing = stored;
       if (remaining !== undefined) remaining -= need;
-      whole = n;
+      read = n;
       offset += need;
       tail = 0;
     }
+    await settle();
     if (offset >= upload.size && (await reader.next(1))) {
       throw new TooLarge('payload_too_large', `The body goes past Upload-Length (${upload.size} bytes)`);
     }
@@ -203,7 +223,7 @@ export async function writeBody(d: PatchDeps, principal: Principal, state: TusSt
       throw new TusProtocolError('upload_checksum_mismatch', `Upload-Checksum: the ${input.checksum.algorithm} of the body does not match`);
     }
     if (newTail && total(newTail) > 0) {
-      const n = whole + 1;
+      const n = read + 1;
       const prefix = tail > 0 ? await d.blobs.read(tailKey(upload, n)) : [];
       const size = tail + total(newTail);
       await d.blobs.writeObject(tailKey(upload, n), Readable.from(joined(prefix, newTail)), { maxBytes: size, md5: false });
@@ -211,9 +231,10 @@ export async function writeBody(d: PatchDeps, principal: Principal, state: TusSt
     }
     done = true;
   } finally {
+    await (storing as Promise<void> | null)?.catch(() => undefined); // settled before a rollback looks at `recorded`
     giveBack(copy);
     if (!done && input.checksum) await forget(d, state, recorded);
-    else if (whole > state.whole && state.tail > 0) await d.blobs.delete(tailKey(upload, state.whole + 1)).catch(() => undefined); // stale now
+    else if (state.tail > 0 && recorded.some((p) => p.partNumber === state.whole + 1)) await d.blobs.delete(tailKey(upload, state.whole + 1)).catch(() => undefined); // stale now
   }
   return offset;
 }
