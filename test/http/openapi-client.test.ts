@@ -78,9 +78,11 @@ describe('a generated client calls every operation', () => {
 
     const login = await anon.POST('/auth/login', { body: { username: 'admin', password: server.adminPassword } });
     expect(login.response.status).toBe(200);
-    const refreshed = await anon.POST('/auth/refresh', { body: { refresh_token: login.data!.refresh_token } });
+    if (!login.data || !('refresh_token' in login.data)) throw new Error('a token login answers with tokens');
+    const refreshed = await anon.POST('/auth/refresh', { body: { refresh_token: login.data.refresh_token } });
+    if (!refreshed.data || !('access_token' in refreshed.data)) throw new Error('a token refresh answers with tokens');
     expect(refreshed.response.status).toBe(200);
-    const admin = createClient<paths>({ baseUrl: base, headers: { Authorization: `Bearer ${refreshed.data!.access_token}` } });
+    const admin = createClient<paths>({ baseUrl: base, headers: { Authorization: `Bearer ${refreshed.data.access_token}` } });
     admin.use(recorder);
     expect((await admin.GET('/auth/me')).data?.role).toBe('admin');
 

@@ -107,13 +107,13 @@ describe('POST /auth/login {"session":"cookie"}', () => {
   });
 
   it('is refused (403 csrf_rejected, no cookie) from another site, allowed from a CORS_ORIGINS origin or same-origin fetch metadata', async () => {
-    for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, {}]) {
+    for (const headers of [{ origin: 'https://evil.example' }, { origin: 'null' }, { 'sec-fetch-site': 'cross-site' }, {}] as Record<string, string>[]) {
       const res = await cookieLogin(headers);
       expect(res.statusCode, JSON.stringify(headers)).toBe(403);
       expect(res.json()).toMatchObject({ code: 'csrf_rejected' });
       expect(res.headers['set-cookie']).toBeUndefined();
     }
-    for (const headers of [{ origin: TRUSTED }, { 'sec-fetch-site': 'same-origin' }]) {
+    for (const headers of [{ origin: TRUSTED }, { 'sec-fetch-site': 'same-origin' }] as Record<string, string>[]) {
       expect((await cookieLogin(headers)).statusCode, JSON.stringify(headers)).toBe(200);
     }
   });
