@@ -52,7 +52,9 @@ it('forceZip64 on a small archive: the announced length is exact, unzip -t and y
   const bytes = await fs.readFile(out);
   expect(bytes.length).toBe(job.length);
   // Larger than the same archive without ZIP64 records: the prediction follows the format.
-  expect(job.length).toBeGreaterThan(storedZipStream([a, b], sources()).length);
+  const plain = storedZipStream([a, b], sources());
+  plain.abort(); // only its length is wanted: close the stream it opened for the first entry
+  expect(job.length).toBeGreaterThan(plain.length);
   expect(bytes.includes(ZIP64_EOCD)).toBe(true);
   expect(await unzipTest(out)).toMatch(/No errors detected/);
   const entries = await readZip(out);
