@@ -88,12 +88,18 @@ describe('two instances on PostgreSQL + S3 behind nginx', () => {
   });
 
   it('two PATCHes racing at one offset on the two instances: one 204, one 409', async () => {
-    for (let round = 0; round < 3; round++) {
-      const url = await createAt(c.proxy, auth, 6 * MiB, `race-${round}.bin`);
+    for (let round = 0, tries = 0; round < 3; round++) {
+      const url = await createAt(c.proxy, auth, 6 * MiB, `race-${round}-${tries}.bin`);
       const path = new URL(url).pathname;
       const body = randomBytes(6 * MiB);
-      const answers = await Promise.all([c.a.base, c.b.base].map((base) => patch(base + path, { ...auth, 'Upload-Offset': '0' }, body)));
-      expect(answers.map((r) => r.status).sort()).toEqual([204, 409]);
+      const answers = await Promise.all([c.a.base, c.b.base].map((base) => patch(base + path, { ...auth, 'Upload-Offset': '0' }, body).catch((err: Error) => err)));
+      // The 409 comes before its body is read and closes the connection: the client may then
+      // fail writing the body (EPIPE) before it reads the answer. That round is run again.
+      if (answers.some((a) => a instanceof Error) && ++tries < 5) {
+        round--;
+        continue;
+      }
+      expect(answers.map((r) => (r instanceof Error ? r.message : r.status)).sort()).toEqual([204, 409]);
       expect(await offsetOf(url, auth)).toBe(6 * MiB);
     }
   });

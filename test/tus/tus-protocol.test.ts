@@ -169,6 +169,18 @@ describe('tus protocol rules', () => {
     while (rest.status === 409 && Date.now() < deadline && (await offsetOf(url, dave)) === 8 * MiB);
     expect(rest.status).toBe(204);
     expect((await download(t, dave.Authorization!.slice(7), 'cut.bin')).data.equals(data)).toBe(true);
+
+    // With Upload-Checksum, a cut keeps nothing: also the parts recorded (or still being recorded) before it.
+    const again = await newUpload(20 * MiB, dave, meta({ filename: 'cut2.bin' }));
+    const withSum = http.request(again, { method: 'PATCH', headers: { ...TUS, ...dave, 'Upload-Offset': '0', 'Upload-Checksum': `sha1 ${b64('sha1', randomBytes(20))}`, 'Content-Type': 'application/offset+octet-stream' } });
+    withSum.on('error', () => undefined);
+    withSum.write(randomBytes(18 * MiB));
+    const status = async () => ((await (await fetch(`${t.base}/v1/files/upload/${again.split('/').pop()}`, { headers: dave })).json()) as { parts: unknown[] }).parts.length;
+    while ((await status()) < 2 && Date.now() < deadline + 10_000) await new Promise((r) => setTimeout(r, 50));
+    withSum.destroy();
+    const until = Date.now() + 10_000;
+    while ((await status()) > 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect([await status(), await offsetOf(again, dave)]).toEqual([0, 0]);
   });
 
   it('two racing PATCHes at one offset: one 204, one 409, never both bytes', async () => {
