@@ -221,8 +221,9 @@ describe('GET /v1/files/batch-download/{token}', () => {
   });
 
   it('many entries (empty ones and repeated names among them): Content-Length equals the bytes, unzip -t passes', async () => {
+    // 1,000 entries (a central directory past 64 KiB) are in batch-archive.test.ts, without uploads.
     const many: string[] = [];
-    for (let i = 0; i < 120; i++) {
+    for (let i = 0; i < 48; i++) {
       const body = i % 7 === 0 ? '' : `entry ${i} `.repeat(i);
       many.push((await storeFile(s, 'alice', i % 3 === 0 ? 'same.txt' : `f${i}.txt`, body, { folder: 'many' })).key);
     }
@@ -231,8 +232,8 @@ describe('GET /v1/files/batch-download/{token}', () => {
     expect(Number(zip.headers['content-length'])).toBe(zip.bytes);
     expect(await unzipTest(zip.file)).toMatch(/No errors detected/);
     const entries = await readZip(zip.file);
-    expect(entries).toHaveLength(120);
-    expect(entries.filter((e) => e.name.startsWith('many/same')).length).toBe(40);
+    expect(entries).toHaveLength(48);
+    expect(entries.filter((e) => e.name.startsWith('many/same')).length).toBe(16);
   });
 
   it('an expired, unknown or malformed token → 404 JSON', async () => {
