@@ -10,10 +10,10 @@
  *    Upload-Checksum matched, so a refused PATCH never replaces the tail it started from.
  * Whether a part is filled is known from Content-Length. A chunked body (tus-js-client in
  * Node sends Buffers and streams that way) is streamed into putPart as it arrives too, while
- * the bytes of that part are kept by reference (≤ one part per PATCH in flight): if the body
- * ends before the part is full, the part write is failed on purpose (the stores never record
- * a short part: disk checks the size, S3 holds back the last byte) and the kept bytes become
- * the tail. A PATCH cut short keeps the whole parts it recorded and drops the rest: the offset
+ * the bytes of that part are copied aside (≤ one part per PATCH in flight): if the body ends
+ * before the part is full, the part write is failed on purpose (the stores never record a
+ * short part: disk checks the size, S3 holds back the last byte) and the copy becomes the
+ * tail. A PATCH cut short keeps the whole parts it recorded and drops the rest: the offset
  * HEAD reports is what is durable. With an Upload-Checksum, the parts it recorded are
  * forgotten again on a mismatch or a cut (the checksum covers the whole body).
  */
@@ -166,6 +166,7 @@ export async function writeBody(d: PatchDeps, principal: Principal, state: TusSt
   // part being read, so the body keeps flowing while a part is renamed and recorded (on S3,
   // while UploadPart answers).
   let storing: Promise<void> | null = null;
+  const begun: Promise<void>[] = []; // every part write this PATCH started, settled before it returns
   const settle = async (): Promise<void> => {
     const s = storing;
     storing = null;
@@ -198,6 +199,7 @@ export async function writeBody(d: PatchDeps, principal: Principal, state: TusSt
       let allRead!: () => void;
       const partRead = new Promise<void>((resolve) => (allRead = resolve));
       const stored = d.uploads.putPart(principal, upload.id, n, Readable.from(joined(prefix, source, signal(allRead))), { contentLength: sizeOfPart(upload, n) }).then((part) => void recorded.push(part));
+      begun.push(stored);
       try {
         await Promise.race([partRead, stored]);
       } catch (err) {
@@ -231,7 +233,7 @@ export async function writeBody(d: PatchDeps, principal: Principal, state: TusSt
     }
     done = true;
   } finally {
-    await (storing as Promise<void> | null)?.catch(() => undefined); // settled before a rollback looks at `recorded`
+    await Promise.allSettled(begun); // before the lease goes, and before a rollback looks at `recorded`
     giveBack(copy);
     if (!done && input.checksum) await forget(d, state, recorded);
     else if (state.tail > 0 && recorded.some((p) => p.partNumber === state.whole + 1)) await d.blobs.delete(tailKey(upload, state.whole + 1)).catch(() => undefined); // stale now
