@@ -225,10 +225,10 @@ describe('Uppy in Chromium against /v1/tus/ (page on another origin, CORS)', () 
 
   it('pauses an upload mid-way (uppy.pauseResume) and resumes it from the offset the server kept', async () => {
     const token = await t.s.tokenFor('uppy-pause');
-    const files: FileSpec[] = [{ name: 'paused.bin', size: 12 * MiB + 9, seed: 21 }];
+    const files: FileSpec[] = [{ name: 'paused.bin', size: 9 * MiB + 9, seed: 21 }];
     const page = await openPage();
     try {
-      const out = await page.evaluate(uppyRun, { endpoint: t.endpoint, headers: bearer(token), withCredentials: false, chunkSize: 2 * MiB, files, pauseAt: 4 * MiB });
+      const out = await page.evaluate(uppyRun, { endpoint: t.endpoint, headers: bearer(token), withCredentials: false, chunkSize: 2 * MiB, files, pauseAt: 3 * MiB });
       expect(out.failed).toEqual([]);
       expect(out.successful).toEqual(['paused.bin']);
       expect(out.pause?.headStatus).toBe(200);
