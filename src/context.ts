@@ -43,7 +43,7 @@ export interface AppContext {
   store: MetadataStore;
   blobs: BlobStore;
   files: FileService;
-  /** POST /v1/files/move; webhooks hear of each switched record through its hooks (MoveHooks.moved). */
+  /** POST /v1/files/move; file.moved is written in each record switch's transaction (`events`). */
   moves: MoveService;
   folders: FolderService;
   uploads: UploadService;
@@ -158,8 +158,8 @@ export async function createContext(config: Config, clock: Clock = systemClock, 
     events,
   );
   const profiles = new ProfileService(users, files);
-  const moves = new MoveService(store, blobs, clock);
-  const folders = new FolderService(store, blobs, moves);
+  const moves = new MoveService(store, blobs, clock, {}, events);
+  const folders = new FolderService(store, blobs, moves, events);
   const uploads = new UploadService(store, blobs, files, { maxFileBytes: config.maxFileBytes, expiryMs: config.uploads.expirySeconds * 1000 }, telemetry, clock);
   const downloads = new DownloadService(files, { signingKey: config.signingKey, publicBaseUrl: config.publicBaseUrl, ...config.serve, clock });
   const batches = new BatchService(

@@ -3,7 +3,15 @@
  * file moves in progress (src/files/move-service.ts says why a move is journaled). Both
  * engines implement it (sqlite-folders.ts, pg/folders.ts); test/db/folder-conformance.ts.
  */
+import type { OutboxEvent } from './outbox-types.js';
 import type { FileRecord } from './types.js';
+
+/**
+ * Builds the event of one record a folder write changes, inside that write's transaction: the
+ * record is known only there (the switched row, a deleted page), so the caller passes how to
+ * build it, not the event. Called only for a record the write changed.
+ */
+export type EventOf = (file: FileRecord) => OutboxEvent | undefined;
 
 /** A direct sub-folder: `fileCount` and `totalSize` count everything under it, at any depth. */
 export interface FolderSummary {
@@ -48,8 +56,9 @@ export interface FolderStore {
   /**
    * The record moves from `fromKey` to `target` in one transaction (id, sha256, size and
    * created_at kept). 'switched', 'already' when it is at `target.toKey`, 'gone' otherwise.
+   * `event` (file.moved) is written in that transaction, only when it switched.
    */
-  switchMove(fileId: string, fromKey: string, target: MoveTarget): Promise<{ outcome: 'switched' | 'already'; file: FileRecord } | { outcome: 'gone' }>;
+  switchMove(fileId: string, fromKey: string, target: MoveTarget, event?: EventOf): Promise<{ outcome: 'switched' | 'already'; file: FileRecord } | { outcome: 'gone' }>;
   /** Drops the journal row of a finished (or abandoned) move. */
   endMove(fileId: string): Promise<void>;
   /** The user's moves in progress, oldest first (at most `limit`). */
@@ -59,8 +68,9 @@ export interface FolderStore {
   /**
    * Removes up to `limit` records in `folder` and below (never the root: '' is refused by the
    * service) with their quota, in one transaction; returns them (none left: empty).
+   * `event` (file.deleted) is written for each of them in that transaction.
    */
-  deleteUnder(userId: string, folder: string, limit: number): Promise<FileRecord[]>;
+  deleteUnder(userId: string, folder: string, limit: number, event?: EventOf): Promise<FileRecord[]>;
 }
 
 /** The key range of everything in `folder` and below: `storage/{user}/{folder}/…`. */

@@ -5,7 +5,8 @@
  * files_user_name.
  */
 import type Database from 'better-sqlite3';
-import { groupSubfolders, keyRangeOf, subfolderRangeOf, type FolderStore, type FolderSummary, type MoveTarget, type PendingMove } from './folder-types.js';
+import { groupSubfolders, keyRangeOf, subfolderRangeOf, type EventOf, type FolderStore, type FolderSummary, type MoveTarget, type PendingMove } from './folder-types.js';
+import type { SqliteOutbox } from './sqlite-outbox.js';
 import type { QuotaLedger } from './sqlite-quota.js';
 import { type FileRow, toFile } from './rows.js';
 import type { FileRecord } from './types.js';
@@ -26,6 +27,7 @@ export class SqliteFolderStore implements FolderStore {
   constructor(
     private readonly db: Database.Database,
     private readonly ledger: QuotaLedger,
+    private readonly outbox: SqliteOutbox,
   ) {
     this.q = {
       subfolders: db.prepare(
@@ -74,12 +76,14 @@ export class SqliteFolderStore implements FolderStore {
     })();
   }
 
-  async switchMove(fileId: string, fromKey: string, target: MoveTarget): Promise<{ outcome: 'switched' | 'already'; file: FileRecord } | { outcome: 'gone' }> {
+  async switchMove(fileId: string, fromKey: string, target: MoveTarget, event?: EventOf): Promise<{ outcome: 'switched' | 'already'; file: FileRecord } | { outcome: 'gone' }> {
     return this.db.transaction(() => {
       const changed = this.q.switch.run({ fileId, fromKey, ...target }).changes === 1;
       const row = this.q.byId.get(fileId) as FileRow | undefined;
       if (!row || row.key !== target.toKey) return { outcome: 'gone' as const };
-      return { outcome: changed ? ('switched' as const) : ('already' as const), file: toFile(row) };
+      const file = toFile(row);
+      if (changed) this.outbox.insertInTransaction(event?.(file));
+      return { outcome: changed ? ('switched' as const) : ('already' as const), file };
     })();
   }
 
@@ -96,17 +100,18 @@ export class SqliteFolderStore implements FolderStore {
     return (this.q.movesOf.all(JSON.stringify(fileIds)) as MoveRow[]).map(toMove);
   }
 
-  async deleteUnder(userId: string, folder: string, limit: number): Promise<FileRecord[]> {
+  async deleteUnder(userId: string, folder: string, limit: number, event?: EventOf): Promise<FileRecord[]> {
     const { lo, hi } = keyRangeOf(userId, folder);
     return this.db.transaction(() => {
-      const rows = this.q.under.all({ lo, hi, after: '', limit }) as FileRow[];
+      const files = (this.q.under.all({ lo, hi, after: '', limit }) as FileRow[]).map(toFile);
       let bytes = 0;
-      for (const row of rows) {
-        this.q.deleteOne.run(row.key);
-        bytes += row.size;
+      for (const file of files) {
+        this.q.deleteOne.run(file.key);
+        this.outbox.insertInTransaction(event?.(file));
+        bytes += file.size;
       }
-      if (rows.length > 0) this.ledger.change(userId, { files: -rows.length, used: -bytes });
-      return rows.map(toFile);
+      if (files.length > 0) this.ledger.change(userId, { files: -files.length, used: -bytes });
+      return files;
     })();
   }
 }

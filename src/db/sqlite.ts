@@ -85,7 +85,7 @@ export function openSqliteStore(file: string): MetadataStore {
     uploads: new SqliteUploadStore(db, ledger, files),
     batches: new SqliteBatchStore(db),
     leases: new SqliteLeaseStore(db),
-    folders: new SqliteFolderStore(db, ledger),
+    folders: new SqliteFolderStore(db, ledger, outbox),
     outbox,
     async ping() {
       db.prepare('SELECT 1').get();

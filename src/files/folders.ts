@@ -4,6 +4,7 @@
  * while a file is under it (there are no empty folders: keys hold the folder).
  */
 import type { FolderSummary, MetadataStore } from '../db/types.js';
+import { noEvents, type EventFactory } from '../events/events.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { MoveService } from './move-service.js';
 
@@ -16,6 +17,7 @@ export class FolderService {
     private readonly store: MetadataStore,
     private readonly blobs: BlobStore,
     private readonly moves: Pick<MoveService, 'finishPending'>,
+    private readonly events: EventFactory = noEvents,
   ) {}
 
   async list(userId: string, folder: string): Promise<FolderSummary[]> {
@@ -33,7 +35,8 @@ export class FolderService {
     let deleted = 0;
     let freedBytes = 0;
     for (;;) {
-      const page = await this.store.folders.deleteUnder(userId, folder, DELETE_PAGE);
+      // One file.deleted per record, written in the transaction that removes its page.
+      const page = await this.store.folders.deleteUnder(userId, folder, DELETE_PAGE, (f) => this.events.fileDeleted(f));
       if (page.length === 0) return { deleted, freedBytes };
       deleted += page.length;
       for (const file of page) freedBytes += file.size;

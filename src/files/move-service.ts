@@ -27,6 +27,7 @@
 import type { Principal } from '../auth/principal.js';
 import type { FileRecord, MetadataStore, PendingMove } from '../db/types.js';
 import { BlobNotFound, FileNotFound, InvalidInput, WrongState } from '../errors/index.js';
+import { noEvents, type EventFactory } from '../events/events.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
 import { mayAccess } from './file-service.js';
@@ -38,7 +39,7 @@ export interface MovedKey {
   to: string;
 }
 
-/** Where webhooks (file.moved) and other observers hear of a switched record. */
+/** Where observers hear of a switched record (webhooks do not: file.moved is written by the switch). */
 export interface MoveHooks {
   /** Called once per file, right after its record switched to the new key (step 3). */
   moved?(file: FileRecord, fromKey: string): Promise<void> | void;
@@ -77,6 +78,7 @@ export class MoveService {
     private readonly blobs: BlobStore,
     private readonly clock: Clock = systemClock,
     private readonly hooks: MoveHooks = {},
+    private readonly events: EventFactory = noEvents,
   ) {}
 
   /** One file (`fromKey`) to `to`: "folder/" or "" moves it under its name, else "folder/name". */
@@ -155,8 +157,12 @@ export class MoveService {
   /** Steps 2–4 of a journaled move; each may have run before (a crash). False: no record any more. */
   private async finish(move: PendingMove): Promise<boolean> {
     const target = parseKey(move.toKey);
+    const source = parseKey(move.fromKey);
+    // file.moved goes in the switch's transaction, and only when this call switched the
+    // record: a re-run answering 'already' (a crash after the switch) writes no second event.
+    const event = (to: FileRecord) => this.events.fileMoved({ ...to, key: move.fromKey, folder: source.folder, filename: source.filename }, to);
     const commit = async (): Promise<boolean> => {
-      const r = await this.store.folders.switchMove(move.fileId, move.fromKey, { toKey: move.toKey, folder: target.folder, filename: target.filename });
+      const r = await this.store.folders.switchMove(move.fileId, move.fromKey, { toKey: move.toKey, folder: target.folder, filename: target.filename }, event);
       if (r.outcome === 'switched') await this.hooks.moved?.(r.file, move.fromKey);
       return r.outcome !== 'gone';
     };

@@ -4,7 +4,7 @@
  * of metadataConformance, so it runs on SQLite and PostgreSQL.
  */
 import { describe, expect, it } from 'vitest';
-import type { FileRecord, MetadataStore } from '../../src/db/types.js';
+import type { FileRecord, MetadataStore, OutboxEvent } from '../../src/db/types.js';
 import { fileOf } from './fixtures.js';
 
 const QUOTA = { userId: 'fu', defaultQuotaBytes: 1e12 };
@@ -19,6 +19,16 @@ const moved = (f: FileRecord, folder: string) => {
   const toKey = ['storage', f.userId, ...(folder ? [folder] : []), `${f.id}_${f.filename}`].join('/');
   return { toKey, folder, filename: f.filename };
 };
+
+/** An event builder that records what it was asked for (the store calls it in its transaction). */
+function eventsOf(type: string) {
+  const built: FileRecord[] = [];
+  const build = (f: FileRecord): OutboxEvent => {
+    built.push(f);
+    return { id: `msg_${type}_${f.id}`, type, userId: f.userId, createdAt: 1000, payload: JSON.stringify({ key: f.key }), urls: ['http://hook.example/a'] };
+  };
+  return { built, build };
+}
 
 export function folderConformance(store: () => MetadataStore): void {
   describe('folders', () => {
@@ -81,6 +91,30 @@ export function folderConformance(store: () => MetadataStore): void {
       // The record is no longer at the old key: a move from there journals nothing.
       expect(await s.folders.journalMove(move)).toBe('gone');
       expect(await s.folders.switchMove(f.id, f.key, moved(f, 'q'))).toEqual({ outcome: 'gone' });
+    });
+
+    it('events: file.moved with the switch only when it switched (not on already or gone); file.deleted per record deleteUnder removes', async () => {
+      const s = store();
+      const f = await put(s, 'a', 9, 'fe');
+      const t = moved(f, 'b');
+      const moves = eventsOf('file.moved');
+      expect(await s.folders.switchMove(f.id, f.key, t, moves.build)).toMatchObject({ outcome: 'switched' });
+      expect(await s.folders.switchMove(f.id, f.key, t, moves.build)).toMatchObject({ outcome: 'already' });
+      expect(await s.folders.switchMove(f.id, f.key, moved(f, 'q'), moves.build)).toEqual({ outcome: 'gone' });
+      expect(moves.built).toEqual([{ ...f, key: t.toKey, folder: 'b' }]); // the record as switched
+
+      const keep = await put(s, 'b-old', 3, 'fe');
+      await put(s, 'b/x', 1, 'fe');
+      await put(s, 'b', 2, 'fe');
+      const deletes = eventsOf('file.deleted');
+      const removed = [...(await s.folders.deleteUnder('fe', 'b', 2, deletes.build)), ...(await s.folders.deleteUnder('fe', 'b', 2, deletes.build))];
+      expect(removed.length).toBe(3); // the moved file and the two put under b
+      expect(deletes.built.map((x) => x.id).sort()).toEqual(removed.map((x) => x.id).sort());
+      expect(deletes.built.some((x) => x.id === keep.id)).toBe(false);
+      // Committed with the change, in key order within each page (a user's queue is ordered).
+      const rows = (await s.outbox.list({ limit: 100 })).filter((d) => d.userId === 'fe').reverse();
+      const pages = [removed.slice(0, 2), removed.slice(2)].flatMap((p) => [...p].sort((x, y) => (x.key < y.key ? -1 : 1)));
+      expect(rows.map((d) => d.eventId)).toEqual([`msg_file.moved_${f.id}`, ...pages.map((x) => `msg_file.deleted_${x.id}`)]);
     });
 
     it('deleteUnder removes a page of records in the folder and below, with their quota; nothing else', async () => {

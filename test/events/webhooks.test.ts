@@ -7,6 +7,7 @@
 import fs from 'node:fs/promises';
 import { Webhook } from 'standardwebhooks';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DeliveryWorker } from '../../src/events/worker.js';
 import { encodeKeyPath } from '../../src/files/keys.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
 import { multipartBody, uploadFile, initOne } from '../files/upload-kit.js';
@@ -82,6 +83,38 @@ describe('webhooks', () => {
     expect(user.data).not.toHaveProperty('password_hash');
     expect(events.find((e) => e.type === 'file.created')!.data).toMatchObject({ sha256: expect.stringMatching(/^[0-9a-f]{64}$/), size: 5, filename: 'a.txt' });
     expect(Date.parse(events[0]!.created_at)).toBeGreaterThan(Date.now() - 60_000);
+  });
+
+  it('reports a move (file.moved, once) and a folder delete (one file.deleted per file), signed', async () => {
+    s = await startTestServer(hookEnv(url), undefined, { clock });
+    const key = await storeForm(s, 'mia', 'm.txt');
+    const move = await s.asService({ method: 'POST', url: '/v1/files/move', payload: { from: key, to: 'docs/n.txt' } });
+    expect(move.statusCode, move.body).toBe(200);
+    const movedKey = move.json().moved[0].to as string;
+    const other = await storeForm(s, 'mia', 'o.txt');
+    const folderMove = await s.asService({ method: 'POST', url: '/v1/files/move', payload: { from: other, to: 'docs/deep/' } });
+    const otherKey = folderMove.json().moved[0].to as string;
+    const del = await s.asService({ method: 'DELETE', url: '/v1/files/folder?folder=docs&user_id=mia' });
+    expect(del.json()).toMatchObject({ deleted: 2 });
+
+    // The server's worker sends one event of a queue per 1 s tick; a second worker on the same
+    // outbox (claims never overlap) drains the rest of mia's queue now.
+    const helper = new DeliveryWorker({ outbox: s.app.ctx.store.outbox, secret: SECRET, allowPrivate: true, log: { warn: () => undefined, error: () => undefined }, holder: 'test-helper', clock });
+    expect(await until(async () => (await helper.drain(), receiver.received.length >= 6))).toBe(true);
+    await new Promise((r) => setTimeout(r, 300)); // nothing more comes (no second file.moved)
+    expect(await helper.drain()).toBe(0);
+    for (const r of receiver.received) expect(verifier.verify(r.body, r.headers)).toEqual(JSON.parse(r.body));
+    const events = receiver.events();
+    expect(events.map((e) => [e.type, e.data.key])).toEqual([
+      ['file.created', key],
+      ['file.moved', movedKey],
+      ['file.created', other],
+      ['file.moved', otherKey],
+      // The folder's page, in key order.
+      ...[otherKey, movedKey].sort().map((k) => ['file.deleted', k]),
+    ]);
+    expect(events[1]!.data).toMatchObject({ previous_key: key, previous_folder: null, folder: 'docs', filename: 'n.txt', size: 14 });
+    expect(events[3]!.data).toMatchObject({ previous_key: other, previous_folder: null, folder: 'docs/deep' });
   });
 
   it('holds a user’s events while the receiver is down, retries after ~5 s, then delivers them in order; the admin list shows each state', async () => {

@@ -4,10 +4,11 @@
  * totals an index-only scan of files_user_folder_size, a filename in a folder one probe of
  * files_user_name. Every check-and-write is one conditional statement or transaction.
  */
-import { groupSubfolders, keyRangeOf, subfolderRangeOf, type FolderStore, type FolderSummary, type MoveTarget, type PendingMove } from '../folder-types.js';
+import { groupSubfolders, keyRangeOf, subfolderRangeOf, type EventOf, type FolderStore, type FolderSummary, type MoveTarget, type PendingMove } from '../folder-types.js';
 import { type FileRow, toFile } from '../rows.js';
 import type { FileRecord } from '../types.js';
 import type { PgClient } from './client.js';
+import { insertEvent } from './outbox.js';
 import { changeUsage } from './quota.js';
 
 const COLUMNS = 'id, key, user_id, folder, filename, size, mime, sha256, created_at';
@@ -68,13 +69,17 @@ export class PgFolderStore implements FolderStore {
     });
   }
 
-  async switchMove(fileId: string, fromKey: string, target: MoveTarget): Promise<{ outcome: 'switched' | 'already'; file: FileRecord } | { outcome: 'gone' }> {
+  async switchMove(fileId: string, fromKey: string, target: MoveTarget, event?: EventOf): Promise<{ outcome: 'switched' | 'already'; file: FileRecord } | { outcome: 'gone' }> {
     return this.db.tx(async (c) => {
       const updated = await c.query<FileRow>(
         `UPDATE files SET key = $3, folder = $4, filename = $5 WHERE id = $1 AND key = $2 RETURNING ${COLUMNS}`,
         [fileId, fromKey, target.toKey, target.folder, target.filename],
       );
-      if (updated.rows[0]) return { outcome: 'switched' as const, file: toFile(updated.rows[0]) };
+      if (updated.rows[0]) {
+        const file = toFile(updated.rows[0]);
+        await insertEvent(c, event?.(file));
+        return { outcome: 'switched' as const, file };
+      }
       const { rows } = await c.query<FileRow>(`SELECT ${COLUMNS} FROM files WHERE id = $1`, [fileId]);
       const row = rows[0];
       return row && row.key === target.toKey ? { outcome: 'already' as const, file: toFile(row) } : { outcome: 'gone' as const };
@@ -96,7 +101,7 @@ export class PgFolderStore implements FolderStore {
     return rows.map(toMove);
   }
 
-  async deleteUnder(userId: string, folder: string, limit: number): Promise<FileRecord[]> {
+  async deleteUnder(userId: string, folder: string, limit: number, event?: EventOf): Promise<FileRecord[]> {
     const { lo, hi } = keyRangeOf(userId, folder);
     return this.db.tx(async (c) => {
       // The DELETE is the condition: of two instances deleting one folder, each row goes to one.
@@ -106,7 +111,10 @@ export class PgFolderStore implements FolderStore {
       );
       const bytes = rows.reduce((sum, r) => sum + Number(r.size), 0);
       if (rows.length > 0) await changeUsage(c, userId, { files: -rows.length, used: -bytes });
-      return rows.map(toFile);
+      // RETURNING has no order: the events (one queue per user and URL) follow the key order.
+      const files = rows.map(toFile).sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      for (const file of files) await insertEvent(c, event?.(file));
+      return files;
     });
   }
 }
