@@ -5,7 +5,7 @@
  */
 export { StreamLineClient, type StreamLineClientOptions } from './client.js';
 export { AuthApi, type OpenIdConfiguration } from './api-auth.js';
-export { AdminApi } from './api-admin.js';
+export { AdminApi, type EventsQuery } from './api-admin.js';
 export { UploadsApi } from './api-uploads.js';
 export { FilesApi, type DownloadOptions, type ListOptions } from './api-files.js';
 export type { UploadOptions, UploadStart } from './upload.js';
@@ -36,5 +36,6 @@ export type {
 export type { BatchBody, BatchReply, DeleteFileReply, Disposition, FileRecord, ListQuery, ListReply, SignedUrlQuery, SignedUrlReply, UsageReply } from '../contract/files.js';
 export type { DeleteFolderReply, FolderEntry, FoldersReply, MoveBody, MoveReply } from '../contract/folders.js';
 export type { SignedUploadBody, SignedUploadReply } from '../contract/signed-uploads.js';
+export type { DeliveryStatus, EventListQuery, EventListReply, WebhookDelivery } from '../contract/events.js';
 export type { AbortReply, CompleteBody, InitBody, InitReply, InitUpload, OneRequestReply, PartReply, UploadedPart, UploadMode, UploadStatus } from '../contract/uploads.js';
 export type { ErrorReply } from '../contract/errors.js';

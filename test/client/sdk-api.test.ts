@@ -2,7 +2,7 @@
  * The SDK over every route family against the real server on a real socket: auth (login,
  * me, refresh when the access token is refused or about to expire, logout), admin users,
  * service tokens, files (one-request upload, paged listing, metadata, usage, signed URLs,
- * Range downloads, ZIP batches, delete, folders, moves), signed upload URLs, JWKS; retries (503/429 with Retry-After waited for,
+ * Range downloads, ZIP batches, delete, folders, moves), signed upload URLs, webhook deliveries, JWKS; retries (503/429 with Retry-After waited for,
  * a dropped connection retried, 4xx never retried) and typed errors.
  */
 import { createHash } from 'node:crypto';
@@ -93,6 +93,35 @@ describe('SDK auth and admin', () => {
     const jwks = await svc.auth.jwks();
     expect(jwks.keys.length).toBeGreaterThan(0);
     expect((await svc.auth.openIdConfiguration()).jwks_uri).toMatch(/jwks\.json$/);
+  });
+});
+
+describe('SDK webhook deliveries', () => {
+  it('lists deliveries by status, page by page (listEvents, allEvents); a user token is refused', async () => {
+    // Written straight into the outbox: this server has no WEBHOOK_URLS, so no worker sends them.
+    const ids = ['msg_sdk_1', 'msg_sdk_2', 'msg_sdk_3'];
+    for (const id of ids) {
+      const payload = JSON.stringify({ type: 'file.created', id, created_at: new Date().toISOString(), data: { key: id } });
+      await srv.s.app.ctx.store.outbox.append({ id, type: 'file.created', userId: 'sdk-hooks', createdAt: Date.now(), payload, urls: ['http://hooks.test/a'] });
+    }
+    const svc = new StreamLineClient({ baseUrl: proxy.url, serviceToken: srv.s.serviceToken });
+    const first = await svc.admin.listEvents({ status: 'pending', limit: 2 });
+    expect(first.deliveries.map((d) => d.id)).toEqual(['msg_sdk_3', 'msg_sdk_2']); // newest first
+    expect(first.deliveries[0]).toMatchObject({ type: 'file.created', url: 'http://hooks.test/a', user_id: 'sdk-hooks', status: 'pending', attempts: 0, payload: { data: { key: 'msg_sdk_3' } } });
+    expect(first.next_cursor).toEqual(expect.any(String));
+    const rest = await svc.admin.listEvents({ status: 'pending', limit: 2, cursor: first.next_cursor! });
+    expect(rest.deliveries.map((d) => d.id)).toEqual(['msg_sdk_1']);
+    const before = proxy.seen.length;
+    const all: string[] = [];
+    for await (const d of svc.admin.allEvents({ status: 'pending', limit: 1 })) all.push(d.id);
+    expect(all).toEqual(['msg_sdk_3', 'msg_sdk_2', 'msg_sdk_1']);
+    const sent = requests('/v1/admin/events', before).map((r) => new URL(r.url, 'http://x').searchParams);
+    expect(sent.length).toBeGreaterThanOrEqual(3); // a page per delivery (and an empty one when the last was full)
+    expect(sent.every((q) => q.get('limit') === '1' && q.get('status') === 'pending')).toBe(true);
+    expect(sent.slice(1).every((q) => q.get('cursor'))).toBe(true);
+    expect((await svc.admin.listEvents({ status: 'failed' })).deliveries).toEqual([]);
+    const user = new StreamLineClient({ baseUrl: proxy.url, accessToken: await srv.s.tokenFor('sdk-hooks') });
+    await expect(user.admin.listEvents()).rejects.toMatchObject({ status: 403 });
   });
 });
 
