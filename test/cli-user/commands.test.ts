@@ -95,8 +95,8 @@ describe('stream-line (user CLI)', () => {
     expect(badParallel.stderr).toContain('--parallel');
     expect(missing.code).toBe(1);
     expect(JSON.parse(missing.stderr)).toEqual({ error: { message: expect.any(String), code: 'file_not_found', status: 404 } });
-    expect(mv.code).toBe(1);
-    expect(mv.stderr).toContain('mv is not supported by this server');
+    expect(mv.code).toBe(1); // not a key of erin's: the server's refusal, said plainly
+    expect(mv.stderr).toMatch(/^stream-line: .*key/i);
     expect(notLoggedIn.code).toBe(1);
     expect(notLoggedIn.stderr).toContain(`not logged in to ${w.base}`);
     // The admin commands are still reached through the same binary.
@@ -192,5 +192,14 @@ describe('stream-line (user CLI)', () => {
     expect(rm.code).toBe(1);
     expect(JSON.parse(rm.stdout)).toEqual({ deleted: [keyOf('a.txt')], failed: [{ key: 'storage/frank/00000000000000000000000000000000_gone.txt', error: expect.any(String), code: 'file_not_found' }] });
     expect((await metadata(keyOf('a.txt'))).statusCode).toBe(404);
+
+    // mv: a file into another folder keeps its name; the old key is gone, the new one reads.
+    const mv = await cli(['mv', keyOf('c.txt'), 'moved/', '--json'], env);
+    expect(mv.code, mv.stderr).toBe(0);
+    const [moved] = JSON.parse(mv.stdout).moved as { from: string; to: string }[];
+    expect(moved!.from).toBe(keyOf('c.txt'));
+    expect(moved!.to).toMatch(/^storage\/frank\/moved\/[0-9a-f]+_c\.txt$/);
+    expect((await metadata(moved!.from)).statusCode).toBe(404);
+    expect((await metadata(moved!.to)).statusCode).toBe(200);
   });
 });
