@@ -79,10 +79,14 @@ describe('stream-line in use: resumed uploads, a real terminal', () => {
       let pane = '';
       const capture = async () => (pane = await term.capture());
       const bar = (name: string) => new RegExp(`^${name.replace('.', '\\.')} +\\|[\\u2588\\u2591]{20}\\| (\\d+)% \\| [\\d.]+ MiB/24 MiB \\| [\\d.]+ \\w+/s \\| ETA \\S+`, 'm');
-      const seen = await waitFor(async () => bar('movie.mp4').test(await capture()) && bar('total').test(pane) && /\| 33%/.test(pane), 15_000);
+      // movie.mp4's first part is stored (33 %); its second is held at the proxy, and the SDK
+      // counts what it has written into the socket so far, so the bar may stand a little past
+      // 33 % but never at the second part's end (67 %).
+      const percent = (name: string) => Number(bar(name).exec(pane)?.[1] ?? -1);
+      const held = (name: string) => percent(name) >= 33 && percent(name) < 67;
+      const seen = await waitFor(async () => (await capture(), held('movie.mp4') && held('total')), 15_000);
       expect(seen, pane).toBe(true);
-      expect(bar('movie.mp4').exec(pane)![1]).toBe('33');
-      expect(bar('total').exec(pane)![1]).toBe('33'); // notes.txt (6 bytes) done, movie.mp4 at 8 of 24 MiB
+      expect(percent('total')).toBe(percent('movie.mp4')); // notes.txt (6 bytes) done: the total follows movie.mp4
       await term.keys('C-c');
       expect(await waitFor(async () => /exit=130/.test(await capture()), 10_000), pane).toBe(true);
       expect(pane).toContain('interrupted: run the same command again');
