@@ -78,11 +78,14 @@ export class PartChains {
 
   /**
    * For part `n` that cannot fork (n−1 not joined yet): a place to hold its bytes, when this
-   * instance is chaining the upload (part 1 began here); null otherwise.
+   * instance is chaining the upload (part 1 began here) or may yet (part 1 has not begun here:
+   * parallel parts reach the store in any order, and part 1 is often not the first to start);
+   * null for a part the chain already covers. Held bytes of an upload whose part 1 went to
+   * another instance give way within the budget (stale once done) or go with `forget`.
    */
   hold(uploadId: string, n: number): Held | null {
     const chain = this.uploads.get(uploadId);
-    if (!chain || n <= chain.last.n) return null;
+    if (chain ? n <= chain.last.n : n < 2) return null;
     const parts = this.held.get(uploadId) ?? new Map<number, Held>();
     const earlier = parts.get(n);
     if (earlier) this.drop(earlier);
