@@ -2,6 +2,7 @@
  * The rows both SQL engines store (the same columns on SQLite and PostgreSQL) and their
  * mapping to the port's records: one place, so the engines cannot drift in what they read.
  */
+import type { PendingMove } from './folder-types.js';
 import type { BatchRecord, FileRecord, PartRecord, Role, UploadRecord, UploadState, UserRecord } from './types.js';
 
 export interface UserRow {
@@ -98,6 +99,17 @@ export interface PartRow {
 export const toPart = (r: PartRow): PartRecord => ({ partNumber: r.part_number, size: r.size, sha256: r.sha256, ref: r.ref });
 
 const ID_LENGTH = 32;
+/** A journaled move (file_moves), as both engines return it (PostgreSQL's BIGINT as a string). */
+export interface MoveRow {
+  file_id: string;
+  user_id: string;
+  from_key: string;
+  to_key: string;
+  created_at: number | string;
+}
+
+export const toMove = (r: MoveRow): PendingMove => ({ fileId: r.file_id, userId: r.user_id, fromKey: r.from_key, toKey: r.to_key, createdAt: Number(r.created_at) });
+
 export const FILE_ID = /^[0-9a-f]{32}$/;
 
 export interface BatchRow {

@@ -8,18 +8,9 @@ import type Database from 'better-sqlite3';
 import { groupSubfolders, keyRangeOf, subfolderRangeOf, type EventOf, type FolderStore, type FolderSummary, type MoveTarget, type PendingMove } from './folder-types.js';
 import type { SqliteOutbox } from './sqlite-outbox.js';
 import type { QuotaLedger } from './sqlite-quota.js';
-import { type FileRow, toFile } from './rows.js';
+import { type FileRow, type MoveRow, toFile, toMove } from './rows.js';
 import type { FileRecord } from './types.js';
 
-interface MoveRow {
-  file_id: string;
-  user_id: string;
-  from_key: string;
-  to_key: string;
-  created_at: number;
-}
-
-const toMove = (r: MoveRow): PendingMove => ({ fileId: r.file_id, userId: r.user_id, fromKey: r.from_key, toKey: r.to_key, createdAt: r.created_at });
 
 export class SqliteFolderStore implements FolderStore {
   private readonly q;

@@ -17,23 +17,12 @@
  */
 import { Readable } from 'node:stream';
 import type { Principal } from '../auth/principal.js';
-import type { FileRecord, MetadataStore, UploadRecord } from '../db/types.js';
+import type { FileRecord, UploadRecord } from '../db/types.js';
 import { InvalidInput, TooLarge, UploadNotFound, WrongState } from '../errors/index.js';
-import type { FileService } from '../files/file-service.js';
 import { buildKey, newFileId } from '../files/keys.js';
-import { handleOf, type UploadService } from '../files/upload-service.js';
-import type { BlobStore } from '../storage/blob-store.js';
-import type { Clock } from '../util/clock.js';
+import { handleOf } from '../files/upload-service.js';
 import { readState } from './state.js';
-
-export interface ConcatDeps {
-  uploads: UploadService;
-  files: FileService;
-  store: MetadataStore;
-  blobs: BlobStore;
-  clock: Clock;
-  maxFileBytes: number;
-}
+import type { TusDeps } from './tus-service.js';
 
 export interface FinalMeta {
   userId: string;
@@ -47,7 +36,7 @@ export interface FinalMeta {
 const STAGING_LEASE_MS = 10 * 60_000;
 
 /** Checks the partials (the caller holds their tus leases) and joins them; returns the file. */
-export async function concatenate(d: ConcatDeps, principal: Principal, partialIds: string[], meta: FinalMeta): Promise<FileRecord> {
+export async function concatenate(d: TusDeps, principal: Principal, partialIds: string[], meta: FinalMeta): Promise<FileRecord> {
   const partials: UploadRecord[] = [];
   for (const id of partialIds) {
     const p = await d.uploads.getOwned(principal, id);

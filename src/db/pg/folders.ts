@@ -5,7 +5,7 @@
  * files_user_name. Every check-and-write is one conditional statement or transaction.
  */
 import { groupSubfolders, keyRangeOf, subfolderRangeOf, type EventOf, type FolderStore, type FolderSummary, type MoveTarget, type PendingMove } from '../folder-types.js';
-import { type FileRow, toFile } from '../rows.js';
+import { type FileRow, type MoveRow, toFile, toMove } from '../rows.js';
 import type { FileRecord } from '../types.js';
 import type { PgClient } from './client.js';
 import { insertEvent } from './outbox.js';
@@ -13,15 +13,6 @@ import { changeUsage } from './quota.js';
 
 const COLUMNS = 'id, key, user_id, folder, filename, size, mime, sha256, created_at';
 
-interface MoveRow {
-  file_id: string;
-  user_id: string;
-  from_key: string;
-  to_key: string;
-  created_at: number;
-}
-
-const toMove = (r: MoveRow): PendingMove => ({ fileId: r.file_id, userId: r.user_id, fromKey: r.from_key, toKey: r.to_key, createdAt: Number(r.created_at) });
 
 /** The sub-folder totals of `parent`: one GROUP BY over the (user_id, folder, size) index. */
 export function subfoldersQuery(userId: string, parent: string): { text: string; values: unknown[] } {
