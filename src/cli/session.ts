@@ -5,12 +5,11 @@
  * the saved refresh token), and the few operations the commands need. A rotated refresh token
  * is written back to the credentials file as soon as the SDK reports it (the old one is spent).
  */
-import { StreamLineClient, StreamLineError, StreamLineNetworkError, type FileRecord, type UploadProgress } from '../client/index.js';
+import { StreamLineClient, StreamLineError, StreamLineNetworkError, type FileRecord, type FolderEntry, type UploadProgress } from '../client/index.js';
 import { downloadToPath, saveBatch, uploadPath } from '../client/node.js';
 import { forgetLogin, saveLogin, savedLogin } from './credentials.js';
 import { normaliseServerUrl, type CliEnv } from './env.js';
 import { CliFailure, Interrupted, UsageError } from './errors.js';
-import { subFolders, type FolderSummary } from './folders.js';
 import type { Output } from './output.js';
 
 export type { FileRecord } from '../client/index.js';
@@ -63,11 +62,9 @@ export class CliClient {
     return this.sdk.files.iterate({ folder: o.folder, recursive: o.recursive, signal: o.signal });
   }
 
-  /** Direct sub-folders, from the recursive listing (the server has no folder route yet). */
-  async folders(o: { folder?: string; signal: AbortSignal }): Promise<FolderSummary[]> {
-    const records: FileRecord[] = [];
-    for await (const r of this.listFiles({ folder: o.folder, recursive: true, signal: o.signal })) records.push(r);
-    return subFolders(records, o.folder);
+  /** Direct sub-folders with their file counts and sizes (GET /v1/files/folders). */
+  folders(o: { folder?: string; signal: AbortSignal }): Promise<FolderEntry[]> {
+    return this.sdk.files.folders({ folder: o.folder, signal: o.signal });
   }
 
   deleteFile(key: string): Promise<void> {
