@@ -44,11 +44,38 @@ export function openSqlite(file: string): Database.Database {
   const db = new WriteLockingDatabase(file);
   // First, so that switching to WAL and migrating wait for another process opening the file.
   db.pragma('busy_timeout = 5000');
-  db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = NORMAL');
-  db.pragma('foreign_keys = ON');
-  migrate(db);
+  try {
+    whileBusy(() => {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+    });
+  } catch (err) {
+    db.close();
+    throw err;
+  }
   return db;
+}
+
+/**
+ * Runs `setup` again while it fails with SQLITE_BUSY, for up to 10 s. Some locks are not
+ * waited for by busy_timeout: a connection that finds another one switching a fresh file to
+ * WAL, or rebuilding its wal-index, is told SQLITE_BUSY at once (one CI run of four threads
+ * opening one new file saw it). Every step of the setup can be run twice.
+ */
+function whileBusy(setup: () => void): void {
+  const deadline = Date.now() + 10_000;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      return setup();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_BUSY') || Date.now() > deadline) throw err;
+      Atomics.wait(pause, 0, 0, 5 + Math.random() * 20);
+    }
+  }
 }
 
 /**
