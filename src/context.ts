@@ -29,6 +29,7 @@ import { FileService } from './files/file-service.js';
 import { FolderService } from './files/folders.js';
 import { MoveService } from './files/move-service.js';
 import { UploadService } from './files/upload-service.js';
+import { partWriteFenceOf } from './files/part-write-fence.js';
 import { BatchService } from './serve/batches.js';
 import { DownloadService } from './serve/download-service.js';
 import type { BlobStore } from './storage/blob-store.js';
@@ -160,7 +161,14 @@ export async function createContext(config: Config, clock: Clock = systemClock, 
   const profiles = new ProfileService(users, files);
   const moves = new MoveService(store, blobs, clock, {}, events);
   const folders = new FolderService(store, blobs, moves, events);
-  const uploads = new UploadService(store, blobs, files, { maxFileBytes: config.maxFileBytes, expiryMs: config.uploads.expirySeconds * 1000 }, telemetry, clock);
+  const uploads = new UploadService(
+    store,
+    blobs,
+    files,
+    { maxFileBytes: config.maxFileBytes, expiryMs: config.uploads.expirySeconds * 1000, partWriteFence: partWriteFenceOf(config.uploads.partWriteLeaseSeconds) },
+    telemetry,
+    clock,
+  );
   const downloads = new DownloadService(files, { signingKey: config.signingKey, publicBaseUrl: config.publicBaseUrl, ...config.serve, clock });
   const batches = new BatchService(
     store,

@@ -70,7 +70,8 @@ export interface Config {
   };
   signingKey: string | undefined;
   metricsToken: string | undefined;
-  uploads: { expirySeconds: number };
+  /** partWriteLeaseSeconds: how long a part write of a dead instance can hold up a completion (fenced stores). */
+  uploads: { expirySeconds: number; partWriteLeaseSeconds: number };
   serve: {
     publicStorage: boolean;
     publicCacheControl: string;
@@ -201,7 +202,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     },
     signingKey: e.UPLOAD_SIGNING_KEY,
     metricsToken: e.METRICS_TOKEN,
-    uploads: { expirySeconds: Math.round(e.UPLOAD_EXPIRY_HOURS * 3600) },
+    uploads: { expirySeconds: Math.round(e.UPLOAD_EXPIRY_HOURS * 3600), partWriteLeaseSeconds: e.PART_WRITE_LEASE_SECONDS },
     serve: {
       publicStorage: e.PUBLIC_STORAGE,
       publicCacheControl: e.PUBLIC_CACHE_CONTROL,

@@ -38,6 +38,9 @@ export interface FenceTimings {
  */
 export const PART_WRITE_FENCE: FenceTimings = { leaseMs: 10_000, renewEveryMs: 1_000, marginMs: 3_000 };
 
+/** The fence for a lease of `seconds` (PART_WRITE_LEASE_SECONDS, ≥ 5): renewals and margin as above. */
+export const partWriteFenceOf = (seconds: number): FenceTimings => ({ ...PART_WRITE_FENCE, leaseMs: seconds * 1000 });
+
 export class PartWriteHold implements PartWriteFence {
   private readonly abort = new AbortController();
   private readonly timer: NodeJS.Timeout;

@@ -29,7 +29,9 @@ const STORAGES = [
 for (const { storage, title, describeOn } of STORAGES) describeOn(`two instances behind nginx: uploads (${title})`, () => {
   let c: Cluster;
   beforeAll(async () => {
-    c = await startCluster({}, { storage });
+    // The shortest part-write lease: the kill -9 case's completion waits out the dead
+    // instance's registered write on S3 (10 s by default).
+    c = await startCluster({ PART_WRITE_LEASE_SECONDS: '5' }, { storage });
   }, 60_000);
   afterAll(async () => c?.close());
 
