@@ -6,7 +6,7 @@
 import type Database from 'better-sqlite3';
 import type { SqliteFileStore } from './sqlite-files.js';
 import type { QuotaLedger } from './sqlite-quota.js';
-import type { DeleteUploadOutcome, FileRecord, OutboxEvent, PartRecord, PartWriteOutcome, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from './types.js';
+import type { DeleteUploadOutcome, FileRecord, OutboxEvent, PartRecord, PartWriteOutcome, PutPartOutcome, QuotaCheck, SetLengthOutcome, UploadRecord, UploadState, UploadStore } from './types.js';
 import { type PartRow, type UploadRow, toPart, toUpload } from './rows.js';
 
 const holdsReservation = (state: string) => state === 'open' || state === 'assembling';
@@ -35,6 +35,10 @@ export class SqliteUploadStore implements UploadStore {
          ON CONFLICT (upload_id, part_number) DO UPDATE SET size = excluded.size, sha256 = excluded.sha256, ref = excluded.ref`,
       ),
       parts: db.prepare('SELECT part_number, size, sha256, ref FROM upload_parts WHERE upload_id = ? ORDER BY part_number'),
+      setLength: db.prepare(
+        `UPDATE uploads SET size = @size, part_count = @partCount, mode = 'tus', updated_at = @now
+         WHERE id = @id AND state = 'open' AND mode = 'tus-deferred' AND size >= @size`,
+      ),
       begin: db.prepare(
         `UPDATE uploads SET state = 'assembling', file_key = @fileKey, lease_until = @leaseUntil, updated_at = @now WHERE id = @id AND state = 'open'`,
       ),
@@ -97,6 +101,16 @@ export class SqliteUploadStore implements UploadStore {
 
   async listParts(uploadId: string): Promise<PartRecord[]> {
     return (this.q.parts.all(uploadId) as PartRow[]).map(toPart);
+  }
+
+  async setLength(uploadId: string, size: number, now: number): Promise<SetLengthOutcome> {
+    return this.db.transaction((): SetLengthOutcome => {
+      const before = this.q.byId.get(uploadId) as UploadRow | undefined;
+      if (!before) return { outcome: 'not_found' };
+      if (this.q.setLength.run({ id: uploadId, size, partCount: Math.max(1, Math.ceil(size / before.part_size)), now }).changes !== 1) return { outcome: 'kept', upload: toUpload(before) };
+      this.ledger.change(before.user_id, { reserved: size - before.size });
+      return { outcome: 'set', upload: toUpload(this.q.byId.get(uploadId) as UploadRow) };
+    }).immediate();
   }
 
   async dropPart(uploadId: string, partNumber: number, now: number): Promise<boolean> {

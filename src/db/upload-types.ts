@@ -10,8 +10,12 @@ export type UploadState = 'open' | 'assembling' | 'completed';
 export interface UploadRecord {
   id: string;
   userId: string;
-  /** 'tus' and 'tus-partial': uploads made through /v1/tus/ (src/tus/), with the same parts. */
-  mode: 'single' | 'chunked' | 'batch' | 'tus' | 'tus-partial';
+  /**
+   * 'tus', 'tus-partial' and 'tus-deferred': uploads made through /v1/tus/ (src/tus/), with the
+   * same parts. 'tus-deferred': created without a length (Upload-Defer-Length), its size the
+   * reservation (MAX_BODY_MB) until setLength makes it a 'tus' upload of its real size.
+   */
+  mode: 'single' | 'chunked' | 'batch' | 'tus' | 'tus-partial' | 'tus-deferred';
   filename: string;
   folder: string;
   size: number;
@@ -47,6 +51,12 @@ export type PutPartOutcome =
 /** What registering a part write did (beginPartWrite). */
 export type PartWriteOutcome = 'registered' | 'not_open' | 'not_found';
 
+/**
+ * What setLength did: `set` (the upload as it is now), or `kept` with the row unchanged when it
+ * was not open, not deferred any more, or the size asked is above the reservation.
+ */
+export type SetLengthOutcome = { outcome: 'set' | 'kept'; upload: UploadRecord } | { outcome: 'not_found' };
+
 /** What deleteUpload did: `kept` when the upload's state or activity did not allow it. */
 export type DeleteUploadOutcome = { outcome: 'deleted' | 'kept'; upload: UploadRecord } | { outcome: 'not_found' };
 
@@ -64,6 +74,13 @@ export interface UploadStore {
    */
   putPart(uploadId: string, part: PartRecord, now: number): Promise<PutPartOutcome>;
   listParts(uploadId: string): Promise<PartRecord[]>;
+  /**
+   * Fixes the length of an open 'tus-deferred' upload, in one conditional write under the row
+   * lock: size becomes `size` (at most the size reserved), partCount follows (partSize stays:
+   * recorded parts keep their numbers), mode becomes 'tus', the activity time `now`, and the
+   * reservation shrinks to `size` in the same transaction.
+   */
+  setLength(uploadId: string, size: number, now: number): Promise<SetLengthOutcome>;
   /**
    * Forgets a recorded part while the upload is open (its stored copy was replaced by one that
    * was refused: a store without distinct part copies); false when there was none or the

@@ -186,6 +186,31 @@ export function uploadConformance(open: () => { store: MetadataStore; databaseUr
       expect(await store.files.usage('u1')).toEqual({ usedBytes: 200, reservedBytes: 0, fileCount: 1, openUploads: 0 });
       expect(await store.files.getFile(file.key)).toEqual(file);
     });
+
+    it('setLength fixes a deferred upload once: size, part count, mode and the reservation change together; otherwise the row is kept', async () => {
+      const { store } = open();
+      const deferred = (size: number) => uploadOf('u1', size, { mode: 'tus-deferred', partSize: 100, partCount: Math.ceil(size / 100), updatedAt: 1 });
+      const [u, empty, busy] = [deferred(1000), deferred(300), deferred(200)];
+      await store.uploads.createUploads([u, empty, busy], quota('u1', 2000));
+      await store.uploads.putPart(u.id, part(1, 100, 'r1'), 2);
+      expect(await store.uploads.setLength('no-such-upload', 5, 3)).toEqual({ outcome: 'not_found' });
+      expect(await store.uploads.setLength(u.id, 1001, 3)).toEqual({ outcome: 'kept', upload: { ...u, updatedAt: 2 } }); // above the reservation
+      const set = { ...u, size: 250, partCount: 3, mode: 'tus', updatedAt: 4 };
+      expect(await store.uploads.setLength(u.id, 250, 4)).toEqual({ outcome: 'set', upload: set });
+      expect(await store.uploads.getUpload(u.id)).toEqual(set);
+      expect(await store.uploads.listParts(u.id)).toEqual([part(1, 100, 'r1')]);
+      expect(await store.files.usage('u1')).toMatchObject({ reservedBytes: 250 + 300 + 200, openUploads: 3 });
+      expect(await store.uploads.setLength(u.id, 200, 5)).toEqual({ outcome: 'kept', upload: set }); // set once: no longer deferred
+      expect(await store.uploads.setLength(empty.id, 0, 6)).toMatchObject({ outcome: 'set', upload: { size: 0, partCount: 1, mode: 'tus' } });
+      expect(await store.uploads.beginAssembly(busy.id, 'storage/u1/k', 7, T0)).toBe(true);
+      expect(await store.uploads.setLength(busy.id, 50, 8)).toMatchObject({ outcome: 'kept', upload: { size: 200, state: 'assembling' } }); // not open
+      expect(await store.files.usage('u1')).toMatchObject({ reservedBytes: 250 + 200 });
+      // What the upload releases when it goes is its new size: the ledger ends at zero.
+      for (const x of [u, empty]) expect(await store.uploads.deleteUpload(x.id)).toMatchObject({ outcome: 'deleted' });
+      await store.uploads.abortAssembly(busy.id, 'storage/u1/k', 9);
+      await store.uploads.deleteUpload(busy.id);
+      expect(await store.files.usage('u1')).toEqual({ usedBytes: 0, reservedBytes: 0, fileCount: 0, openUploads: 0 });
+    });
   });
 }
 

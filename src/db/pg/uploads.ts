@@ -5,7 +5,7 @@
  * an outcome, never an error. An upload's declared size is reserved against the quota while
  * it is open or assembling, and released in the transaction that ends it.
  */
-import type { DeleteUploadOutcome, FileRecord, OutboxEvent, PartRecord, PartWriteOutcome, PutPartOutcome, QuotaCheck, UploadRecord, UploadState, UploadStore } from '../types.js';
+import type { DeleteUploadOutcome, FileRecord, OutboxEvent, PartRecord, PartWriteOutcome, PutPartOutcome, QuotaCheck, SetLengthOutcome, UploadRecord, UploadState, UploadStore } from '../types.js';
 import type { PgClient } from './client.js';
 import { insertFileRow } from './files.js';
 import { insertEvent } from './outbox.js';
@@ -81,6 +81,22 @@ export class PgUploadStore implements UploadStore {
   async listParts(uploadId: string): Promise<PartRecord[]> {
     const { rows } = await this.db.query<PartRow>('SELECT part_number, size, sha256, ref FROM upload_parts WHERE upload_id = $1 ORDER BY part_number', [uploadId]);
     return rows.map(toPart);
+  }
+
+  async setLength(uploadId: string, size: number, now: number): Promise<SetLengthOutcome> {
+    return this.db.tx(async (c): Promise<SetLengthOutcome> => {
+      // The row lock first (ordered against putPart, beginAssembly and deleteUpload), then the
+      // conditions on the row as it is, the new size and the reservation in this transaction.
+      const { rows } = await c.query<UploadRow>(`SELECT ${UPLOAD_COLUMNS} FROM uploads WHERE id = $1 FOR UPDATE`, [uploadId]);
+      const before = rows[0];
+      if (!before) return { outcome: 'not_found' };
+      const upload = toUpload(before);
+      if (upload.state !== 'open' || upload.mode !== 'tus-deferred' || size > upload.size) return { outcome: 'kept', upload };
+      const set: UploadRecord = { ...upload, size, partCount: Math.max(1, Math.ceil(size / upload.partSize)), mode: 'tus', updatedAt: now };
+      await c.query(`UPDATE uploads SET size = $2, part_count = $3, mode = 'tus', updated_at = $4 WHERE id = $1`, [uploadId, size, set.partCount, now]);
+      await changeUsage(c, upload.userId, { reserved: size - upload.size });
+      return { outcome: 'set', upload: set };
+    });
   }
 
   async dropPart(uploadId: string, partNumber: number, now: number): Promise<boolean> {
