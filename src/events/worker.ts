@@ -68,10 +68,14 @@ export class DeliveryWorker {
     this.running = (async () => {
       let sent = 0;
       try {
+        // Until a round finds nothing due: only the head of each user's queue is due (in order
+        // per user), so a delivered head makes the next event due at once. Stopping after a
+        // short round held a user's burst to one event per tick (1 s). A failed delivery is
+        // due again seconds later at the soonest (backoff.ts), so the loop ends.
         for (;;) {
           const n = await this.round();
           sent += n;
-          if (n < (this.opts.batch ?? 32)) break;
+          if (n === 0) break;
         }
         await this.prune();
       } catch (err) {
