@@ -28,7 +28,7 @@ import { handleOf } from '../files/upload-service.js';
 import type { UploadStore } from '../db/upload-types.js';
 import type { Clock } from '../util/clock.js';
 import type { ChecksumAlgorithm } from './protocol.js';
-import { sizeOfPart, tailKey, type TusState } from './state.js';
+import { isDeferred, sizeOfPart, tailKey, type TusState } from './state.js';
 
 /** Reads an async byte source in pieces of a requested size, hashing what it reads. */
 class ByteReader {
@@ -149,10 +149,12 @@ export interface PatchInput {
 /** Writes the body at `state.offset`; returns the new offset. The caller holds the upload's PATCH lease. */
 export async function writeBody(d: PatchDeps, principal: Principal, state: TusState, input: PatchInput): Promise<number> {
   const { upload } = state;
+  const tooLarge = () =>
+    isDeferred(upload)
+      ? new TooLarge('payload_too_large', `The body goes past the MAX_BODY_MB limit (${upload.size} bytes) before Upload-Length was sent`)
+      : new TooLarge('payload_too_large', `The body goes past Upload-Length (${upload.size} bytes)`);
   // "The Server MUST NOT accept more bytes than Upload-Length" (a declared excess is refused before a byte is read).
-  if (input.length !== undefined && state.offset + input.length > upload.size) {
-    throw new TooLarge('payload_too_large', `The body goes past Upload-Length (${upload.size} bytes)`);
-  }
+  if (input.length !== undefined && state.offset + input.length > upload.size) throw tooLarge();
   const hash = input.checksum ? createHash(input.checksum.algorithm) : null;
   const reader = new ByteReader(input.body, hash);
   const recorded: PartRecord[] = [];
@@ -215,9 +217,7 @@ export async function writeBody(d: PatchDeps, principal: Principal, state: TusSt
       tail = 0;
     }
     await settle();
-    if (offset >= upload.size && (await reader.next(1))) {
-      throw new TooLarge('payload_too_large', `The body goes past Upload-Length (${upload.size} bytes)`);
-    }
+    if (offset >= upload.size && (await reader.next(1))) throw tooLarge();
     // A declared body that ended early is a cut, not a short PATCH.
     if (remaining !== undefined && newTail && total(newTail) !== remaining) throw new Error('request body ended before Content-Length');
     // "If the checksums do not match, the Server MUST respond with 460 Checksum Mismatch" and keep none of the bytes.
@@ -239,6 +239,19 @@ export async function writeBody(d: PatchDeps, principal: Principal, state: TusSt
     else if (state.tail > 0 && recorded.some((p) => p.partNumber === state.whole + 1)) await d.blobs.delete(tailKey(upload, state.whole + 1)).catch(() => undefined); // stale now
   }
   return offset;
+}
+
+/**
+ * Records the upload's last part from its tail object (or an empty part): for a length fixed
+ * late (Upload-Length on a PATCH of a deferred upload) that ends exactly where the bytes
+ * received end, so no body will ever fill that part. The caller holds the PATCH lease.
+ */
+export async function recordTail(d: PatchDeps, principal: Principal, state: TusState): Promise<void> {
+  const n = state.whole + 1;
+  const key = tailKey(state.upload, n);
+  const bytes = state.tail > 0 ? await d.blobs.read(key) : [];
+  await d.uploads.putPart(principal, state.upload.id, n, Readable.from(bytes), { contentLength: state.tail });
+  if (state.tail > 0) await d.blobs.delete(key).catch(() => undefined); // stale now
 }
 
 /** Rolls back the parts this PATCH recorded (a checksum mismatch, or a PATCH with a checksum cut short). */

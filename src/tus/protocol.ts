@@ -7,10 +7,11 @@ import { InvalidInput, TusProtocolError } from '../errors/index.js';
 
 export const TUS_VERSION = '1.0.0';
 /**
- * creation-defer-length is not declared: SPEC asks for Upload-Length at creation (the quota
- * is reserved then), and concatenation-unfinished neither (a final needs finished partials).
+ * "If the Server supports deferring length, it MUST add creation-defer-length to the
+ * Tus-Extension header": it does (the quota holds MAX_BODY_MB until the length is known).
+ * concatenation-unfinished is not declared (a final needs finished partials).
  */
-export const TUS_EXTENSIONS = ['creation', 'creation-with-upload', 'termination', 'expiration', 'checksum', 'concatenation'];
+export const TUS_EXTENSIONS = ['creation', 'creation-with-upload', 'creation-defer-length', 'termination', 'expiration', 'checksum', 'concatenation'];
 export const CHECKSUM_ALGORITHMS = ['sha1', 'md5', 'sha256'] as const;
 export type ChecksumAlgorithm = (typeof CHECKSUM_ALGORITHMS)[number];
 
@@ -44,6 +45,17 @@ export function integerHeader(headers: Headers, name: string): number | undefine
   if (v === undefined) return undefined;
   if (!/^\d{1,16}$/.test(v) || Number(v) > Number.MAX_SAFE_INTEGER) throw new InvalidInput('validation_error', `${name}: must be a non-negative integer`);
   return Number(v);
+}
+
+/**
+ * "Upload-Defer-Length … Its value MUST be 1"; "If the Upload-Defer-Length header contains any
+ * other value than 1 the server should return a 400 Bad Request status." True when deferred.
+ */
+export function parseDeferLength(headers: Headers): boolean {
+  const v = one(headers, 'upload-defer-length');
+  if (v === undefined) return false;
+  if (v.trim() !== '1') throw new InvalidInput('validation_error', 'Upload-Defer-Length: must be 1');
+  return true;
 }
 
 /**

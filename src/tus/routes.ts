@@ -21,6 +21,7 @@ import {
   integerHeader,
   parseChecksum,
   parseConcat,
+  parseDeferLength,
   parseMetadata,
   TUS_EXTENSIONS,
   TUS_VERSION,
@@ -36,7 +37,8 @@ type IdRequest = FastifyRequest<{ Params: { id: string } }>;
 const tusHeaders = z
   .object({
     'tus-resumable': z.string().optional().describe(`Must be ${TUS_VERSION} (else 412)`),
-    'upload-length': z.string().optional(),
+    'upload-length': z.string().optional().describe('POST: the length (or Upload-Defer-Length: 1); PATCH: the length of a deferred upload, once known'),
+    'upload-defer-length': z.string().optional().describe('1: the length is not known yet (reserves MAX_BODY_MB of the quota until it is)'),
     'upload-offset': z.string().optional(),
     'upload-metadata': z.string().optional().describe('filename, filetype, folder, sha256 (and user_id for a service), Base64 values'),
     'upload-concat': z.string().optional().describe('partial, or final;<partial URLs>'),
@@ -75,7 +77,10 @@ export async function tusRoutes(app: FastifyInstance, ctx: AppContext): Promise<
   const r = app;
 
   const infoHeaders = (reply: FastifyReply, info: TusInfo) => {
-    void reply.header('Upload-Offset', String(info.offset)).header('Upload-Length', String(info.length)).header('Cache-Control', 'no-store');
+    void reply.header('Upload-Offset', String(info.offset)).header('Cache-Control', 'no-store');
+    // "As long as the length of the upload is not known, the Server MUST set Upload-Defer-Length: 1 in all responses to HEAD requests."
+    if (info.deferred) void reply.header('Upload-Defer-Length', '1');
+    else void reply.header('Upload-Length', String(info.length));
     const meta = encodeMetadata(info.metadata);
     if (meta) void reply.header('Upload-Metadata', meta);
     if (info.concat) void reply.header('Upload-Concat', info.concat);
@@ -101,7 +106,7 @@ export async function tusRoutes(app: FastifyInstance, ctx: AppContext): Promise<
     {
       schema: {
         tags: ['tus'],
-        summary: 'tus creation (Upload-Length, Upload-Metadata), creation-with-upload, or Upload-Concat partial / final',
+        summary: 'tus creation (Upload-Length or Upload-Defer-Length, Upload-Metadata), creation-with-upload, or Upload-Concat partial / final',
         security: security.any,
         headers: tusHeaders,
         response: { 201: z.null(), ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429) },
@@ -114,7 +119,7 @@ export async function tusRoutes(app: FastifyInstance, ctx: AppContext): Promise<
         request.principal!,
         {
           length: integerHeader(h, 'upload-length'),
-          deferLength: one(h['upload-defer-length']) === '1',
+          deferLength: parseDeferLength(h),
           metadata: parseMetadata(one(h['upload-metadata'])),
           concat: parseConcat(one(h['upload-concat'])),
         },
@@ -133,8 +138,9 @@ export async function tusRoutes(app: FastifyInstance, ctx: AppContext): Promise<
     const offset = integerHeader(request.headers, 'upload-offset');
     if (offset === undefined) throw new InvalidInput('validation_error', 'Upload-Offset is required');
     const input = bodyOf(request)!;
-    const info = await tus.patch(request.principal!, request.params.id, offset, input);
+    const info = await tus.patch(request.principal!, request.params.id, offset, input, integerHeader(request.headers, 'upload-length'));
     void reply.header('Upload-Offset', String(info.offset));
+    if (info.deferred) void reply.header('Upload-Defer-Length', '1');
     if (info.expiresAt) void reply.header('Upload-Expires', new Date(info.expiresAt).toUTCString());
     return reply.code(204).send();
   };
@@ -148,7 +154,7 @@ export async function tusRoutes(app: FastifyInstance, ctx: AppContext): Promise<
   });
   // exposeHeadRoute: @fastify/swagger leaves HEAD routes out of the document unless told.
   r.route({ method: 'HEAD', url: '/v1/tus/:id', ...byId('tus: the upload offset, length and metadata', 200, 401, 403, 404, 412), config: { access: READ, swagger: { exposeHeadRoute: true } }, handler: head });
-  r.patch('/v1/tus/:id', { ...byId('tus: bytes at Upload-Offset (409 when it is not the offset), optional Upload-Checksum (460)', 204, 400, 401, 403, 404, 409, 412, 413, 415, 460), config: { access: WRITE } }, patch);
+  r.patch('/v1/tus/:id', { ...byId('tus: bytes at Upload-Offset (409 when it is not the offset), optional Upload-Checksum (460), Upload-Length of a deferred upload', 204, 400, 401, 403, 404, 409, 412, 413, 415, 460), config: { access: WRITE } }, patch);
   r.delete('/v1/tus/:id', { ...byId('tus termination: the upload goes and its reservation is freed', 204, 401, 403, 404, 409, 412), config: { access: WRITE } }, terminate);
   // For clients behind proxies that pass only GET and POST.
   r.post('/v1/tus/:id', { ...byId('tus with X-HTTP-Method-Override: PATCH, DELETE or HEAD', 204, 400, 401, 403, 404, 409, 412, 413, 415, 460), config: { access: WRITE } }, async (request: IdRequest, reply) => {

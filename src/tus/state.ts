@@ -14,10 +14,15 @@ import type { PartRecord, UploadRecord } from '../db/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { UploadStore } from '../db/upload-types.js';
 
-/** tus uploads are upload records of these modes; anything else is not reachable under /v1/tus/. */
-export const TUS_MODES = ['tus', 'tus-partial'] as const;
+/**
+ * tus uploads are upload records of these modes; anything else is not reachable under /v1/tus/.
+ * 'tus-deferred' is a plain upload whose length is not known yet (Upload-Defer-Length): its
+ * size is the reservation (MAX_BODY_MB) until a PATCH brings Upload-Length (UploadStore.setLength).
+ */
+export const TUS_MODES = ['tus', 'tus-partial', 'tus-deferred'] as const;
 export type TusMode = (typeof TUS_MODES)[number];
 export const isTusUpload = (u: UploadRecord): boolean => (TUS_MODES as readonly string[]).includes(u.mode);
+export const isDeferred = (u: UploadRecord): boolean => u.mode === 'tus-deferred';
 
 export interface TusState {
   upload: UploadRecord;

@@ -14,7 +14,7 @@ import type { Principal } from '../auth/principal.js';
 import { actingUserId } from '../auth/guard.js';
 import type { FileRecord, MetadataStore, UploadRecord } from '../db/types.js';
 import { z } from 'zod';
-import { InvalidInput, TusProtocolError, UploadNotFound, WrongState } from '../errors/index.js';
+import { InvalidInput, QuotaExceeded, TooLarge, TusProtocolError, UploadNotFound, UploadNotOpen, WrongState } from '../errors/index.js';
 import { mayAccess, type FileService } from '../files/file-service.js';
 import { filenameSchema, folderSchema, mimeSchema } from '../files/names.js';
 import type { UploadService } from '../files/upload-service.js';
@@ -22,9 +22,9 @@ import type { BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import { concatenate } from './concat.js';
 import { withUploadLease } from './lease.js';
-import { writeBody, type PatchInput } from './patch-writer.js';
+import { recordTail, writeBody, type PatchInput } from './patch-writer.js';
 import type { ConcatRequest } from './protocol.js';
-import { isTusUpload, readState, tailKey, type TusMode } from './state.js';
+import { isDeferred, isTusUpload, readState, tailKey, type TusMode, type TusState } from './state.js';
 
 export interface TusDeps {
   uploads: UploadService;
@@ -45,8 +45,11 @@ export interface CreateRequest {
 /** What HEAD (and the answers to POST and PATCH) say about an upload. */
 export interface TusInfo {
   id: string;
+  /** The length, or the reservation (MAX_BODY_MB) while `deferred`. */
   length: number;
   offset: number;
+  /** Created with Upload-Defer-Length and no Upload-Length received yet. */
+  deferred?: true;
   metadata: Record<string, string>;
   concat?: 'partial' | 'final';
   /** ISO time after which an unfinished upload is removed (absent once finished). */
@@ -84,6 +87,7 @@ export class TusService {
       id: upload.id,
       length: upload.size,
       offset,
+      ...(isDeferred(upload) ? { deferred: true as const } : {}),
       metadata: metadataOf(upload, partial),
       ...(partial ? { concat: 'partial' as const } : {}),
       ...(upload.state === 'open' ? { expiresAt: this.d.uploads.expiresAt(upload) } : {}),
@@ -106,13 +110,18 @@ export class TusService {
       const file = await withUploadLease(this.d.store.leases, this.d.clock, ids, () => concatenate(this.d, principal, ids, { userId, filename, mime, folder, sha256 }));
       return fileInfo(file);
     }
-    // "If the Upload-Length … is missing and Upload-Defer-Length is not 1" → 400; a deferred
-    // length is refused too (the quota is reserved at creation; creation-defer-length is not offered).
-    if (req.length === undefined) {
-      throw new InvalidInput('validation_error', req.deferLength ? 'Upload-Defer-Length is not supported: send Upload-Length' : 'Upload-Length is required');
-    }
-    const mode: TusMode = req.concat?.kind === 'partial' ? 'tus-partial' : 'tus';
-    const [upload] = await this.d.uploads.init(userId, { mode, files: [{ name: filename, size: req.length, mime, sha256 }], folder });
+    // "The request MUST include one of the following headers: a) Upload-Length … b) Upload-Defer-Length: 1".
+    if (req.length === undefined && !req.deferLength) throw new InvalidInput('validation_error', 'Upload-Length is required (or Upload-Defer-Length: 1)');
+    if (req.length !== undefined && req.deferLength) throw new InvalidInput('validation_error', 'Send Upload-Length or Upload-Defer-Length: 1, not both');
+    // A partial's length is known to the client that cut it, and each would hold MAX_BODY_MB.
+    if (req.deferLength && req.concat?.kind === 'partial') throw new InvalidInput('validation_error', 'Upload-Concat: partial needs Upload-Length (a partial upload cannot defer its length)');
+    const mode: TusMode = req.deferLength ? 'tus-deferred' : req.concat?.kind === 'partial' ? 'tus-partial' : 'tus';
+    // SPEC: the quota is checked at creation; a deferred length reserves MAX_BODY_MB until it is known.
+    const size = req.length ?? this.d.maxFileBytes;
+    const [upload] = await this.d.uploads.init(userId, { mode, files: [{ name: filename, size, mime, sha256 }], folder }).catch((err: unknown) => {
+      if (!req.deferLength || !(err instanceof QuotaExceeded) || err.code !== 'quota_exceeded') throw err;
+      throw new InvalidInput('validation_error', `Upload-Defer-Length: an upload of unknown length reserves the MAX_BODY_MB limit (${size} bytes) until its length is known, more than the storage quota has free (${err.message}); send Upload-Length`);
+    });
     if (upload!.size === 0) {
       // Born full: its one (empty) part is recorded now, and a plain upload completes at once.
       await this.d.uploads.putPart(principal, upload!.id, 1, Readable.from([]), { contentLength: 0 });
@@ -133,21 +142,56 @@ export class TusService {
     return this.infoOf(upload, state.offset);
   }
 
-  /** PATCH: the body at `offset`; the new offset (and the finished upload, once complete). */
-  async patch(principal: Principal, id: string, offset: number, input: PatchInput): Promise<TusInfo> {
-    const upload = await this.owned(principal, id);
+  /**
+   * PATCH: the body at `offset`, and `length` (Upload-Length) when sent; the new offset (and the
+   * finished upload, once complete).
+   */
+  async patch(principal: Principal, id: string, offset: number, input: PatchInput, length?: number): Promise<TusInfo> {
+    await this.owned(principal, id);
     return withUploadLease(this.d.store.leases, this.d.clock, [id], async (lost) => {
-      const state = await readState(this.d.store.uploads, this.d.blobs, upload);
+      // Read under the lease: the PATCH that held it before may have fixed the length or finished.
+      let state = await readState(this.d.store.uploads, this.d.blobs, await this.owned(principal, id));
       // "If the offsets do not match, the Server MUST respond with the 409 Conflict status without modifying the upload resource."
       if (offset !== state.offset) throw new TusProtocolError('offset_mismatch', `Upload-Offset is ${offset}, the upload is at ${state.offset}`);
+      if (length !== undefined) state = await this.fixLength(state, length, input);
+      const { upload } = state;
       if (upload.state !== 'open') {
         if (input.length === 0 || offset === upload.size) return this.infoOf(upload, state.offset);
         throw new WrongState('upload_completed', 'This upload is already complete');
       }
       lost.addEventListener('abort', () => (input.body as Partial<Readable>).destroy?.(lost.reason as Error), { once: true });
+      // A length fixed just now at the offset reached: the last part is the tail (or empty), not recorded yet.
+      const lastPartWaits = state.offset === upload.size && state.whole < upload.partCount;
       const reached = await writeBody(this.patchDeps, principal, state, input);
+      if (lastPartWaits) await recordTail(this.patchDeps, principal, state);
       return this.finishIfFull(principal, upload, reached);
     });
+  }
+
+  /**
+   * Upload-Length on a PATCH. "If the length was deferred …, the Client MUST set the
+   * Upload-Length header in the next PATCH request, once the length is known. Once set the
+   * length MUST NOT be changed." A deferred upload takes it (its reservation shrinks to it);
+   * any other upload must be sent its own length again, or it is a 400.
+   */
+  private async fixLength(state: TusState, length: number, input: PatchInput): Promise<TusState> {
+    const { upload } = state;
+    if (!isDeferred(upload)) {
+      if (length === upload.size) return state;
+      throw new InvalidInput('validation_error', `Upload-Length: this upload's length is ${upload.size} and cannot change`);
+    }
+    if (length > this.d.maxFileBytes) throw new TooLarge('file_too_large', `Upload-Length: larger than the ${this.d.maxFileBytes}-byte limit`);
+    if (length < state.offset) throw new InvalidInput('validation_error', `Upload-Length: ${length} is less than the ${state.offset} bytes already received`);
+    if (input.length !== undefined && state.offset + input.length > length) throw new TooLarge('payload_too_large', `The body goes past Upload-Length (${length} bytes)`);
+    const r = await this.d.store.uploads.setLength(upload.id, length, this.d.clock.now());
+    if (r.outcome === 'not_found') throw new UploadNotFound();
+    if (r.outcome === 'kept') {
+      if (r.upload.state !== 'open') throw new UploadNotOpen();
+      if (!isDeferred(r.upload) && r.upload.size === length) return readState(this.d.store.uploads, this.d.blobs, r.upload);
+      // Still deferred: its reservation was made under a smaller MAX_BODY_MB than today's.
+      throw new TooLarge('file_too_large', `Upload-Length: larger than the ${r.upload.size} bytes reserved for this upload`);
+    }
+    return readState(this.d.store.uploads, this.d.blobs, r.upload);
   }
 
   /** Completes a plain tus upload whose last byte arrived; a partial waits for its final. */

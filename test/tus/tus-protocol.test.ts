@@ -43,7 +43,7 @@ describe('tus protocol rules', () => {
     const res = await fetch(t.endpoint, { method: 'OPTIONS' });
     expect(res.status).toBe(204);
     expect(res.headers.get('tus-version')).toBe('1.0.0');
-    expect(res.headers.get('tus-extension')!.split(',')).toEqual(['creation', 'creation-with-upload', 'termination', 'expiration', 'checksum', 'concatenation']);
+    expect(res.headers.get('tus-extension')!.split(',')).toEqual(['creation', 'creation-with-upload', 'creation-defer-length', 'termination', 'expiration', 'checksum', 'concatenation']);
     expect(res.headers.get('tus-max-size')).toBe(String(40 * MiB));
     expect(res.headers.get('tus-checksum-algorithm')).toBe('sha1,md5,sha256');
   });
@@ -116,10 +116,12 @@ describe('tus protocol rules', () => {
     expect((await download(t, bob.Authorization!.slice(7), 's.bin')).data.toString()).toBe('hello');
   });
 
-  it('limits at creation: over MAX_BODY_MB or the quota is 413, no length is 400; termination frees the reservation', async () => {
+  it('limits at creation: over MAX_BODY_MB or the quota is 413, no length (or a malformed deferral) is 400; termination frees the reservation', async () => {
     expect((await create(t, { ...bob, 'Upload-Length': String(40 * MiB + 1) })).status).toBe(413);
     expect((await create(t, { ...bob })).status).toBe(400);
-    expect((await create(t, { ...bob, 'Upload-Defer-Length': '1' })).status).toBe(400);
+    expect((await create(t, { ...bob, 'Upload-Defer-Length': '2' })).status).toBe(400);
+    expect((await create(t, { ...bob, 'Upload-Defer-Length': '1', 'Upload-Length': '5' })).status).toBe(400);
+    expect((await create(t, { ...bob, 'Upload-Defer-Length': '1', 'Upload-Concat': 'partial' })).status).toBe(400);
     const held = await newUpload(30 * MiB, bob);
     expect((await usage(bob)).reserved_bytes).toBe(30 * MiB);
     expect((await create(t, { ...bob, 'Upload-Length': String(20 * MiB) })).status).toBe(413); // 30 + 20 > 48 MiB
@@ -128,6 +130,49 @@ describe('tus protocol rules', () => {
     expect((await usage(bob)).reserved_bytes).toBe(0);
     expect((await fetch(held, { method: 'HEAD', headers: { ...TUS, ...bob } })).status).toBe(404);
     expect((await create(t, { ...bob, 'Upload-Length': String(20 * MiB) })).status).toBe(201);
+  });
+
+  it('deferred length: reserves MAX_BODY_MB (refused with 400 when the quota cannot), HEAD says Upload-Defer-Length until a PATCH sets the length once', async () => {
+    const erin = bearer(await t.s.tokenFor('tus-erin'));
+    const res = await create(t, { ...erin, 'Upload-Defer-Length': '1', 'Upload-Metadata': meta({ filename: 'd.bin' }) });
+    expect([res.status, res.headers.get('upload-defer-length'), res.headers.get('upload-length')]).toEqual([201, '1', null]);
+    const url = res.headers.get('location')!;
+    expect((await usage(erin)).reserved_bytes).toBe(40 * MiB);
+    const refused = await create(t, { ...erin, 'Upload-Defer-Length': '1' }); // 40 + 40 MiB > the 48 MiB quota
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { message: string }).message).toMatch(/MAX_BODY_MB.*quota/);
+    const data = randomBytes(3000);
+    const first = await patch(url, { ...erin, 'Upload-Offset': '0' }, data.subarray(0, 1000));
+    expect([first.status, first.headers.get('upload-defer-length')]).toEqual([204, '1']);
+    const head = await fetch(url, { method: 'HEAD', headers: { ...TUS, ...erin } });
+    expect([head.headers.get('upload-offset'), head.headers.get('upload-defer-length'), head.headers.get('upload-length')]).toEqual(['1000', '1', null]);
+    expect((await patch(url, { ...erin, 'Upload-Offset': '1000', 'Upload-Length': '999' }, Buffer.alloc(0))).status).toBe(400); // below the offset
+    expect((await patch(url, { ...erin, 'Upload-Offset': '1000', 'Upload-Length': String(40 * MiB + 1) }, Buffer.alloc(0))).status).toBe(413);
+    expect((await patch(url, { ...erin, 'Upload-Offset': '1000', 'Upload-Length': '1500' }, data.subarray(1000))).status).toBe(413); // the body goes past it
+    const last = await patch(url, { ...erin, 'Upload-Offset': '1000', 'Upload-Length': '3000' }, data.subarray(1000));
+    expect([last.status, last.headers.get('upload-offset'), last.headers.get('upload-defer-length')]).toEqual([204, '3000', null]);
+    expect((await download(t, erin.Authorization!.slice(7), 'd.bin')).data.equals(data)).toBe(true);
+    expect((await usage(erin)).reserved_bytes).toBe(0);
+    const done = await fetch(url, { method: 'HEAD', headers: { ...TUS, ...erin } });
+    expect([done.headers.get('upload-length'), done.headers.get('upload-defer-length')]).toEqual(['3000', null]);
+    expect((await patch(url, { ...erin, 'Upload-Offset': '3000', 'Upload-Length': '3001' }, Buffer.alloc(0))).status).toBe(400); // set once
+
+    // The length sent alone, where the bytes already end: inside a part (the tail becomes the last part) and at 0.
+    for (const [name, size] of [['tail.bin', 1234], ['empty.bin', 0]] as const) {
+      const u = (await create(t, { ...erin, 'Upload-Defer-Length': '1', 'Upload-Metadata': meta({ filename: name }) }, data.subarray(0, size))).headers.get('location')!;
+      expect((await patch(u, { ...erin, 'Upload-Offset': String(size), 'Upload-Length': String(size) }, Buffer.alloc(0))).status).toBe(204);
+      expect((await download(t, erin.Authorization!.slice(7), name)).data.equals(data.subarray(0, size))).toBe(true);
+    }
+    // Past MAX_BODY_MB before the length is known: 413 before a byte is read.
+    const open = (await create(t, { ...erin, 'Upload-Defer-Length': '1' })).headers.get('location')!;
+    const over = await new Promise<number>((resolve, reject) => {
+      const req = http.request(open, { method: 'PATCH', headers: { ...TUS, ...erin, 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream', 'Content-Length': String(40 * MiB + 1) } });
+      req.on('response', (r) => resolve(r.statusCode!)).on('error', reject);
+      req.flushHeaders();
+    });
+    expect(over).toBe(413);
+    expect((await fetch(open, { method: 'DELETE', headers: { ...TUS, ...erin } })).status).toBe(204);
+    expect((await usage(erin)).reserved_bytes).toBe(0);
   });
 
   it('X-HTTP-Method-Override: POST carries PATCH, HEAD and DELETE', async () => {
