@@ -19,6 +19,7 @@ import { FileNotFound, InvalidInput, UploadNotFound, WrongState } from '../error
 import type { Telemetry } from '../ops/telemetry.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
+import { CloseLease } from './close-lease.js';
 import { buildKey, newFileId } from './keys.js';
 import { waitForPartWrites, type FenceTimings } from './part-write-fence.js';
 import type { EventFactory } from '../events/events.js';
@@ -115,8 +116,14 @@ export async function completeUpload(d: CompletionDeps, found: UploadRecord, req
     }
     const file: FileRecord = { id, key, userId: upload.userId, folder, filename, size: assembled.size, mime: upload.mime, sha256, createdAt: new Date(d.clock.now()).toISOString() };
     clearInterval(renewal);
-    if (!(await d.store.uploads.finishAssembly(upload.id, file, d.events?.fileCreated(file)))) throw inProgress(); // the lease ran out and was reclaimed
-    await d.blobs.abortUpload({ uploadId: upload.id, ref: upload.blobRef }).catch(() => undefined); // swept later if this fails
+    // From before the record exists until the upload is closed: no move of the new file runs
+    // inside the close (close-lease.ts). A fresh file id: no other holder.
+    const closing = await CloseLease.tryTake(d.store.leases, d.clock, id);
+    if (!closing) throw inProgress();
+    await closing.holding(async () => {
+      if (!(await d.store.uploads.finishAssembly(upload.id, file, d.events?.fileCreated(file)))) throw inProgress(); // the lease ran out and was reclaimed
+      await d.blobs.abortUpload({ uploadId: upload.id, ref: upload.blobRef }).catch(() => undefined); // swept later if this fails
+    });
     d.telemetry.uploadCompleted();
     return { file, created: true };
   } catch (err) {
