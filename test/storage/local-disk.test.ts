@@ -68,7 +68,9 @@ describe('LocalDiskBlobStore on disk', () => {
     const key = `storage/u1/${'b'.repeat(32)}_x`;
     await expect(store.writeObject(key, Readable.from([Buffer.from('too long')]), { maxBytes: 2 })).rejects.toThrow();
     expect(await ls('.tmp')).toEqual([]);
-    expect(await ls(`.parts/${upload.uploadId}`)).toEqual([`part_000001.${ok.ref}`]);
+    // Part 1 went in place (its region claimed by the copy), the refused part 2 left nothing.
+    expect((await ls(`.parts/${upload.uploadId}`)).sort()).toEqual(['claim_000001', 'data']);
+    expect(await fs.readFile(path.join(root, '.parts', upload.uploadId, 'claim_000001'), 'utf8')).toBe(ok.ref);
     expect(await ls('storage/u1')).not.toContain(`${'b'.repeat(32)}_x`);
   });
 

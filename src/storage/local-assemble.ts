@@ -1,0 +1,199 @@
+/**
+ * Completing an upload on disk. Parts written in place (local-inplace.ts) already are the file,
+ * so the usual completion copies nothing:
+ *  1. every copy the record names is checked to be held (an in-place copy holds its region's
+ *     claim; a copy kept apart has its file); one that is not → upload_incomplete, nothing changed;
+ *  2. copies kept apart (re-sends: rare) are copied into their regions, which they then claim,
+ *     and the data file is fdatasync'ed (in-place copies were durable when acknowledged);
+ *  3. the whole file's SHA-256: the chain's (local-chain.ts) for the longest prefix it holds
+ *     with these very copies, the rest read back now; a file up to VERIFY_HASH_MAX is hashed
+ *     whole from what is under the key, the digest recorded for a lone part otherwise;
+ *  4. the data file is linked to the key (through .tmp and a rename, then the folder fsync'ed),
+ *     its mtime set to now for the orphan sweep's age rule. The parts stay until abortUpload,
+ *     so a failed completion can be retried. A data file already linked elsewhere (an earlier
+ *     completion's key still there) is first copied, so no key's bytes ever change.
+ * Late part writes cannot reach the linked file: the service's part-write fence
+ * (fencedPartWrites) has every write registered before the completion ended first, and no new
+ * one may begin. Uploads whose parts do not tile the data file (opened before in-place writes,
+ * or a store caller joining other copies) take the old way: the copies streamed into a new file.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import fs, { type FileHandle } from 'node:fs/promises';
+import { once } from 'node:events';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { InvalidInput } from '../errors/index.js';
+import type { AssembledBlob, PartRef, UploadHandle } from './blob-store.js';
+import type { DigestChains } from './local-chain.js';
+import { writeAllAt } from './local-inplace.js';
+import { isInPlace, type Layout, type LocalParts, missingParts, regionOf } from './local-parts.js';
+import { Meter } from './meter.js';
+import { syncPath } from '../util/fs.js';
+
+const WRITE_BUFFER = 4 * 1024 * 1024;
+const READ_BUFFER = 1024 * 1024;
+/** An object up to this size is hashed whole from its bytes after joining (~10 ms at 16 MiB). */
+const VERIFY_HASH_MAX = 16 * 1024 * 1024;
+
+export interface AssembleDeps {
+  parts: LocalParts;
+  chains: DigestChains;
+  /** A fresh name in .tmp for this writer. */
+  tempPath(): string;
+  /** rename() into place, then fsync the folder. */
+  promote(tmp: string, target: string): Promise<void>;
+}
+
+/** Do these copies tile the data file (parts 1…N, each filling its region)? */
+function tiles(layout: Layout, parts: PartRef[]): boolean {
+  if (layout.size === 0 || parts.length === 0) return false;
+  let total = 0;
+  for (const [i, p] of parts.entries()) {
+    if (p.partNumber !== i + 1 || p.size !== regionOf(layout, p.partNumber).length) return false;
+    total += p.size;
+  }
+  return total === layout.size;
+}
+
+/** Hashes [start, end) of an open file into `hash`. */
+async function hashRange(fh: FileHandle, start: number, end: number, hash: Hash): Promise<Hash> {
+  const buf = Buffer.allocUnsafeSlow(Math.min(READ_BUFFER, Math.max(1, end - start)));
+  for (let pos = start; pos < end; ) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, end - pos), pos);
+    if (bytesRead === 0) throw new Error('the data file is shorter than its parts');
+    hash.update(buf.subarray(0, bytesRead));
+    pos += bytesRead;
+  }
+  return hash;
+}
+
+/** Copies a file kept apart into [offset, offset + size) of the data file. */
+async function place(fh: FileHandle, file: string, offset: number, size: number): Promise<void> {
+  let pos = offset;
+  for await (const chunk of createReadStream(file, { highWaterMark: READ_BUFFER, end: size - 1 })) {
+    await writeAllAt(fh, [chunk as Buffer], pos);
+    pos += (chunk as Buffer).length;
+  }
+  if (pos !== offset + size) throw new Error('a part kept apart is shorter than recorded');
+}
+
+/** Opens the data file for joining: made if no part was written in place, copied first if a key already holds it. */
+async function openForJoin(d: AssembleDeps, upload: UploadHandle, layout: Layout): Promise<FileHandle> {
+  const data = d.parts.data(upload);
+  await fs.mkdir(d.parts.folder(upload), { recursive: true });
+  let fh = await fs.open(data, constants.O_RDWR | constants.O_CREAT, 0o644);
+  if ((await fh.stat()).nlink > 1) {
+    await fh.close();
+    const tmp = d.tempPath();
+    try {
+      await fs.copyFile(data, tmp);
+      await syncPath(tmp);
+      await fs.rename(tmp, data);
+    } catch (err) {
+      await fs.rm(tmp, { force: true });
+      throw err;
+    }
+    fh = await fs.open(data, constants.O_RDWR);
+  }
+  if ((await fh.stat()).size < layout.size) await fh.truncate(layout.size);
+  return fh;
+}
+
+/** Joins copies that tile the data file without copying them (see above); null when they do not tile it. */
+export async function joinInPlace(d: AssembleDeps, upload: UploadHandle, layout: Layout, parts: PartRef[], target: string, expect?: { sha256?: string }): Promise<AssembledBlob | null> {
+  if (!tiles(layout, parts)) return null;
+  const chained = d.chains.settled(upload.uploadId);
+  const apart: { part: PartRef; file: string }[] = [];
+  const missing: number[] = [];
+  for (const p of parts) {
+    const src = await d.parts.source(upload, p);
+    if (!src) missing.push(p.partNumber);
+    else if (!isInPlace(p.ref) && (await d.parts.claimant(upload, p.partNumber)) !== p.ref) apart.push({ part: p, file: src.file });
+  }
+  if (missing.length > 0) throw missingParts(missing);
+  const fh = await openForJoin(d, upload, layout);
+  let sha256: string;
+  try {
+    for (const { part, file } of apart) {
+      await place(fh, file, regionOf(layout, part.partNumber).offset, part.size);
+      await fs.writeFile(d.parts.claim(upload, part.partNumber), part.ref); // the region now holds this copy
+    }
+    if (apart.length > 0) await fh.datasync();
+    await chained;
+    sha256 = await digestOf(d, upload, layout, parts, fh);
+    if (expect?.sha256 && expect.sha256 !== sha256) throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
+    // The object's age starts now, not when the parts arrived: the orphan sweep never removes
+    // a young object, and this one has no record until the commit.
+    const now = new Date();
+    await fh.utimes(now, now);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  const tmp = d.tempPath();
+  await fs.link(d.parts.data(upload), tmp);
+  try {
+    await d.promote(tmp, target);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+  return { size: layout.size, sha256 };
+}
+
+/** The chain's prefix, and the rest read back from the data file (every copy is in its region now). */
+async function digestOf(d: AssembleDeps, upload: UploadHandle, layout: Layout, parts: PartRef[], fh: FileHandle): Promise<string> {
+  // Small: the digest of the very bytes the key will hold (the inode that is linked), so a
+  // record never claims bytes it does not hold (F-09). Large and one part: the part's digest.
+  if (layout.size <= VERIFY_HASH_MAX) return hashRange(fh, 0, layout.size, createHash('sha256')).then((h) => h.digest('hex'));
+  if (parts.length === 1) return parts[0]!.sha256;
+  const { k, hash } = d.chains.prefix(upload.uploadId, parts);
+  await hashRange(fh, k === 0 ? 0 : regionOf(layout, k + 1).offset, layout.size, hash);
+  return hash.digest('hex');
+}
+
+async function hashFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: READ_BUFFER })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * The old way, for copies that do not tile a data file: one part kept apart is linked to the
+ * key as it is; several are streamed, in order, into a new file renamed into place.
+ */
+export async function joinByCopy(d: AssembleDeps, upload: UploadHandle, parts: PartRef[], target: string): Promise<AssembledBlob> {
+  if (parts.length === 1 && !isInPlace(parts[0]!.ref)) return linkOnlyPart(d, upload, parts[0]!, target);
+  const missing: number[] = [];
+  for (const p of parts) if (!(await d.parts.source(upload, p))) missing.push(p.partNumber);
+  if (missing.length > 0) throw missingParts(missing);
+  const tmp = d.tempPath();
+  const meter = new Meter(Number.MAX_SAFE_INTEGER, { md5: false });
+  try {
+    const out = createWriteStream(tmp, { highWaterMark: WRITE_BUFFER, flags: 'wx' });
+    await once(out, 'ready'); // open before anything can fail: the removal below then always finds it
+    await pipeline(d.parts.concat(upload, parts), meter, out);
+    await syncPath(tmp);
+    await d.promote(tmp, target);
+    const { size, sha256 } = meter.result();
+    return { size, sha256 };
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** One part kept apart is already the whole file: a hard link gives it its final name. */
+async function linkOnlyPart(d: AssembleDeps, upload: UploadHandle, part: PartRef, target: string): Promise<AssembledBlob> {
+  const only = d.parts.file(upload, part.partNumber, part.ref);
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const now = new Date();
+  await fs.utimes(only, now, now);
+  await syncPath(only);
+  await fs.link(only, target);
+  await syncPath(path.dirname(target));
+  const st = await fs.stat(target);
+  const sha256 = st.size <= VERIFY_HASH_MAX ? await hashFile(target) : part.sha256;
+  return { size: st.size, sha256 };
+}

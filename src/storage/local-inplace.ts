@@ -1,0 +1,137 @@
+/**
+ * A part written in place: straight into its region of the upload's data file (local-parts.ts),
+ * so completing the upload links that file to its key instead of copying every byte again.
+ *  - The region is claimed first, with O_EXCL: one writer per region, ever, until the copy is
+ *    discarded. A copy that finds the region claimed (a re-send while an earlier copy is held,
+ *    a parallel duplicate, a copy cut short by a crash) is kept apart instead (null here), so
+ *    no write ever lands on bytes another copy may be recorded with (F-09).
+ *  - A copy is acknowledged only once its bytes are durable (fdatasync of the data file).
+ *  - The service's part-write fence (fencedPartWrites) keeps every write out of the file once
+ *    a completion has begun: the completion waits for the writes registered before it, this
+ *    write stops when the fence's signal fires, and asks `beforeLastByte()` before it is
+ *    acknowledged. A data file already linked to a key (nlink > 1: an earlier completion whose
+ *    key is still there) is never written in place.
+ *  - While it streams, an empty marker in .tmp names the writer (`<host>.<pid>.<random>`), as a
+ *    temp file does: a crash leaves it, and the start-up clean-up of dead writers' files
+ *    removes it (the region stays claimed by the cut copy: its re-send is kept apart).
+ */
+import { constants } from 'node:fs';
+import fs, { type FileHandle } from 'node:fs/promises';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { UploadNotOpen } from '../errors/index.js';
+import type { UploadHandle, WriteOptions, WrittenPart } from './blob-store.js';
+import { inPlaceRef, type Layout, type LocalParts, newAttempt, regionOf } from './local-parts.js';
+import { Meter } from './meter.js';
+import { syncPath } from '../util/fs.js';
+
+const WRITE_BUFFER = 4 * 1024 * 1024;
+
+/** Writes every byte of `bufs` at `position` (a regular file may take fewer bytes per call). */
+export async function writeAllAt(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
+  let pos = position;
+  let left = bufs.filter((b) => b.length > 0);
+  while (left.length > 0) {
+    const { bytesWritten } = await fh.writev(left, pos);
+    pos += bytesWritten;
+    let skip = bytesWritten;
+    const rest: Buffer[] = [];
+    for (const b of left) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        rest.push(skip > 0 ? b.subarray(skip) : b);
+        skip = 0;
+      }
+    }
+    left = rest;
+  }
+}
+
+/** A Writable onto [start, end) of an open file: buffered chunks go out in one pwritev. */
+class RegionWriter extends Writable {
+  private pos: number;
+
+  constructor(
+    private readonly fh: FileHandle,
+    start: number,
+    private readonly limit: number,
+  ) {
+    super({ highWaterMark: WRITE_BUFFER });
+    this.pos = start;
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (err?: Error | null) => void): void {
+    const bufs = chunks.map((c) => c.chunk);
+    const n = bufs.reduce((s, b) => s + b.length, 0);
+    // The Meter's limit is at most the region: this is a bug guard, never a client's error.
+    if (this.pos + n > this.limit) return callback(new Error('a part ran past its region of the data file'));
+    writeAllAt(this.fh, bufs, this.pos).then(() => {
+      this.pos += n;
+      callback();
+    }, callback);
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this._writev([{ chunk }], callback);
+  }
+}
+
+/** Opens the data file, made at the upload's size by the first writer (sparse: no bytes yet). */
+async function openData(parts: LocalParts, upload: UploadHandle, layout: Layout): Promise<FileHandle> {
+  const fh = await fs.open(parts.data(upload), constants.O_RDWR | constants.O_CREAT, 0o644);
+  try {
+    const st = await fh.stat();
+    if (st.size < layout.size) {
+      await fh.truncate(layout.size); // grows only: two first writers agree on the size
+      await fh.sync();
+      await syncPath(parts.folder(upload)); // the new name survives a power cut
+    }
+    return fh;
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+}
+
+/**
+ * Streams part n into its region; null (the body untouched) when the region is not free or the
+ * part cannot live there (no region, or maxBytes past it): the caller keeps the copy apart.
+ */
+export async function writeInPlace(parts: LocalParts, upload: UploadHandle, layout: Layout, partNumber: number, body: Readable, opts: WriteOptions, marker: string): Promise<WrittenPart | null> {
+  const region = regionOf(layout, partNumber);
+  if (region.length === 0 || opts.maxBytes > region.length) return null;
+  const ref = inPlaceRef(newAttempt());
+  await fs.mkdir(parts.folder(upload), { recursive: true });
+  try {
+    await fs.writeFile(parts.claim(upload, partNumber), ref, { flag: 'wx' });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
+    throw err;
+  }
+  let fh: FileHandle | null = null;
+  try {
+    await fs.writeFile(marker, `${upload.uploadId} ${partNumber}\n`, { flag: 'wx' });
+    fh = await openData(parts, upload, layout);
+    if ((await fh.stat()).nlink > 1) {
+      await fh.close();
+      fh = null;
+      await parts.release(upload, partNumber, ref);
+      await fs.rm(marker, { force: true });
+      return null; // the file is an object already: nothing may change under its key
+    }
+    const meter = new Meter(opts.maxBytes, { tooLarge: opts.tooLarge, md5: opts.md5 });
+    const signal = opts.fence?.signal;
+    await pipeline(body, meter, new RegionWriter(fh, region.offset, region.offset + region.length), signal ? { signal } : {});
+    if (opts.fence && !(await opts.fence.beforeLastByte())) throw new UploadNotOpen();
+    await fh.datasync();
+    await fh.close();
+    fh = null;
+    await fs.rm(marker, { force: true });
+    return { ...meter.result(), ref };
+  } catch (err) {
+    await fh?.close().catch(() => undefined);
+    await parts.release(upload, partNumber, ref).catch(() => undefined);
+    await fs.rm(marker, { force: true }).catch(() => undefined);
+    throw opts.fence?.signal.aborted ? new UploadNotOpen() : err;
+  }
+}
