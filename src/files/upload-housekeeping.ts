@@ -4,11 +4,13 @@
  * every removal is a conditional write, so they never race a part or a completion, on this
  * instance or another.
  */
-import type { FileRecord, MetadataStore } from '../db/types.js';
+import type { FileRecord, MetadataStore, UploadRecord } from '../db/types.js';
 import type { Telemetry } from '../ops/telemetry.js';
 import type { BlobStore, OrphanScan } from '../storage/blob-store.js';
 import type { Clock } from '../util/clock.js';
 import type { EventFactory } from '../events/events.js';
+import { CloseLease } from './close-lease.js';
+import { parseKey } from './keys.js';
 import { reclaimExpired } from './upload-completion.js';
 
 const PAGE = 500;
@@ -51,6 +53,10 @@ export async function sweepExpired(d: HousekeepingDeps, now: number): Promise<nu
     const page = await d.store.uploads.staleUploads(cutoff, PAGE, after);
     if (page.length === 0) break;
     for (const stale of page) {
+      if (stale.state === 'completed' && stale.fileKey) {
+        if (await closeCompleted(d, stale, cutoff)) removed++;
+        continue;
+      }
       const event = stale.state === 'completed' ? undefined : d.events?.uploadExpired(stale);
       const result = await d.store.uploads.deleteUpload(stale.id, { states: ['open', 'completed'], idleBefore: cutoff }, event);
       if (result.outcome !== 'deleted') continue;
@@ -63,6 +69,22 @@ export async function sweepExpired(d: HousekeepingDeps, now: number): Promise<nu
   }
   d.telemetry.uploadsExpired(expired);
   return removed;
+}
+
+/**
+ * A completed upload's row goes after its close (abortUpload) ran once more: the completion's
+ * own may have failed. Under the file's close lease (close-lease.ts), so no move of the file
+ * runs inside it; while a move holds it, the upload is left for the next sweep. The close
+ * comes first (it keeps the object of a file still there, whatever the row says), so a close
+ * that fails keeps the row, and the next sweep tries again. True when the row was removed.
+ */
+async function closeCompleted(d: HousekeepingDeps, upload: UploadRecord, cutoff: number): Promise<boolean> {
+  const lease = await CloseLease.tryTake(d.store.leases, d.clock, parseKey(upload.fileKey!).id);
+  if (!lease) return false;
+  return lease.holding(async () => {
+    await d.blobs.abortUpload({ uploadId: upload.id, ref: upload.blobRef });
+    return (await d.store.uploads.deleteUpload(upload.id, { states: ['completed'], idleBefore: cutoff })).outcome === 'deleted';
+  });
 }
 
 /** Completions whose instance died (lease run out): object removed, upload open again. */
