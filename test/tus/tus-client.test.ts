@@ -1,12 +1,14 @@
 /**
  * tus-js-client (Node) against /v1/tus/ on a real socket: plain, small chunks (tails shorter
  * than a part carried between PATCHes), resumed after an abort, parallelUploads (concatenation),
+ * a stream of unknown length (uploadLengthDeferred),
  * each result downloaded and compared byte for byte; the file is an ordinary record.
  * Also run by the `s3` project (bytes on the test S3 server).
  */
 import { randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, download, MiB, offsetOf, sha256, startTusServer, tusUpload, type TusServer } from './tus-kit.js';
+import { bearer, create, download, meta, MiB, offsetOf, patch, sha256, startTusServer, tusUpload, type TusServer } from './tus-kit.js';
 
 let t: TusServer;
 let token: string;
@@ -66,6 +68,36 @@ describe('tus-js-client against /v1/tus/', () => {
     await tusUpload(data, { uploadUrl: url, headers: bearer(token), chunkSize: 4 * MiB, retryDelays: [100, 500, 1000], onProgress: (sent) => (resumedFrom = resumedFrom < 0 ? sent : resumedFrom) });
     expect(resumedFrom).toBeGreaterThan(0); // it did not start again from 0
     expect((await download(t, token, 'resumed.bin')).data.equals(data)).toBe(true);
+  });
+
+  it('uploadLengthDeferred: a stream of unknown length, its Upload-Length sent with the last PATCH; the MAX_BODY_MB reservation shrinks to it; a length sent alone makes the tail the last part', async () => {
+    const data = randomBytes(9 * MiB + 7); // 3 MiB chunks: tails, a whole 8 MiB part, then a tail and 7 bytes with the length
+    // tus-js-client sends what one read of a stream gives (up to chunkSize): 3 MiB pieces.
+    const source = Readable.from((function* () {
+      for (let i = 0; i < data.length; i += 3 * MiB) yield data.subarray(i, i + 3 * MiB);
+    })());
+    const reserved: Promise<number>[] = []; // after each PATCH, in order
+    const lengths: (string | undefined)[] = []; // each PATCH's Upload-Length
+    await tusUpload(source as unknown as Buffer, {
+      endpoint: t.endpoint,
+      headers: bearer(token),
+      uploadLengthDeferred: true,
+      chunkSize: 3 * MiB,
+      metadata: { filename: 'deferred.bin', sha256: sha256(data) },
+      onBeforeRequest: (req) => void (req.getMethod() === 'PATCH' && lengths.push(req.getHeader('Upload-Length'))),
+      onChunkComplete: () => void reserved.push(fetch(`${t.base}/v1/files/usage`, { headers: bearer(token) }).then(async (r) => ((await r.json()) as { reserved_bytes: number }).reserved_bytes)),
+    });
+    expect((await download(t, token, 'deferred.bin')).data.equals(data)).toBe(true);
+    expect(await reserved[0]).toBe(5120 * MiB); // MAX_BODY_MB while the length is unknown
+    expect(lengths).toEqual([undefined, undefined, undefined, String(data.length)]);
+
+    // Raw: the length in a PATCH of its own, where the bytes received end inside a part.
+    const res = await create(t, { ...bearer(token), 'Upload-Defer-Length': '1', 'Upload-Metadata': meta({ filename: 'deferred-tail.bin' }) }, data.subarray(0, 1234));
+    expect(res.status).toBe(201);
+    expect((await patch(res.headers.get('location')!, { ...bearer(token), 'Upload-Offset': '1234', 'Upload-Length': '1234' }, Buffer.alloc(0))).status).toBe(204);
+    expect((await download(t, token, 'deferred-tail.bin')).data.equals(data.subarray(0, 1234))).toBe(true);
+    const usage = await (await fetch(`${t.base}/v1/files/usage`, { headers: bearer(token) })).json();
+    expect(usage).toMatchObject({ reserved_bytes: 0, open_uploads: 0 });
   });
 
   it('parallelUploads: 4 makes partial uploads and a final concatenation; partials are not files', async () => {
