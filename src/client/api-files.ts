@@ -1,5 +1,5 @@
 /** Finished files: listing (pages and an async iterator), metadata, deletion, usage, downloads, signed URLs, ZIP batches. */
-import type { BatchBody, BatchReply, Disposition, FileRecord, ListReply, UsageReply } from '../contract/files.js';
+import type { BatchBody, BatchReply, Disposition, FileRecord, ListOrder, ListReply, ListSort, UsageReply } from '../contract/files.js';
 import type { DeleteFolderReply, FolderEntry, MoveReply } from '../contract/folders.js';
 import type { Transport } from './transport.js';
 import { encodeKey } from './upload.js';
@@ -14,8 +14,14 @@ export interface ListOptions extends Opts {
   recursive?: boolean;
   /** Files per page (1–10,000; server default 1,000). */
   limit?: number;
-  /** The `next_cursor` of the previous page. */
+  /** The `next_cursor` of the previous page (of the same sort and order). */
   cursor?: string;
+  /** `date` (default), `name` or `size`. */
+  sort?: ListSort;
+  /** Default `desc` for date and size, `asc` for name. */
+  order?: ListOrder;
+  /** Only files whose filename contains this (ASCII letters in any case); totals count only those. */
+  q?: string;
 }
 
 export interface DownloadOptions extends Opts {
@@ -29,11 +35,11 @@ export interface DownloadOptions extends Opts {
 export class FilesApi {
   constructor(private readonly t: Transport) {}
 
-  /** GET /v1/files/all: one page, newest first, with totals over every match. */
+  /** GET /v1/files/all: one page, newest first unless `sort`/`order` say otherwise, with totals over every match. */
   list(opts: ListOptions = {}): Promise<ListReply> {
     return this.t.json<ListReply>({
       path: '/v1/files/all',
-      query: { user_id: opts.userId ?? this.t.userId, folder: opts.folder, recursive: opts.recursive, limit: opts.limit, cursor: opts.cursor },
+      query: { user_id: opts.userId ?? this.t.userId, folder: opts.folder, recursive: opts.recursive, limit: opts.limit, cursor: opts.cursor, sort: opts.sort, order: opts.order, q: opts.q || undefined },
       signal: opts.signal,
     });
   }

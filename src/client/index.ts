@@ -33,7 +33,7 @@ export type {
   UpdateUserBody,
   UserSummary,
 } from '../contract/auth.js';
-export type { BatchBody, BatchReply, DeleteFileReply, Disposition, FileRecord, ListQuery, ListReply, SignedUrlQuery, SignedUrlReply, UsageReply } from '../contract/files.js';
+export type { BatchBody, BatchReply, DeleteFileReply, Disposition, FileRecord, ListOrder, ListQuery, ListReply, ListSort, SignedUrlQuery, SignedUrlReply, UsageReply } from '../contract/files.js';
 export type { DeleteFolderReply, FolderEntry, FoldersReply, MoveBody, MoveReply } from '../contract/folders.js';
 export type { SignedUploadBody, SignedUploadReply } from '../contract/signed-uploads.js';
 export type { DeliveryStatus, EventListQuery, EventListReply, WebhookDelivery } from '../contract/events.js';

@@ -31,12 +31,22 @@ export const usageFields = {
 /** A key in a URL path (`/v1/files/metadata/*`, `DELETE /v1/files/*`). */
 export const keyParams = z.object({ '*': z.string().min(1).max(16 * 1024) });
 
+export const listSortSchema = z.enum(['date', 'name', 'size']);
+export const listOrderSchema = z.enum(['asc', 'desc']);
+
 export const listQuery = z.object({
   user_id: userIdSchema.optional(),
   folder: folderSchema.optional(),
   recursive: z.enum(['true', 'false']).optional(),
   limit: z.coerce.number().int().min(1).max(10_000).optional(),
-  cursor: z.string().max(512).optional(),
+  // A name cursor holds a filename (255 UTF-8 bytes, JSON escapes double a few): room for it.
+  cursor: z.string().max(2048).optional(),
+  /** date (default), name (ASCII letters case folded, then bytes) or size; ties broken by file id. */
+  sort: listSortSchema.optional(),
+  /** Default desc for date and size, asc for name. */
+  order: listOrderSchema.optional(),
+  /** Only files whose filename contains this (ASCII case folded); the totals count only those. */
+  q: z.string().max(255).optional(),
 });
 
 export const listReply = z.object({
@@ -70,6 +80,8 @@ export const batchReply = z.object({ token: z.string(), url: z.string(), expires
 
 export type FileRecord = z.infer<typeof fileRecordSchema>;
 export type ListQuery = z.input<typeof listQuery>;
+export type ListSort = z.infer<typeof listSortSchema>;
+export type ListOrder = z.infer<typeof listOrderSchema>;
 export type ListReply = z.infer<typeof listReply>;
 export type UsageReply = z.infer<typeof usageReplySchema>;
 export type DeleteFileReply = z.infer<typeof deleteFileReply>;

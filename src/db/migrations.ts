@@ -272,4 +272,17 @@ export const migrations: Migration[] = [
       CREATE INDEX files_user_name ON files(user_id, filename, folder);
     `,
   },
+  {
+    version: 13,
+    name: 'listing indexes by name and by size (ties by id)',
+    // A folder's pages sorted by name walk (folder, lower(filename), id), by size (folder,
+    // size, id), either way round, as newest first walks files_user_folder: no sort of the
+    // folder's files per page. files_user_folder_size stays as it is for the totals: without
+    // the id it is far smaller (PostgreSQL deduplicates its keys), and given id the planner
+    // took the name index for totals instead.
+    sql: `
+      CREATE INDEX files_user_folder_lname ON files(user_id, folder, lower(filename), id);
+      CREATE INDEX files_user_folder_size_id ON files(user_id, folder, size, id);
+    `,
+  },
 ];

@@ -1,12 +1,16 @@
 /**
- * File records in SQLite. Listing is keyset-paginated on (created_at, id), newest first,
- * over indexes that start with user_id, so a page costs the same at 100 or 100,000 files.
+ * File records in SQLite. Listing is keyset-paginated on (sort key, id) — newest first by
+ * default, or by name or size either way (db/listing.ts) — over indexes that start with
+ * user_id, so a page costs the same at 100 or 100,000 files. A folder's pages by name or size
+ * walk files_user_folder_lname and files_user_folder_size_id; a name filter scans the folder.
  */
 import type Database from 'better-sqlite3';
 import { QuotaLedger } from './sqlite-quota.js';
 import type { SqliteOutbox } from './sqlite-outbox.js';
 import type { FileRecord, FileStore, OutboxEvent, ListPage, ListQuery, QuotaCheck, Usage } from './types.js';
 import { type FileRow, toFile } from './rows.js';
+import { nameNeedle } from './listing.js';
+import { filteredTotalsSql, listPageSql } from './sqlite-listing.js';
 
 /**
  * Ids per look-up query: one prepared statement of this many placeholders, the last chunk
@@ -101,28 +105,12 @@ export class SqliteFileStore implements FileStore {
   }
 
   async listFiles(userId: string, query: ListQuery): Promise<ListPage> {
-    const where = ['user_id = @userId'];
-    const params: Record<string, unknown> = { userId, limit: query.limit + 1 };
-    if (query.folder !== undefined) {
-      if (query.recursive) {
-        // An index range [folder, folder + '0') then an exact filter: '0' follows '/' in ASCII,
-        // and the filter drops siblings such as "main-old" that sort inside the range.
-        where.push('folder >= @lo AND folder < @hi AND (folder = @folder OR substr(folder, 1, @prefixLen) = @prefix)');
-        Object.assign(params, { folder: query.folder, lo: query.folder, hi: query.folder + '0', prefix: query.folder + '/', prefixLen: [...query.folder].length + 1 });
-      } else {
-        where.push('folder = @folder');
-        params.folder = query.folder;
-      }
-    }
-    if (query.after) {
-      where.push('(created_at < @afterAt OR (created_at = @afterAt AND id < @afterId))');
-      Object.assign(params, { afterAt: query.after.createdAt, afterId: query.after.id });
-    }
-    const totals = this.totals(userId, query);
-    const index = query.folder !== undefined && query.recursive ? this.recursiveFolderIndex(userId, totals.n, query.limit) : '';
-    const rows = this.db
-      .prepare(`SELECT * FROM files ${index} WHERE ${where.join(' AND ')} ORDER BY created_at DESC, id DESC LIMIT @limit`)
-      .all(params) as FileRow[];
+    const needle = nameNeedle(query);
+    const totals = this.totals(userId, query, needle);
+    const byDate = (query.sort ?? 'date') === 'date';
+    const index = byDate && query.folder !== undefined && query.recursive ? this.recursiveFolderIndex(userId, totals.n, query.limit) : '';
+    const page = listPageSql(userId, query, index);
+    const rows = this.db.prepare(page.sql).all(page.params) as FileRow[];
     return { files: rows.slice(0, query.limit).map(toFile), totalCount: totals.n, totalSize: totals.bytes, hasMore: rows.length > query.limit };
   }
 
@@ -139,7 +127,8 @@ export class SqliteFileStore implements FileStore {
     return matches * matches > 0.1 * limit * all ? 'INDEXED BY files_user_recent' : 'INDEXED BY files_user_folder';
   }
 
-  private totals(userId: string, query: ListQuery): { n: number; bytes: number } {
+  private totals(userId: string, query: ListQuery, needle: string | undefined): { n: number; bytes: number } {
+    if (needle !== undefined) return this.filteredTotals(userId, query, needle);
     if (query.folder === undefined) {
       const u = this.q.usage.get(userId) as { file_count: number; used_bytes: number } | undefined;
       return { n: u?.file_count ?? 0, bytes: u?.used_bytes ?? 0 };
@@ -147,5 +136,10 @@ export class SqliteFileStore implements FileStore {
     if (!query.recursive) return this.q.folderExactTotals.get({ userId, folder: query.folder }) as { n: number; bytes: number };
     const f = query.folder;
     return this.q.folderTotals.get({ userId, folder: f, lo: f, hi: f + '0', prefix: f + '/', prefixLen: [...f].length + 1 }) as { n: number; bytes: number };
+  }
+
+  private filteredTotals(userId: string, query: ListQuery, needle: string): { n: number; bytes: number } {
+    const q = filteredTotalsSql(userId, query, needle);
+    return this.db.prepare(q.sql).get(q.params) as { n: number; bytes: number };
   }
 }

@@ -144,12 +144,22 @@ export interface FileRecord {
   createdAt: string; // ISO 8601 UTC, millisecond precision
 }
 
+/** What a listing is ordered by: creation time, filename (ASCII case folded), or size; ties by id. */
+export type ListSort = 'date' | 'name' | 'size';
+export type ListOrder = 'asc' | 'desc';
+
 export interface ListQuery {
   folder?: string;
   recursive: boolean;
   limit: number;
-  /** Keyset position: strictly older than this (createdAt, id). */
-  after?: { createdAt: string; id: string };
+  /** Default 'date'. */
+  sort?: ListSort;
+  /** Default 'desc' for date and size, 'asc' for name (db/listing.ts). */
+  order?: ListOrder;
+  /** Only files whose filename contains this, ASCII case folded; the totals count only those. */
+  nameContains?: string;
+  /** Keyset position: strictly after this (the sort's value, then id) in the listing's order. */
+  after?: { createdAt: string; id: string } | { filename: string; id: string } | { size: number; id: string };
 }
 
 export interface ListPage {

@@ -6,7 +6,8 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { Principal } from '../auth/principal.js';
-import type { FileRecord, ListPage, MetadataStore, QuotaCheck, Usage } from '../db/types.js';
+import type { FileRecord, ListOrder, ListPage, ListQuery, ListSort, MetadataStore, QuotaCheck, Usage } from '../db/types.js';
+import { defaultOrder } from '../db/listing.js';
 import { InvalidInput, FileNotFound, TooLarge, QuotaExceeded } from '../errors/index.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { noTelemetry, type Telemetry } from '../ops/telemetry.js';
@@ -49,6 +50,11 @@ export interface ListOptions {
   recursive: boolean;
   limit: number;
   cursor?: string;
+  /** Default date, newest first (db/listing.ts has each sort's default order). */
+  sort?: ListSort;
+  order?: ListOrder;
+  /** Filename substring, ASCII case folded; empty filters nothing. */
+  q?: string;
 }
 
 /** May this principal see files of `ownerId`? */
@@ -56,18 +62,34 @@ export function mayAccess(principal: Principal, ownerId: string): boolean {
   return principal.kind === 'service' || principal.role === 'admin' || principal.userId === ownerId;
 }
 
-function encodeCursor(file: FileRecord): string {
-  return Buffer.from(JSON.stringify([file.createdAt, file.id])).toString('base64url');
+/**
+ * A keyset cursor: base64url JSON of the last row's sort value and id. Newest first keeps the
+ * two-element form older clients hold; other orders carry their sort and order, so a cursor
+ * is refused (400) by a listing in another order rather than resuming at a wrong place.
+ */
+function encodeCursor(file: FileRecord, sort: ListSort, order: ListOrder): string {
+  const value = sort === 'date' ? file.createdAt : sort === 'name' ? file.filename : file.size;
+  const body = sort === 'date' && order === 'desc' ? [file.createdAt, file.id] : [sort, order, value, file.id];
+  return Buffer.from(JSON.stringify(body)).toString('base64url');
 }
 
-function decodeCursor(cursor: string): { createdAt: string; id: string } {
+const badCursor = () => new InvalidInput('invalid_cursor', 'query.cursor: not a cursor this server issued for this sort and order');
+
+function decodeCursor(cursor: string, sort: ListSort, order: ListOrder): NonNullable<ListQuery['after']> {
+  let parsed: unknown;
   try {
-    const [createdAt, id] = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as unknown[];
-    if (typeof createdAt === 'string' && typeof id === 'string' && createdAt.length < 40 && id.length < 64) return { createdAt, id };
+    parsed = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
   } catch {
-    // fall through to the 400 below
+    throw badCursor();
   }
-  throw new InvalidInput('invalid_cursor', 'query.cursor: not a cursor this server issued');
+  if (!Array.isArray(parsed)) throw badCursor();
+  const newestFirst = sort === 'date' && order === 'desc';
+  const [value, id] = parsed.length === 2 && newestFirst ? parsed : parsed.length === 4 && !newestFirst && parsed[0] === sort && parsed[1] === order ? parsed.slice(2) : [];
+  if (typeof id !== 'string' || id.length >= 64) throw badCursor();
+  if (sort === 'date' && typeof value === 'string' && value.length < 40) return { createdAt: value, id };
+  if (sort === 'name' && typeof value === 'string' && value.length <= 1024) return { filename: value, id };
+  if (sort === 'size' && Number.isSafeInteger(value) && (value as number) >= 0) return { size: value as number, id };
+  throw badCursor();
 }
 
 export class FileService {
@@ -108,15 +130,20 @@ export class FileService {
   }
 
   async list(userId: string, opts: ListOptions): Promise<ListPage & { nextCursor: string | null }> {
+    const sort = opts.sort ?? 'date';
+    const order = opts.order ?? defaultOrder(sort);
     const page = await this.store.files.listFiles(userId, {
       // No folder names the user's root: recursive=false then means the files at the root only.
       folder: opts.folder ?? (opts.recursive ? undefined : ''),
       recursive: opts.recursive,
       limit: opts.limit,
-      after: opts.cursor ? decodeCursor(opts.cursor) : undefined,
+      sort,
+      order,
+      nameContains: opts.q || undefined,
+      after: opts.cursor ? decodeCursor(opts.cursor, sort, order) : undefined,
     });
     const last = page.files[page.files.length - 1];
-    return { ...page, nextCursor: page.hasMore && last ? encodeCursor(last) : null };
+    return { ...page, nextCursor: page.hasMore && last ? encodeCursor(last, sort, order) : null };
   }
 
   /** Removes the record first (readers see 404 at once), then the bytes. */

@@ -33,7 +33,7 @@ export async function fileRoutes(app: FastifyInstance, deps: FileRouteDeps): Pro
     {
       schema: {
         tags: ['files'],
-        summary: "List a user's files, newest first, with totals over every match",
+        summary: "List a user's files, newest first or sorted by name or size, optionally filtered by name, with totals over every match",
         security: security.any,
         querystring: listQuery,
         response: {
@@ -46,7 +46,7 @@ export async function fileRoutes(app: FastifyInstance, deps: FileRouteDeps): Pro
     async (request) => {
       const q = request.query;
       const userId = actingUserId(request.principal!, q.user_id);
-      const page = await files.list(userId, { folder: q.folder, recursive: q.recursive !== 'false', limit: q.limit ?? 1000, cursor: q.cursor });
+      const page = await files.list(userId, { folder: q.folder, recursive: q.recursive !== 'false', limit: q.limit ?? 1000, cursor: q.cursor, sort: q.sort, order: q.order, q: q.q });
       return {
         files: page.files.map((f) => publicRecord(f, base)),
         total_count: page.totalCount,

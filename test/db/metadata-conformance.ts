@@ -15,6 +15,7 @@ import { folderConformance } from './folder-conformance.js';
 import { leaseConformance } from './lease-conformance.js';
 import { lifecycleConformance } from './lifecycle-conformance.js';
 import { limitsConformance } from './limits-conformance.js';
+import { listingConformance } from './listing-conformance.js';
 import { parallelConformance } from './parallel-conformance.js';
 import { revocationConformance } from './revocation-conformance.js';
 import { outboxConformance } from './outbox-conformance.js';
@@ -145,6 +146,7 @@ export function metadataConformance(name: string, factory: () => Promise<StoreUn
     limitsConformance(() => store);
     leaseConformance(() => store);
     folderConformance(() => store);
+    listingConformance(() => store);
     revocationConformance(() => store);
     outboxConformance(() => store);
     bigintConformance(() => store);

@@ -1,7 +1,7 @@
 /**
  * listFiles on PostgreSQL at 100,000 files for one user: every page is read through an index
  * that starts with the user, in the order asked (no sort of the user's files, no sequential
- * scan), a keyset page deep in the listing reads about one page of rows, the totals come from
+ * scan; a folder by name or size either way too), a keyset page deep in the listing reads about one page of rows, the totals come from
  * the ledger or an index-only scan, and the statements are planned for their own values (a
  * prepared statement's generic plan, taken after five runs, sorts a 10k-file folder instead of
  * walking the newest-first index).
@@ -43,7 +43,7 @@ describePostgres('PostgreSQL listFiles at 100,000 files for one user: index plan
     db = new pg.Client({ connectionString: schema.url });
     await db.connect();
     await db.query(`INSERT INTO files (id, key, user_id, folder, filename, size, mime, sha256, created_at)
-      SELECT md5(i::text), 'storage/' || usr || '/' || folder || '/' || md5(i::text) || '_f.bin', usr, folder, 'f.bin', i % 1000,
+      SELECT md5(i::text), 'storage/' || usr || '/' || folder || '/' || md5(i::text) || '_f.bin', usr, folder, 'f' || (i % 1000) || '.bin', i % 1000,
              'application/octet-stream', repeat('e', 64), to_char(timestamp '2025-01-01' + (i / 3) * interval '1 second', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
       FROM (SELECT i, CASE WHEN i <= 100000 THEN 'big' ELSE 'other' || (i % 20) END AS usr, ${FOLDER} AS folder FROM generate_series(1, 120000) i) g`);
     await db.query('INSERT INTO user_usage (user_id, file_count, used_bytes) SELECT user_id, count(*), sum(size) FROM files GROUP BY user_id');
@@ -88,6 +88,32 @@ describePostgres('PostgreSQL listFiles at 100,000 files for one user: index plan
     expect(Math.max(...rare.map((n) => n['Actual Rows'] ?? 0))).toBe(10);
   });
 
+  it('one folder by name or size, either way, first page and deep: its own index in that order, no sort; a name filter counts only matches', async () => {
+    const index = { name: 'files_user_folder_lname', size: 'files_user_folder_size_id' };
+    for (const sort of ['name', 'size'] as const) {
+      for (const order of ['asc', 'desc'] as const) {
+        const q: ListQuery = { folder: 'misc/7', recursive: false, limit: 100, sort, order };
+        const probe = listPageQuery('big', { ...q, limit: 1000 });
+        const { rows } = await db.query<{ filename: string; size: number; id: string }>(`SELECT * FROM (${probe.text}) p OFFSET 999 LIMIT 1`, probe.values);
+        const row = rows[0]!;
+        const deep: ListQuery = { ...q, after: sort === 'name' ? { filename: row.filename, id: row.id } : { size: Number(row.size), id: row.id } };
+        for (const [label, query] of [['first', q], ['deep', deep]] as const) {
+          const page = await plan(listPageQuery('big', query));
+          const name = `${sort} ${order} ${label}`;
+          expect(page.filter((n) => /Scan/.test(n['Node Type'])).map(describeNode), name).toEqual([`Index Scan ${index[sort]} on files`]);
+          expect(page.map((n) => n['Node Type']), name).not.toContain('Sort');
+        }
+      }
+    }
+    // Names f0.bin … f999.bin; in docs (i % 10 = 0) those ending in 20.bin match "20.B".
+    const filtered = await store.files.listFiles('big', { folder: 'docs', recursive: false, limit: 10, sort: 'name', nameContains: '20.B' });
+    const { rows: [docs] } = await db.query<{ n: number }>("SELECT COUNT(*)::int AS n FROM files WHERE user_id = 'big' AND folder = 'docs' AND filename ILIKE '%20.b%'");
+    expect(filtered).toMatchObject({ totalCount: docs!.n, hasMore: true });
+    expect(docs!.n).toBeGreaterThan(100);
+    expect(filtered.files.every((f) => f.filename.endsWith('20.bin'))).toBe(true);
+    expect((await store.files.listFiles('big', { folder: 'docs', recursive: false, limit: 100, nameContains: 'f_bin' })).totalCount).toBe(0);
+  });
+
   it('totals: the ledger row for everything, the folder index (with sizes) for a folder', async () => {
     const all = await plan(listTotalsQuery('big', { recursive: true, limit: 100 }));
     expect(all.map(describeNode).join(' > ')).toMatch(/ on user_usage$/);
@@ -119,7 +145,7 @@ describePostgres('PostgreSQL listFiles at 100,000 files for one user: index plan
     expect(misc).toHaveLength(45); // misc/0…49 but the multiples of 10 (those i went to docs)
     expect(misc.reduce((n, f) => n + f.fileCount, 0)).toBe(rows[0]!.n);
     expect(ms, `sub-folders of a folder of 89,000 files: ${ms.toFixed(1)} ms`).toBeLessThan(1000);
-    const probe = await plan({ text: 'SELECT * FROM files WHERE user_id = $1 AND folder = $2 AND filename = $3', values: ['big', 'docs', 'report.pdf'] }); // every file here is f.bin: probe a name that is not
+    const probe = await plan({ text: 'SELECT * FROM files WHERE user_id = $1 AND folder = $2 AND filename = $3', values: ['big', 'docs', 'report.pdf'] }); // every file here is f<n>.bin: probe a name that is not
     expect(probe.filter((n) => n['Index Name']).map((n) => n['Index Name'])).toEqual(['files_user_name']);
   });
 

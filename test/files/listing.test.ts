@@ -130,6 +130,36 @@ describe('pagination', () => {
     expect((await list(s, 'pg-many', `&cursor=${page.next_cursor}`)).json().files).toHaveLength(1);
   });
 
+  it('sort=name|size, order, q: cursor pages in that order, totals over the matches; a cursor of another order is a 400', async () => {
+    const walk = async (query: string) => {
+      const seen: { filename: string; size: number }[] = [];
+      let cursor: string | null = null;
+      do {
+        const res = await list(s, 'pg-u', `&limit=4${query}${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        expect(res.statusCode, query).toBe(200);
+        seen.push(...res.json().files);
+        cursor = res.json().next_cursor;
+      } while (cursor);
+      return seen;
+    };
+    const names = Array.from({ length: 25 }, (_, i) => `f${String(i).padStart(2, '0')}.txt`);
+    expect((await walk('&sort=name')).map((f) => f.filename)).toEqual(names);
+    expect((await walk('&sort=name&order=desc')).map((f) => f.filename)).toEqual([...names].reverse());
+    const bySize = (await walk('&sort=size&order=asc')).map((f) => f.size);
+    expect(bySize).toEqual([...bySize].sort((a, b) => a - b));
+    expect(bySize).toHaveLength(25);
+    const filtered = await list(s, 'pg-u', '&sort=name&q=F1');
+    expect(filtered.json().files.map((f: { filename: string }) => f.filename)).toEqual(names.filter((n) => n.startsWith('f1')));
+    expect(filtered.json()).toMatchObject({ total_count: 10, total_size: 20, next_cursor: null });
+    const byName = (await list(s, 'pg-u', '&limit=2&sort=name')).json().next_cursor;
+    const byDate = (await list(s, 'pg-u', '&limit=2')).json().next_cursor;
+    for (const [cursor, query] of [[byName, ''], [byName, '&sort=name&order=desc'], [byName, '&sort=size&order=asc'], [byDate, '&sort=name'], [byDate, '&sort=date&order=asc']]) {
+      const res = await list(s, 'pg-u', `&cursor=${cursor}${query}`);
+      expect([res.statusCode, res.json().code], query).toEqual([400, 'invalid_cursor']);
+    }
+    for (const bad of ['&sort=type', '&order=up', `&q=${'x'.repeat(256)}`]) expect((await list(s, 'pg-u', bad)).statusCode, bad).toBe(400);
+  });
+
   it('refuses a cursor it did not issue with 400', async () => {
     for (const bad of ['garbage!!', 'AAAA', Buffer.from('{"a":1}').toString('base64url'), Buffer.from('[1,2]').toString('base64url'), 'x'.repeat(600)]) {
       const res = await list(s, 'pg-u', `&cursor=${encodeURIComponent(bad)}`);

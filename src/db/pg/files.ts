@@ -1,6 +1,6 @@
 /**
- * File records on PostgreSQL. Listing is keyset-paginated on (created_at, id), newest first,
- * over indexes that start with user_id, so a page costs the same at 100 or 100,000 files; the
+ * File records on PostgreSQL. Listing is keyset-paginated on (sort key, id), newest first by
+ * default or by name or size either way (db/listing.ts), over indexes that start with user_id, so a page costs the same at 100 or 100,000 files; the
  * columns compare in "C" order (migrations.ts), so pages come in SQLite's order. Quota checks
  * lock the user's ledger row (quota.ts) in the transaction that inserts.
  */
@@ -11,6 +11,7 @@ import { assertFits } from '../quota-rules.js';
 import { changeUsage, lockUsage } from './quota.js';
 import { insertEvent } from './outbox.js';
 import { type FileRow, toFile } from '../rows.js';
+import { listOrdering, nameNeedle, type Fold } from '../listing.js';
 
 /** Ids per look-up query (one array parameter): a bounded statement, whatever the caller asks. */
 const LOOKUP_CHUNK = 500;
@@ -40,30 +41,54 @@ function folderCondition(query: ListQuery, first: number): SqlQuery {
   };
 }
 
+/**
+ * ASCII letters folded and nothing else, as SQLite's lower() does (db/listing.ts): PostgreSQL's
+ * lower() folds non-ASCII letters too. files_user_folder_lname is built on this expression.
+ */
+export const fold: Fold = (sql) => `translate(${sql}, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz')`;
+
+/**
+ * A name filter from `$n`: a substring of the filename, ASCII case folded on both sides.
+ * strpos, not LIKE: a needle's % and _ are plain characters, nothing to escape.
+ */
+function nameFilter(query: ListQuery, n: number): SqlQuery {
+  const needle = nameNeedle(query);
+  if (needle === undefined) return { text: '', values: [] };
+  return { text: ` AND strpos(${fold('filename')}, ${fold(`$${n}::text`)}) > 0`, values: [needle] };
+}
+
 /** One page of a listing (limit + 1 rows: the extra one says whether there is more). */
 export function listPageQuery(userId: string, query: ListQuery): SqlQuery {
+  const o = listOrdering(query, fold);
   const values: unknown[] = [userId, query.limit + 1];
   const folder = folderCondition(query, 3);
   values.push(...folder.values);
+  const filter = nameFilter(query, values.length + 1);
+  values.push(...filter.values);
   let after = '';
-  if (query.after) {
-    // A row comparison: the index on (user_id, created_at DESC, id DESC) resumes right there.
-    after = ` AND (created_at, id) < ($${values.length + 1}, $${values.length + 2})`;
-    values.push(query.after.createdAt, query.after.id);
+  if (o.after) {
+    // A row comparison: the index on (user_id, [folder,] key, id) resumes right there, either way.
+    const v = o.sort === 'name' ? fold(`$${values.length + 1}::text`) : `$${values.length + 1}`;
+    after = ` AND (${o.key}, id) ${o.cmp} (${v}, $${values.length + 2})`;
+    values.push(o.after.value, o.after.id);
   }
   return {
-    text: `SELECT ${COLUMNS} FROM files WHERE user_id = $1${folder.text}${after} ORDER BY created_at DESC, id DESC LIMIT $2`,
+    text: `SELECT ${COLUMNS} FROM files WHERE user_id = $1${folder.text}${filter.text}${after} ORDER BY ${o.key} ${o.dir}, id ${o.dir} LIMIT $2`,
     values,
   };
 }
 
-/** Count and bytes of the files a folder listing matches (the user's whole ledger when no folder). */
+/** Count and bytes of the files a listing matches (the user's whole ledger when no folder and no filter). */
 export function listTotalsQuery(userId: string, query: ListQuery): SqlQuery {
-  if (query.folder === undefined) {
+  const filter = nameFilter(query, 2);
+  if (query.folder === undefined && !filter.text) {
     return { text: 'SELECT file_count AS n, used_bytes AS bytes FROM user_usage WHERE user_id = $1', values: [userId] };
   }
-  const folder = folderCondition(query, 2);
-  return { text: `SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM files WHERE user_id = $1${folder.text}`, values: [userId, ...folder.values] };
+  const folder = folderCondition(query, 2 + filter.values.length);
+  return {
+    text: `SELECT COUNT(*) AS n, COALESCE(SUM(size), 0) AS bytes FROM files WHERE user_id = $1${filter.text}${folder.text}`,
+    values: [userId, ...filter.values, ...folder.values],
+  };
 }
 
 /** A duplicate key or id is a caller's bug (keys carry a fresh random id): a plain Error, no driver code. */

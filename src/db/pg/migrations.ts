@@ -200,4 +200,13 @@ export const pgMigrations: Migration[] = [
       CREATE INDEX files_user_name ON files(user_id, filename, folder);
     `,
   },
+  {
+    version: 6,
+    name: 'SQLite migration 13: listing indexes by name and by size (ties by id)',
+    // SQLite's lower(filename) is spelled translate(…) here: lower() would fold É as well (src/db/pg/files.ts).
+    sql: `
+      CREATE INDEX files_user_folder_lname ON files(user_id, folder, translate(filename, 'ABCDEFGHIJKLMNOPQRSTUVWXYZ', 'abcdefghijklmnopqrstuvwxyz'), id);
+      CREATE INDEX files_user_folder_size_id ON files(user_id, folder, size, id);
+    `,
+  },
 ];

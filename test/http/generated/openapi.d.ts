@@ -206,7 +206,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List a user's files, newest first, with totals over every match */
+        /** List a user's files, newest first or sorted by name or size, optionally filtered by name, with totals over every match */
         get: operations["listFiles"];
         put?: never;
         post?: never;
@@ -1655,6 +1655,9 @@ export interface operations {
                 recursive?: "true" | "false";
                 limit?: number;
                 cursor?: string;
+                sort?: "date" | "name" | "size";
+                order?: "asc" | "desc";
+                q?: string;
             };
             header?: never;
             path?: never;
