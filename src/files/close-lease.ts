@@ -1,5 +1,5 @@
 /**
- * The close lease, `close:{fileId}` in the database (LeaseStore): a move of a file never runs
+ * The close lease, `close:{fileId}` in the database (LeaseStore): no move of a file runs
  * inside the close of the upload the file came from.
  *
  * On S3 a chunked upload's file is an alias of the completed upload, and the close
@@ -8,18 +8,22 @@
  * new alias, points the marker at it and deletes the old alias (src/storage/s3/move.ts). A
  * move inside a close could make the close remove the moved file's bytes (it finds the old
  * alias gone), or overwrite the marker with the old alias (bytes removed, or leaked once the
- * file goes). S3 has no conditional write to order them (none on Swift), so the database does:
- *  - the completion takes the lease before it commits the record (no move can start before
- *    that: the move needs the record) and releases it after its close;
- *  - the sweep's close of a completed upload (a re-run of a failed close) takes it, or leaves
- *    that upload for the next sweep while a move holds it;
- *  - a move takes it around the whole move, waiting up to CLOSE_WAIT_MS, then answers 409
- *    complete_in_progress with nothing moved.
- * By file id, which a move keeps (the key changes): a close that starts after moves still
- * meets the next one. Only this file's operations meet: unrelated uploads never wait. A holder
- * that dies stops renewing and its lease lapses after CLOSE_LEASE_MS. Local disk keeps no
- * marker (a move is a link and a rename), but takes the lease too: two database writes per
- * completion and per move, whatever the store (README "Folders and moves").
+ * file goes). S3 has no conditional write to order them (none on Swift), so the database does.
+ * Each side first says it is there, then looks for the other (both in the one database, so at
+ * least one of two racing sides sees the other):
+ *  - a close holds the lease: the completion takes it before it commits the record (no move
+ *    can start before that: a move needs the record) and releases it after its close; the
+ *    sweep's close of a completed upload (a re-run of a failed close) takes it, then looks for
+ *    a journaled move of the file (FolderStore.movesOf) and, finding one, leaves that upload
+ *    for a later sweep;
+ *  - a move journals itself (as before), then waits until no close holds the lease (up to
+ *    CLOSE_WAIT_MS, then 409 complete_in_progress) before it touches a byte.
+ * Moves take no lease: a move killed half-way is finished by the next request at once (no
+ * lease of a dead process to wait out), and racing moves of one file are ordered by the
+ * journal as before. By file id, which a move keeps. Only this file's operations meet:
+ * unrelated uploads never wait. A close that dies stops renewing; its lease lapses after
+ * CLOSE_LEASE_MS. Local disk has no marker (a move is a link and a rename) but goes the same
+ * way: two database writes per completion, one read per move (README "Folders and moves").
  */
 import { randomUUID } from 'node:crypto';
 import type { LeaseStore } from '../db/types.js';
@@ -33,9 +37,10 @@ export const CLOSE_WAIT_MS = 5_000;
 
 export const closeLeaseName = (fileId: string): string => `close:${fileId}`;
 
-const busy = () => new WrongState('complete_in_progress', 'The upload of this file is still being closed; nothing was moved, retry in a moment');
+export const closeBusy = (): WrongState => new WrongState('complete_in_progress', 'The upload of this file is still being closed; nothing was moved, retry in a moment');
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A close's hold on the file: taken with tryTake, renewed while held, released once. */
 export class CloseLease {
   private readonly renewal: NodeJS.Timeout;
 
@@ -45,15 +50,15 @@ export class CloseLease {
     private readonly holder: string,
     clock: Clock,
   ) {
-    // Renewed while held: a close (or a move's server-side copy) stalled on S3 for longer than
-    // the lease must not let a move in. A failed renewal is retried at the next tick.
+    // Renewed while held: a close stalled on S3 for longer than the lease must not let a move
+    // in. A failed renewal is tried again at the next tick.
     this.renewal = setInterval(() => {
       leases.tryAcquire(name, holder, CLOSE_LEASE_MS, clock.now()).catch(() => undefined);
     }, CLOSE_LEASE_MS / 3);
     this.renewal.unref();
   }
 
-  /** The file's lease if it is free (or lapsed); null while another holder's is live. */
+  /** The file's lease if it is free (or lapsed); null while another close holds it. */
   static async tryTake(leases: LeaseStore, clock: Clock, fileId: string): Promise<CloseLease | null> {
     const name = closeLeaseName(fileId);
     const holder = randomUUID();
@@ -61,32 +66,27 @@ export class CloseLease {
     return new CloseLease(leases, name, holder, clock);
   }
 
-  /**
-   * The file's lease, waiting up to `waitMs` for a holder to release it; 409
-   * complete_in_progress past that. Bounded in wall time, and on `clock` too (tests move it).
-   */
-  static async take(leases: LeaseStore, clock: Clock, fileId: string, waitMs = CLOSE_WAIT_MS): Promise<CloseLease> {
-    const [deadline, wallDeadline] = [clock.now() + waitMs, Date.now() + waitMs];
-    for (let pause = 10; ; pause = Math.min(pause * 2, 250)) {
-      const lease = await CloseLease.tryTake(leases, clock, fileId);
-      if (lease) return lease;
-      if (clock.now() >= deadline || Date.now() >= wallDeadline) throw busy();
-      await sleep(pause);
-    }
-  }
-
-  /** Gives the lease up (a failed release lapses after CLOSE_LEASE_MS). */
-  async release(): Promise<void> {
-    clearInterval(this.renewal);
-    await this.leases.release(this.name, this.holder).catch(() => undefined);
-  }
-
-  /** Runs `fn` holding the lease, and releases it however `fn` ends. */
+  /** Runs `fn` holding the lease, then gives it up (a failed release lapses after CLOSE_LEASE_MS). */
   async holding<T>(fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
     } finally {
-      await this.release();
+      clearInterval(this.renewal);
+      await this.leases.release(this.name, this.holder).catch(() => undefined);
     }
+  }
+}
+
+/**
+ * For a move, once journaled: resolves when no close holds the file's lease; 409
+ * complete_in_progress after `waitMs`. Bounded in wall time, and on `clock` too (tests move it).
+ */
+export async function closesDone(leases: LeaseStore, clock: Clock, fileId: string, waitMs = CLOSE_WAIT_MS): Promise<void> {
+  const name = closeLeaseName(fileId);
+  const [deadline, wallDeadline] = [clock.now() + waitMs, Date.now() + waitMs];
+  for (let pause = 10; ; pause = Math.min(pause * 2, 250)) {
+    if ((await leases.holder(name, clock.now())) === null) return;
+    if (clock.now() >= deadline || Date.now() >= wallDeadline) throw closeBusy();
+    await sleep(pause);
   }
 }

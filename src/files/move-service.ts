@@ -18,9 +18,9 @@
  * that user (and a folder delete) first finishes every journaled move (`finishPending`), with
  * commit answering "already" for a record switched before the crash. A rename on disk would
  * be one step fewer, but between the rename and the switch the record would name a key with
- * no bytes; link + unlink never has that moment. Each file's move holds that file's close
- * lease (close-lease.ts): on S3 it must not run inside the close of the upload the file came
- * from; a move that cannot get it within a few seconds answers 409 complete_in_progress.
+ * no bytes; link + unlink never has that moment. Step 2 waits while the upload the file came
+ * from is being closed (close-lease.ts: on S3 the two must not interleave); a close still
+ * running after a few seconds → 409 complete_in_progress, the journal row dropped, nothing moved.
  *
  * A folder move checks every file's target first (a name taken there → 409, nothing moved),
  * then moves file by file; re-sending the same request after a crash finishes journaled
@@ -32,7 +32,7 @@ import { BlobNotFound, FileNotFound, InvalidInput, WrongState } from '../errors/
 import { noEvents, type EventFactory } from '../events/events.js';
 import type { BlobStore } from '../storage/blob-store.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { CloseLease } from './close-lease.js';
+import { closesDone } from './close-lease.js';
 import { mayAccess } from './file-service.js';
 import { buildKey, parseKey } from './keys.js';
 import { filenameSchema, folderProblem, folderSchema } from './names.js';
@@ -144,28 +144,32 @@ export class MoveService {
     if (clashes.length > 0) throw clashError(clashes.sort());
   }
 
-  /**
-   * Journals and finishes one file's move; false when its record went meanwhile. Under the
-   * file's close lease, taken before the journal: a move that cannot get it (its upload still
-   * closing) answers 409 with nothing journaled.
-   */
+  /** Journals and finishes one file's move; false when its record went meanwhile. */
   private async moveOne(file: FileRecord, toKey: string): Promise<boolean> {
-    const lease = await CloseLease.take(this.store.leases, this.clock, file.id);
-    return lease.holding(async () => {
-      const move: PendingMove = { fileId: file.id, userId: file.userId, fromKey: file.key, toKey, createdAt: this.clock.now() };
-      let outcome = await this.store.folders.journalMove(move);
-      if (outcome === 'busy') {
-        // Another move of this file was journaled (a request racing this one): finish it first.
-        for (const other of await this.store.folders.movesOf([file.id])) await this.finish(other);
-        outcome = await this.store.folders.journalMove(move);
-      }
-      if (outcome !== 'journaled') return false;
-      return this.finish(move);
-    });
+    const move: PendingMove = { fileId: file.id, userId: file.userId, fromKey: file.key, toKey, createdAt: this.clock.now() };
+    let outcome = await this.store.folders.journalMove(move);
+    if (outcome === 'busy') {
+      // Another move of this file was journaled (a request racing this one): finish it first.
+      for (const other of await this.store.folders.movesOf([file.id])) await this.finish(other);
+      outcome = await this.store.folders.journalMove(move);
+    }
+    if (outcome !== 'journaled') return false;
+    return this.finish(move, true);
   }
 
-  /** Steps 2–4 of a journaled move, under the file's close lease; each may have run before (a crash). False: no record any more. */
-  private async finish(move: PendingMove): Promise<boolean> {
+  /**
+   * Steps 2–4 of a journaled move; each may have run before (a crash). False: no record any
+   * more. Not before the close of the file's upload is over (close-lease.ts): on S3 the two
+   * must not interleave. A close that goes on too long → 409; the journal row goes too when
+   * this request wrote it (`own`): nothing was placed yet, so nothing moved.
+   */
+  private async finish(move: PendingMove, own = false): Promise<boolean> {
+    try {
+      await closesDone(this.store.leases, this.clock, move.fileId);
+    } catch (err) {
+      if (own) await this.store.folders.endMove(move.fileId);
+      throw err;
+    }
     const target = parseKey(move.toKey);
     const source = parseKey(move.fromKey);
     // file.moved goes in the switch's transaction, and only when this call switched the
@@ -197,8 +201,7 @@ export class MoveService {
       if (page.length === 0) return finished;
       for (const move of page) {
         seen.add(move.fileId);
-        const lease = await CloseLease.take(this.store.leases, this.clock, move.fileId);
-        if (await lease.holding(() => this.finish(move))) finished.push({ from: move.fromKey, to: move.toKey });
+        if (await this.finish(move)) finished.push({ from: move.fromKey, to: move.toKey });
       }
     }
   }

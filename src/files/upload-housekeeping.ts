@@ -73,15 +73,19 @@ export async function sweepExpired(d: HousekeepingDeps, now: number): Promise<nu
 
 /**
  * A completed upload's row goes after its close (abortUpload) ran once more: the completion's
- * own may have failed. Under the file's close lease (close-lease.ts), so no move of the file
- * runs inside it; while a move holds it, the upload is left for the next sweep. The close
- * comes first (it keeps the object of a file still there, whatever the row says), so a close
- * that fails keeps the row, and the next sweep tries again. True when the row was removed.
+ * own may have failed. Under the file's close lease, and only while no move of the file is
+ * journaled (close-lease.ts: on S3 the two must not interleave); otherwise the upload is left
+ * for a later sweep. The close comes first (it keeps the object of a file still there,
+ * whatever the row says), so a close that fails keeps the row for the next sweep to retry.
+ * True when the row was removed.
  */
 async function closeCompleted(d: HousekeepingDeps, upload: UploadRecord, cutoff: number): Promise<boolean> {
-  const lease = await CloseLease.tryTake(d.store.leases, d.clock, parseKey(upload.fileKey!).id);
+  const fileId = parseKey(upload.fileKey!).id;
+  const lease = await CloseLease.tryTake(d.store.leases, d.clock, fileId);
   if (!lease) return false;
   return lease.holding(async () => {
+    // Asked after the lease is held: a move journaled later waits for the lease (close-lease.ts).
+    if ((await d.store.folders.movesOf([fileId])).length > 0) return false;
     await d.blobs.abortUpload({ uploadId: upload.id, ref: upload.blobRef });
     return (await d.store.uploads.deleteUpload(upload.id, { states: ['completed'], idleBefore: cutoff })).outcome === 'deleted';
   });

@@ -58,13 +58,13 @@ describeS3('a move racing the close of its upload (S3)', () => {
         await pass(cmd, 'after');
       }
     };
-    // Tells the test a move asked for a close lease and was refused (it then waits).
+    // Tells the test a move found a close holding the file's lease (it then waits).
     const leases = s.app.ctx.store.leases;
-    const tryAcquire = leases.tryAcquire.bind(leases);
-    leases.tryAcquire = async (name, holder, ttlMs, now) => {
-      const got = await tryAcquire(name, holder, ttlMs, now);
-      if (!got && name.startsWith('close:')) refused?.();
-      return got;
+    const holderOf = leases.holder.bind(leases);
+    leases.holder = async (name, now) => {
+      const holder = await holderOf(name, now);
+      if (holder !== null && name.startsWith('close:')) refused?.();
+      return holder;
     };
   });
   afterAll(async () => {
@@ -91,7 +91,7 @@ describeS3('a move racing the close of its upload (S3)', () => {
       return closing && phase === 'after' && is(cmd, GetObjectCommand, `.uploads/${id}.committed`);
     };
   };
-  /** Resolves the next time a close lease is refused. */
+  /** Resolves the next time a move finds a close under way. */
   const nextRefusal = () => new Promise<void>((r) => (refused = r));
 
   const move = (from: string, to: string) => s.asService({ method: 'POST', url: '/v1/files/move', payload: { from, to } });
@@ -110,6 +110,22 @@ describeS3('a move racing the close of its upload (S3)', () => {
     return { id, data };
   };
   const fileKeyOf = async (id: string) => (await s.app.ctx.store.uploads.getUpload(id))!.fileKey!;
+  /** Completes the upload with its close failing: the upload is left completed, for the sweep to close. */
+  const completeLeavingClose = async (id: string) => {
+    const blobs = s.app.ctx.blobs;
+    const abortUpload = blobs.abortUpload;
+    blobs.abortUpload = async () => {
+      throw new Error('S3 unreachable (test)');
+    };
+    try {
+      expect((await complete(s, id)).statusCode).toBe(201);
+    } finally {
+      blobs.abortUpload = abortUpload;
+    }
+    expect(await staging(id)).not.toContain(`${place.prefix}.uploads/${id}.committed`);
+    return fileKeyOf(id);
+  };
+  const sweep = () => s.app.ctx.uploads.sweep(clock.now() + s.config.uploads.expirySeconds * 1000 + 60_000);
 
   /**
    * Completes an upload with the close paused at `closeGate`, moves the file meanwhile, then
@@ -155,22 +171,11 @@ describeS3('a move racing the close of its upload (S3)', () => {
     );
   });
 
-  it("the sweep's re-run of a failed close, racing a move: the bytes stay", async () => {
+  it("the sweep's re-run of a failed close, a move arriving meanwhile: the move waits, the bytes stay", async () => {
     const { id, data } = await ready('sw');
-    const blobs = s.app.ctx.blobs;
-    const abortUpload = blobs.abortUpload;
-    blobs.abortUpload = async () => {
-      throw new Error('S3 unreachable (test)'); // the completion's close fails: left to the sweep
-    };
-    try {
-      expect((await complete(s, id)).statusCode).toBe(201);
-    } finally {
-      blobs.abortUpload = abortUpload;
-    }
-    expect(await staging(id)).not.toContain(`${place.prefix}.uploads/${id}.committed`);
-    const fromKey = await fileKeyOf(id);
+    const fromKey = await completeLeavingClose(id);
     const paused = gate(closeReadsMarker(id));
-    const sweeping = s.app.ctx.uploads.sweep(clock.now() + s.config.uploads.expirySeconds * 1000 + 60_000);
+    const sweeping = sweep();
     await paused.hit;
     const refusal = nextRefusal();
     const moving = move(fromKey, 'swept/');
@@ -181,6 +186,37 @@ describeS3('a move racing the close of its upload (S3)', () => {
     expect(res.statusCode, res.body).toBe(200);
     expect(await s.app.ctx.store.uploads.getUpload(id)).toBeNull(); // the sweep did close it
     expect(await served(res.json().moved[0].to as string)).toEqual(data);
+  });
+
+  it("the sweep's re-run of a failed close meeting a move under way: left for a later sweep, the bytes stay", async () => {
+    const { id, data } = await ready('swm');
+    const fromKey = await completeLeavingClose(id);
+    const fileId = (await s.app.ctx.store.files.getFile(fromKey))!.id;
+    const placing = gate((cmd, phase) => phase === 'before' && is(cmd, PutObjectCommand, `mid/${fileId}_a.bin`)); // the move's new alias
+    const marking = gate((cmd, phase) => phase === 'before' && is(cmd, PutObjectCommand, `.uploads/${id}.committed`));
+    const moving = move(fromKey, 'mid/');
+    await placing.hit; // journaled, about to place the bytes at the new key
+    const sweeping = sweep();
+    const closed = await Promise.race([sweeping.then(() => false), marking.hit.then(() => true)]);
+    if (closed) {
+      // The close ran inside the move (what happened before): the move goes first, then the close.
+      placing.open();
+      await moving;
+      marking.open();
+    } else {
+      marking.open(); // not the close's: the move's own marker, let through
+      placing.open();
+    }
+    await sweeping;
+    expect(await s.app.ctx.store.uploads.getUpload(id)).not.toBeNull(); // left for a later sweep
+    const res = await moving;
+    expect(res.statusCode, res.body).toBe(200);
+    const toKey = res.json().moved[0].to as string;
+    expect(await served(toKey)).toEqual(data);
+    await sweep();
+    expect(await s.app.ctx.store.uploads.getUpload(id)).toBeNull();
+    expect(await served(toKey)).toEqual(data);
+    expect(await staging(id)).toContain(`${place.prefix}.uploads/${id}.committed`);
   });
 
   it('a close lease held by a holder that died: the move waits, answers 409 (nothing moved), and goes through once the lease lapsed', async () => {
