@@ -7,7 +7,8 @@
  * create a user as admin, log out (cookies gone, back shows no data) and sign in as the new
  * user; screenshots at desktop, phone and dark; axe-core on each main view. And a 50 MiB
  * upload interrupted by a reload and resumed by adding the file again: the parts the server
- * had are not sent again (counted at the proxy).
+ * had are not sent again (counted at the proxy). And a folder of 2,500 files sorted and
+ * filtered by the server: one first page per order or filter, the rest by cursor as it scrolls.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -18,6 +19,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/app.js';
 import { launchChromium, PNG } from '../serve/browser-kit.js';
+import { fileOf } from '../db/fixtures.js';
 import { axeViolations, newPage, patternBytes, screenshot, signIn, startWebWorld, type WebWorld } from './kit.js';
 
 const execFileP = promisify(execFile);
@@ -200,6 +202,49 @@ describe('the web app in Chromium', () => {
     // The new user signs in and has an empty folder.
     await signIn(page, w.url, 'bob', 'bob-password-1');
     await page.getByText(/No files here yet/).waitFor();
+    expect(errors).toEqual([]);
+    await context.close();
+  });
+
+  it('a folder larger than a page: sorting and filtering ask the server, one page at a time, and scrolling follows the cursor', async () => {
+    const password = await w.addUser('lister');
+    const user = (await w.server.app.ctx.store.users.getUserByUsername('lister'))!;
+    const names = Array.from({ length: 2_500 }, (_, i) => `file-${String(i).padStart(4, '0')}.txt`);
+    for (const [i, filename] of names.entries()) {
+      const f = fileOf(user.id, 'many', i % 7);
+      await w.server.app.ctx.store.files.insertFile({ ...f, filename, key: f.key.replace(/_[^/]*$/, `_${filename}`) }, { userId: user.id, defaultQuotaBytes: 1e12 });
+    }
+    const { context, page, errors } = await newPage(browser);
+    await signIn(page, w.url, 'lister', password);
+    w.proxy.reset();
+    const listings = () => w.proxy.requests.filter((r) => r.url.startsWith('/v1/files/all') && r.url.includes('folder=many')).map((r) => new URL(r.url, 'http://x').searchParams);
+    await page.getByRole('link', { name: /^many/ }).click();
+    await fileRow(page, 'file-2499.txt').waitFor(); // newest first
+    const rowName = (i: number) => page.locator(`.file[data-row="${i}"] .name`).innerText({ timeout: 1000 }).catch(() => '');
+    const firstRow = () => rowName(0);
+
+    await page.getByLabel('Sort by').selectOption('name-desc');
+    await expect.poll(firstRow, { timeout: 5000 }).toBe('file-2499.txt');
+    await page.getByLabel('Sort by').selectOption('name-asc');
+    await expect.poll(firstRow, { timeout: 5000 }).toBe('file-0000.txt');
+    // Each order is one request of a first page: nothing loads the whole folder to sort it.
+    expect(listings().map((q) => [q.get('sort'), q.get('order'), q.get('limit'), q.get('cursor')])).toEqual([
+      ['date', 'desc', '200', null],
+      ['name', 'desc', '200', null],
+      ['name', 'asc', '200', null],
+    ]);
+    // Scrolled to the end, the rows come by cursor in that order.
+    await page.locator('.list').evaluate((el) => ((el as unknown as { scrollTop: number }).scrollTop = 1e9));
+    await expect.poll(() => rowName(2499), { timeout: 10_000 }).toBe('file-2499.txt');
+    expect(listings().slice(3).every((q) => q.get('sort') === 'name' && q.get('order') === 'asc' && q.get('cursor'))).toBe(true);
+
+    // The filter: the server's matches and totals, asked once typing pauses.
+    await page.getByLabel('Filter by name').pressSequentially('E-12', { delay: 20 });
+    await expect.poll(firstRow, { timeout: 5000 }).toBe('file-1200.txt');
+    expect(await page.getByText(/^100 matching files/).count()).toBe(1);
+    expect(listings().filter((q) => q.get('q')).map((q) => q.get('q'))).toEqual(['E-12']);
+    await page.getByLabel('Filter by name').fill('no such file');
+    await page.getByText('No file matches the filter.').waitFor({ timeout: 5000 });
     expect(errors).toEqual([]);
     await context.close();
   });

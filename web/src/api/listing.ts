@@ -1,9 +1,8 @@
 /**
- * One folder's files for the list view: pages of 2,000 by cursor, newest first as the server
- * gives them, kept in one array the virtualised list reads by index. Sorting by name or size
- * and filtering by name need every file of the folder, so asking for them loads the
- * remaining pages in the background (a 100,000-file folder is 50 requests) while the view
- * shows what is there so far.
+ * One folder's files for the list view, in the order and with the name filter the person
+ * chose: the server sorts and filters (GET /v1/files/all with sort, order, q) and the page
+ * reads pages by cursor as the list scrolls, kept in one array the virtualised list reads by
+ * index. Whatever the folder holds, showing it is one request; the totals are the server's.
  */
 import type { FileRecord } from '../../../src/client/index.js';
 import { client } from './session.js';
@@ -11,15 +10,27 @@ import { client } from './session.js';
 export type SortKey = 'date' | 'name' | 'size';
 export type SortDir = 'asc' | 'desc';
 
+/** The first page is small so the first rows show quickly; later ones large, so scrolling far asks rarely. */
+const FIRST_PAGE = 200;
 const PAGE = 2_000;
+/** Rows ahead of the last one shown at which the next page is asked for. */
+const AHEAD = 100;
+/** Typing in the filter asks the server once the person pauses. */
+const FILTER_DELAY_MS = 200;
 
 export class FolderListing {
-  /** Files in the order the server gave them (newest first). */
+  /** Files in the server's order for the current sort, order and filter. */
   private loaded: FileRecord[] = [];
   private cursor: string | null | undefined = undefined;
   private loading: Promise<void> | undefined;
-  private view: FileRecord[] | undefined;
-  private readonly ctl = new AbortController();
+  /** Aborts the requests of one query (a new sort or filter starts another). */
+  private ctl = new AbortController();
+  private closed = false;
+  private filterTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The filter the rows were asked with (the field's text may be ahead of it while typing). */
+  private applied = '';
+  /** Counts the queries (order or filter changes): the list scrolls back to the top on each. */
+  generation = 0;
   totalCount = 0;
   totalSize = 0;
   error: unknown;
@@ -40,71 +51,76 @@ export class FolderListing {
     return this.loaded.length;
   }
 
-  /** Sorting other than newest first, or a filter, needs the whole folder. */
-  private get needsAll(): boolean {
-    return this.sort !== 'date' || this.dir !== 'desc' || this.filter.trim() !== '';
-  }
-
-  /** Rows the list shows: all of them when the order is the server's, else the loaded ones sorted. */
+  /** Rows the list shows: every match, as the server counts them (the ones not here yet are placeholders). */
   get rowCount(): number {
-    return this.needsAll ? this.rows().length : Math.max(this.totalCount, this.loaded.length);
+    return Math.max(this.totalCount, this.loaded.length);
   }
 
   /** The file at a row, or undefined while its page is not here yet. */
   at(i: number): FileRecord | undefined {
-    return this.rows()[i];
+    return this.loaded[i];
   }
 
   rows(): FileRecord[] {
-    if (!this.needsAll) return this.loaded;
-    if (this.view) return this.view;
-    const needle = this.filter.trim().toLowerCase();
-    const rows = needle ? this.loaded.filter((f) => f.filename.toLowerCase().includes(needle)) : this.loaded.slice();
-    const sign = this.dir === 'asc' ? 1 : -1;
-    if (this.sort === 'name') {
-      const collator = new Intl.Collator(undefined, { numeric: true, sensitivity: 'base' });
-      rows.sort((a, b) => sign * collator.compare(a.filename, b.filename));
-    } else if (this.sort === 'size') rows.sort((a, b) => sign * (a.size - b.size));
-    else if (this.dir === 'asc') rows.reverse();
-    this.view = rows;
-    return rows;
+    return this.loaded;
   }
 
+  /** A new order asks for its first page at once; a new filter once typing pauses. */
   setOrder(sort: SortKey, dir: SortDir, filter: string): void {
+    const reordered = sort !== this.sort || dir !== this.dir;
     this.sort = sort;
     this.dir = dir;
     this.filter = filter;
-    this.view = undefined;
-    if (this.needsAll) void this.loadAll();
+    clearTimeout(this.filterTimer);
+    if (reordered || filter.trim() === this.applied) this.restart();
+    else this.filterTimer = setTimeout(() => this.restart(), FILTER_DELAY_MS);
     this.onChange();
   }
 
-  /** Makes sure rows up to `index` are loaded (the list asks as it scrolls). */
+  /** Drops the query's pages and asks for the first one again (the rows shown stay until it comes). */
+  private restart(): void {
+    this.ctl.abort();
+    this.ctl = new AbortController();
+    this.applied = this.filter.trim();
+    this.generation++;
+    this.cursor = undefined;
+    this.loading = undefined;
+    void this.next();
+  }
+
+  /** Makes sure rows up to `index` are loaded (the list asks as it scrolls, a little ahead). */
   ensure(index: number): void {
-    if (index >= this.loaded.length - PAGE / 4 && !this.done) void this.next();
+    if (index >= this.loaded.length - AHEAD && !this.done) void this.next();
   }
 
-  async loadAll(): Promise<void> {
-    while (!this.done && !this.ctl.signal.aborted && this.needsAll) await this.next();
-  }
-
+  /** The next page of the current query (its first page replaces the rows shown). */
   next(): Promise<void> {
-    if (this.done) return Promise.resolve();
+    if (this.done || this.closed) return Promise.resolve();
+    const ctl = this.ctl;
     this.loading ??= (async () => {
       try {
-        const page = await client.files.list({ folder: this.folder || undefined, recursive: false, limit: PAGE, cursor: this.cursor ?? undefined, signal: this.ctl.signal });
-        this.loaded = this.loaded.concat(page.files);
+        const page = await client.files.list({
+          folder: this.folder || undefined,
+          recursive: false,
+          limit: this.cursor ? PAGE : FIRST_PAGE,
+          cursor: this.cursor ?? undefined,
+          sort: this.sort,
+          order: this.dir,
+          q: this.applied || undefined,
+          signal: ctl.signal,
+        });
+        if (ctl.signal.aborted) return;
+        this.loaded = this.cursor === undefined ? page.files : this.loaded.concat(page.files);
         this.totalCount = page.total_count;
         this.totalSize = page.total_size;
         this.cursor = page.next_cursor;
-        this.view = undefined;
         this.error = undefined;
       } catch (err) {
-        if (this.ctl.signal.aborted) return;
+        if (ctl.signal.aborted) return;
         this.error = err;
         this.cursor = null;
       } finally {
-        this.loading = undefined;
+        if (this.ctl === ctl) this.loading = undefined;
       }
       this.onChange();
     })();
@@ -116,11 +132,12 @@ export class FolderListing {
     const before = this.loaded.length;
     this.loaded = this.loaded.filter((f) => !keys.has(f.key));
     this.totalCount -= before - this.loaded.length;
-    this.view = undefined;
     this.onChange();
   }
 
   close(): void {
+    this.closed = true;
+    clearTimeout(this.filterTimer);
     this.ctl.abort();
   }
 }

@@ -30,12 +30,13 @@ export function FileList(props: { listing: FolderListing; selected: Set<string>;
   useEffect(() => {
     box.current!.scrollTop = 0;
     setTop(0);
-  }, [listing]);
+  }, [listing, listing.generation]);
 
   const count = listing.rowCount;
   const first = Math.max(0, Math.floor(top / ROW) - OVERSCAN);
   const last = Math.min(count, Math.ceil((top + height) / ROW) + OVERSCAN);
-  useEffect(() => listing.ensure(last), [last, listing, count]);
+  // Again after each page lands: a jump far ahead is reached page after page, by cursor.
+  useEffect(() => listing.ensure(last), [last, listing, count, listing.loadedCount]);
 
   const onScroll = () => {
     // One state update per frame, whatever the scroll event rate.

@@ -210,8 +210,7 @@ export function Files(props: { me: Me; folder: string; onUsage: () => void }) {
       <p class="summary" aria-live="polite">
         {listing.error
           ? `Could not list this folder: ${errorText(listing.error)}`
-          : `${listing.totalCount.toLocaleString()} files, ${formatBytes(listing.totalSize)}` +
-            (listing.rowCount < listing.totalCount && !listing.done ? ` (loading ${listing.loadedCount.toLocaleString()}…)` : '')}
+          : `${listing.totalCount.toLocaleString()} ${listing.filter.trim() ? 'matching ' : ''}files, ${formatBytes(listing.totalSize)}`}
       </p>
 
       <UploadsPanel queue={queue} />
