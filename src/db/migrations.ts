@@ -285,4 +285,17 @@ export const migrations: Migration[] = [
       CREATE INDEX files_user_folder_size_id ON files(user_id, folder, size, id);
     `,
   },
+  {
+    version: 14,
+    name: 'the partial uploads a tus final upload was made of',
+    // tus concatenation: HEAD on a final answers "Upload-Concat: final;<partial URLs>" as the
+    // client sent them, after the partials' records are gone (src/tus/concat.ts). The row goes
+    // with its file.
+    sql: `
+      CREATE TABLE tus_finals (
+        file_id TEXT PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+        partials TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -71,6 +71,8 @@ export class SqliteUploadStore implements UploadStore {
       endWrites: db.prepare('DELETE FROM upload_writes WHERE upload_id = ?'),
       liveWrites: db.prepare('SELECT COUNT(*) FROM upload_writes WHERE upload_id = ? AND lease_until > ?').pluck(),
       known: db.prepare('SELECT id FROM uploads WHERE id = ?').pluck(),
+      putConcat: db.prepare('INSERT OR REPLACE INTO tus_finals (file_id, partials) VALUES (?, ?)'),
+      concat: db.prepare('SELECT partials FROM tus_finals WHERE file_id = ?').pluck(),
     };
   }
 
@@ -201,6 +203,15 @@ export class SqliteUploadStore implements UploadStore {
 
   async livePartWrites(uploadId: string, now: number): Promise<number> {
     return this.q.liveWrites.get(uploadId, now) as number;
+  }
+
+  async recordConcat(fileId: string, partialUrls: string[]): Promise<void> {
+    this.q.putConcat.run(fileId, partialUrls.join(' ')); // URLs hold no spaces (RFC 3986)
+  }
+
+  async concatOf(fileId: string): Promise<string[] | null> {
+    const partials = this.q.concat.get(fileId) as string | undefined;
+    return partials === undefined ? null : partials.split(' ');
   }
 
   async countUploads(state: UploadState): Promise<number> {

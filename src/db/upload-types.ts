@@ -143,6 +143,13 @@ export interface UploadStore {
   endPartWrite(uploadId: string, writeId: string): Promise<void>;
   /** How many registered writes of the upload hold a lease past `now` (a completion waits for 0). */
   livePartWrites(uploadId: string, now: number): Promise<number>;
+  /**
+   * tus concatenation: keeps the partial upload URLs (as the client sent them) that the final
+   * upload stored as the file `fileId` was made of; they go when the file goes.
+   */
+  recordConcat(fileId: string, partialUrls: string[]): Promise<void>;
+  /** The partial URLs recordConcat kept for the file; null when none (or the file is gone). */
+  concatOf(fileId: string): Promise<string[] | null>;
   /** How many uploads are in a given state, counted in SQL (the metrics gauge). */
   countUploads(state: UploadState): Promise<number>;
   /** Those of `ids` that name an upload (any state). */

@@ -83,7 +83,8 @@ export async function tusRoutes(app: FastifyInstance, ctx: AppContext): Promise<
     else void reply.header('Upload-Length', String(info.length));
     const meta = encodeMetadata(info.metadata);
     if (meta) void reply.header('Upload-Metadata', meta);
-    if (info.concat) void reply.header('Upload-Concat', info.concat);
+    // "Response to HEAD request against partial or final upload MUST include the Upload-Concat header and its value as received in the upload creation request."
+    if (info.concat) void reply.header('Upload-Concat', concatHeader(info));
     if (info.expiresAt) void reply.header('Upload-Expires', new Date(info.expiresAt).toUTCString());
   };
 
@@ -164,6 +165,17 @@ export async function tusRoutes(app: FastifyInstance, ctx: AppContext): Promise<
     if (method === 'HEAD') return head(request, reply);
     throw new InvalidInput('validation_error', 'POST to an upload needs X-HTTP-Method-Override: PATCH, DELETE or HEAD');
   });
+}
+
+/**
+ * A final's list as sent ("final;<url> <url>"), unless it is longer than common clients read in
+ * a header (Node's fetch takes 16 KiB of headers in all): then "final" alone.
+ */
+const MAX_CONCAT_HEADER = 8 * 1024;
+function concatHeader(info: TusInfo): string {
+  if (info.concat !== 'final' || !info.partialUrls) return info.concat!;
+  const full = `final;${info.partialUrls.join(' ')}`;
+  return full.length <= MAX_CONCAT_HEADER ? full : 'final';
 }
 
 function one(v: string | string[] | undefined): string | undefined {

@@ -52,6 +52,8 @@ export interface TusInfo {
   deferred?: true;
   metadata: Record<string, string>;
   concat?: 'partial' | 'final';
+  /** A final's partial upload URLs, as its creation request gave them (when kept). */
+  partialUrls?: string[];
   /** ISO time after which an unfinished upload is removed (absent once finished). */
   expiresAt?: string;
 }
@@ -108,7 +110,11 @@ export class TusService {
       if (body) throw new InvalidInput('validation_error', 'A final upload takes no body');
       const ids = req.concat.urls.map(partialId);
       const file = await withUploadLease(this.d.store.leases, this.d.clock, ids, () => concatenate(this.d, principal, ids, { userId, filename, mime, folder, sha256 }));
-      return fileInfo(file);
+      // For HEAD: "Upload-Concat … its value as received in the upload creation request". The file
+      // is committed and its partials spent: failing now would leave the client nothing to retry,
+      // so a failure here costs that detail only (HEAD then answers "final").
+      const kept = await this.d.store.uploads.recordConcat(file.id, req.concat.urls).then(() => true, () => false);
+      return fileInfo(file, kept ? req.concat.urls : null);
     }
     // "The request MUST include one of the following headers: a) Upload-Length … b) Upload-Defer-Length: 1".
     if (req.length === undefined && !req.deferLength) throw new InvalidInput('validation_error', 'Upload-Length is required (or Upload-Defer-Length: 1)');
@@ -135,7 +141,7 @@ export class TusService {
     if (FILE_ID.test(id)) {
       const file = await this.d.files.getById(id);
       if (!file || !mayAccess(principal, file.userId)) throw new UploadNotFound();
-      return fileInfo(file);
+      return fileInfo(file, await this.d.store.uploads.concatOf(file.id));
     }
     const upload = await this.owned(principal, id);
     const state = await readState(this.d.store.uploads, this.d.blobs, upload);
@@ -228,8 +234,9 @@ export class TusService {
   }
 }
 
-function fileInfo(file: FileRecord): TusInfo {
-  return { id: file.id, length: file.size, offset: file.size, metadata: metadataOf(file, false), concat: 'final' };
+/** A final upload: the file it became, and the partial URLs it was made of (null: not kept). */
+function fileInfo(file: FileRecord, partialUrls: string[] | null): TusInfo {
+  return { id: file.id, length: file.size, offset: file.size, metadata: metadataOf(file, false), concat: 'final', ...(partialUrls ? { partialUrls } : {}) };
 }
 
 /** The upload id in a partial's URL (absolute, or a path): its last segment under /v1/tus/. */

@@ -211,6 +211,18 @@ export function uploadConformance(open: () => { store: MetadataStore; databaseUr
       await store.uploads.deleteUpload(busy.id);
       expect(await store.files.usage('u1')).toEqual({ usedBytes: 0, reservedBytes: 0, fileCount: 0, openUploads: 0 });
     });
+
+    it('recordConcat keeps the partial URLs a final upload\'s file was made of, until the file goes', async () => {
+      const { store } = open();
+      const file = fileOf('u1', '', 10);
+      await store.files.insertFile(file, quota('u1'));
+      expect(await store.uploads.concatOf(file.id)).toBeNull();
+      const urls = ['https://h.example/v1/tus/aaaaaaaaaaaa', '/v1/tus/bbbbbbbbbbbb'];
+      await store.uploads.recordConcat(file.id, urls);
+      expect(await store.uploads.concatOf(file.id)).toEqual(urls);
+      await store.files.deleteFile(file.key);
+      expect(await store.uploads.concatOf(file.id)).toBeNull();
+    });
   });
 }
 

@@ -107,7 +107,9 @@ describe('tus-js-client against /v1/tus/', () => {
     expect(back.equals(data)).toBe(true);
     expect(record.sha256).toBe(sha256(data));
     const head = await fetch(url, { method: 'HEAD', headers: { 'Tus-Resumable': '1.0.0', ...bearer(token) } });
-    expect(head.headers.get('upload-concat')).toBe('final');
+    // "…the Upload-Concat header and its value as received in the upload creation request": the 4 partials' URLs.
+    const [kind, partials] = head.headers.get('upload-concat')!.split(';');
+    expect([kind, partials!.split(' ').filter((u) => u.startsWith(`${t.base}/v1/tus/`)).length]).toEqual(['final', 4]);
     expect(Number(head.headers.get('upload-offset'))).toBe(data.length);
     const usage = (await (await fetch(`${t.base}/v1/files/usage`, { headers: bearer(token) })).json()) as { used_bytes: number };
     expect(usage).toMatchObject({ reserved_bytes: 0, open_uploads: 0 });

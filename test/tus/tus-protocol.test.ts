@@ -175,6 +175,25 @@ describe('tus protocol rules', () => {
     expect((await usage(erin)).reserved_bytes).toBe(0);
   });
 
+  it('HEAD on a final: Upload-Concat with the partial URLs as sent, Upload-Metadata with the kept keys; gone with its file', async () => {
+    const parts = [Buffer.from('hello'), Buffer.from(' world')];
+    const urls: string[] = [];
+    for (const p of parts) {
+      const res = await create(t, { ...alice, 'Upload-Length': String(p.length), 'Upload-Concat': 'partial' }, p);
+      urls.push(new URL(res.headers.get('location')!).pathname); // relative, as the spec allows
+    }
+    const sent = meta({ filename: 'joined.txt', filetype: 'text/plain', ignored: 'x' });
+    const final = await create(t, { ...alice, 'Upload-Concat': `final;${urls.join(' ')}`, 'Upload-Metadata': sent });
+    expect([final.status, final.headers.get('upload-concat')]).toEqual([201, `final;${urls.join(' ')}`]);
+    const head = await fetch(final.headers.get('location')!, { method: 'HEAD', headers: { ...TUS, ...alice } });
+    expect([head.headers.get('upload-concat'), head.headers.get('upload-offset'), head.headers.get('upload-length')]).toEqual([`final;${urls.join(' ')}`, '11', '11']);
+    const { data, record } = await download(t, alice.Authorization!.slice(7), 'joined.txt');
+    expect(data.toString()).toBe('hello world');
+    expect(head.headers.get('upload-metadata')).toBe(meta({ filename: 'joined.txt', filetype: 'text/plain', sha256: record.sha256 as string }));
+    expect((await fetch(`${t.base}/v1/files/${record.key as string}`, { method: 'DELETE', headers: alice })).status).toBe(200);
+    expect((await fetch(final.headers.get('location')!, { method: 'HEAD', headers: { ...TUS, ...alice } })).status).toBe(404);
+  });
+
   it('X-HTTP-Method-Override: POST carries PATCH, HEAD and DELETE', async () => {
     const url = await newUpload(4);
     const res = await fetch(url, { method: 'POST', headers: { ...TUS, ...alice, 'X-HTTP-Method-Override': 'PATCH', 'Upload-Offset': '0', 'Content-Type': 'application/offset+octet-stream' }, body: 'ab' });

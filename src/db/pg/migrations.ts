@@ -209,4 +209,14 @@ export const pgMigrations: Migration[] = [
       CREATE INDEX files_user_folder_size_id ON files(user_id, folder, size, id);
     `,
   },
+  {
+    version: 7,
+    name: 'SQLite migration 14: the partial uploads a tus final upload was made of',
+    sql: `
+      CREATE TABLE tus_finals (
+        file_id TEXT COLLATE "C" PRIMARY KEY REFERENCES files(id) ON DELETE CASCADE,
+        partials TEXT NOT NULL
+      );
+    `,
+  },
 ];

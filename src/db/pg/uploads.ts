@@ -247,6 +247,18 @@ export class PgUploadStore implements UploadStore {
     return rows[0]!.n;
   }
 
+  async recordConcat(fileId: string, partialUrls: string[]): Promise<void> {
+    await this.db.query(
+      'INSERT INTO tus_finals (file_id, partials) VALUES ($1, $2) ON CONFLICT (file_id) DO UPDATE SET partials = excluded.partials',
+      [fileId, partialUrls.join(' ')], // URLs hold no spaces (RFC 3986)
+    );
+  }
+
+  async concatOf(fileId: string): Promise<string[] | null> {
+    const { rows } = await this.db.query<{ partials: string }>('SELECT partials FROM tus_finals WHERE file_id = $1', [fileId]);
+    return rows[0] ? rows[0].partials.split(' ') : null;
+  }
+
   async countUploads(state: UploadState): Promise<number> {
     const { rows } = await this.db.query<{ n: number }>('SELECT COUNT(*) AS n FROM uploads WHERE state = $1', [state]);
     return rows[0]!.n;

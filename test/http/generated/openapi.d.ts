@@ -452,7 +452,7 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** tus creation (Upload-Length, Upload-Metadata), creation-with-upload, or Upload-Concat partial / final */
+        /** tus creation (Upload-Length or Upload-Defer-Length, Upload-Metadata), creation-with-upload, or Upload-Concat partial / final */
         post: operations["tusCreate"];
         delete?: never;
         /** tus discovery: version, extensions, max size, checksum algorithms (no credentials) */
@@ -478,7 +478,7 @@ export interface paths {
         options: operations["tusDiscoverUpload"];
         /** tus: the upload offset, length and metadata */
         head: operations["tusHead"];
-        /** tus: bytes at Upload-Offset (409 when it is not the offset), optional Upload-Checksum (460) */
+        /** tus: bytes at Upload-Offset (409 when it is not the offset), optional Upload-Checksum (460), Upload-Length of a deferred upload */
         patch: operations["tusPatch"];
         trace?: never;
     };
@@ -3680,7 +3680,10 @@ export interface operations {
             header?: {
                 /** @description Must be 1.0.0 (else 412) */
                 "tus-resumable"?: string;
+                /** @description POST: the length (or Upload-Defer-Length: 1); PATCH: the length of a deferred upload, once known */
                 "upload-length"?: string;
+                /** @description 1: the length is not known yet (reserves MAX_BODY_MB of the quota until it is) */
+                "upload-defer-length"?: string;
                 "upload-offset"?: string;
                 /** @description filename, filetype, folder, sha256 (and user_id for a service), Base64 values */
                 "upload-metadata"?: string;
@@ -3890,7 +3893,10 @@ export interface operations {
             header?: {
                 /** @description Must be 1.0.0 (else 412) */
                 "tus-resumable"?: string;
+                /** @description POST: the length (or Upload-Defer-Length: 1); PATCH: the length of a deferred upload, once known */
                 "upload-length"?: string;
+                /** @description 1: the length is not known yet (reserves MAX_BODY_MB of the quota until it is) */
+                "upload-defer-length"?: string;
                 "upload-offset"?: string;
                 /** @description filename, filetype, folder, sha256 (and user_id for a service), Base64 values */
                 "upload-metadata"?: string;
@@ -4073,7 +4079,10 @@ export interface operations {
             header?: {
                 /** @description Must be 1.0.0 (else 412) */
                 "tus-resumable"?: string;
+                /** @description POST: the length (or Upload-Defer-Length: 1); PATCH: the length of a deferred upload, once known */
                 "upload-length"?: string;
+                /** @description 1: the length is not known yet (reserves MAX_BODY_MB of the quota until it is) */
+                "upload-defer-length"?: string;
                 "upload-offset"?: string;
                 /** @description filename, filetype, folder, sha256 (and user_id for a service), Base64 values */
                 "upload-metadata"?: string;
@@ -4218,7 +4227,10 @@ export interface operations {
             header?: {
                 /** @description Must be 1.0.0 (else 412) */
                 "tus-resumable"?: string;
+                /** @description POST: the length (or Upload-Defer-Length: 1); PATCH: the length of a deferred upload, once known */
                 "upload-length"?: string;
+                /** @description 1: the length is not known yet (reserves MAX_BODY_MB of the quota until it is) */
+                "upload-defer-length"?: string;
                 "upload-offset"?: string;
                 /** @description filename, filetype, folder, sha256 (and user_id for a service), Base64 values */
                 "upload-metadata"?: string;
@@ -4316,7 +4328,10 @@ export interface operations {
             header?: {
                 /** @description Must be 1.0.0 (else 412) */
                 "tus-resumable"?: string;
+                /** @description POST: the length (or Upload-Defer-Length: 1); PATCH: the length of a deferred upload, once known */
                 "upload-length"?: string;
+                /** @description 1: the length is not known yet (reserves MAX_BODY_MB of the quota until it is) */
+                "upload-defer-length"?: string;
                 "upload-offset"?: string;
                 /** @description filename, filetype, folder, sha256 (and user_id for a service), Base64 values */
                 "upload-metadata"?: string;
