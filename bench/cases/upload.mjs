@@ -1,4 +1,5 @@
-// 2. Upload one big file (1 GiB; --quick 256 MiB) as one part and as 8 MiB parts four at a time,
+// 2. Upload one big file (1 GiB; --quick 256 MiB) as one part and as 8 MiB parts four at a time
+//    (and once one at a time; BENCH_UPLOAD_5GIB=1 adds a 5× file), timing the completion;
 //    beside a bare node:http pipe (4 MiB write buffer), @tus/server + @tus/file-store, and dd.
 //    Every run is followed by deleting what it wrote and `sync`, so runs do not share write-back.
 import { createReadStream, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -6,7 +7,7 @@ import path from 'node:path';
 import { pool, request } from '../lib/http.mjs';
 import { curlUpload, makeFile, mbps, median, MiB, sizeLabel, warm } from '../lib/measure.mjs';
 import { run as runCmd, runOk } from '../lib/proc.mjs';
-import { info, ratioRow } from '../lib/report.mjs';
+import { info, limitRow, ratioRow } from '../lib/report.mjs';
 import { startRef, startServer } from '../lib/server.mjs';
 
 export const name = 'upload';
@@ -142,6 +143,25 @@ export async function run(ctx) {
           `dd ${t.dd.at(-1).toFixed(0)}; parts: ours ${t.oursParts.at(-1).toFixed(0)}, pipe ${t.pipeParts.at(-1).toFixed(0)}, tus ${t.tusChunks.at(-1).toFixed(0)} MB/s`,
       );
     }
+    // Once: the same chunked upload with its parts one at a time, in order; and, opt-in
+    // (BENCH_UPLOAD_5GIB=1, ~11 GiB free under $TMPDIR), a 5 GiB one ×4: the completion must
+    // not grow with the size (parts are written in place, the digest chained as they arrive).
+    const seq = await ours.uploadChunked(token, src, { partSize: PART, concurrency: 1, name: 'in-order.bin' });
+    if (seq.record.size !== size) throw new Error(`our in-order upload stored ${seq.record.size} bytes`);
+    await ours.remove(token, seq.record.key);
+    await clean();
+    let huge = null;
+    if (process.env.BENCH_UPLOAD_5GIB === '1') {
+      const hugeSrc = path.join(ctx.work, 'upload-5g.bin');
+      makeFile(hugeSrc, 5 * size);
+      huge = await ours.uploadChunked(token, hugeSrc, { partSize: PART, concurrency: CONCURRENCY, name: 'five.bin' });
+      rmSync(hugeSrc, { force: true });
+      if (huge.record.size !== 5 * size) throw new Error(`our 5× upload stored ${huge.record.size} bytes`);
+      await ours.remove(token, huge.record.key);
+      await clean();
+    }
+    ctx.log(`  upload in order: parts ${mbps(size, seq.partsSeconds).toFixed(0)} MB/s, complete ${seq.completeSeconds.toFixed(2)} s` + (huge ? `; ${sizeLabel(5 * size)} ×4: parts ${mbps(5 * size, huge.partsSeconds).toFixed(0)} MB/s, complete ${huge.completeSeconds.toFixed(2)} s` : ''));
+
     const m = Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)]));
     const runs = (k) => ({ detail: `runs: ${t[k].map((x) => x.toFixed(0)).join(', ')}` });
     const label = sizeLabel(size);
@@ -165,8 +185,13 @@ export async function run(ctx) {
       ratioRow(name, `8 MiB parts ×4: the parts, ${label}`, m.oursParts, 'MB/s', '@tus/server', m.tusChunks, 2, { runs: [t.oursParts, t.tusChunks] }),
       ratioRow(name, `8 MiB parts ×4: init+parts+complete, ${label}`, m.oursChunkedE2E, 'MB/s', 'bare pipe', m.pipeParts, undefined, {
         runs: [t.oursChunkedE2E, t.pipeParts],
-        detail: `complete (assembly + fsync) took ${t.oursComplete.map((x) => x.toFixed(2)).join(', ')} s`,
+        detail: `complete took ${t.oursComplete.map((x) => x.toFixed(2)).join(', ')} s`,
       }),
+      limitRow(name, `complete of a ${label} chunked upload (8 MiB parts ×4): last part's 200 → 201`, m.oursComplete, 's', 1, { detail: `runs: ${t.oursComplete.map((x) => x.toFixed(2)).join(', ')} s` }),
+      limitRow(name, `complete of a ${label} chunked upload (parts one at a time, in order)`, seq.completeSeconds, 's', 1, { detail: `parts at ${mbps(size, seq.partsSeconds).toFixed(0)} MB/s one at a time` }),
+      ...(huge
+        ? [limitRow(name, `complete of a ${sizeLabel(5 * size)} chunked upload (8 MiB parts ×4)`, huge.completeSeconds, 's', 2, { detail: `parts at ${mbps(5 * size, huge.partsSeconds).toFixed(0)} MB/s; BENCH_UPLOAD_5GIB=1` })]
+        : []),
     ];
   } finally {
     for (const s of stoppers.reverse()) await s.stop().catch(() => undefined);

@@ -36,6 +36,18 @@ const READ_BUFFER = 1024 * 1024;
 /** An object up to this size is hashed whole from its bytes after joining (~10 ms at 16 MiB). */
 const VERIFY_HASH_MAX = 16 * 1024 * 1024;
 
+/** Copies checked at once (each a readlink, or a stat for a copy kept apart). */
+const CHECKS = 16;
+
+/** Runs `fn` over `items`, `limit` at a time. */
+async function eachOf<T>(items: T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await fn(items[next++]!);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 export interface AssembleDeps {
   parts: LocalParts;
   chains: DigestChains;
@@ -103,24 +115,23 @@ async function openForJoin(d: AssembleDeps, upload: UploadHandle, layout: Layout
 /** Joins copies that tile the data file without copying them (see above); null when they do not tile it. */
 export async function joinInPlace(d: AssembleDeps, upload: UploadHandle, layout: Layout, parts: PartRef[], target: string, expect?: { sha256?: string }): Promise<AssembledBlob | null> {
   if (!tiles(layout, parts)) return null;
-  const chained = d.chains.settled(upload.uploadId);
   const apart: { part: PartRef; file: string }[] = [];
   const missing: number[] = [];
-  for (const p of parts) {
+  // One readlink per part, CHECKS at a time: 128 of them one by one took 0.2 s on a busy machine.
+  await eachOf(parts, CHECKS, async (p) => {
     const src = await d.parts.source(upload, p);
     if (!src) missing.push(p.partNumber);
     else if (!isInPlace(p.ref) && (await d.parts.claimant(upload, p.partNumber)) !== p.ref) apart.push({ part: p, file: src.file });
-  }
-  if (missing.length > 0) throw missingParts(missing);
+  });
+  if (missing.length > 0) throw missingParts(missing.sort((a, b) => a - b));
   const fh = await openForJoin(d, upload, layout);
   let sha256: string;
   try {
     for (const { part, file } of apart) {
       await place(fh, file, regionOf(layout, part.partNumber).offset, part.size);
-      await fs.writeFile(d.parts.claim(upload, part.partNumber), part.ref); // the region now holds this copy
+      await d.parts.setClaim(upload, part.partNumber, part.ref); // the region now holds this copy
     }
     if (apart.length > 0) await fh.datasync();
-    await chained;
     sha256 = await digestOf(d, upload, layout, parts, fh);
     if (expect?.sha256 && expect.sha256 !== sha256) throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
     // The object's age starts now, not when the parts arrived: the orphan sweep never removes
@@ -146,11 +157,9 @@ export async function joinInPlace(d: AssembleDeps, upload: UploadHandle, layout:
 async function digestOf(d: AssembleDeps, upload: UploadHandle, layout: Layout, parts: PartRef[], fh: FileHandle): Promise<string> {
   // Small: the digest of the very bytes the key will hold (the inode that is linked), so a
   // record never claims bytes it does not hold (F-09). Large and one part: the part's digest.
-  if (layout.size <= VERIFY_HASH_MAX) return hashRange(fh, 0, layout.size, createHash('sha256')).then((h) => h.digest('hex'));
+  if (layout.size <= VERIFY_HASH_MAX) return (await hashRange(fh, 0, layout.size, createHash('sha256'))).digest('hex');
   if (parts.length === 1) return parts[0]!.sha256;
-  const { k, hash } = d.chains.prefix(upload.uploadId, parts);
-  await hashRange(fh, k === 0 ? 0 : regionOf(layout, k + 1).offset, layout.size, hash);
-  return hash.digest('hex');
+  return d.chains.digest(upload.uploadId, { parts, file: d.parts.data(upload), size: layout.size, partSize: layout.partSize });
 }
 
 async function hashFile(file: string): Promise<string> {
@@ -166,8 +175,8 @@ async function hashFile(file: string): Promise<string> {
 export async function joinByCopy(d: AssembleDeps, upload: UploadHandle, parts: PartRef[], target: string): Promise<AssembledBlob> {
   if (parts.length === 1 && !isInPlace(parts[0]!.ref)) return linkOnlyPart(d, upload, parts[0]!, target);
   const missing: number[] = [];
-  for (const p of parts) if (!(await d.parts.source(upload, p))) missing.push(p.partNumber);
-  if (missing.length > 0) throw missingParts(missing);
+  await eachOf(parts, CHECKS, async (p) => void (!(await d.parts.source(upload, p)) && missing.push(p.partNumber)));
+  if (missing.length > 0) throw missingParts(missing.sort((a, b) => a - b));
   const tmp = d.tempPath();
   const meter = new Meter(Number.MAX_SAFE_INTEGER, { md5: false });
   try {

@@ -321,7 +321,8 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
-    // Nothing held open between calls: every read and write opens and closes its own file.
+    // Every read and write opens and closes its own file; the digest chains' worker ends here.
+    await this.chains.close();
   }
 }
 

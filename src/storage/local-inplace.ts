@@ -1,7 +1,7 @@
 /**
  * A part written in place: straight into its region of the upload's data file (local-parts.ts),
  * so completing the upload links that file to its key instead of copying every byte again.
- *  - The region is claimed first, with O_EXCL: one writer per region, ever, until the copy is
+ *  - The region is claimed first, exclusively: one writer per region, ever, until the copy is
  *    discarded. A copy that finds the region claimed (a re-send while an earlier copy is held,
  *    a parallel duplicate, a copy cut short by a crash) is kept apart instead (null here), so
  *    no write ever lands on bytes another copy may be recorded with (F-09).
@@ -102,12 +102,7 @@ export async function writeInPlace(parts: LocalParts, upload: UploadHandle, layo
   if (region.length === 0 || opts.maxBytes > region.length) return null;
   const ref = inPlaceRef(newAttempt());
   await fs.mkdir(parts.folder(upload), { recursive: true });
-  try {
-    await fs.writeFile(parts.claim(upload, partNumber), ref, { flag: 'wx' });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return null;
-    throw err;
-  }
+  if (!(await parts.takeClaim(upload, partNumber, ref))) return null;
   let fh: FileHandle | null = null;
   try {
     await fs.writeFile(marker, `${upload.uploadId} ${partNumber}\n`, { flag: 'wx' });

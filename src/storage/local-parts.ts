@@ -2,8 +2,9 @@
  * The disk store's upload areas, `.parts/{uploadId}/`:
  *   data                  the upload's bytes: part n written in place at (n−1)·partSize, so a
  *                         completion links this file to its key instead of copying it
- *   claim_{n}             the copy that holds part n's region of `data` (its ref), taken with
- *                         O_EXCL: one writer per region, so no copy ever writes over another
+ *   claim_{n}             the copy that holds part n's region of `data`: a symbolic link to its
+ *                         ref, made exclusively: one writer per region, so no copy ever writes
+ *                         over another
  *   part_{n}.{attempt}    a copy kept apart ("side" copy): a re-send while the region is held,
  *                         or any part of an upload opened before in-place writes existed
  *   part_{n}              a part recorded before attempts existed (ref '')
@@ -98,10 +99,32 @@ export class LocalParts {
     return path.join(this.folder(upload), ref === '' ? name : `${name}.${ref}`);
   }
 
+  /**
+   * Claims part n's region for `ref`; false when another copy holds it. The claim is a
+   * symbolic link whose target is the ref: made exclusively and read back in one call each.
+   */
+  async takeClaim(upload: UploadHandle, partNumber: number, ref: string): Promise<boolean> {
+    try {
+      await fs.symlink(ref, this.claim(upload, partNumber));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw err;
+    }
+  }
+
+  /** Hands the region to `ref` whatever held it (a completion placing a copy kept apart there). */
+  async setClaim(upload: UploadHandle, partNumber: number, ref: string): Promise<void> {
+    const claim = this.claim(upload, partNumber);
+    const tmp = `${claim}.${randomBytes(6).toString('hex')}`;
+    await fs.symlink(ref, tmp);
+    await fs.rename(tmp, claim);
+  }
+
   /** The ref of the copy whose bytes part n's region holds, or null when no copy claims it. */
   async claimant(upload: UploadHandle, partNumber: number): Promise<string | null> {
     try {
-      return await fs.readFile(this.claim(upload, partNumber), 'utf8');
+      return await fs.readlink(this.claim(upload, partNumber));
     } catch (err) {
       if (isMissing(err)) return null;
       throw err;
