@@ -53,16 +53,16 @@ export async function sweepExpired(d: HousekeepingDeps, now: number): Promise<nu
     const page = await d.store.uploads.staleUploads(cutoff, PAGE, after);
     if (page.length === 0) break;
     for (const stale of page) {
-      if (stale.state === 'completed' && stale.fileKey) {
+      if (stale.state === 'completed') {
         if (await closeCompleted(d, stale, cutoff)) removed++;
         continue;
       }
-      const event = stale.state === 'completed' ? undefined : d.events?.uploadExpired(stale);
-      const result = await d.store.uploads.deleteUpload(stale.id, { states: ['open', 'completed'], idleBefore: cutoff }, event);
+      // Only while still open: one completed since the page was read is closed by a later sweep.
+      const result = await d.store.uploads.deleteUpload(stale.id, { states: ['open'], idleBefore: cutoff }, d.events?.uploadExpired(stale));
       if (result.outcome !== 'deleted') continue;
       await d.blobs.abortUpload({ uploadId: result.upload.id, ref: result.upload.blobRef });
       removed++;
-      if (result.upload.state !== 'completed') expired++;
+      expired++;
     }
     const last = page[page.length - 1]!;
     after = { updatedAt: last.updatedAt, id: last.id };
@@ -80,11 +80,11 @@ export async function sweepExpired(d: HousekeepingDeps, now: number): Promise<nu
  * True when the row was removed.
  */
 async function closeCompleted(d: HousekeepingDeps, upload: UploadRecord, cutoff: number): Promise<boolean> {
-  const fileId = parseKey(upload.fileKey!).id;
+  const fileId = parseKey(upload.fileKey!).id; // a completed upload names its file
   const lease = await CloseLease.tryTake(d.store.leases, d.clock, fileId);
   if (!lease) return false;
   return lease.holding(async () => {
-    // Asked after the lease is held: a move journaled later waits for the lease (close-lease.ts).
+    // Asked once the lease is held: a move journaled after this waits for the lease (close-lease.ts).
     if ((await d.store.folders.movesOf([fileId])).length > 0) return false;
     await d.blobs.abortUpload({ uploadId: upload.id, ref: upload.blobRef });
     return (await d.store.uploads.deleteUpload(upload.id, { states: ['completed'], idleBefore: cutoff })).outcome === 'deleted';

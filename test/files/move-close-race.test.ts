@@ -155,22 +155,6 @@ describeS3('a move racing the close of its upload (S3)', () => {
     expect(await staging(id)).toEqual([]); // the completed object went with the file: nothing leaks
   }
 
-  it('a move while the close has read "no marker" (window 1): the bytes stay, under the new key', async () => {
-    await raceCompletionClose('w1', (id) => gate(closeReadsMarker(id)));
-  });
-
-  it('a move between the close finding the alias alive and marking it (window 2): bytes kept', async () => {
-    await raceCompletionClose('w2', (id) => gate((cmd, phase) => phase === 'before' && is(cmd, PutObjectCommand, `.uploads/${id}.committed`)));
-  });
-
-  it('the same window with the move paused before dropping the old alias: the marker names the new one (no leak once deleted)', async () => {
-    await raceCompletionClose(
-      'w2b',
-      (id) => gate((cmd, phase) => phase === 'before' && is(cmd, PutObjectCommand, `.uploads/${id}.committed`)),
-      (fromKey) => gate((cmd, phase) => phase === 'before' && is(cmd, DeleteObjectCommand, fromKey)),
-    );
-  });
-
   it("the sweep's re-run of a failed close, a move arriving meanwhile: the move waits, the bytes stay", async () => {
     const { id, data } = await ready('sw');
     const fromKey = await completeLeavingClose(id);
@@ -217,6 +201,22 @@ describeS3('a move racing the close of its upload (S3)', () => {
     expect(await s.app.ctx.store.uploads.getUpload(id)).toBeNull();
     expect(await served(toKey)).toEqual(data);
     expect(await staging(id)).toContain(`${place.prefix}.uploads/${id}.committed`);
+  });
+
+  it('a move while the close has read "no marker" (window 1): the bytes stay, under the new key', async () => {
+    await raceCompletionClose('w1', (id) => gate(closeReadsMarker(id)));
+  });
+
+  it('a move between the close finding the alias alive and marking it (window 2): bytes kept', async () => {
+    await raceCompletionClose('w2', (id) => gate((cmd, phase) => phase === 'before' && is(cmd, PutObjectCommand, `.uploads/${id}.committed`)));
+  });
+
+  it('the same window with the move paused before dropping the old alias: the marker names the new one (no leak once deleted)', async () => {
+    await raceCompletionClose(
+      'w2b',
+      (id) => gate((cmd, phase) => phase === 'before' && is(cmd, PutObjectCommand, `.uploads/${id}.committed`)),
+      (fromKey) => gate((cmd, phase) => phase === 'before' && is(cmd, DeleteObjectCommand, fromKey)),
+    );
   });
 
   it('a close lease held by a holder that died: the move waits, answers 409 (nothing moved), and goes through once the lease lapsed', async () => {
