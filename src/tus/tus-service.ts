@@ -193,7 +193,8 @@ export class TusService {
     if (r.outcome === 'not_found') throw new UploadNotFound();
     if (r.outcome === 'kept') {
       if (r.upload.state !== 'open') throw new UploadNotOpen();
-      if (!isDeferred(r.upload) && r.upload.size === length) return readState(this.d.store.uploads, this.d.blobs, r.upload);
+      // Its length was fixed meanwhile (by a writer outside the PATCH lease): the same value or a 400.
+      if (!isDeferred(r.upload)) return this.fixLength(await readState(this.d.store.uploads, this.d.blobs, r.upload), length, input);
       // Still deferred: its reservation was made under a smaller MAX_BODY_MB than today's.
       throw new TooLarge('file_too_large', `Upload-Length: larger than the ${r.upload.size} bytes reserved for this upload`);
     }

@@ -2,7 +2,7 @@
  * tus with real server processes: HEAD offsets after kill -9 in the middle of a PATCH (the
  * built server, restarted on the same root), and two instances on PostgreSQL + S3 behind a
  * round-robin nginx (PATCHes of one upload land on both; two PATCHes racing at one offset on
- * the two instances give one 204 and one 409).
+ * the two instances give one 204 and one 409; a deferred length sent to the other instance).
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -85,6 +85,21 @@ describe('two instances on PostgreSQL + S3 behind nginx', () => {
       const res = await fetch(base + new URL(file.url).pathname, { headers: auth });
       expect(sha256(Buffer.from(await res.arrayBuffer()))).toBe(sha256(data));
     }
+  });
+
+  it('a deferred length: bytes through one instance, Upload-Length through the other (PostgreSQL setLength)', async () => {
+    const res = await fetch(`${c.a.base}/v1/tus/`, { method: 'POST', headers: { ...TUS, ...auth, 'Upload-Defer-Length': '1', 'Upload-Metadata': meta({ filename: 'deferred-two.bin' }) } });
+    const path = new URL(res.headers.get('location')!).pathname;
+    const data = randomBytes(3000); // small: parts across a length set late are the s3 project's (tus-client)
+    expect((await patch(c.a.base + path, { ...auth, 'Upload-Offset': '0' }, data.subarray(0, 1000))).status).toBe(204);
+    const head = await fetch(c.b.base + path, { method: 'HEAD', headers: { ...TUS, ...auth } });
+    expect([head.headers.get('upload-offset'), head.headers.get('upload-defer-length')]).toEqual(['1000', '1']);
+    const last = await patch(c.b.base + path, { ...auth, 'Upload-Offset': '1000', 'Upload-Length': String(data.length) }, data.subarray(1000));
+    expect([last.status, last.headers.get('upload-offset')]).toEqual([204, String(data.length)]);
+    const list = (await (await fetch(`${c.proxy}/v1/files/all`, { headers: auth })).json()) as { files: { filename: string; url: string }[] };
+    const file = list.files.find((f) => f.filename === 'deferred-two.bin')!;
+    expect(sha256(Buffer.from(await (await fetch(file.url, { headers: auth })).arrayBuffer()))).toBe(sha256(data));
+    expect(await (await fetch(`${c.proxy}/v1/files/usage`, { headers: auth })).json()).toMatchObject({ reserved_bytes: 0, open_uploads: 0 });
   });
 
   it('two PATCHes racing at one offset on the two instances: one 204, one 409', async () => {
