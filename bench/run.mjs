@@ -20,7 +20,7 @@ import { startPostgres } from './lib/postgres.mjs';
 import { startS3 } from './lib/s3.mjs';
 import { BENCH_DIR, pinBuild, REPO_DIR } from './lib/server.mjs';
 
-const CASES = ['download', 'upload', 'rss', 'small-gets', 'listing', 'zip', 'concurrent-uploads', 'guard', 'round-trips', 'scale-out', 's3', 'tus', 'sdk'];
+const CASES = ['download', 'upload', 'rss', 'small-gets', 'listing', 'zip', 'concurrent-uploads', 'guard', 'round-trips', 'scale-out', 's3', 'tus', 'sdk', 'web'];
 
 function parseArgs(argv) {
   const opts = { quick: false, only: null, reps: null, profile: null, keep: false, waitQuiet: null };
