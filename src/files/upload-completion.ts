@@ -7,7 +7,9 @@
  *     before step 2 is alive (part-write-fence.ts); then the store joins the recorded copies
  *     into the final key while the lease is renewed;
  *  4. the file is committed only if this attempt still holds the lease; otherwise, or on any
- *     failure, the object is removed and the upload reopened for a retry.
+ *     failure, the object is removed and the upload reopened for a retry;
+ *  5. the upload is closed (abortUpload). Steps 4 and 5 hold the new file's close lease, so no
+ *     move of the file runs inside the close (close-lease.ts).
  * A complete that finds another attempt at work (another instance, a retry) waits for it, up
  * to COMPLETE_WAIT_MS, and answers with its record (200), so two completes racing on two
  * instances give one file and the same answer. An attempt whose instance died keeps its lease

@@ -8,7 +8,9 @@
  * one-request upload), then the original is deleted after the commit.
  *
  * Each step may run again: an alias or copy already at the new name is kept (a key's bytes
- * never change), and a move whose old object is gone only asks commit to confirm.
+ * never change), and a move whose old object is gone only asks commit to confirm. The caller
+ * never runs a move inside the close of the file's upload (abortUpload, staging.ts): both
+ * write the marker (src/files/close-lease.ts).
  */
 import { CopyObjectCommand, DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { BlobNotFound } from '../../errors/index.js';

@@ -9,6 +9,9 @@
  * that never completed; the store tells the two apart by whether the alias of the last
  * completion still names the object. So the object is removed by abortUpload when no file
  * came of it, and by the alias's delete once the file goes; never while a file needs it.
+ * A move (move.ts) writes the marker and deletes an alias too, with no conditional write to
+ * order the two (none on Swift): the service never runs one inside a close of the same upload
+ * (src/files/close-lease.ts).
  */
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Aliases } from './aliases.js';
