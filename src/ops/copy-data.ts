@@ -12,8 +12,9 @@
  * Not copied: open uploads (their clients start them again), refresh sessions and revocations
  * (every user logs in again; the target keeps its own signing keys, so no access token of the
  * source is accepted there — a key copied without its revocation list would revive revoked
- * tokens), ZIP batch links, leases. The quota ledger is rebuilt by the target as each record
- * is inserted.
+ * tokens), ZIP batch links, leases, the partial URLs a tus final upload was made from (its
+ * HEAD then answers plain `Upload-Concat: final`). The quota ledger is rebuilt by the target
+ * as each record is inserted.
  */
 import type { FileRecord, MetadataStore } from '../db/types.js';
 import type { BlobStore } from '../storage/blob-store.js';
