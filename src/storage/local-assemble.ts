@@ -48,6 +48,9 @@ async function eachOf<T>(items: T[], limit: number, fn: (item: T) => Promise<voi
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
+/** Whether a completion would use the digest chain: several parts, more than is re-hashed whole. */
+export const chainsDigest = (layout: Layout): boolean => layout.size > VERIFY_HASH_MAX && layout.partSize < layout.size;
+
 export interface AssembleDeps {
   parts: LocalParts;
   chains: DigestChains;

@@ -13,7 +13,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -34,8 +33,9 @@ import type {
 } from './blob-store.js';
 import { FileSource } from './file-source.js';
 import { isMissing, reading, writing } from './local-errno.js';
+import { deadLocalWriter, fileStat, fitsFileSystem, NAME_MAX, PATH_MAX, TEMP_OWNER } from './local-names.js';
 import { removeOrphanObjects, removeTempFiles } from './local-orphans.js';
-import { joinByCopy, joinInPlace } from './local-assemble.js';
+import { chainsDigest, joinByCopy, joinInPlace } from './local-assemble.js';
 import { DigestChains } from './local-chain.js';
 import { writeInPlace } from './local-inplace.js';
 import { isInPlace, layoutOf, layoutRef, LocalParts, newAttempt, regionOf } from './local-parts.js';
@@ -46,36 +46,7 @@ import { BlobNotFound, UploadNotOpen } from '../errors/index.js';
 
 const WRITE_BUFFER = 4 * 1024 * 1024;
 
-/** Linux limits: NAME_MAX bytes per directory entry, PATH_MAX bytes per path (with its NUL). */
-const NAME_MAX = 255;
-const PATH_MAX = 4095;
-
-/** Can `absolute` (under `root`) be created as it is on a typical Linux file system? */
-function fitsFileSystem(absolute: string, root: string): boolean {
-  if (Buffer.byteLength(absolute) > PATH_MAX) return false;
-  return absolute
-    .slice(root.length + 1)
-    .split(path.sep)
-    .every((segment) => Buffer.byteLength(segment) <= NAME_MAX);
-}
-
 const MiB = 1024 * 1024;
-
-/** Host names may hold dots: the pid is the second-to-last part of a temp name. */
-const TEMP_OWNER = `${os.hostname()}.${process.pid}`;
-
-/** Was this temp file written by a process of this machine that has ended (a crash)? */
-function deadLocalWriter(name: string): boolean {
-  const parts = name.split('.');
-  const pid = Number(parts.at(-2));
-  if (parts.slice(0, -2).join('.') !== os.hostname() || !Number.isInteger(pid) || pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false; // still running (or its pid was taken: then the age rule decides)
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-}
 
 export class LocalDiskBlobStore implements BlobStore {
   /** The part rules are the API's (S3's), not the disk's: clients see one contract. */
@@ -153,8 +124,10 @@ export class LocalDiskBlobStore implements BlobStore {
     return writing(async () => {
       const inPlace = layout ? await writeInPlace(this.parts, upload, layout, partNumber, body, opts, this.tempPath()) : null;
       const written = inPlace ?? (await this.writeApart(upload, partNumber, body, opts));
-      const where = inPlace ? { file: this.parts.data(upload), start: regionOf(layout!, partNumber).offset } : { file: this.parts.file(upload, partNumber, written.ref), start: 0 };
-      this.chains.acknowledged(upload.uploadId, { n: partNumber, ref: written.ref, sha256: written.sha256, size: written.size, ...where });
+      if (layout && chainsDigest(layout)) {
+        const where = inPlace ? { file: this.parts.data(upload), start: regionOf(layout, partNumber).offset } : { file: this.parts.file(upload, partNumber, written.ref), start: 0 };
+        this.chains.acknowledged(upload.uploadId, { n: partNumber, ref: written.ref, sha256: written.sha256, size: written.size, ...where });
+      }
       return written;
     });
   }
@@ -323,15 +296,5 @@ export class LocalDiskBlobStore implements BlobStore {
   async close(): Promise<void> {
     // Every read and write opens and closes its own file; the digest chains' worker ends here.
     await this.chains.close();
-  }
-}
-
-async function fileStat(file: string): Promise<{ ino: number; dev: number } | null> {
-  try {
-    const st = await fs.stat(file);
-    return st.isFile() ? { ino: st.ino, dev: st.dev } : null;
-  } catch (err) {
-    if (isMissing(err)) return null;
-    throw err;
   }
 }
