@@ -73,7 +73,7 @@ export async function run(ctx) {
   const count = ctx.sizes.listingFiles;
   const size = ctx.sizes.big;
   const reps = ctx.reps(5);
-  const upReps = ctx.reps(3);
+  const upReps = ctx.reps(5);
   const root = path.join(ctx.work, 'web-root');
   const src = path.join(ctx.work, 'web-src.bin');
   const state = path.join(ctx.work, 'web-cli-state');
