@@ -54,7 +54,8 @@ export async function sweepExpired(d: HousekeepingDeps, now: number): Promise<nu
     if (page.length === 0) break;
     for (const stale of page) {
       if (stale.state === 'completed') {
-        if (await closeCompleted(d, stale, cutoff)) removed++;
+        // A close that fails (S3 unreachable) keeps its row for the next sweep, and this one goes on.
+        if (await closeCompleted(d, stale, cutoff).catch(() => false)) removed++;
         continue;
       }
       // Only while still open: one completed since the page was read is closed by a later sweep.

@@ -204,6 +204,28 @@ describeS3('a move racing the close of its upload (S3)', () => {
     expect(await staging(id)).toContain(`${place.prefix}.uploads/${id}.committed`);
   });
 
+  it("a sweep whose close of a completed upload fails keeps that row for the next sweep, and goes on with the others", async () => {
+    const [a, b] = [await ready('swf'), await ready('swf')];
+    await completeLeavingClose(a.id);
+    await completeLeavingClose(b.id);
+    const blobs = s.app.ctx.blobs;
+    const abortUpload = blobs.abortUpload.bind(blobs);
+    blobs.abortUpload = async (h) => {
+      if (h.uploadId === a.id) throw new Error('S3 unreachable (test)');
+      return abortUpload(h);
+    };
+    try {
+      await sweep();
+    } finally {
+      blobs.abortUpload = abortUpload;
+    }
+    expect(await s.app.ctx.store.uploads.getUpload(a.id)).not.toBeNull();
+    expect(await s.app.ctx.store.uploads.getUpload(b.id)).toBeNull();
+    await sweep();
+    expect(await s.app.ctx.store.uploads.getUpload(a.id)).toBeNull();
+    expect(await staging(a.id)).toContain(`${place.prefix}.uploads/${a.id}.committed`); // closed, its file kept
+  });
+
   it('a move while the close has read "no marker" (window 1): the bytes stay, under the new key', async () => {
     await raceCompletionClose('w1', (id) => gate(closeReadsMarker(id)));
   });
