@@ -88,7 +88,15 @@ export async function completeUpload(d: CompletionDeps, found: UploadRecord, req
   for (;;) {
     upload = await settled(d, upload, deadline);
     if (upload.state === 'completed') return { file: await completedFile(d, upload), created: false };
-    checkParts(d, upload, await d.store.uploads.listParts(upload.id));
+    const listed = await d.store.uploads.listParts(upload.id);
+    // Another attempt may have begun, and even finished (a disk completion takes milliseconds),
+    // since the state above was read: its parts are gone then, and its outcome is the answer.
+    const current = missingParts(d, upload, listed).length > 0 ? await d.store.uploads.getUpload(upload.id) : null;
+    if (current && current.state !== 'open') {
+      upload = current;
+      continue;
+    }
+    checkParts(d, upload, listed);
     if (await d.store.uploads.beginAssembly(upload.id, key, d.clock.now(), d.clock.now() + ASSEMBLY_LEASE_MS)) break;
     // Another instance (or request) began first: wait for its outcome, and answer with it.
     const now = await d.store.uploads.getUpload(upload.id);
@@ -167,13 +175,19 @@ export async function reclaimExpired(d: Pick<CompletionDeps, 'store' | 'blobs' |
   return true;
 }
 
-function checkParts(d: CompletionDeps, upload: UploadRecord, parts: PartRecord[]): void {
+/** The part numbers the record lacks, or holds with the wrong size. */
+function missingParts(d: CompletionDeps, upload: UploadRecord, parts: PartRecord[]): number[] {
   const byNumber = new Map(parts.map((p) => [p.partNumber, p]));
   const missing: number[] = [];
   for (let n = 1; n <= upload.partCount; n++) {
     const p = byNumber.get(n);
     if (!p || p.size !== d.expectedPartSize(upload, n)) missing.push(n);
   }
+  return missing;
+}
+
+function checkParts(d: CompletionDeps, upload: UploadRecord, parts: PartRecord[]): void {
+  const missing = missingParts(d, upload, parts);
   if (missing.length > 0) {
     throw new InvalidInput('upload_incomplete', `Missing or wrong-sized parts: ${missing.slice(0, 20).join(', ')}${missing.length > 20 ? ', …' : ''}`, { missing_parts: missing });
   }
