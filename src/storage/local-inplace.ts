@@ -20,6 +20,7 @@ import fs, { type FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UploadNotOpen } from '../errors/index.js';
+import { isMissing } from './local-errno.js';
 import type { UploadHandle, WriteOptions, WrittenPart } from './blob-store.js';
 import { inPlaceRef, type Layout, type LocalParts, newAttempt, regionOf } from './local-parts.js';
 import { Meter } from './meter.js';
@@ -82,9 +83,9 @@ async function openData(parts: LocalParts, upload: UploadHandle, layout: Layout)
   try {
     const st = await fh.stat();
     if (st.size < layout.size) {
-      await fh.truncate(layout.size); // grows only: two first writers agree on the size
-      await fh.sync();
-      await syncPath(parts.folder(upload)); // the new name survives a power cut
+      await fh.truncate(layout.size); // grows only: two first writers agree on the size (made durable by the part's fdatasync)
+      await syncPath(parts.folder(upload)); // the new names survive a power cut: the data file's,
+      await syncPath(parts.dir); // and its folder's
     }
     return fh;
   } catch (err) {
@@ -102,7 +103,8 @@ export async function writeInPlace(parts: LocalParts, upload: UploadHandle, layo
   if (region.length === 0 || opts.maxBytes > region.length) return null;
   const ref = inPlaceRef(newAttempt());
   await fs.mkdir(parts.folder(upload), { recursive: true });
-  if (!(await parts.takeClaim(upload, partNumber, ref))) return null;
+  // The folder removed right here (the upload aborted): the same answer as below.
+  if (!(await parts.takeClaim(upload, partNumber, ref).catch((err: unknown) => Promise.reject(isMissing(err) ? new UploadNotOpen() : err)))) return null;
   let fh: FileHandle | null = null;
   try {
     await fs.writeFile(marker, `${upload.uploadId} ${partNumber}\n`, { flag: 'wx' });
@@ -127,6 +129,7 @@ export async function writeInPlace(parts: LocalParts, upload: UploadHandle, layo
     await fh?.close().catch(() => undefined);
     await parts.release(upload, partNumber, ref).catch(() => undefined);
     await fs.rm(marker, { force: true }).catch(() => undefined);
-    throw opts.fence?.signal.aborted ? new UploadNotOpen() : err;
+    // The folder gone under the write: the upload was aborted meanwhile (the service says 404).
+    throw opts.fence?.signal.aborted || isMissing(err) ? new UploadNotOpen() : err;
   }
 }
