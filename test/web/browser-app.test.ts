@@ -245,6 +245,11 @@ describe('the web app in Chromium', () => {
     expect(listings().filter((q) => q.get('q')).map((q) => q.get('q'))).toEqual(['E-12']);
     await page.getByLabel('Filter by name').fill('no such file');
     await page.getByText('No file matches the filter.').waitFor({ timeout: 5000 });
+    // Out and back in: the order chosen stays, the filter does not.
+    await page.getByRole('navigation', { name: 'Breadcrumbs' }).getByRole('link', { name: 'My files' }).click();
+    await page.getByRole('link', { name: /^many/ }).click();
+    await expect.poll(firstRow, { timeout: 5000 }).toBe('file-0000.txt');
+    expect([await page.getByLabel('Sort by').inputValue(), await page.getByLabel('Filter by name').inputValue()]).toEqual(['name-asc', '']);
     expect(errors).toEqual([]);
     await context.close();
   });

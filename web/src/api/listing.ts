@@ -41,7 +41,15 @@ export class FolderListing {
   constructor(
     readonly folder: string,
     private readonly onChange: () => void,
-  ) {}
+    initial?: { sort: SortKey; dir: SortDir; filter: string },
+  ) {
+    if (initial) {
+      this.sort = initial.sort;
+      this.dir = initial.dir;
+      this.filter = initial.filter;
+      this.applied = initial.filter.trim();
+    }
+  }
 
   get done(): boolean {
     return this.cursor === null;

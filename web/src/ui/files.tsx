@@ -6,7 +6,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import type { FileRecord } from '../../../src/client/index.js';
 import { subFolders, type FolderEntry } from '../api/folders.js';
-import { FolderListing, type SortKey } from '../api/listing.js';
+import { FolderListing, type SortDir, type SortKey } from '../api/listing.js';
 import { client, type Me } from '../api/session.js';
 import { errorText, formatBytes } from '../format.js';
 import { fromDrop, fromInput } from '../uploads/entries.js';
@@ -23,7 +23,19 @@ export function Files(props: { me: Me; folder: string; onUsage: () => void }) {
   const redraw = () => setTick((n) => n + 1);
   const [version, setVersion] = useState(0);
   const reload = () => setVersion((n) => n + 1);
-  const listing = useMemo(() => new FolderListing(folder, redraw), [folder, version]);
+  // The chosen order outlives a reload of the listing (a file landing here) and a change of
+  // folder; the filter only a reload of the same folder.
+  const order = useRef<{ folder: string; sort: SortKey; dir: SortDir; filter: string }>({ folder, sort: 'date', dir: 'desc', filter: '' });
+  const listing = useMemo(() => {
+    const o = order.current;
+    const filter = o.folder === folder ? o.filter : '';
+    order.current = { ...o, folder, filter };
+    return new FolderListing(folder, redraw, { sort: o.sort, dir: o.dir, filter });
+  }, [folder, version]);
+  const reorder = (sort: SortKey, dir: SortDir, filter: string) => {
+    order.current = { folder, sort, dir, filter };
+    listing.setOrder(sort, dir, filter);
+  };
   const [folders, setFolders] = useState<FolderEntry[]>([]);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [open, setOpen] = useState<FileRecord | null>(null);
@@ -154,12 +166,12 @@ export function Files(props: { me: Me; folder: string; onUsage: () => void }) {
           await addFiles(fromInput(input.files));
           input.value = '';
         }} />
-        <input type="search" placeholder="Filter by name" aria-label="Filter by name" value={listing.filter} onInput={(e) => listing.setOrder(listing.sort, listing.dir, e.currentTarget.value)} />
+        <input type="search" placeholder="Filter by name" aria-label="Filter by name" value={listing.filter} onInput={(e) => reorder(listing.sort, listing.dir, e.currentTarget.value)} />
         <label class="sort">
           <span class="sr-only">Sort by</span>
           <select aria-label="Sort by" value={`${listing.sort}-${listing.dir}`} onChange={(e) => {
-            const [sort, dir] = e.currentTarget.value.split('-') as [SortKey, 'asc' | 'desc'];
-            listing.setOrder(sort, dir, listing.filter);
+            const [sort, dir] = e.currentTarget.value.split('-') as [SortKey, SortDir];
+            reorder(sort, dir, listing.filter);
           }}>
             <option value="date-desc">Newest first</option>
             <option value="date-asc">Oldest first</option>
