@@ -60,15 +60,24 @@ export interface AssembleDeps {
   promote(tmp: string, target: string): Promise<void>;
 }
 
-/** Do these copies tile the data file (parts 1…N, each filling its region)? */
-function tiles(layout: Layout, parts: PartRef[]): boolean {
-  if (layout.size === 0 || parts.length === 0) return false;
+/**
+ * The object's size if these copies tile the start of the data file (parts 1…N, each but the
+ * last filling its region, the last within its own), else null. Short of the upload's size
+ * (a tus upload whose length came late: its file was made at the reservation) only when no
+ * copy claims a region past them, since the file is then cut to the object's size.
+ */
+async function tiling(d: AssembleDeps, upload: UploadHandle, layout: Layout, parts: PartRef[]): Promise<number | null> {
+  if (layout.size === 0 || parts.length === 0) return null;
   let total = 0;
   for (const [i, p] of parts.entries()) {
-    if (p.partNumber !== i + 1 || p.size !== regionOf(layout, p.partNumber).length) return false;
+    const region = regionOf(layout, p.partNumber).length;
+    if (p.partNumber !== i + 1 || p.ref === '' || p.size === 0 || p.size > region || (i < parts.length - 1 && p.size !== region)) return null;
     total += p.size;
   }
-  return total === layout.size;
+  if (total === layout.size) return total;
+  const names = await fs.readdir(d.parts.folder(upload)).catch(() => [] as string[]);
+  const beyond = names.some((name) => name.startsWith('claim_') && Number(name.slice(6, 12)) > parts.length);
+  return beyond ? null : total;
 }
 
 /** Hashes [start, end) of an open file into `hash`. */
@@ -93,8 +102,31 @@ async function place(fh: FileHandle, file: string, offset: number, size: number)
   if (pos !== offset + size) throw new Error('a part kept apart is shorter than recorded');
 }
 
-/** Opens the data file for joining: made if no part was written in place, copied first if a key already holds it. */
-async function openForJoin(d: AssembleDeps, upload: UploadHandle, layout: Layout): Promise<FileHandle> {
+/** Copies the in-place copy `ref` out of its region (up to the file's end) into its own file, durably. */
+async function moveOut(d: AssembleDeps, upload: UploadHandle, fh: FileHandle, ref: string, partNumber: number, region: { offset: number; length: number }): Promise<void> {
+  const size = Math.max(0, Math.min(region.length, (await fh.stat()).size - region.offset));
+  const tmp = d.tempPath();
+  const out = await fs.open(tmp, 'wx');
+  try {
+    const buf = Buffer.allocUnsafeSlow(Math.min(READ_BUFFER, Math.max(1, size)));
+    for (let done = 0; done < size; ) {
+      const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - done), region.offset + done);
+      if (bytesRead === 0) break;
+      await writeAllAt(out, [buf.subarray(0, bytesRead)], done);
+      done += bytesRead;
+    }
+    await out.sync();
+    await out.close();
+    await fs.rename(tmp, d.parts.moved(upload, partNumber, ref));
+  } catch (err) {
+    await out.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true });
+    throw err;
+  }
+}
+
+/** Opens the data file for joining, at `size`: made if no part was written in place, copied first if a key already holds it. */
+async function openForJoin(d: AssembleDeps, upload: UploadHandle, size: number): Promise<FileHandle> {
   const data = d.parts.data(upload);
   await fs.mkdir(d.parts.folder(upload), { recursive: true });
   let fh = await fs.open(data, constants.O_RDWR | constants.O_CREAT, 0o644);
@@ -111,31 +143,39 @@ async function openForJoin(d: AssembleDeps, upload: UploadHandle, layout: Layout
     }
     fh = await fs.open(data, constants.O_RDWR);
   }
-  if ((await fh.stat()).size < layout.size) await fh.truncate(layout.size);
+  if ((await fh.stat()).size !== size) await fh.truncate(size); // made durable by the fdatasync before the link
   return fh;
 }
 
 /** Joins copies that tile the data file without copying them (see above); null when they do not tile it. */
 export async function joinInPlace(d: AssembleDeps, upload: UploadHandle, layout: Layout, parts: PartRef[], target: string, expect?: { sha256?: string }): Promise<AssembledBlob | null> {
-  if (!tiles(layout, parts)) return null;
+  const size = await tiling(d, upload, layout, parts);
+  if (size === null) return null;
   const apart: { part: PartRef; file: string }[] = [];
   const missing: number[] = [];
   // One readlink per part, CHECKS at a time: 128 of them one by one took 0.2 s on a busy machine.
   await eachOf(parts, CHECKS, async (p) => {
     const src = await d.parts.source(upload, p);
     if (!src) missing.push(p.partNumber);
-    else if (!isInPlace(p.ref) && (await d.parts.claimant(upload, p.partNumber)) !== p.ref) apart.push({ part: p, file: src.file });
+    else if (src.file !== d.parts.data(upload) && (await d.parts.claimant(upload, p.partNumber)) !== p.ref) apart.push({ part: p, file: src.file });
   });
   if (missing.length > 0) throw missingParts(missing.sort((a, b) => a - b));
-  const fh = await openForJoin(d, upload, layout);
+  const resized = (await fs.stat(d.parts.data(upload)).catch(() => null))?.size !== size;
+  const fh = await openForJoin(d, upload, size);
   let sha256: string;
   try {
     for (const { part, file } of apart) {
-      await place(fh, file, regionOf(layout, part.partNumber).offset, part.size);
+      const region = regionOf(layout, part.partNumber);
+      // An in-place copy still holding the region keeps its bytes, moved apart first: copies
+      // stay joinable until discarded (distinctPartCopies). Rare: the service discards a
+      // replaced copy before any completion.
+      const holder = await d.parts.claimant(upload, part.partNumber);
+      if (holder !== null && isInPlace(holder)) await moveOut(d, upload, fh, holder, part.partNumber, region);
+      await place(fh, file, region.offset, part.size);
       await d.parts.setClaim(upload, part.partNumber, part.ref); // the region now holds this copy
     }
-    if (apart.length > 0) await fh.datasync();
-    sha256 = await digestOf(d, upload, layout, parts, fh);
+    if (apart.length > 0 || resized) await fh.datasync();
+    sha256 = await digestOf(d, upload, { partSize: layout.partSize, size }, parts, fh);
     if (expect?.sha256 && expect.sha256 !== sha256) throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
     // The object's age starts now, not when the parts arrived: the orphan sweep never removes
     // a young object, and this one has no record until the commit.
@@ -153,7 +193,7 @@ export async function joinInPlace(d: AssembleDeps, upload: UploadHandle, layout:
     await fs.rm(tmp, { force: true });
     throw err;
   }
-  return { size: layout.size, sha256 };
+  return { size, sha256 };
 }
 
 /** The chain's prefix, and the rest read back from the data file (every copy is in its region now). */

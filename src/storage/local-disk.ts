@@ -149,7 +149,8 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   async discardPart(upload: UploadHandle, part: { partNumber: number; ref: string }): Promise<void> {
-    if (!isInPlace(part.ref)) await fs.rm(this.parts.file(upload, part.partNumber, part.ref), { force: true });
+    const file = isInPlace(part.ref) ? this.parts.moved(upload, part.partNumber, part.ref) : this.parts.file(upload, part.partNumber, part.ref);
+    await fs.rm(file, { force: true });
     await this.parts.release(upload, part.partNumber, part.ref);
   }
 

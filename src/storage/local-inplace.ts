@@ -77,11 +77,19 @@ class RegionWriter extends Writable {
   }
 }
 
-/** Opens the data file, made at the upload's size by the first writer (sparse: no bytes yet). */
-async function openData(parts: LocalParts, upload: UploadHandle, layout: Layout): Promise<FileHandle> {
+/**
+ * Opens the data file, made at the upload's size by the first writer (sparse: no bytes yet);
+ * null when a key holds it already (nlink > 1: an earlier completion's key is still there),
+ * checked before anything could change its size.
+ */
+async function openData(parts: LocalParts, upload: UploadHandle, layout: Layout): Promise<FileHandle | null> {
   const fh = await fs.open(parts.data(upload), constants.O_RDWR | constants.O_CREAT, 0o644);
   try {
     const st = await fh.stat();
+    if (st.nlink > 1) {
+      await fh.close();
+      return null;
+    }
     if (st.size < layout.size) {
       await fh.truncate(layout.size); // grows only: two first writers agree on the size (made durable by the part's fdatasync)
       await syncPath(parts.folder(upload)); // the new names survive a power cut: the data file's,
@@ -109,9 +117,7 @@ export async function writeInPlace(parts: LocalParts, upload: UploadHandle, layo
   try {
     await fs.writeFile(marker, `${upload.uploadId} ${partNumber}\n`, { flag: 'wx' });
     fh = await openData(parts, upload, layout);
-    if ((await fh.stat()).nlink > 1) {
-      await fh.close();
-      fh = null;
+    if (!fh) {
       await parts.release(upload, partNumber, ref);
       await fs.rm(marker, { force: true });
       return null; // the file is an object already: nothing may change under its key

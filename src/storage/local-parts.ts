@@ -8,6 +8,7 @@
  *   part_{n}.{attempt}    a copy kept apart ("side" copy): a re-send while the region is held,
  *                         or any part of an upload opened before in-place writes existed
  *   part_{n}              a part recorded before attempts existed (ref '')
+ *   moved_{n}.{attempt}   an in-place copy moved out of its region (local-assemble.ts)
  * Every copy has its own ref (in place `i.{attempt}`, apart `{attempt}`), so a copy refused
  * after it arrived never replaced the one the record names: the metadata row says which
  * counts, as S3's ETags do. The upload's handle ref says where its regions are
@@ -100,6 +101,17 @@ export class LocalParts {
   }
 
   /**
+   * Where an in-place copy's bytes go when a completion places another copy in its region
+   * while it is still held (its discard failed, or a store caller joins either): kept apart.
+   */
+  moved(upload: UploadHandle, partNumber: number, ref: string): string {
+    checkPartNumber(partNumber);
+    const m = IN_PLACE.exec(ref);
+    if (!m) throw new Error(`part ${partNumber} of upload ${upload.uploadId} was not written in place`);
+    return path.join(this.folder(upload), `moved_${partName(partNumber)}.${m[1]}`);
+  }
+
+  /**
    * Claims part n's region for `ref`; false when another copy holds it. The claim is a
    * symbolic link whose target is the ref: made exclusively and read back in one call each.
    */
@@ -159,8 +171,9 @@ export class LocalParts {
       return (await fs.stat(file).catch(() => null))?.isFile() ? { file, start: 0 } : null;
     }
     const l = layoutOf(upload);
-    if (!l || (await this.claimant(upload, part.partNumber)) !== part.ref) return null;
-    return { file: this.data(upload), start: regionOf(l, part.partNumber).offset };
+    if (l && (await this.claimant(upload, part.partNumber)) === part.ref) return { file: this.data(upload), start: regionOf(l, part.partNumber).offset };
+    const moved = this.moved(upload, part.partNumber, part.ref);
+    return (await fs.stat(moved).catch(() => null))?.isFile() ? { file: moved, start: 0 } : null;
   }
 
   /** The bytes of the given copies, in order (each `size` bytes from where it lives). */
@@ -169,7 +182,7 @@ export class LocalParts {
       const src = await this.source(upload, p);
       if (!src) throw missingParts([p.partNumber]);
       if (p.size === 0 && isInPlace(p.ref)) continue;
-      // A copy kept apart is its whole file, as before; an in-place one is its region.
+      // A copy kept apart is its whole file, as before; an in-place one is its region (or moved, a region's worth).
       const end = isInPlace(p.ref) ? src.start + p.size - 1 : undefined;
       const stream = createReadStream(src.file, { highWaterMark: READ_BUFFER, start: src.start, end });
       for await (const chunk of stream) yield chunk as Buffer;

@@ -90,13 +90,22 @@ describe('LocalDiskBlobStore: parts in place, completion without a copy', () => 
     expect(await fs.readlink(area(up, 'claim_000001'))).toBe(resent.ref); // the region now holds the re-send
   });
 
-  it("a copy whose region is taken by another can no longer be joined: upload_incomplete, not another copy's bytes", async () => {
+  it('a copy still holding the region another copy is placed in is moved apart: each joins with its own bytes until discarded', async () => {
     const up = await begin(2 * MiB, MiB);
-    const first = await write(up, 1, randomBytes(MiB));
-    const second = await write(up, 1, randomBytes(MiB));
-    const two = await write(up, 2, randomBytes(MiB));
-    await store.assemble(up, [ref(1, second), ref(2, two)], key('placed.bin')); // the region now holds the second copy
-    await expect(store.assemble(up, [ref(1, first), ref(2, two)], key('stale.bin'))).rejects.toMatchObject({ code: 'upload_incomplete', details: { missing_parts: [1] } });
+    const [a, b, c] = [randomBytes(MiB), randomBytes(MiB), randomBytes(MiB)];
+    const first = await write(up, 1, a);
+    const second = await write(up, 1, b); // apart: the region is the first's
+    const two = await write(up, 2, c);
+    const joined = async (w: WrittenPart) => {
+      const k = key('either.bin');
+      await store.assemble(up, [ref(1, w), ref(2, two)], k);
+      return fs.readFile(store.pathOf(k));
+    };
+    expect((await joined(second)).equals(Buffer.concat([b, c]))).toBe(true); // the first copy moved out of the region
+    expect((await joined(first)).equals(Buffer.concat([a, c]))).toBe(true);
+    expect((await joined(second)).equals(Buffer.concat([b, c]))).toBe(true);
+    await store.discardPart(up, ref(1, first));
+    await expect(store.assemble(up, [ref(1, first), ref(2, two)], key('gone.bin'))).rejects.toMatchObject({ code: 'upload_incomplete', details: { missing_parts: [1] } });
   });
 
   it('no key ever changes: a data file linked to a key takes no write in place, and joining other copies first copies the file', async () => {
@@ -114,6 +123,24 @@ describe('LocalDiskBlobStore: parts in place, completion without a copy', () => 
     expect((await fs.readFile(store.pathOf(k))).equals(data)).toBe(true);
     expect((await fs.readFile(store.pathOf(k2))).equals(Buffer.concat([other, data.subarray(MiB)]))).toBe(true);
     expect((await fs.stat(store.pathOf(k))).ino).not.toBe((await fs.stat(store.pathOf(k2))).ino);
+  });
+
+  it('an upload shorter than its area was made for (a tus length sent late) is cut to size and linked; not while a copy holds a region past it', async () => {
+    const data = randomBytes(2 * MiB + 5);
+    const short = await begin(4 * MiB, MiB); // the reservation: 4 parts' room
+    const refs = await writeAll(short, split(data, MiB), [2, 0, 1]);
+    const k = key('short.bin');
+    expect(await store.assemble(short, refs, k)).toEqual({ size: data.length, sha256: sha(data) });
+    expect((await fs.stat(store.pathOf(k))).ino).toBe((await fs.stat(area(short, 'data'))).ino);
+    expect((await fs.readFile(store.pathOf(k))).equals(data)).toBe(true);
+
+    const held = await begin(4 * MiB, MiB);
+    const heldRefs = await writeAll(held, split(data, MiB), [0, 1, 2]);
+    const past = await write(held, 4, randomBytes(MiB)); // in place, past the object's end
+    const k2 = key('held.bin');
+    expect(await store.assemble(held, heldRefs, k2)).toEqual({ size: data.length, sha256: sha(data) });
+    expect((await fs.stat(store.pathOf(k2))).ino).not.toBe((await fs.stat(area(held, 'data'))).ino); // copied: the file keeps its size
+    expect(await fs.readlink(area(held, 'claim_000004'))).toBe(past.ref);
   });
 
   it('refuses a digest that does not match before joining: no key', async () => {
