@@ -198,9 +198,10 @@ export class UploadService {
       // then the copy must not land among (or resurrect) its parts. The write says so (F-09).
       const recorded = await this.store.uploads.putPart(uploadId, part, this.clock.now());
       if (recorded.outcome !== 'recorded') {
-        // Gone or completed meanwhile: the area has no use left, and this write may have made it again.
-        const now = recorded.outcome === 'not_open' ? await this.store.uploads.getUpload(uploadId) : null;
-        if (!now || now.state === 'completed') await this.blobs.abortUpload(handle).catch(() => undefined);
+        // Gone meanwhile (aborted, expired): the area has no use left, and this write may have
+        // made it again. Completed: its close belongs to the completion and the sweep, under the
+        // file's close lease (close-lease.ts): a close from here could run inside a move.
+        if (recorded.outcome === 'not_found') await this.blobs.abortUpload(handle).catch(() => undefined);
         throw recorded.outcome === 'not_found' ? new UploadNotFound() : new UploadNotOpen();
       }
       if (recorded.replaced && recorded.replaced.ref !== part.ref) await discard(recorded.replaced);
