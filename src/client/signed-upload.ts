@@ -6,15 +6,15 @@
  * never sent along.
  */
 import type { FileRecord } from '../contract/files.js';
+import { rangeBody } from './part-body.js';
 import type { ByteSource } from './source.js';
-import { sha256Hex } from './source.js';
 import type { Transport } from './transport.js';
 import { sendParts, type UploadOptions } from './upload.js';
 
 export interface SignedUploadOptions extends Pick<UploadOptions, 'concurrency' | 'checksum' | 'signal' | 'onProgress' | 'onRetry' | 'retry'> {
   /**
    * The mint's `partSize`: send the file in parts of this size (resumable part by part). Without
-   * it the file goes in one PUT, read whole into memory first (fine for small files).
+   * it the file goes in one PUT (read whole into memory to hash it: fine for small files).
    */
   partSize?: number;
 }
@@ -23,10 +23,11 @@ export async function uploadToSignedUrl(t: Transport, url: string, source: ByteS
   const common = { signal: opts.signal, onRetry: opts.onRetry, retry: opts.retry, auth: false };
   const uploadId = new URL(url).searchParams.get('upload') ?? '';
   if (!opts.partSize || source.size <= opts.partSize) {
-    const bytes = await source.read(0, source.size);
+    const whole = await rangeBody(source, 0, source.size, opts.checksum !== false);
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
-    if (opts.checksum !== false) headers['x-checksum-sha256'] = await (source.sha256 ? source.sha256(bytes) : sha256Hex(bytes));
-    const file = await t.json<FileRecord>({ method: 'PUT', path: url, body: bytes as Uint8Array<ArrayBuffer>, headers, ...common });
+    if (whole.sha256) headers['x-checksum-sha256'] = whole.sha256;
+    if (whole.contentLength !== undefined) headers['content-length'] = String(whole.contentLength);
+    const file = await t.json<FileRecord>({ method: 'PUT', path: url, body: whole.body, headers, ...common });
     opts.onProgress?.({ uploadId, bytesUploaded: source.size, bytesTotal: source.size, partsDone: 1, partCount: 1, bytesPerSecond: 0, etaSeconds: 0, fraction: 1 });
     return file;
   }

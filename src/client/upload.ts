@@ -10,8 +10,9 @@ import type { InitReply, PartReply, UploadStatus } from '../contract/uploads.js'
 import { StreamLineError } from './errors.js';
 import { ProgressMeter, type UploadProgress } from './progress.js';
 import type { RetryPolicy } from './retry.js';
-import { sha256Hex, type ByteSource } from './source.js';
-import { streamsRequestBodies, type QueryValue, type Transport } from './transport.js';
+import { rangeBody } from './part-body.js';
+import type { ByteSource } from './source.js';
+import type { QueryValue, Transport } from './transport.js';
 
 export interface UploadOptions {
   /** Name to store the file under (default: the File's name). Required for a nameless source. */
@@ -125,7 +126,8 @@ export async function sendParts(t: Transport, source: ByteSource, plan: PartPlan
   opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
   let failure: unknown;
   const worker = async (): Promise<void> => {
-    while (failure === undefined && missing.length > 0) {
+    // After an abort (the caller's, or a failed part's) no part is read, hashed or sent.
+    while (failure === undefined && !inner.signal.aborted && missing.length > 0) {
       const n = missing.shift()!;
       try {
         const onSent = opts.onProgress && ((sent: number, restart: boolean) => opts.onProgress!(meter.sending(n, sent, restart)));
@@ -200,27 +202,20 @@ async function sendPart(
   onSent?: (bytes: number, restart: boolean) => void,
 ): Promise<number> {
   const start = (n - 1) * partSize;
-  const bytes = await source.read(start, Math.min(start + partSize, source.size));
+  const part = await rangeBody(source, start, Math.min(start + partSize, source.size), checksum, onSent);
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
-  if (checksum) headers['x-checksum-sha256'] = await (source.sha256 ? source.sha256(bytes) : sha256Hex(bytes));
-  const streams = streamsRequestBodies();
-  if (streams) headers['content-length'] = String(bytes.length);
-  const reply = await t.json<PartReply>({
-    method: 'PUT',
-    path: target.path,
-    query: target.query,
-    auth: !target.anonymous,
-    body: streams ? () => chunksOf(bytes, onSent) : (bytes as Uint8Array<ArrayBuffer>),
-    headers,
-    ...common,
-  });
+  if (part.sha256) headers['x-checksum-sha256'] = part.sha256;
+  if (part.contentLength !== undefined) headers['content-length'] = String(part.contentLength);
+  const reply = await t.json<PartReply>({ method: 'PUT', path: target.path, query: target.query, auth: !target.anonymous, body: part.body, headers, ...common });
   return reply.size;
 }
 
 async function uploadInOneRequest(t: Transport, source: ByteSource, name: string, opts: UploadOptions): Promise<FileRecord> {
-  const bytes = await source.read(0, source.size);
+  const type = opts.mime ?? source.type ?? 'application/octet-stream';
+  // A Blob source goes in as a slice (a browser sends it from the file); other sources are read.
+  const data = source.slice ? source.slice(0, source.size) : new Blob([(await source.read(0, source.size)) as Uint8Array<ArrayBuffer>]);
   const form = new FormData();
-  form.append('file', new Blob([bytes as Uint8Array<ArrayBuffer>], { type: opts.mime ?? source.type ?? 'application/octet-stream' }), name);
+  form.append('file', new Blob([data], { type }), name);
   const reply = await t.json<{ files: FileRecord[] }>({
     method: 'POST',
     path: '/v1/files',
@@ -237,33 +232,6 @@ async function uploadInOneRequest(t: Transport, source: ByteSource, name: string
   const meter = new ProgressMeter('', source.size, 1, { bytes: 0, parts: 0 });
   opts.onProgress?.(meter.add(source.size));
   return file;
-}
-
-const STREAM_CHUNK = 1024 * 1024;
-
-/**
- * `bytes` as a stream of 1 MiB views (no copy), for runtimes that stream request bodies. A view
- * is counted as sent once the connection asks for the next one (or the body ends): progress
- * within a part.
- */
-function chunksOf(bytes: Uint8Array, onSent?: (bytes: number, restart: boolean) => void): ReadableStream<Uint8Array> {
-  let offset = 0;
-  let pending = 0;
-  onSent?.(0, true);
-  return new ReadableStream<Uint8Array>(
-    {
-      pull(controller) {
-        if (pending > 0) onSent?.(pending, false);
-        if (offset >= bytes.length) return controller.close();
-        const chunk = bytes.subarray(offset, offset + STREAM_CHUNK);
-        controller.enqueue(chunk);
-        pending = chunk.length;
-        offset += chunk.length;
-      },
-    },
-    // No read-ahead: the next view is asked for when the connection took the last one.
-    { highWaterMark: 0 },
-  );
 }
 
 /** A key as a URL path: each segment percent-encoded, slashes kept. */

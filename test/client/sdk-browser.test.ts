@@ -2,8 +2,10 @@
  * The SDK in Chromium: the browser entry bundled with esbuild (as a web app would ship it) and
  * served with a test page on the server's origin (a proxy in front of the real server), then
  * a resumable upload of a 10 MiB File in 5 MiB parts with WebCrypto SHA-256 per part and
- * progress, aborted after one part and resumed by a second call that sends only the rest,
- * downloaded back and compared byte for byte in the page; then read with a cookie session.
+ * progress, aborted after one part and resumed by a second call that sends only the rest (one
+ * part answered 503 once and sent again), each part's body the File's slice itself (a Blob,
+ * not bytes copied into the page), downloaded back and compared byte for byte in the page;
+ * then read with a cookie session.
  */
 import { createHash } from 'node:crypto';
 import { build } from 'esbuild';
@@ -46,7 +48,13 @@ async function inPage(args: { token: string; size: number; seed: number }) {
     data[i] = x & 0xff;
   }
   const file = new File([data], 'browser.bin', { type: 'application/octet-stream' });
-  const sl = new StreamLineClient({ baseUrl: (globalThis as unknown as { location: { origin: string } }).location.origin, accessToken: args.token });
+  // What fetch is given as each PUT's body.
+  const bodies: string[] = [];
+  const watched: typeof fetch = (input, init) => {
+    if (init?.method === 'PUT') bodies.push(init.body instanceof Blob ? 'Blob' : Object.prototype.toString.call(init.body));
+    return fetch(input, init);
+  };
+  const sl = new StreamLineClient({ baseUrl: (globalThis as unknown as { location: { origin: string } }).location.origin, accessToken: args.token, fetch: watched, retry: { minDelayMs: 20 } });
   const ctl = new AbortController();
   let uploadId = '';
   const aborted = await sl.uploads
@@ -59,7 +67,7 @@ async function inPage(args: { token: string; size: number; seed: number }) {
   // A cookie session: no token in the client, the page's auth_token cookie goes along.
   (globalThis as unknown as { document: { cookie: string } }).document.cookie = `auth_token=${args.token}; path=/`;
   const viaCookie = await new StreamLineClient({ baseUrl: (globalThis as unknown as { location: { origin: string } }).location.origin }).files.metadata(record.key);
-  return { aborted, uploadId, progress, record, same, viaCookie };
+  return { aborted, uploadId, progress, record, same, viaCookie, bodies };
 }
 
 describe('SDK in Chromium', () => {
@@ -71,12 +79,17 @@ describe('SDK in Chromium', () => {
       await page.goto(proxy.url + '/');
       await page.waitForFunction(() => 'sdk' in globalThis);
       const from = proxy.seen.length;
+      let failed = 0;
+      proxy.intercept = (r) => (r.method === 'PUT' && r.url.includes('partNumber=3') && failed++ === 0 ? { status: 503, body: '{"error":"unavailable","message":"try again"}' } : undefined);
       const out = await page.evaluate(inPage, { token, size, seed: 5 });
+      proxy.intercept = undefined;
       expect(out.aborted).toBe('AbortError');
       const puts = proxy.seen.slice(from).filter((r) => r.method === 'PUT');
-      // Part 1 before the abort, then parts 2 and 3 only: each carried a SHA-256 from WebCrypto.
+      // Part 1 before the abort, then parts 2 and 3 only (3 twice: the 503, then the retry):
+      // each carried a SHA-256 from WebCrypto, each body was the File's slice.
       const numbers = puts.map((r) => new URL(r.url, 'http://x').searchParams.get('partNumber'));
-      expect([numbers[0], ...numbers.slice(1).sort()]).toEqual(['1', '2', '3']);
+      expect([numbers[0], ...numbers.slice(1).sort()]).toEqual(['1', '2', '3', '3']);
+      expect(out.bodies).toEqual(['Blob', 'Blob', 'Blob', 'Blob']);
       expect(puts.every((r) => /^[0-9a-f]{64}$/.test(String(r.headers['x-checksum-sha256'])))).toBe(true);
       expect(out.progress.at(-1)).toBe(size);
       expect(out.same).toBe(true);
