@@ -132,6 +132,10 @@ export async function writeInPlace(parts: LocalParts, upload: UploadHandle, layo
     await fs.rm(marker, { force: true });
     return { ...meter.result(), ref };
   } catch (err) {
+    // A cut copy's bytes keep their blocks until the region is written again or the upload
+    // ends; at the file's end they are freed now (cut off and the size restored, sparse): a
+    // one-part upload refused on a full disk gives its room back, as a removed temp file did.
+    if (fh && region.offset + region.length === layout.size) await fh.truncate(region.offset).then(() => fh!.truncate(layout.size)).catch(() => undefined);
     await fh?.close().catch(() => undefined);
     await parts.release(upload, partNumber, ref).catch(() => undefined);
     await fs.rm(marker, { force: true }).catch(() => undefined);

@@ -167,6 +167,10 @@ describe('LocalDiskBlobStore: parts in place, completion without a copy', () => 
     expect((await fs.readdir(area(up))).sort()).toEqual(['data']); // no claim left: both regions free
     const ok = await write(up, 1, randomBytes(MiB), { fence: fenceOf(true).fence });
     expect(ok.ref).toMatch(/^i\./);
+    // A one-part upload refused gives its room back (as a removed temp file did): a full disk stays usable.
+    const single = await begin(MiB, MiB);
+    await expect(write(single, 1, randomBytes(MiB), { fence: fenceOf(false).fence })).rejects.toMatchObject({ code: 'upload_not_open' });
+    expect((await fs.stat(area(single, 'data'))).blocks).toBe(0);
   });
 
   it('uploads opened before parts went in place (ref "", part_n and part_n.attempt files) still complete after an upgrade', async () => {
