@@ -92,8 +92,9 @@ async function openData(parts: LocalParts, upload: UploadHandle, layout: Layout)
     }
     if (st.size < layout.size) {
       await fh.truncate(layout.size); // grows only: two first writers agree on the size (made durable by the part's fdatasync)
-      await syncPath(parts.folder(upload)); // the new names survive a power cut: the data file's,
-      await syncPath(parts.dir); // and its folder's
+      // The data file's name survives a power cut (with the claims made before it). The folder's
+      // own name is not synced: lost, it takes every claim with it, and the parts read as missing.
+      await syncPath(parts.folder(upload));
     }
     return fh;
   } catch (err) {
