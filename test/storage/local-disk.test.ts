@@ -1,6 +1,6 @@
 /**
  * LocalDiskBlobStore: the conformance suite, plus what is particular to local disk: the
- * seed's layout (<root>/<key>, .parts/<id>/part_NNNNNN.<attempt>), temp files that never
+ * seed's layout (<root>/<key>; parts in .parts/<id>/, see local-inplace.test.ts), temp files that never
  * outlive a failure, keys longer than the file system allows, and start-up clean-up.
  */
 import { randomBytes } from 'node:crypto';
