@@ -12,14 +12,16 @@
 //     body ~10× — beside the CLI
 //     (`stream-line upload`, dist/cli/bin.js, a process per run, start-up included) uploading the
 //     same file to the same server; runs interleaved, ratio of the paired runs. Target ≥ 0.7×.
+//     Also the CPU seconds per GiB of each client (every Chromium process; the CLI process) and
+//     of the server meanwhile: on a shared 2-core machine the client's CPU is what limits it.
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { chromium } from 'playwright-core';
 import { launchBare } from '../lib/cdp.mjs';
 import { call, request } from '../lib/http.mjs';
-import { makeFile, mbps, median, sizeLabel, warm } from '../lib/measure.mjs';
+import { cpuSeconds, makeFile, mbps, median, sizeLabel, warm } from '../lib/measure.mjs';
 import { run as runCmd } from '../lib/proc.mjs';
 import { info, limitRow, ratioRow } from '../lib/report.mjs';
 import { startServer } from '../lib/server.mjs';
@@ -64,6 +66,32 @@ async function signedIn(browser, url) {
   if (res.status() !== 200) throw new Error(`cookie login → ${res.status()}: ${await res.text()}`);
   return context;
 }
+
+/** CPU seconds used so far by the Chromium with profile `profileDir` and every process under it (renderers sit under its zygote). */
+function chromiumCpuSeconds(profileDir) {
+  const procs = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      procs.push({ pid: Number(d), ppid: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]), cmd: readFileSync(`/proc/${d}/cmdline`, 'utf8') });
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  const tree = new Set(procs.filter((p) => p.cmd.includes(`--user-data-dir=${profileDir}`) && p.cmd.includes('--remote-debugging-pipe')).map((p) => p.pid));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of procs) {
+      if (tree.has(p.pid) || !tree.has(p.ppid)) continue;
+      tree.add(p.pid);
+      grew = true;
+    }
+  }
+  return [...tree].reduce((sum, pid) => sum + (cpuSeconds(pid) || 0), 0);
+}
+/** CPU seconds of this process's exited, waited-for children (a CLI run). */
+const childCpuSeconds = () => cpuSeconds(process.pid, { children: true }) - cpuSeconds(process.pid);
 
 const firstRowIs = (page, text) =>
   page.waitForFunction((t) => document.querySelector('.file[data-row="0"] .name')?.textContent === t, text, { timeout: 30_000 });
@@ -142,36 +170,47 @@ export async function run(ctx) {
       });
     };
     const u = { browser: [], cli: [] };
+    const gib = size / 2 ** 30;
+    const cpu = { browser: [], cli: [], serverB: [], serverC: [] };
     for (let rep = 0; rep < upReps; rep++) {
       await ctx.beforeRep();
       // A fresh profile each run: no saved upload to resume, cold page.
-      const bare = await launchBare(path.join(ctx.work, `web-profile-${rep}`));
+      const profile = path.join(ctx.work, `web-profile-${rep}`);
+      const bare = await launchBare(profile);
       try {
         await bare.browser('Storage.setCookies', { cookies: await cookies() });
         await bare.send('Page.navigate', { url: `${server.url}/#/files/up` });
         await bare.evaluate(`new Promise((ok, fail) => { const t0 = Date.now(); (function wait() { if (document.querySelector('${PICKER}')) ok(true); else if (Date.now() - t0 > 30000) fail(new Error('no file picker')); else setTimeout(wait, 20); })(); })`);
+        const [c0, s0] = [chromiumCpuSeconds(profile), server.cpuSeconds()];
         const a = performance.now();
         await bare.setFiles(PICKER, [src]);
         const ended = await bare.evaluate(`new Promise((ok) => { (function wait() { const s = document.querySelector('.upload')?.dataset.state; if (s === 'done' || s === 'error' || s === 'failed') ok(s); else setTimeout(wait, 10); })(); })`);
         if (ended !== 'done') throw new Error(`the page's upload ended ${ended}`);
         u.browser.push(mbps(size, (performance.now() - a) / 1000));
+        cpu.browser.push((chromiumCpuSeconds(profile) - c0) / gib);
+        cpu.serverB.push((server.cpuSeconds() - s0) / gib);
       } finally {
         await bare.close();
       }
       await clear();
 
+      const [c1, s1] = [childCpuSeconds(), server.cpuSeconds()];
       const b = performance.now();
       const cli = await runCmd(process.execPath, [path.join(ctx.appDir, 'dist/cli/bin.js'), 'upload', src, '--folder', 'up', '--server', server.url, '--json'], {
         env: { PATH: process.env.PATH, HOME: ctx.work, XDG_STATE_HOME: state, XDG_CONFIG_HOME: state, STREAM_LINE_TOKEN: token },
       });
       if (cli.code !== 0) throw new Error(`stream-line upload → exit ${cli.code}: ${(cli.stderr || cli.stdout).slice(0, 500)}`);
       u.cli.push(mbps(size, (performance.now() - b) / 1000));
+      cpu.cli.push((childCpuSeconds() - c1) / gib);
+      cpu.serverC.push((server.cpuSeconds() - s1) / gib);
       await clear();
       ctx.log(`  upload rep ${rep + 1}/${upReps}: browser ${u.browser.at(-1).toFixed(0)} MB/s, CLI ${u.cli.at(-1).toFixed(0)} MB/s`);
     }
     rows.push(
       ratioRow(name, `browser upload of ${sizeLabel(size)} (picker → done, the page's parts)`, median(u.browser), 'MB/s', 'CLI stream-line upload', median(u.cli), 0.7, { runs: [u.browser, u.cli], detail: `browser ${u.browser.map(Math.round).join(', ')}; CLI ${u.cli.map(Math.round).join(', ')} MB/s` }),
       info(name, `CLI stream-line upload of ${sizeLabel(size)} (process start → exit)`, median(u.cli), 'MB/s'),
+      info(name, `CPU per GiB of the browser upload: every Chromium process`, median(cpu.browser), 's', { detail: `server meanwhile ${median(cpu.serverB).toFixed(1)} s/GiB` }),
+      info(name, `CPU per GiB of the CLI upload: the CLI process`, median(cpu.cli), 's', { detail: `server meanwhile ${median(cpu.serverC).toFixed(1)} s/GiB` }),
     );
     return rows;
   } finally {
