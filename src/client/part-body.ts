@@ -7,8 +7,8 @@
  *   25–105 ms per 8 MiB part against 50–105 ms in plain Chromium, ~35–110 ms against ~800 ms
  *   when a DevTools client watches the network (issue 16);
  * - runtimes that stream request bodies (Node, Deno, Bun) get the bytes read once as a stream
- *   of 1 MiB views (undici spends about half the CPU on that than on one 8 MiB body), which
- *   also gives progress within the part;
+ *   of 1 MiB views (undici spends about half the CPU on those that it spends on one 8 MiB
+ *   body), which also gives progress within the part;
  * - any other runtime gets the bytes whole.
  */
 import { sha256Hex, type ByteSource } from './source.js';
@@ -34,7 +34,7 @@ export async function rangeBody(
   const streams = streamsRequestBodies();
   if (!streams && source.slice) {
     const slice = source.slice(start, end);
-    // The bytes read here only feed the hash and are let go before the PUT ends.
+    // The bytes read here only feed the hash: they can be collected before the PUT starts.
     const sha256 = checksum ? await sha256Hex(new Uint8Array(await slice.arrayBuffer())) : undefined;
     return { body: slice, sha256 };
   }
