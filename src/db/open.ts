@@ -6,7 +6,6 @@
  */
 import path from 'node:path';
 import { ConfigError, type Config } from '../config/config.js';
-import { openPostgresStore } from './pg/store.js';
 import { openSqliteStore } from './sqlite.js';
 import type { MetadataStore } from './types.js';
 
@@ -24,6 +23,8 @@ export async function openMetadataStore(
   if (url === ':memory:') return openSqliteStore(':memory:');
   const scheme = url.split(':')[0];
   if (scheme === 'postgres' || scheme === 'postgresql') {
+    // Loaded only here: the driver costs ~5 MB of RSS that an embedded (SQLite) process never needs.
+    const { openPostgresStore } = await import('./pg/store.js');
     return openPostgresStore(url, { poolMax: config.databasePoolMax ?? 10, onIdleError: opts.onIdleError });
   }
   throw new ConfigError('DATABASE_URL', `unsupported scheme in "${scheme}:" (sqlite: and postgres:// are built in)`);
