@@ -40,7 +40,8 @@ function nodeFlags(ctx, caseName, name) {
 
 /**
  * Starts `node dist/main.js` with NODE_ENV=production on its own UPLOAD_ROOT (created under
- * the work dir unless given). Returns a handle with API helpers.
+ * the work dir unless given), with the launch settings of the systemd unit and `npm start`
+ * (`--max-semi-space-size=2`, MALLOC_ARENA_MAX=2). Returns a handle with API helpers.
  */
 export async function startServer(ctx, { caseName, name, root, env = {}, probe = false, entry = path.join(ctx.appDir ?? REPO_DIR, 'dist/main.js') }) {
   root ??= path.join(ctx.work, `${name}-root`);
@@ -62,9 +63,14 @@ export async function startServer(ctx, { caseName, name, root, env = {}, probe =
     BIND_HOST: '127.0.0.1',
     PUBLIC_BASE_URL: url,
     ...(probePort ? { BENCH_DB_PROBE_PORT: String(probePort) } : {}),
+    // Launched as deploy/upload-server.service and `npm start` launch it (the references keep
+    // their defaults); BENCH_SERVER_MALLOC_ARENA_MAX= / BENCH_SERVER_NODE_FLAGS= ('' for none)
+    // try other settings.
+    ...((process.env.BENCH_SERVER_MALLOC_ARENA_MAX ?? '2') ? { MALLOC_ARENA_MAX: process.env.BENCH_SERVER_MALLOC_ARENA_MAX ?? '2' } : {}),
     ...env,
   };
-  const proc = startProcess(process.execPath, [...nodeFlags(ctx, caseName, name), ...probeArgs, entry], {
+  const launchFlags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '--max-semi-space-size=2').split(/\s+/).filter(Boolean);
+  const proc = startProcess(process.execPath, [...launchFlags, ...nodeFlags(ctx, caseName, name), ...probeArgs, entry], {
     env: fullEnv,
     cwd: REPO_DIR,
     name: `server ${name}`,
