@@ -1,5 +1,7 @@
 // 4. Small authenticated GETs (Bearer token, PUBLIC_STORAGE=false): the metadata of a file and
-//    `/storage` of a 4 KiB file; beside @fastify/static (defaults) and nginx serving that file.
+//    `/storage` of a 4 KiB file; beside a minimal Fastify server reading that file per request
+//    (refs/fastify-read-server.mjs: open + read + close, no auth, logger off; target ≥ 0.7×,
+//    issue 18), @fastify/static (defaults) and nginx serving that file.
 //    Load: wrk -t2 -c64 (autocannon when wrk is missing), each target `reps` times, interleaved.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -22,6 +24,8 @@ export async function run(ctx) {
     const src = path.join(ctx.work, 'small-4k.txt');
     makeFile(src, 4 * KiB);
     const { record } = await ours.uploadSingle(token, src, { name: 'small.bin' });
+    const minimal = await startRef(ctx, 'fastify-read-server.mjs', { caseName: name, name: 'small-fastify', env: { ROOT: ours.root } });
+    stoppers.push(minimal);
     const stat = await startRef(ctx, 'static-server.mjs', { caseName: name, name: 'small-static', env: { ROOT: ours.root } });
     stoppers.push(stat);
     const nginx = await startNginx(ctx, { name: 'nginx-small', root: ours.root });
@@ -32,13 +36,14 @@ export async function run(ctx) {
     const targets = {
       metadata: { url: `${ours.url}/v1/files/metadata/${encodeKey(record.key)}`, headers: auth },
       storage: { url: `${ours.url}${keyPath}`, headers: auth },
+      fastify: { url: `${minimal.url}${keyPath}`, headers: {} },
       static: { url: `${stat.url}${keyPath}`, headers: {} },
       nginx: { url: `${nginx.directUrl}${keyPath}`, headers: {} },
     };
     for (const [id, t] of Object.entries(targets)) {
       const res = await request('GET', t.url, { headers: t.headers });
       if (res.status !== 200) throw new Error(`${id}: GET ${t.url} → ${res.status}`);
-      const anon = id === 'static' || id === 'nginx' ? null : await request('GET', t.url);
+      const anon = id === 'fastify' || id === 'static' || id === 'nginx' ? null : await request('GET', t.url);
       if (anon && anon.status !== 401) throw new Error(`${id}: expected 401 without a token, got ${anon.status}`);
     }
     const results = Object.fromEntries(Object.keys(targets).map((k) => [k, []]));
@@ -57,9 +62,12 @@ export async function run(ctx) {
     writeFileSync(path.join(ctx.work, 'small-gets.json'), JSON.stringify(results));
     return [
       info(name, 'nginx, 4 KiB file', m.nginx.rps, 'req/s', detail('nginx')),
+      info(name, 'minimal Fastify, fs open+read+close, 4 KiB file', m.fastify.rps, 'req/s', detail('fastify')),
       info(name, '@fastify/static defaults, 4 KiB file', m.static.rps, 'req/s', detail('static')),
       ratioRow(name, 'GET /v1/files/metadata/{key}, Bearer', m.metadata.rps, 'req/s', '@fastify/static', m.static.rps, undefined, { ...detail('metadata'), runs: [results.metadata.map((x) => x.rps), results.static.map((x) => x.rps)] }),
       ratioRow(name, 'GET /storage/… 4 KiB, Bearer', m.storage.rps, 'req/s', '@fastify/static', m.static.rps, undefined, { ...detail('storage'), runs: [results.storage.map((x) => x.rps), results.static.map((x) => x.rps)] }),
+      ratioRow(name, 'GET /v1/files/metadata/{key}, Bearer', m.metadata.rps, 'req/s', 'minimal Fastify', m.fastify.rps, 0.7, { ...detail('metadata'), runs: [results.metadata.map((x) => x.rps), results.fastify.map((x) => x.rps)] }),
+      ratioRow(name, 'GET /storage/… 4 KiB, Bearer', m.storage.rps, 'req/s', 'minimal Fastify', m.fastify.rps, 0.7, { ...detail('storage'), runs: [results.storage.map((x) => x.rps), results.fastify.map((x) => x.rps)] }),
     ];
   } finally {
     for (const s of stoppers.reverse()) await s.stop().catch(() => undefined);
