@@ -81,6 +81,8 @@ export interface Config {
   batch: { maxFiles: number; maxBytes: number; tokenTtlSeconds: number };
   bodyIdleTimeoutMs: number;
   shutdownGraceMs: number;
+  /** STREAM_GC_MB: new external memory that triggers a minor GC (0: V8 decides alone; see ops/gc-pacer.ts). */
+  streamGcBytes: number;
   /** The web app at `/` (from dist/webapp/); false: `/` answers 404, the API is unchanged. */
   webApp: boolean;
   /** Events (webhooks, src/events/): destinations, the signing secret (required with URLs), and whether private addresses may be called. */
@@ -212,6 +214,7 @@ export function loadConfig(source: Record<string, string | undefined>): Config {
     batch: { maxFiles: e.BATCH_MAX_FILES, maxBytes: Math.floor(e.BATCH_MAX_BYTES), tokenTtlSeconds: e.BATCH_TOKEN_TTL },
     bodyIdleTimeoutMs: e.BODY_IDLE_TIMEOUT_SECONDS * 1000,
     shutdownGraceMs: e.SHUTDOWN_GRACE_SECONDS * 1000,
+    streamGcBytes: e.STREAM_GC_MB * 1024 * 1024,
     webApp: e.WEB_APP,
     webhooks: {
       urls: [...new Set((e.WEBHOOK_URLS ?? '').split(',').map((u) => u.trim()).filter(Boolean))],

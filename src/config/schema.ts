@@ -120,6 +120,7 @@ export const envSchema = z.object({
   TRUST_PROXY: optionalString,
   UPLOAD_EXPIRY_HOURS: decimal(24),
   PART_WRITE_LEASE_SECONDS: int(10, 5, 300),
+  STREAM_GC_MB: int(8, 0, 1024),
   PUBLIC_STORAGE: bool(true),
   PUBLIC_CACHE_CONTROL: optionalString.transform((v) => v ?? 'public, max-age=3600'),
   SIGNED_URL_MAX_SECONDS: int(7 * 86400, 1, 366 * 86400),

@@ -11,8 +11,7 @@ import { mayAccess } from '../files/file-service.js';
 import { nameProblem } from '../files/names.js';
 import { InvalidInput, NotFound, TooLarge, LimitReached } from '../errors/index.js';
 import { systemClock, type Clock } from '../util/clock.js';
-import { zipStream, type Compression, type ZipJob, type ZipSources } from './zip.js';
-import { storedZipStream } from './zip-stored.js';
+import type { Compression, ZipJob, ZipSources } from './zip.js';
 
 export interface BatchLimits {
   maxFiles: number;
@@ -143,9 +142,13 @@ export class BatchService {
    */
   async openArchive(token: string, now = this.seconds()): Promise<BatchArchive> {
     const batch = await this.open(token, now);
+    // The ZIP writers (archiver, yazl and their dependencies: ~10 MB of memory) load with the
+    // first batch download, not at start.
     if (batch.compression === 'deflate') {
+      const { zipStream } = await import('./zip.js');
       return { name: batch.name, job: zipStream(batch.fileIds, this.sources, { compression: 'deflate' }) };
     }
+    const { storedZipStream } = await import('./zip-stored.js');
     return { name: batch.name, job: storedZipStream(await this.recordsInOrder(batch.fileIds), this.sources) };
   }
 
