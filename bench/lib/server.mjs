@@ -67,6 +67,8 @@ export async function startServer(ctx, { caseName, name, root, env = {}, probe =
     // their defaults); BENCH_SERVER_MALLOC_ARENA_MAX= / BENCH_SERVER_NODE_FLAGS= ('' for none)
     // try other settings.
     ...((process.env.BENCH_SERVER_MALLOC_ARENA_MAX ?? '2') ? { MALLOC_ARENA_MAX: process.env.BENCH_SERVER_MALLOC_ARENA_MAX ?? '2' } : {}),
+    // BENCH_SERVER_ENV='STREAM_GC_MB=0 …': server settings to compare (A/B runs).
+    ...Object.fromEntries((process.env.BENCH_SERVER_ENV ?? '').split(/\s+/).filter(Boolean).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
     ...env,
   };
   const launchFlags = (process.env.BENCH_SERVER_NODE_FLAGS ?? '--max-semi-space-size=2').split(/\s+/).filter(Boolean);

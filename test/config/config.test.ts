@@ -38,6 +38,7 @@ describe('loadConfig', () => {
     expect(c.databaseUrl).toBe(`sqlite:${path.resolve('./data/metadata.sqlite')}`);
     expect(c.production).toBe(false);
     expect(c.uploads.partWriteLeaseSeconds).toBe(10);
+    expect(c.streamGcBytes).toBe(8 * 1024 * 1024);
   });
 
   it('parses decimals, durations, lists and trims a trailing slash', () => {
@@ -92,6 +93,8 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://db.example/files'],
     ['DATABASE_POOL_MAX', '0'],
     ['PART_WRITE_LEASE_SECONDS', '4'], // the writer withdraws 3 s before its lease lapses: it needs room
+    ['STREAM_GC_MB', '-1'],
+    ['STREAM_GC_MB', '2000'],
     ['AUTH_KEYS_SECRET', 'too-short'],
     ['AUTH_JWT_PUBLIC_KEY_BASE64', b64('not a pem')],
     ['AUTH_JWT_PUBLIC_KEY_BASE64', b64('-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n')],
