@@ -11,8 +11,7 @@
  * and grow only while the client keeps up (file-source.ts), so a stalled reader pins little.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import fs from 'node:fs/promises';
+import fs, { type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -39,12 +38,11 @@ import { chainsDigest, joinByCopy, joinInPlace } from './local-assemble.js';
 import { DigestChains } from './local-chain.js';
 import { writeInPlace } from './local-inplace.js';
 import { isInPlace, layoutOf, layoutRef, LocalParts, newAttempt, regionOf } from './local-parts.js';
-import { Meter } from './meter.js';
+import { EARLY_SYNC, HashingFileSink, ownsChunks } from './local-write.js';
 import { resolveInside } from './safe-path.js';
 import { syncPath } from '../util/fs.js';
+import { HashWorker } from '../util/hash-worker.js';
 import { BlobNotFound, UploadNotOpen } from '../errors/index.js';
-
-const WRITE_BUFFER = 4 * 1024 * 1024;
 
 const MiB = 1024 * 1024;
 
@@ -55,6 +53,8 @@ export class LocalDiskBlobStore implements BlobStore {
   private readonly parts: LocalParts;
   /** The whole-file digest of each upload, advanced as its parts are acknowledged (local-chain.ts). */
   readonly chains = new DigestChains();
+  /** SHA-256 / MD5 of the bytes being written, off the event loop (util/hash-worker.ts). */
+  private readonly hashes = new HashWorker();
   private readonly longDir: string;
 
   constructor(readonly root: string) {
@@ -93,17 +93,26 @@ export class LocalDiskBlobStore implements BlobStore {
     return path.join(this.tmpDir, `${TEMP_OWNER}.${randomBytes(8).toString('hex')}`);
   }
 
-  /** Streams `body` into a fresh temp file through a Meter; removes the temp file on any failure. */
+  /**
+   * Streams `body` into a fresh temp file (hashed on the worker as it is written); removes the
+   * temp file on any failure.
+   */
   private async streamToTemp(body: Readable, opts: WriteOptions, fsync: boolean): Promise<{ tmp: string; written: WrittenBlob }> {
     const tmp = this.tempPath();
-    const meter = new Meter(opts.maxBytes, { tooLarge: opts.tooLarge, md5: opts.md5 });
-    const out = createWriteStream(tmp, { highWaterMark: WRITE_BUFFER, flags: 'wx' });
+    let fh: FileHandle | null = null;
+    let sink: HashingFileSink | null = null;
     try {
+      fh = await fs.open(tmp, 'wx');
+      sink = new HashingFileSink(fh, this.hashes.stream({ md5: opts.md5 !== false }), { start: 0, limit: Number.MAX_SAFE_INTEGER, maxBytes: opts.maxBytes, tooLarge: opts.tooLarge, own: ownsChunks(body), syncEvery: fsync ? EARLY_SYNC : 0 });
       const signal = opts.fence?.signal;
-      await pipeline(body, meter, out, signal ? { signal } : {});
-      if (fsync) await syncPath(tmp);
-      return { tmp, written: meter.result() };
+      await pipeline(body, sink, signal ? { signal } : {});
+      const [written] = await Promise.all([sink.result(), fsync ? sink.sync() : undefined]);
+      await fh.close();
+      fh = null;
+      return { tmp, written };
     } catch (err) {
+      sink?.discard();
+      await fh?.close().catch(() => undefined);
       await fs.rm(tmp, { force: true });
       throw opts.fence?.signal.aborted ? new UploadNotOpen() : err;
     }
@@ -122,7 +131,7 @@ export class LocalDiskBlobStore implements BlobStore {
   async writePart(upload: UploadHandle, partNumber: number, body: Readable, opts: WriteOptions): Promise<WrittenPart> {
     const layout = layoutOf(upload);
     return writing(async () => {
-      const inPlace = layout ? await writeInPlace(this.parts, upload, layout, partNumber, body, opts, this.tempPath()) : null;
+      const inPlace = layout ? await writeInPlace(this.parts, this.hashes, upload, layout, partNumber, body, opts, this.tempPath()) : null;
       const written = inPlace ?? (await this.writeApart(upload, partNumber, body, opts));
       if (layout && chainsDigest(layout)) {
         const where = inPlace ? { file: this.parts.data(upload), start: regionOf(layout, partNumber).offset } : { file: this.parts.file(upload, partNumber, written.ref), start: 0 };
@@ -296,6 +305,6 @@ export class LocalDiskBlobStore implements BlobStore {
 
   async close(): Promise<void> {
     // Every read and write opens and closes its own file; the digest chains' worker ends here.
-    await this.chains.close();
+    await Promise.all([this.chains.close(), this.hashes.close()]);
   }
 }

@@ -17,65 +17,17 @@
  */
 import { constants } from 'node:fs';
 import fs, { type FileHandle } from 'node:fs/promises';
-import { Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { UploadNotOpen } from '../errors/index.js';
 import { isMissing } from './local-errno.js';
 import type { UploadHandle, WriteOptions, WrittenPart } from './blob-store.js';
 import { inPlaceRef, type Layout, type LocalParts, newAttempt, regionOf } from './local-parts.js';
-import { Meter } from './meter.js';
+import { EARLY_SYNC, HashingFileSink, ownsChunks } from './local-write.js';
 import { syncPath } from '../util/fs.js';
+import type { HashWorker } from '../util/hash-worker.js';
 
-const WRITE_BUFFER = 4 * 1024 * 1024;
-
-/** Writes every byte of `bufs` at `position` (a regular file may take fewer bytes per call). */
-export async function writeAllAt(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
-  let pos = position;
-  let left = bufs.filter((b) => b.length > 0);
-  while (left.length > 0) {
-    const { bytesWritten } = await fh.writev(left, pos);
-    pos += bytesWritten;
-    let skip = bytesWritten;
-    const rest: Buffer[] = [];
-    for (const b of left) {
-      if (skip >= b.length) skip -= b.length;
-      else {
-        rest.push(skip > 0 ? b.subarray(skip) : b);
-        skip = 0;
-      }
-    }
-    left = rest;
-  }
-}
-
-/** A Writable onto [start, end) of an open file: buffered chunks go out in one pwritev. */
-class RegionWriter extends Writable {
-  private pos: number;
-
-  constructor(
-    private readonly fh: FileHandle,
-    start: number,
-    private readonly limit: number,
-  ) {
-    super({ highWaterMark: WRITE_BUFFER });
-    this.pos = start;
-  }
-
-  override _writev(chunks: { chunk: Buffer }[], callback: (err?: Error | null) => void): void {
-    const bufs = chunks.map((c) => c.chunk);
-    const n = bufs.reduce((s, b) => s + b.length, 0);
-    // The Meter's limit is at most the region: this is a bug guard, never a client's error.
-    if (this.pos + n > this.limit) return callback(new Error('a part ran past its region of the data file'));
-    writeAllAt(this.fh, bufs, this.pos).then(() => {
-      this.pos += n;
-      callback();
-    }, callback);
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
-    this._writev([{ chunk }], callback);
-  }
-}
+export { writeAllAt } from './local-write.js';
 
 /**
  * Opens the data file, made at the upload's size by the first writer (sparse: no bytes yet);
@@ -107,7 +59,7 @@ async function openData(parts: LocalParts, upload: UploadHandle, layout: Layout)
  * Streams part n into its region; null (the body untouched) when the region is not free or the
  * part cannot live there (no region, or maxBytes past it): the caller keeps the copy apart.
  */
-export async function writeInPlace(parts: LocalParts, upload: UploadHandle, layout: Layout, partNumber: number, body: Readable, opts: WriteOptions, marker: string): Promise<WrittenPart | null> {
+export async function writeInPlace(parts: LocalParts, hashes: HashWorker, upload: UploadHandle, layout: Layout, partNumber: number, body: Readable, opts: WriteOptions, marker: string): Promise<WrittenPart | null> {
   const region = regionOf(layout, partNumber);
   if (region.length === 0 || opts.maxBytes > region.length) return null;
   const ref = inPlaceRef(newAttempt());
@@ -115,6 +67,7 @@ export async function writeInPlace(parts: LocalParts, upload: UploadHandle, layo
   // The folder removed right here (the upload aborted): the same answer as below.
   if (!(await parts.takeClaim(upload, partNumber, ref).catch((err: unknown) => Promise.reject(isMissing(err) ? new UploadNotOpen() : err)))) return null;
   let fh: FileHandle | null = null;
+  let sink: HashingFileSink | null = null;
   try {
     await fs.writeFile(marker, `${upload.uploadId} ${partNumber}\n`, { flag: 'wx' });
     fh = await openData(parts, upload, layout);
@@ -123,16 +76,19 @@ export async function writeInPlace(parts: LocalParts, upload: UploadHandle, layo
       await fs.rm(marker, { force: true });
       return null; // the file is an object already: nothing may change under its key
     }
-    const meter = new Meter(opts.maxBytes, { tooLarge: opts.tooLarge, md5: opts.md5 });
+    const limits = { start: region.offset, limit: region.offset + region.length, maxBytes: opts.maxBytes, tooLarge: opts.tooLarge, own: ownsChunks(body), syncEvery: EARLY_SYNC };
+    sink = new HashingFileSink(fh, hashes.stream({ md5: opts.md5 !== false }), limits);
     const signal = opts.fence?.signal;
-    await pipeline(body, meter, new RegionWriter(fh, region.offset, region.offset + region.length), signal ? { signal } : {});
+    await pipeline(body, sink, signal ? { signal } : {});
     if (opts.fence && !(await opts.fence.beforeLastByte())) throw new UploadNotOpen();
-    await fh.datasync();
+    // The last batches are hashed while the bytes go to the disk.
+    const [written] = await Promise.all([sink.result(), sink.sync()]);
     await fh.close();
     fh = null;
     await fs.rm(marker, { force: true });
-    return { ...meter.result(), ref };
+    return { ...written, ref };
   } catch (err) {
+    sink?.discard();
     // A cut copy's bytes keep their blocks until the region is written again or the upload
     // ends; at the file's end they are freed now (cut off and the size restored, sparse): a
     // one-part upload refused on a full disk gives its room back, as a removed temp file did.
