@@ -3,12 +3,17 @@
  * headers and a body read through the BlobStore (never a path), or onto an
  * X-Accel-Redirect for nginx. Ranges and validators are decided in decide.ts / range.ts.
  *
- * Bodies go to `reply.send(stream)`, which pipes with back-pressure and destroys the stream
- * (closing its file handle) when the client goes away. GET and HEAD are one route, so HEAD
+ * A whole file or one range, on a store with `openReader` (disk), is written by sendPooled
+ * (pooled-body.ts) from recycled buffers, on the reply hijacked once every header is decided:
+ * the head is written with the reply's headers (those hooks set included), and Fastify's
+ * onResponse hooks and its access log still run on 'finish'. Other bodies go to
+ * `reply.send(stream)`, which pipes with back-pressure and destroys the stream (closing its
+ * file handle) when the client goes away. GET and HEAD are one route, so HEAD
  * never opens the file. With S3_DOWNLOAD_REDIRECT a GET is answered, after every check, with
  * a 302 to a presigned URL of the store.
  */
 import { randomBytes } from 'node:crypto';
+import type { OutgoingHttpHeaders } from 'node:http';
 import { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { FileRecord } from '../db/types.js';
@@ -16,10 +21,11 @@ import { encodeKeyPath } from '../files/keys.js';
 import { normaliseMime } from '../files/mime.js';
 import { etagOf } from '../files/records.js';
 import { FileNotFound, PreconditionFailed, RangeNotSatisfiable } from '../errors/index.js';
-import { SMALL_READ_BYTES, type BlobStore } from '../storage/blob-store.js';
+import { SMALL_READ_BYTES, type BlobReader, type BlobStore } from '../storage/blob-store.js';
 import { decide, validatorHeaders, type Decision, type Representation, type RequestFacts } from './decide.js';
 import { dispositionHeaders, fileSafetyHeaders, type DispositionType } from './disposition.js';
 import { multipartPlan, type MultipartPlan } from './multipart.js';
+import { sendPooled } from './pooled-body.js';
 import { contentRange, rangeLength, type ByteRange } from './range.js';
 
 export interface ServeOptions {
@@ -57,14 +63,22 @@ export function representationOf(file: FileRecord): Representation {
  */
 export const accelPath = (prefix: string, relative: string): string => `${prefix}${encodeKeyPath(relative)}`;
 
+/** A body sendPooled writes: the open object and the inclusive range of it. */
+interface PooledBody {
+  reader: BlobReader;
+  range: ByteRange;
+}
+
 /**
- * The bytes of `range` (the whole file when absent): in memory when small, else a stream. Bytes
- * gone since the record was read make the store throw BlobNotFound: a 404 like a missing record.
+ * The bytes of `range` (the whole file when absent): in memory when small, else an open
+ * reader (stores with openReader) or a stream. Bytes gone since the record was read make the
+ * store throw BlobNotFound: a 404 like a missing record.
  */
-async function bodyOf(blobs: BlobStore, key: string, size: number, range?: ByteRange): Promise<Readable | Buffer> {
+async function bodyOf(blobs: BlobStore, key: string, size: number, range?: ByteRange): Promise<Readable | Buffer | PooledBody> {
   const wanted = range ?? (size > 0 ? { start: 0, end: size - 1 } : undefined);
   if (wanted === undefined) return blobs.read(key); // an empty file
   const length = rangeLength(wanted);
+  if (length > SMALL_READ_BYTES && blobs.openReader) return { reader: await blobs.openReader(key), range: wanted };
   if (length > SMALL_READ_BYTES) return blobs.read(key, wanted);
   const bytes = await blobs.readSmall(key, wanted);
   // Headers promise Content-Length bytes: a blob shorter than its record is a server fault.
@@ -138,7 +152,7 @@ export async function serveFile(
   const ranges = decision.status === 206 ? decision.ranges : null;
   // Everything that can still fail (a record whose bytes are gone) fails before any
   // header is set, so an error answer never carries this file's headers.
-  let body: Readable | Buffer | undefined;
+  let body: Readable | Buffer | PooledBody | undefined;
   if (accel || head || (ranges !== null && ranges.length > 1)) {
     if (!accel && (await blobs.stat(file.key)) === null) throw new FileNotFound();
   } else {
@@ -176,5 +190,22 @@ export async function serveFile(
     const length = Number(reply.getHeader('Content-Length'));
     reply.raw.once('finish', () => opts.onSent!(length));
   }
-  return reply.send(body);
+  if (Buffer.isBuffer(body) || body instanceof Readable) return reply.send(body);
+  return sendHijacked(reply, body);
+}
+
+/**
+ * Every header is decided: the head goes out as Fastify would write it (the reply's headers,
+ * hooks' included), then the bytes from pooled buffers. Fastify logs and runs onResponse on
+ * 'finish' as for any reply; an early end is logged as Fastify logs a stream's.
+ */
+function sendHijacked(reply: FastifyReply, body: PooledBody): FastifyReply {
+  reply.hijack();
+  const res = reply.raw;
+  res.writeHead(reply.statusCode, reply.getHeaders() as OutgoingHttpHeaders);
+  void sendPooled(res, body.reader, body.range).then((outcome) => {
+    if (outcome.sent === 'aborted') reply.log.info({ res: reply }, 'stream closed prematurely');
+    else if (outcome.sent === 'failed') reply.log.warn({ err: outcome.error }, 'response terminated with an error with headers already sent');
+  });
+  return reply;
 }

@@ -172,6 +172,13 @@ export interface BlobStore {
   /** A byte range (inclusive) or the whole object as a stream; BlobNotFound when absent. */
   read(key: string, range?: { start: number; end: number }, opts?: ReadOptions): Promise<Readable>;
   /**
+   * Optional: the object opened for reads into the caller's own buffers, so that a download can
+   * recycle them instead of allocating every chunk (serve/pooled-body.ts). BlobNotFound when
+   * absent, before any byte is read. Offered where reads are cheap positional reads (disk);
+   * stores without it are read through read().
+   */
+  openReader?(key: string): Promise<BlobReader>;
+  /**
    * A small byte range (inclusive) in memory: callers use it only below SMALL_READ_BYTES, where
    * a stream's set-up costs more than the bytes (a 4 KiB file served ~2× faster this way).
    */
@@ -208,6 +215,17 @@ export interface BlobStore {
    */
   downloadUrl?(key: string, opts: DownloadLinkOptions): Promise<string | null>;
   /** Releases connections and handles (shutdown). */
+  close(): Promise<void>;
+}
+
+/** An open object (BlobStore.openReader): positional reads until close(). */
+export interface BlobReader {
+  /**
+   * Reads up to `length` bytes of the object at `position` into `buffer` at `offset`; resolves
+   * with how many were read, 0 at or past the end (the object may be shorter than its record).
+   */
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<number>;
+  /** Releases the handle once any read in flight is done; idempotent. */
   close(): Promise<void>;
 }
 

@@ -18,6 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import type {
   AssembledBlob,
   BlobCapabilities,
+  BlobReader,
   BlobStat,
   BlobStore,
   OrphanScan,
@@ -31,6 +32,7 @@ import type {
   WrittenPart,
 } from './blob-store.js';
 import { FileSource } from './file-source.js';
+import { openLocalReader } from './local-reader.js';
 import { isMissing, reading, writing } from './local-errno.js';
 import { deadLocalWriter, fileStat, fitsFileSystem, NAME_MAX, PATH_MAX, TEMP_OWNER } from './local-names.js';
 import { removeOrphanObjects, removeTempFiles } from './local-orphans.js';
@@ -212,6 +214,11 @@ export class LocalDiskBlobStore implements BlobStore {
     // Reads grow from 64 KiB to 1 MiB only while the reader keeps up (file-source.ts): big
     // chunks for speed, small ones for a reader that stalls.
     return new FileSource(handle, { start: range?.start ?? 0, end: range?.end ?? Number.MAX_SAFE_INTEGER, pacer: opts.pacer });
+  }
+
+  /** Positional reads into the caller's buffers (downloads recycle theirs: serve/pooled-body.ts). */
+  openReader(key: string): Promise<BlobReader> {
+    return openLocalReader(this.pathOf(key), key);
   }
 
   async readSmall(key: string, range: { start: number; end: number }): Promise<Buffer> {

@@ -423,6 +423,29 @@ export function blobStoreConformance(name: string, factory: () => Promise<BlobSt
       await expect(store.readSmall(key('missing.bin'), { start: 0, end: 9 })).rejects.toBeInstanceOf(BlobNotFound);
     });
 
+    it('openReader, where offered: positional reads into the caller\'s buffer, 0 past the end, the bytes kept while open; BlobNotFound when absent', async () => {
+      if (!store.openReader) return; // optional (S3 has none): read() serves every download there
+      const data = randomBytes(200_000);
+      const k = key('reader.bin');
+      await store.writeObject(k, stream(data), { maxBytes: data.length });
+      await expect(store.openReader(key('missing.bin'))).rejects.toBeInstanceOf(BlobNotFound);
+      const reader = await store.openReader(k);
+      const buf = Buffer.alloc(70_000, 0xee);
+      expect(await reader.read(buf, 0, 70_000, 0)).toBe(70_000);
+      expect(buf.equals(data.subarray(0, 70_000))).toBe(true);
+      expect(await reader.read(buf, 10, 100, 150_000)).toBe(100);
+      expect(buf.subarray(10, 110).equals(data.subarray(150_000, 150_100))).toBe(true);
+      expect(await reader.read(buf, 0, 70_000, 190_000)).toBe(10_000); // short only at the end
+      expect(buf.subarray(0, 10_000).equals(data.subarray(190_000))).toBe(true);
+      expect(await reader.read(buf, 0, 100, 200_000)).toBe(0);
+      // Deleting the key does not change what an open reader reads.
+      await store.delete(k);
+      expect(await reader.read(buf, 0, 1000, 5000)).toBe(1000);
+      expect(buf.subarray(0, 1000).equals(data.subarray(5000, 6000))).toBe(true);
+      await reader.close();
+      await reader.close(); // idempotent
+    });
+
     it('stat is null for a missing object; delete removes and is idempotent', async () => {
       const k = key('del.bin');
       expect(await store.stat(k)).toBeNull();
