@@ -17,6 +17,7 @@ import { SqliteLeaseStore } from './sqlite-leases.js';
 import { SqliteFolderStore } from './sqlite-folders.js';
 import { SqliteOutbox } from './sqlite-outbox.js';
 import type { MetadataStore } from './types.js';
+import { StorageFull } from '../errors/index.js';
 
 /**
  * A connection whose transactions all begin IMMEDIATE (the write lock taken at BEGIN), the
@@ -29,9 +30,39 @@ import type { MetadataStore } from './types.js';
  */
 class WriteLockingDatabase extends Database {
   override transaction<F extends (...args: never[]) => unknown>(fn: F): Database.Transaction<F> {
-    // better-sqlite3 gives every variant the same properties (.deferred, .immediate…).
-    return super.transaction(fn).immediate as Database.Transaction<F>;
+    const variants = super.transaction(fn);
+    const immediate = diskFullAware(variants.immediate);
+    // Every variant but .exclusive begins IMMEDIATE too (`.immediate()` is called in places).
+    for (const name of ['default', 'deferred', 'immediate'] as const) Object.defineProperty(immediate, name, { value: immediate });
+    Object.defineProperty(immediate, 'exclusive', { value: diskFullAware(variants.exclusive) });
+    return immediate as Database.Transaction<F>;
   }
+
+  override prepare<P extends unknown[] | {} = unknown[], R = unknown>(source: string): Database.Statement<P, R> {
+    const statement = super.prepare<P, R>(source);
+    // INSERT … RETURNING runs through get/all as well as run.
+    for (const method of ['run', 'get', 'all'] as const) {
+      const original = statement[method] as (...args: unknown[]) => unknown;
+      (statement as unknown as Record<string, unknown>)[method] = diskFullAware(original.bind(statement));
+    }
+    return statement;
+  }
+}
+
+/**
+ * A write the disk has no room for fails with SQLITE_FULL (the statement or transaction rolled
+ * back, nothing half-written): the storage-full error (507) the same disk gives for bytes,
+ * not a driver error (a 500).
+ */
+function diskFullAware<F extends (...args: never[]) => unknown>(fn: F): F {
+  return ((...args: Parameters<F>): ReturnType<F> => {
+    try {
+      return fn(...args) as ReturnType<F>;
+    } catch (err) {
+      if ((err as { code?: unknown }).code === 'SQLITE_FULL') throw new StorageFull('Not enough space on the volume holding the database', err);
+      throw err;
+    }
+  }) as F;
 }
 
 export function openSqlite(file: string): Database.Database {

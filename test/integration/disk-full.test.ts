@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, type TestServer } from '../helpers/app.js';
-import { bytes, complete, entries, initOne, MiB, multipartBody, putPart, status, usage } from '../files/upload-kit.js';
+import { bytes, complete, entries, init, initOne, MiB, multipartBody, putPart, status, usage } from '../files/upload-kit.js';
 
 describe('a full disk', () => {
   let mountPoint = '';
@@ -66,5 +66,32 @@ describe('a full disk', () => {
     expect((await s.asService({ method: 'DELETE', url: `/v1/files/${encodeURI(done.json().key)}` })).statusCode).toBe(200);
     expect((await putPart(s, other, 1, bytes(P))).statusCode).toBe(200);
     expect((await complete(s, other)).statusCode).toBe(201);
+  });
+
+  it('507, not 500, when the database itself has no room to write (SQLITE_FULL); writes work again once there is room', async (ctx) => {
+    if (!mounted) ctx.skip();
+    // Fill what is left of the volume with one file, then make records until one does not fit.
+    const filler = path.join(mountPoint, 'filler');
+    const chunk = Buffer.alloc(64 * 1024);
+    const fh = await fs.open(filler, 'w');
+    try {
+      for (;;) await fh.write(chunk);
+    } catch (err) {
+      expect((err as NodeJS.ErrnoException).code).toBe('ENOSPC');
+    } finally {
+      await fh.close();
+    }
+    let refused: Awaited<ReturnType<typeof init>> | undefined;
+    let made = 0;
+    // Each init writes an upload row (a long name: more pages); the WAL must grow at some point.
+    for (; made < 5000 && !refused; made++) {
+      const res = await init(s, 'full-db', { mode: 'single', files: [{ name: `${'n'.repeat(200)}-${made}.bin`, size: 1 }] });
+      if (res.statusCode !== 201) refused = res;
+    }
+    expect(refused, `${made} records fitted`).toBeDefined();
+    expect(refused!.statusCode, refused!.body).toBe(507);
+    expect(refused!.json()).toMatchObject({ code: 'insufficient_storage' });
+    await fs.rm(filler);
+    expect((await init(s, 'full-db', { mode: 'single', files: [{ name: 'after.bin', size: 1 }] })).statusCode).toBe(201);
   });
 });

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import { DatabaseUnavailable } from '../../errors/index.js';
+import { DatabaseUnavailable, StorageFull } from '../../errors/index.js';
 
 const INT8 = 20;
 const NUMERIC = 1700;
@@ -30,7 +30,10 @@ function isConnectionFailure(err: unknown): boolean {
 }
 
 export function translate(err: unknown): unknown {
-  return isConnectionFailure(err) ? new DatabaseUnavailable(err) : err;
+  if (isConnectionFailure(err)) return new DatabaseUnavailable(err);
+  // disk_full: the server could not write (the statement failed whole), as a full disk is for bytes.
+  if ((err as { code?: string } | undefined)?.code === '53100') return new StorageFull('Not enough space on the volume holding the database', err);
+  return err;
 }
 
 const names = new Map<string, string>();
