@@ -96,10 +96,12 @@ export interface MetricsDeps {
 }
 
 export async function metricsRoutes(app: FastifyInstance, { telemetry, token }: MetricsDeps): Promise<void> {
-  app.addHook('onResponse', async (request, reply) => {
+  // A callback hook, not an async one: no promise per request for a synchronous observe.
+  app.addHook('onResponse', (request, reply, done) => {
     // The route pattern, never the raw URL: keys and tokens must not become label values.
     const route = request.routeOptions.url ?? 'unmatched';
     telemetry.httpDuration.observe({ method: request.method, route, status_code: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    done();
   });
   if (!token) return;
   app.get('/metrics', { schema: { tags: ['ops'], summary: 'Prometheus metrics (Bearer METRICS_TOKEN)', security: [{ bearer: [] }] } }, async (request, reply) => {

@@ -32,14 +32,36 @@ export function dispositionHeaders(
   mime: string,
   requested: DispositionType | undefined,
 ): Record<string, string> {
-  const name = sanitizeFilename(filename);
   return {
-    // The package emits `filename*=UTF-8''…` (RFC 8187) only when the ASCII
-    // fallback differs from the real name, so plain names stay short.
-    'Content-Disposition': createContentDisposition(name, { type: dispositionType(mime, requested), fallback: asciiFallback(name) }),
-    ...fileSafetyHeaders(),
+    'Content-Disposition': contentDisposition(filename, dispositionType(mime, requested)),
+    'Content-Security-Policy': FILE_CSP,
+    'X-Content-Type-Options': 'nosniff',
   };
 }
+
+/** Header values remembered (filename and type → value): ~4 µs each to build, per download. */
+export const DISPOSITION_MEMO_LIMIT = 512;
+const memo = new Map<string, string>();
+
+/**
+ * The Content-Disposition value, remembered per (type, filename): a pure function of the two,
+ * and small files are fetched again and again. Bounded; when full the oldest entry goes.
+ */
+function contentDisposition(filename: string, type: DispositionType): string {
+  const id = `${type}/${filename}`;
+  const hit = memo.get(id);
+  if (hit !== undefined) return hit;
+  const name = sanitizeFilename(filename);
+  // The package emits `filename*=UTF-8''…` (RFC 8187) only when the ASCII
+  // fallback differs from the real name, so plain names stay short.
+  const value = createContentDisposition(name, { type, fallback: asciiFallback(name) });
+  if (memo.size >= DISPOSITION_MEMO_LIMIT) memo.delete(memo.keys().next().value!);
+  memo.set(id, value);
+  return value;
+}
+
+/** Entries remembered now (tests check the bound). */
+export const dispositionMemoSize = (): number => memo.size;
 
 // C0/C1 controls (incl. CR/LF/NUL/DEL) plus invisible formatting characters:
 // bidi overrides like U+202E make "evil\u202Etxt.exe" display as "evilexe.txt".
