@@ -40,7 +40,7 @@ import { chainsDigest, joinByCopy, joinInPlace } from './local-assemble.js';
 import { DigestChains } from './local-chain.js';
 import { writeInPlace } from './local-inplace.js';
 import { isInPlace, layoutOf, layoutRef, LocalParts, newAttempt, regionOf } from './local-parts.js';
-import { EARLY_SYNC, HashingFileSink, ownsChunks } from './local-write.js';
+import { HashingFileSink, ownsChunks } from './local-write.js';
 import { resolveInside } from './safe-path.js';
 import { syncPath } from '../util/fs.js';
 import { HashWorker } from '../util/hash-worker.js';
@@ -105,7 +105,7 @@ export class LocalDiskBlobStore implements BlobStore {
     let sink: HashingFileSink | null = null;
     try {
       fh = await fs.open(tmp, 'wx');
-      sink = new HashingFileSink(fh, this.hashes.stream({ md5: opts.md5 !== false }), { start: 0, limit: Number.MAX_SAFE_INTEGER, maxBytes: opts.maxBytes, tooLarge: opts.tooLarge, own: ownsChunks(body), syncEvery: fsync ? EARLY_SYNC : 0 });
+      sink = new HashingFileSink(fh, this.hashes.stream({ md5: opts.md5 !== false }), { start: 0, limit: Number.MAX_SAFE_INTEGER, maxBytes: opts.maxBytes, tooLarge: opts.tooLarge, own: ownsChunks(body) });
       const signal = opts.fence?.signal;
       await pipeline(body, sink, signal ? { signal } : {});
       const [written] = await Promise.all([sink.result(), fsync ? sink.sync() : undefined]);

@@ -23,7 +23,7 @@ import { UploadNotOpen } from '../errors/index.js';
 import { isMissing } from './local-errno.js';
 import type { UploadHandle, WriteOptions, WrittenPart } from './blob-store.js';
 import { inPlaceRef, type Layout, type LocalParts, newAttempt, regionOf } from './local-parts.js';
-import { EARLY_SYNC, HashingFileSink, ownsChunks } from './local-write.js';
+import { HashingFileSink, ownsChunks } from './local-write.js';
 import { syncPath } from '../util/fs.js';
 import type { HashWorker } from '../util/hash-worker.js';
 
@@ -76,7 +76,7 @@ export async function writeInPlace(parts: LocalParts, hashes: HashWorker, upload
       await fs.rm(marker, { force: true });
       return null; // the file is an object already: nothing may change under its key
     }
-    const limits = { start: region.offset, limit: region.offset + region.length, maxBytes: opts.maxBytes, tooLarge: opts.tooLarge, own: ownsChunks(body), syncEvery: EARLY_SYNC };
+    const limits = { start: region.offset, limit: region.offset + region.length, maxBytes: opts.maxBytes, tooLarge: opts.tooLarge, own: ownsChunks(body) };
     sink = new HashingFileSink(fh, hashes.stream({ md5: opts.md5 !== false }), limits);
     const signal = opts.fence?.signal;
     await pipeline(body, sink, signal ? { signal } : {});

@@ -13,8 +13,6 @@ import type { StreamHash } from '../util/hash-worker.js';
 import type { WrittenBlob } from './blob-store.js';
 
 export const WRITE_BUFFER = 4 * 1024 * 1024;
-/** Bytes between early fdatasyncs of a durable write (SinkOptions.syncEvery). */
-export const EARLY_SYNC = 64 * 1024 * 1024;
 
 /** Writes every byte of `bufs` at `position` (a regular file may take fewer bytes per call). */
 export async function writeAllAt(fh: FileHandle, bufs: Buffer[], position: number): Promise<void> {
@@ -52,21 +50,11 @@ export interface SinkOptions {
   tooLarge?: () => Error;
   /** The chunks are the sink's once written (ownsChunks). */
   own: boolean;
-  /**
-   * Start an fdatasync in the background each time this many bytes were written since the
-   * last one began (0: never): the kernel would otherwise write nothing back before the final
-   * fdatasync (its background write-back starts at 10 % of RAM dirty), which then waits for
-   * the whole body to reach the disk.
-   */
-  syncEvery?: number;
 }
 
 export class HashingFileSink extends Writable {
   private pos: number;
   private bytes = 0;
-  private unsynced = 0;
-  private syncing: Promise<void> | null = null;
-  private syncError: unknown = null;
 
   constructor(
     private readonly fh: FileHandle,
@@ -89,14 +77,6 @@ export class HashingFileSink extends Writable {
         this.pos += n;
         this.bytes += n;
         this.hash.update(bufs, this.opts.own); // after the write: a moved chunk reads as empty here
-        this.unsynced += n;
-        if (this.opts.syncEvery && this.unsynced >= this.opts.syncEvery && !this.syncing) {
-          this.unsynced = 0;
-          this.syncing = this.fh.datasync().then(
-            () => void (this.syncing = null),
-            (err: unknown) => void ((this.syncError ??= err), (this.syncing = null)),
-          );
-        }
         return this.hash.room();
       })
       .then(() => callback(), callback);
@@ -111,11 +91,13 @@ export class HashingFileSink extends Writable {
     callback(err);
   }
 
-  /** Makes every byte written durable (fdatasync), after any early sync still running. */
-  async sync(): Promise<void> {
-    await this.syncing;
-    if (this.syncError) throw this.syncError;
-    await this.fh.datasync();
+  /**
+   * Makes every byte written durable (fdatasync). Not started earlier on purpose: an
+   * fdatasync every 64 MiB while the body streamed made a 1 GiB PUT slower (360 vs 434 MB/s,
+   * A/B; the writes waited behind the syncs: 1.2 vs 0.5 s in pwritev).
+   */
+  sync(): Promise<void> {
+    return this.fh.datasync();
   }
 
   /** Size and digests of everything written; once the stream has finished. */
