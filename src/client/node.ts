@@ -22,11 +22,13 @@ import type { UploadOptions } from './upload.js';
 export async function fileSource(filePath: string): Promise<ByteSource & { close(): Promise<void> }> {
   const handle = await fs.open(filePath, 'r');
   const { size } = await handle.stat();
+  const spare: Buffer[] = [];
   return {
     size,
     name: path.basename(filePath),
     async read(start, end) {
-      const buf = Buffer.allocUnsafe(end - start);
+      const i = spare.findIndex((b) => b.length === end - start);
+      const buf = i >= 0 ? spare.splice(i, 1)[0]! : Buffer.allocUnsafe(end - start);
       let off = 0;
       while (off < buf.length) {
         const { bytesRead } = await handle.read(buf, off, buf.length - off, start + off);
@@ -36,6 +38,8 @@ export async function fileSource(filePath: string): Promise<ByteSource & { close
       return buf;
     },
     sha256: async (bytes) => createHash('sha256').update(bytes).digest('hex'),
+    // Parts' buffers are kept for the next parts (as many as were in flight at once).
+    release: (bytes) => void (bytes.length > 0 && spare.push(bytes as Buffer)),
     close: () => handle.close(),
   };
 }

@@ -21,7 +21,10 @@ export interface RangeBody {
   sha256?: string;
   /** Set when the body is a stream: fetch then needs the length told. */
   contentLength?: number;
+  /** Call once the body is no longer needed (answered, or given up). */
+  release(): void;
 }
+const nothing = (): void => undefined;
 
 /** Bytes [start, end) of `source` as a body; `onSent(bytes, restart)` hears of a stream's progress. */
 export async function rangeBody(
@@ -36,12 +39,19 @@ export async function rangeBody(
     const slice = source.slice(start, end);
     // The bytes read here only feed the hash: they can be collected before the PUT starts.
     const sha256 = checksum ? await sha256Hex(new Uint8Array(await slice.arrayBuffer())) : undefined;
-    return { body: slice, sha256 };
+    return { body: slice, sha256, release: nothing };
   }
   const bytes = await source.read(start, end);
-  const sha256 = checksum ? await (source.sha256 ? source.sha256(bytes) : sha256Hex(bytes)) : undefined;
-  if (streams) return { body: () => chunksOf(bytes, onSent), sha256, contentLength: bytes.length };
-  return { body: bytes as Uint8Array<ArrayBuffer>, sha256 };
+  const release = (): void => source.release?.(bytes);
+  let sha256: string | undefined;
+  try {
+    sha256 = checksum ? await (source.sha256 ? source.sha256(bytes) : sha256Hex(bytes)) : undefined;
+  } catch (err) {
+    release();
+    throw err;
+  }
+  if (streams) return { body: () => chunksOf(bytes, onSent), sha256, contentLength: bytes.length, release };
+  return { body: bytes as Uint8Array<ArrayBuffer>, sha256, release };
 }
 
 const STREAM_CHUNK = 1024 * 1024;

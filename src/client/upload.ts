@@ -206,8 +206,12 @@ async function sendPart(
   const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
   if (part.sha256) headers['x-checksum-sha256'] = part.sha256;
   if (part.contentLength !== undefined) headers['content-length'] = String(part.contentLength);
-  const reply = await t.json<PartReply>({ method: 'PUT', path: target.path, query: target.query, auth: !target.anonymous, body: part.body, headers, ...common });
-  return reply.size;
+  try {
+    const reply = await t.json<PartReply>({ method: 'PUT', path: target.path, query: target.query, auth: !target.anonymous, body: part.body, headers, ...common });
+    return reply.size;
+  } finally {
+    part.release();
+  }
 }
 
 async function uploadInOneRequest(t: Transport, source: ByteSource, name: string, opts: UploadOptions): Promise<FileRecord> {

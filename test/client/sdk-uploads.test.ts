@@ -10,7 +10,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { StreamLineClient, StreamLineError, StreamLineNetworkError, type UploadProgress } from '../../src/client/index.js';
-import { downloadToPath, uploadPath } from '../../src/client/node.js';
+import { downloadToPath, fileSource, uploadPath } from '../../src/client/node.js';
 import { tempDir } from '../helpers/app.js';
 import { patternBytes, startCuttingProxy, startHttpProxy, startSdkServer, type SdkServer } from './sdk-kit.js';
 
@@ -154,6 +154,34 @@ describe('SDK uploads', () => {
       await expect(fs.stat(`${bad}.part`)).rejects.toMatchObject({ code: 'ENOENT' });
     } finally {
       await proxy.close();
+    }
+  });
+
+  it('Node: part buffers are reused once their part is answered; a part cut and retried still sends its own bytes', async () => {
+    const data = patternBytes(6 * 5 * MiB + 4321, 23);
+    const src = path.join(dir, 'reuse.bin');
+    await fs.writeFile(src, data);
+    // The source hands a released buffer to the next read of the same length, filled anew.
+    const source = await fileSource(src);
+    try {
+      const first = await source.read(0, 5 * MiB);
+      source.release!(first);
+      const second = await source.read(5 * MiB, 10 * MiB);
+      expect(second).toBe(first);
+      expect(Buffer.from(second).equals(data.subarray(5 * MiB, 10 * MiB))).toBe(true);
+    } finally {
+      await source.close();
+    }
+    // Seven parts two at a time through a proxy that cuts part 4 once: buffers go round while
+    // a retried part keeps its own.
+    const cutter = await startCuttingProxy(srv.port, 'partNumber=4 ', 1 * MiB);
+    try {
+      const sl = new StreamLineClient({ baseUrl: cutter.url, accessToken: token, retry: fast });
+      const file = await uploadPath(sl, src, { name: 'reuse.bin', partSize: 5 * MiB, concurrency: 2 });
+      expect(cutter.cuts).toBe(1);
+      expect(file.sha256).toBe(sha(data));
+    } finally {
+      await cutter.close();
     }
   });
 });
