@@ -3,6 +3,7 @@
  * that knows which implementations exist. A bucket that cannot be used stops the start with
  * one line naming the variable to fix.
  */
+import path from 'node:path';
 import { ConfigError, type Config } from '../config/config.js';
 import type { BlobStore } from './blob-store.js';
 import { LocalDiskBlobStore } from './local-disk.js';
@@ -17,7 +18,8 @@ export async function openBlobStore(config: Pick<Config, 'storageBackend' | 'upl
       return store;
     }
     case 's3':
-      return openS3(config.s3, s3Options);
+      // Parts held for the hash chain are spooled under the server's own root, not /tmp.
+      return openS3(config.s3, { spoolDir: path.join(config.uploadRoot, '.tmp'), ...s3Options });
   }
 }
 

@@ -9,18 +9,21 @@
  * several instances or across a restart cost that read, never a wrong digest.
  *
  * Parts sent in parallel (part n starts before n−1 has ended) would never chain, so part n's
- * bytes are also held in memory while they stream on to S3 at full speed, and fed into the
- * chain once n−1 has joined it (`hold`). Held bytes are bounded per process (HOLD_BUDGET):
- * past it a part is held no more, and completion reads the object back as before. Never a
- * wrong digest, never unbounded memory.
+ * bytes are also appended to a local spool file (part-spool.ts) while they stream on to S3 at
+ * full speed, and read back into the chain once n−1 has joined it (`hold`). Joining is then
+ * asynchronous: `digest` waits for the joins in progress of its upload. Held bytes are bounded
+ * per process (HOLD_BUDGET, on disk): past it, or when the spool fails, lags or reads back
+ * short, a part is held no more and completion reads the object back as before. Never a wrong
+ * digest, never unbounded memory (a spool file queues at most MAX_PENDING bytes in memory).
  *
  * State is per instance and in memory, O(1) per upload: the state after the last part of the
  * chain and after the one before (so that a re-sent last part can take its place), two
  * hashes each (< 1 KB), for at most MAX_UPLOADS uploads, the least recently written dropped;
- * plus the held bytes.
+ * plus the held parts' spool files.
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { PartRef } from '../blob-store.js';
+import { READ_BYTES, type SpoolDir, type SpoolFile } from './part-spool.js';
 
 /** After parts 1…n: the hash of their bytes and the hash of which copies they were. */
 interface State {
@@ -40,22 +43,29 @@ export interface Fork {
   hash: Hash;
 }
 
-/** A part waiting in memory for the part before it to join the chain. */
+/** A part waiting on disk for the part before it to join the chain. */
 export interface Held {
   uploadId: string;
   n: number;
-  chunks: Buffer[];
+  file: SpoolFile;
   bytes: number;
   /** Set once the copy arrived whole at S3. */
   done: { ref: string; sha256: string } | null;
-  /** Over the budget, or its write failed: it will never join. */
+  /** Over the budget, its spool failed, or its write failed: it will never join. */
   dropped: boolean;
   at: number;
 }
 
+export interface PartChainOptions {
+  spool: SpoolDir;
+  /** Bytes held on disk per process (HOLD_BUDGET). */
+  budget?: number;
+  maxUploads?: number;
+}
+
 const MAX_UPLOADS = 10_000;
-/** Bytes held per process: 8 parts of 8 MiB (×4 in parallel holds ~3 at a time). */
-export const HOLD_BUDGET = 64 * 1024 * 1024;
+/** Bytes held per process, on disk: 128 parts of 8 MiB (×4 in parallel holds ~3 at a time per upload). */
+export const HOLD_BUDGET = 1024 * 1024 * 1024;
 /** A finished part held longer than this (its predecessor went to another instance) gives way to a new one. */
 const HOLD_STALE_MS = 30_000;
 const empty = (): State => ({ n: 0, bytes: createHash('sha256'), copies: createHash('sha256') });
@@ -64,12 +74,18 @@ const copyLine = (n: number, ref: string, sha256: string): string => `${n}:${ref
 export class PartChains {
   private readonly uploads = new Map<string, Chain>();
   private readonly held = new Map<string, Map<number, Held>>();
+  /** The join in progress per upload (held parts read back into the chain, in order). */
+  private readonly joins = new Map<string, Promise<void>>();
   private heldBytes = 0;
+  private readonly spool: SpoolDir;
+  private readonly budget: number;
+  private readonly maxUploads: number;
 
-  constructor(
-    private readonly maxUploads = MAX_UPLOADS,
-    private readonly budget = HOLD_BUDGET,
-  ) {}
+  constructor(opts: PartChainOptions) {
+    this.spool = opts.spool;
+    this.budget = opts.budget ?? HOLD_BUDGET;
+    this.maxUploads = opts.maxUploads ?? MAX_UPLOADS;
+  }
 
   /** Bytes held now (for tests and metrics). */
   get holding(): number {
@@ -82,6 +98,7 @@ export class PartChains {
    * parallel parts reach the store in any order, and part 1 is often not the first to start);
    * null for a part the chain already covers. Held bytes of an upload whose part 1 went to
    * another instance give way within the budget (stale once done) or go with `forget`.
+   * A re-sent part replaces the earlier held copy (and its spool file).
    */
   hold(uploadId: string, n: number): Held | null {
     const chain = this.uploads.get(uploadId);
@@ -89,27 +106,28 @@ export class PartChains {
     const parts = this.held.get(uploadId) ?? new Map<number, Held>();
     const earlier = parts.get(n);
     if (earlier) this.drop(earlier);
-    const h: Held = { uploadId, n, chunks: [], bytes: 0, done: null, dropped: false, at: Date.now() };
+    const h: Held = { uploadId, n, file: this.spool.file(`${uploadId}.${n}`), bytes: 0, done: null, dropped: false, at: Date.now() };
     parts.set(n, h);
     this.held.set(uploadId, parts);
     return h;
   }
 
-  /** Adds a chunk to a held part, within the budget (stale finished parts give way first). */
+  /** Appends a chunk to a held part's spool, within the budget (stale finished parts give way first). */
   add(h: Held, chunk: Buffer): void {
     if (h.dropped) return;
     if (this.heldBytes + chunk.length > this.budget) this.evictStale();
-    if (this.heldBytes + chunk.length > this.budget) return this.drop(h);
-    h.chunks.push(chunk);
+    if (this.heldBytes + chunk.length > this.budget || !h.file.append(chunk)) return this.drop(h);
     h.bytes += chunk.length;
     this.heldBytes += chunk.length;
   }
 
-  /** Forgets a held part (its write failed, or it is over the budget). */
+  /** Forgets a held part (its write failed, it is over the budget, it joined) and deletes its spool. */
   drop(h: Held): void {
-    if (!h.dropped) this.heldBytes -= h.bytes;
+    if (!h.dropped) {
+      this.heldBytes -= h.bytes;
+      void h.file.remove();
+    }
     h.dropped = true;
-    h.chunks = [];
     h.bytes = 0;
     const parts = this.held.get(h.uploadId);
     if (parts?.get(h.n) === h) parts.delete(h.n);
@@ -131,20 +149,45 @@ export class PartChains {
   record(uploadId: string, n: number, part: { ref: string; sha256: string }, fork: Fork | null, held: Held | null = null): void {
     if (held && !held.dropped) held.done = part;
     if (fork) this.extend(uploadId, n, part, fork);
-    this.joinHeld(uploadId);
+    this.kick(uploadId);
   }
 
-  /** Feeds held parts that arrived whole into the chain, in order, while the next one is there. */
-  private joinHeld(uploadId: string): void {
-    for (;;) {
-      const chain = this.uploads.get(uploadId);
-      const h = chain ? this.held.get(uploadId)?.get(chain.last.n + 1) : undefined;
-      if (!chain || !h?.done) return;
-      const hash = chain.last.bytes.copy();
-      for (const c of h.chunks) hash.update(c);
-      const part = h.done;
-      this.drop(h);
-      this.extend(uploadId, h.n, part, { base: chain.last, hash });
+  /** The held part that joins next (arrived whole, right after the chain's last), if any. */
+  private next(uploadId: string): { chain: Chain; h: Held } | null {
+    const chain = this.uploads.get(uploadId);
+    const h = chain ? this.held.get(uploadId)?.get(chain.last.n + 1) : undefined;
+    return chain && h?.done ? { chain, h } : null;
+  }
+
+  /** Starts the upload's join unless one runs (it finds what arrived meanwhile) or none is due. */
+  private kick(uploadId: string): void {
+    if (this.joins.has(uploadId) || !this.next(uploadId)) return;
+    this.joins.set(uploadId, this.join(uploadId));
+  }
+
+  /**
+   * Reads held parts back into the chain, in order, while the next one is there. The first
+   * step always awaits, so the entry `kick` sets is in place before `finally` removes it, and
+   * the last check and the removal happen in one turn: a part recorded after it starts a join.
+   */
+  private async join(uploadId: string): Promise<void> {
+    const buffer = Buffer.allocUnsafeSlow(READ_BYTES);
+    try {
+      for (let step = this.next(uploadId); step; step = this.next(uploadId)) {
+        const { chain, h } = step;
+        const base = chain.last;
+        const hash = base.bytes.copy();
+        const whole = await h.file.feed(hash, buffer, h.bytes).catch(() => false);
+        const part = h.done!;
+        // Replaced by a re-send meanwhile (that copy joins in its turn), or unreadable: the
+        // chain ends before it and completion reads back.
+        const replaced = h.dropped;
+        this.drop(h);
+        if (whole && !replaced) this.extend(uploadId, h.n, part, { base, hash });
+        await h.file.remove();
+      }
+    } finally {
+      this.joins.delete(uploadId);
     }
   }
 
@@ -161,8 +204,13 @@ export class PartChains {
     else if (fork.base === chain.previous) this.remember(uploadId, { last: next, previous: chain.previous });
   }
 
-  /** The whole object's SHA-256 if the chain holds exactly these copies (parts 1…N, in order), else null. */
-  digest(uploadId: string, parts: PartRef[]): string | null {
+  /**
+   * The whole object's SHA-256 if the chain holds exactly these copies (parts 1…N, in order),
+   * else null; once the upload's joins in progress have ended (the last part's record may
+   * have started one just before completion).
+   */
+  async digest(uploadId: string, parts: PartRef[]): Promise<string | null> {
+    for (let j = this.joins.get(uploadId); j; j = this.joins.get(uploadId)) await j;
     const chain = this.uploads.get(uploadId);
     if (!chain || chain.last.n !== parts.length || !parts.every((p, i) => p.partNumber === i + 1)) return null;
     const named = createHash('sha256');
@@ -171,9 +219,24 @@ export class PartChains {
     return chain.last.bytes.copy().digest('hex');
   }
 
-  forget(uploadId: string): void {
+  /** Forgets the upload's chain and held parts; resolves once their spool files are deleted. */
+  async forget(uploadId: string): Promise<void> {
     this.uploads.delete(uploadId);
-    for (const h of [...(this.held.get(uploadId)?.values() ?? [])]) this.drop(h);
+    const held = [...(this.held.get(uploadId)?.values() ?? [])];
+    for (const h of held) this.drop(h);
+    await Promise.all(held.map((h) => h.file.remove()));
+  }
+
+  /** Removes the spool directories of processes of this machine that ended (start-up). */
+  async removeStaleSpools(): Promise<number> {
+    return this.spool.removeStale().catch(() => 0); // leftovers only cost disk: never stops a start
+  }
+
+  /** Drops every held part, waits for the joins, removes the spool directory. */
+  async close(): Promise<void> {
+    for (const parts of [...this.held.values()]) for (const h of [...parts.values()]) this.drop(h);
+    await Promise.all([...this.joins.values()]);
+    await this.spool.close();
   }
 
   private remember(uploadId: string, chain: Chain): void {

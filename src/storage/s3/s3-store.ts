@@ -1,6 +1,7 @@
 /**
  * The BlobStore on S3 (STORAGE_BACKEND=s3), for AWS S3 and S3-compatible servers (MinIO, R2,
- * Swift's s3api). Bytes never touch the local disk:
+ * Swift's s3api). Bytes never stay on the local disk (a part that arrives before the one ahead
+ * of it is spooled there until the hash chain reads it: part-chain.ts, part-spool.ts):
  *   beginUpload   CreateMultipartUpload at `.uploads/{uploadId}` (the key is not known yet)
  *   writePart     UploadPart, the body streamed with its declared length (exact-length.ts);
  *                 a re-sent part replaces the earlier copy (distinctPartCopies: false); held
@@ -16,6 +17,7 @@
  *   health        HeadBucket (reachable = writable; an object store has no capacity figures)
  * Layout in the bucket: names.ts. Failures: errors.ts (503 / 502, never a driver error).
  */
+import os from 'node:os';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import {
@@ -56,6 +58,7 @@ import { removeOrphanObjects, removeStaleWrites, uploadAreas } from './listing.j
 import { moveObject } from './move.js';
 import { ObjectNames } from './names.js';
 import { PartChains } from './part-chain.js';
+import { SpoolDir } from './part-spool.js';
 import { reopenJoined } from './reopen.js';
 import { commitOrRemove, isCommitted, isJoined, releaseAliased } from './staging.js';
 import { writeObjectStreamed } from './write-object.js';
@@ -73,8 +76,10 @@ export interface S3StoreOptions {
   objectPartBytes?: number;
   /** S3_DOWNLOAD_REDIRECT: downloadUrl() presigns a GET instead of answering null. */
   downloadRedirect?: boolean;
-  /** Bytes of parallel parts held for the whole-file hash chain (default HOLD_BUDGET, 64 MiB). */
+  /** Bytes of parallel parts held on disk for the whole-file hash chain (default HOLD_BUDGET, 1 GiB). */
   holdBudgetBytes?: number;
+  /** Where the held parts' scratch directory is made (UPLOAD_ROOT/.tmp from open.ts; default the system's temporary folder). */
+  spoolDir?: string;
 }
 
 const unquote = (etag: string | undefined): string => (etag ?? '').replace(/^"|"$/g, '');
@@ -94,7 +99,7 @@ export class S3BlobStore implements BlobStore {
     this.client = makeS3Client(settings, opts.timeouts ?? DEFAULT_TIMEOUTS);
     this.bucket = settings.bucket;
     this.names = new ObjectNames(settings.prefix);
-    this.chains = new PartChains(undefined, opts.holdBudgetBytes);
+    this.chains = new PartChains({ spool: new SpoolDir(opts.spoolDir ?? os.tmpdir()), budget: opts.holdBudgetBytes });
     this.aliases = new Aliases({ client: this.client, bucket: this.bucket, names: this.names });
     this.objectPartBytes = opts.objectPartBytes ?? OBJECT_PART_BYTES;
     this.redirect = opts.downloadRedirect ?? false;
@@ -106,6 +111,7 @@ export class S3BlobStore implements BlobStore {
 
   /** Start-up: creates the bucket when asked, then checks it answers (errors are the caller's to word). */
   async open(opts: { createBucket: boolean }): Promise<void> {
+    await this.chains.removeStaleSpools(); // a crashed process's held parts
     if (opts.createBucket) {
       await this.client.send(new CreateBucketCommand({ Bucket: this.bucket })).catch((err: unknown) => {
         if (s3ErrorName(err) !== 'BucketAlreadyOwnedByYou') throw err;
@@ -136,7 +142,7 @@ export class S3BlobStore implements BlobStore {
       lastByteOut = true;
       return true;
     };
-    // The whole-file hash chain: extended in flight, or the bytes held until part n−1 joins it.
+    // The whole-file hash chain: extended in flight, or the bytes spooled until part n−1 joins it.
     const fork = this.chains.fork(upload.uploadId, partNumber);
     const held = fork ? null : this.chains.hold(upload.uploadId, partNumber);
     const feed = fork ? (c: Buffer) => void fork.hash.update(c) : held ? (c: Buffer) => this.chains.add(held, c) : null;
@@ -190,7 +196,7 @@ export class S3BlobStore implements BlobStore {
     this.names.staging(upload.uploadId);
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     // One part is the whole object, and S3 holds the very copy recorded (its ETag matched).
-    const sha256 = sorted.length === 1 ? sorted[0]!.sha256 : this.chains.digest(upload.uploadId, sorted);
+    const sha256 = sorted.length === 1 ? sorted[0]!.sha256 : await this.chains.digest(upload.uploadId, sorted);
     // Known before the join, so a mismatch joins nothing and the upload stays open to parts.
     if (expect?.sha256 && sha256 !== null && sha256 !== expect.sha256) throw new InvalidInput('checksum_mismatch', 'sha256 does not match the uploaded bytes');
     const size = await assembleParts(this.ctx, upload, sorted, target);
@@ -217,7 +223,7 @@ export class S3BlobStore implements BlobStore {
       });
     }
     await commitOrRemove(this.ctx, upload.uploadId);
-    this.chains.forget(upload.uploadId);
+    await this.chains.forget(upload.uploadId);
   }
 
   uploadAreas(before: number): AsyncIterable<UploadArea[]> {
@@ -343,6 +349,10 @@ export class S3BlobStore implements BlobStore {
   }
 
   async close(): Promise<void> {
-    this.client.destroy();
+    try {
+      await this.chains.close(); // held parts' spool files and their directory
+    } finally {
+      this.client.destroy();
+    }
   }
 }
