@@ -243,9 +243,9 @@ describe('sendPooled back-pressure', () => {
       socket.write('GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
       await waitFor(() => chunks.length > 0);
       const received = chunks.reduce((n, c) => n + c.length, 0);
-      await new Promise((r) => setTimeout(r, 700));
+      await new Promise((r) => setTimeout(r, 500));
       const readWhileStalled = read;
-      await new Promise((r) => setTimeout(r, 700));
+      await new Promise((r) => setTimeout(r, 500));
       // The kernel's socket buffers (ours up to 4 MiB, the client's up to 32 MiB here) take what
       // they take; past them and our two chunks, nothing is read until the client reads again.
       expect(read).toBe(readWhileStalled);
