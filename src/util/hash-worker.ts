@@ -122,9 +122,12 @@ export class HashWorker {
       update: (chunks, own) => {
         if (failure || chunks.length === 0) return;
         const bufs: ArrayBuffer[] = [];
+        const moved = new Set<ArrayBufferLike>(); // one buffer twice in a transfer list is a DataCloneError: the second is copied
         for (const c of chunks) {
           if (c.length === 0) continue;
-          bufs.push(own && exclusive(c) ? (c.buffer as ArrayBuffer) : (new Uint8Array(c).buffer as ArrayBuffer));
+          const move = own && exclusive(c) && !moved.has(c.buffer);
+          if (move) moved.add(c.buffer);
+          bufs.push(move ? (c.buffer as ArrayBuffer) : (new Uint8Array(c).buffer as ArrayBuffer));
           inFlight += c.length;
         }
         worker.postMessage({ op: 'update', job: id, bufs }, bufs);

@@ -31,11 +31,14 @@ describe('HashWorker', () => {
     const shared = randomBytes(200_000); // a view into a bigger buffer: copied even when owned
     const view = shared.subarray(1000, 101_000);
     const h = hashes.stream({ md5: true });
+    const twice = own(1000);
+    const twiceCopy = Buffer.from(twice);
     h.update(pieces.slice(0, 2), true);
     h.update([view], true);
     h.update(pieces.slice(2), false);
+    h.update([twice, twice], true); // the same buffer twice in one batch: moved once, copied once
     await h.room();
-    const all = Buffer.concat([expected.subarray(0, 65537), view, expected.subarray(65537)]);
+    const all = Buffer.concat([expected.subarray(0, 65537), view, expected.subarray(65537), twiceCopy, twiceCopy]);
     expect(await h.digest()).toEqual({ sha256: sha(all), md5: md5(all) });
     expect(pieces.map((p) => p.length)).toEqual([0, 0, 300_000, 65536]); // the owned ones went
     expect(view.length).toBe(100_000);
