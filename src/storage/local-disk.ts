@@ -33,6 +33,7 @@ import type {
 } from './blob-store.js';
 import { FileSource } from './file-source.js';
 import { openLocalReader } from './local-reader.js';
+import { readRange } from './local-small-read.js';
 import { isMissing, reading, writing } from './local-errno.js';
 import { deadLocalWriter, fileStat, fitsFileSystem, NAME_MAX, PATH_MAX, TEMP_OWNER } from './local-names.js';
 import { removeOrphanObjects, removeTempFiles } from './local-orphans.js';
@@ -222,20 +223,7 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   async readSmall(key: string, range: { start: number; end: number }): Promise<Buffer> {
-    const file = this.pathOf(key);
-    const handle = await reading(key, () => fs.open(file, 'r'));
-    try {
-      const buf = Buffer.allocUnsafe(range.end - range.start + 1);
-      let filled = 0;
-      while (filled < buf.length) {
-        const { bytesRead } = await handle.read(buf, filled, buf.length - filled, range.start + filled);
-        if (bytesRead === 0) break; // the file is shorter than the range
-        filled += bytesRead;
-      }
-      return filled === buf.length ? buf : buf.subarray(0, filled);
-    } finally {
-      await handle.close();
-    }
+    return reading(key, () => readRange(this.pathOf(key), range.start, range.end - range.start + 1));
   }
 
   async stat(key: string): Promise<BlobStat | null> {
