@@ -16,7 +16,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import type { PartRef, UploadHandle } from '../../src/storage/blob-store.js';
 import { openBlobStore } from '../../src/storage/open.js';
-import { MAX_PENDING, SpoolDir } from '../../src/storage/s3/part-spool.js';
+import { MAX_PENDING, SPOOL_PAUSE, SpoolDir } from '../../src/storage/s3/part-spool.js';
 import { S3BlobStore, type S3StoreOptions } from '../../src/storage/s3/s3-store.js';
 import { tempDir, testEnv } from '../helpers/app.js';
 import { describeS3, freshS3, s3Env, s3Settings, type S3Place } from '../helpers/s3.js';
@@ -147,8 +147,19 @@ describeS3('S3 store: held parts spooled to local disk', () => {
     expect(await spooled(own)).toEqual([]);
   });
 
-  it('a spool file that would queue more than MAX_PENDING bytes in memory fails (the part is left out) instead of buffering', async () => {
+  it('a spool file past SPOOL_PAUSE queued bytes makes its body wait until written; one that would queue more than MAX_PENDING fails (the part is left out) instead of buffering', async () => {
     const dir = new SpoolDir(await tempDir('sl-spool-'));
+    const paced = dir.file('paced');
+    const bytes = randomBytes(SPOOL_PAUSE + MiB);
+    for (let at = 0; at < bytes.length; at += 64 * 1024) expect(paced.append(bytes.subarray(at, at + 64 * 1024))).toBe(true);
+    const drained = paced.drained();
+    expect(drained).toBeInstanceOf(Promise); // nothing written yet: the body must wait
+    await drained;
+    expect(paced.drained()).toBeNull();
+    const hash = createHash('sha256');
+    expect(await paced.feed(hash, Buffer.alloc(100_000), bytes.length)).toBe(true);
+    expect(hash.digest('hex')).toBe(sha(bytes));
+
     const file = dir.file('lagging');
     const chunk = randomBytes(MiB);
     const taken = Array.from({ length: MAX_PENDING / MiB + 1 }, () => file.append(chunk)); // no write can end meanwhile

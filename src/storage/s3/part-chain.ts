@@ -66,6 +66,8 @@ export interface PartChainOptions {
 const MAX_UPLOADS = 10_000;
 /** Bytes held per process, on disk: 128 parts of 8 MiB (×4 in parallel holds ~3 at a time per upload). */
 export const HOLD_BUDGET = 1024 * 1024 * 1024;
+/** A spool that keeps its part's body waiting longer than this (a stalled disk) loses the part instead. */
+const SPOOL_STALL_MS = 2_000;
 /** A finished part held longer than this (its predecessor went to another instance) gives way to a new one. */
 const HOLD_STALE_MS = 30_000;
 const empty = (): State => ({ n: 0, bytes: createHash('sha256'), copies: createHash('sha256') });
@@ -119,6 +121,25 @@ export class PartChains {
     if (this.heldBytes + chunk.length > this.budget || !h.file.append(chunk)) return this.drop(h);
     h.bytes += chunk.length;
     this.heldBytes += chunk.length;
+  }
+
+  /**
+   * While a held part's spool lags (SPOOL_PAUSE bytes queued), a promise to wait on before its
+   * body goes on; a stall past SPOOL_STALL_MS drops the part instead (the body goes on).
+   */
+  backlog(h: Held): Promise<void> | null {
+    const drained = h.dropped ? null : h.file.drained();
+    if (!drained) return null;
+    return new Promise((resolve) => {
+      const stalled = setTimeout(() => {
+        this.drop(h);
+        resolve();
+      }, SPOOL_STALL_MS);
+      void drained.then(() => {
+        clearTimeout(stalled);
+        resolve();
+      });
+    });
   }
 
   /** Forgets a held part (its write failed, it is over the budget, it joined) and deletes its spool. */

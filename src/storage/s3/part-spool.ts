@@ -9,13 +9,19 @@
  * (the server's UPLOAD_ROOT/.tmp, else the system's temporary folder), made on first use and
  * removed by close; those of processes of this machine that ended (a crash) go at start.
  *
- * Memory stays bounded: writes are queued while earlier ones run, and a file whose queue
- * would pass MAX_PENDING (the disk lags behind the network) fails rather than buffering. A file
+ * Memory stays bounded: writes are queued while earlier ones run; past SPOOL_PAUSE queued the
+ * part's body waits (SpoolPace) until the queue is back to SPOOL_RESUME, and a file whose
+ * queue would still pass MAX_PENDING fails rather than buffering. Why wait rather than drop at
+ * once: the first drop ends the chain for the rest of the upload (every later part is held to
+ * no end and completion reads the whole object back, ~7 s per GiB), and a disk under
+ * writeback pressure stalls a write for tens of ms now and then (the bench saw 4 MiB queued
+ * behind such a stall in most uploads). A file
  * that failed, or reads back shorter or longer than what was appended, says so: the chain
  * then leaves the part out (never a wrong digest; completion reads the object back).
  */
 import { randomBytes, type Hash } from 'node:crypto';
 import fs, { type FileHandle } from 'node:fs/promises';
+import { Transform, type TransformCallback } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { deadLocalWriter } from '../local-names.js';
@@ -23,6 +29,9 @@ import { deadLocalWriter } from '../local-names.js';
 const PREFIX = 'sl-s3-spool.';
 /** Bytes a spool file may have queued for writing: past it the part is no longer held. */
 export const MAX_PENDING = 4 * 1024 * 1024;
+/** Queued bytes past which the part's body waits for the disk, and where it goes on again. */
+export const SPOOL_PAUSE = 2 * 1024 * 1024;
+const SPOOL_RESUME = 1024 * 1024;
 /** The buffer a held part is read back through (one per join in progress, reused across parts). */
 export const READ_BYTES = 1024 * 1024;
 
@@ -88,6 +97,8 @@ export class SpoolFile {
   private writing: Promise<void> | null = null;
   private failed = false;
   private removed: Promise<void> | null = null;
+  /** Waiting for the queue to go down to SPOOL_RESUME (or the file to fail). */
+  private waiters: (() => void)[] = [];
 
   constructor(
     opened: Promise<FileHandle>,
@@ -113,6 +124,12 @@ export class SpoolFile {
     this.pending += chunk.length;
     this.writing ??= this.pump();
     return true;
+  }
+
+  /** Null while fewer than SPOOL_PAUSE bytes are queued; else resolves once the queue is down to SPOOL_RESUME or the file failed. */
+  drained(): Promise<void> | null {
+    if (this.failed || this.pending <= SPOOL_PAUSE) return null;
+    return new Promise((resolve) => this.waiters.push(resolve));
   }
 
   /**
@@ -152,6 +169,13 @@ export class SpoolFile {
   private fail(): void {
     this.failed = true;
     this.queue = [];
+    this.wake();
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
   }
 
   /** Writes the queue in batches (one writev each) until it is empty. */
@@ -167,11 +191,33 @@ export class SpoolFile {
         if (bytesWritten !== bytes) throw new Error('short write');
         this.written += bytes;
         this.pending -= bytes;
+        if (this.pending <= SPOOL_RESUME) this.wake();
       }
     } catch {
       this.fail();
     } finally {
       this.writing = null;
     }
+  }
+}
+
+/**
+ * Between a held part's body and its upload: passes each chunk on at once, hands it to
+ * `hold`, and takes the next one only once `backlog` (the spool's queue) allows.
+ */
+export class SpoolPace extends Transform {
+  constructor(
+    private readonly hold: (chunk: Buffer) => void,
+    private readonly backlog: () => Promise<void> | null,
+  ) {
+    super({ highWaterMark: 64 * 1024 });
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    this.hold(chunk);
+    this.push(chunk);
+    const wait = this.backlog();
+    if (wait) wait.then(() => callback(), callback);
+    else callback();
   }
 }

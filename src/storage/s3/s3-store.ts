@@ -58,7 +58,7 @@ import { removeOrphanObjects, removeStaleWrites, uploadAreas } from './listing.j
 import { moveObject } from './move.js';
 import { ObjectNames } from './names.js';
 import { PartChains } from './part-chain.js';
-import { SpoolDir } from './part-spool.js';
+import { SpoolDir, SpoolPace } from './part-spool.js';
 import { reopenJoined } from './reopen.js';
 import { commitOrRemove, isCommitted, isJoined, releaseAliased } from './staging.js';
 import { writeObjectStreamed } from './write-object.js';
@@ -145,13 +145,15 @@ export class S3BlobStore implements BlobStore {
     // The whole-file hash chain: extended in flight, or the bytes spooled until part n−1 joins it.
     const fork = this.chains.fork(upload.uploadId, partNumber);
     const held = fork ? null : this.chains.hold(upload.uploadId, partNumber);
-    const feed = fork ? (c: Buffer) => void fork.hash.update(c) : held ? (c: Buffer) => this.chains.add(held, c) : null;
+    const feed = fork ? (c: Buffer) => void fork.hash.update(c) : null;
     const meter = new Meter(opts.maxBytes, { tooLarge: opts.tooLarge, md5: opts.md5 });
+    // A held part's body waits while its spool lags (memory bounded, the part kept).
+    const pace = held ? new SpoolPace((c) => this.chains.add(held, c), () => this.chains.backlog(held)) : null;
     const exact = new ExactLength(opts.maxBytes, feed, gate);
     const abort = new AbortController();
     // Whichever fails first is the failure: the body (then the request is aborted), or S3.
     let failure: unknown = null;
-    const flowing = pipeline(body, meter, exact).then(
+    const flowing = (pace ? pipeline(body, meter, pace, exact) : pipeline(body, meter, exact)).then(
       () => undefined,
       (err: unknown) => {
         failure ??= err;
