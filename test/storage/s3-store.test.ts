@@ -92,7 +92,7 @@ describeS3('S3BlobStore on S3', () => {
     for (const up of [inOrder, outOfOrder, resent]) await store.abortUpload(up);
   });
 
-  it('parts sent in parallel chain too (each held in memory until the one before joins): the digest, no read-back; past the hold budget, null', async () => {
+  it('parts sent in parallel chain too (each held on local disk until the one before joins): the digest, no read-back; past the hold budget, null', async () => {
     const parts = [randomBytes(P), randomBytes(P), randomBytes(P), randomBytes(17)];
     const whole = Buffer.concat(parts);
     const parallel = async (on: S3BlobStore) => {
