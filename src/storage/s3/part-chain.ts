@@ -10,12 +10,13 @@
  *
  * Parts sent in parallel (part n starts before n−1 has ended) would never chain, so part n's
  * bytes are also appended to a local spool file (part-spool.ts) while they stream on to S3
- * (waiting only while the disk lags), and read back into the chain once n−1 has joined it (`hold`). Joining is then
- * asynchronous: `digest` waits for the joins in progress of its upload. Held bytes are bounded
- * per process (HOLD_BUDGET, on disk): past it, or when the spool fails, stalls (SPOOL_STALL_MS) or
- * reads back short, a part is held no more and completion reads the object back as before. Never a wrong
- * digest, never unbounded memory (a spool file queues ~SPOOL_PAUSE bytes in memory, its body
- * waiting meanwhile; never more than MAX_PENDING).
+ * (waiting only while the disk lags), and read back into the chain once n−1 has joined it
+ * (`hold`). Joining is then asynchronous: `digest` waits for the joins in progress of its
+ * upload. Held bytes are bounded per process (HOLD_BUDGET, on disk): past it, or when the
+ * spool fails, stalls (SPOOL_STALL_MS) or reads back short, a part is held no more and
+ * completion reads the object back as before. Never a wrong digest, never unbounded memory
+ * (a spool file queues ~SPOOL_PAUSE bytes in memory, its body waiting meanwhile; never more
+ * than MAX_PENDING).
  *
  * State is per instance and in memory, O(1) per upload: the state after the last part of the
  * chain and after the one before (so that a re-sent last part can take its place), two
