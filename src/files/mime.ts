@@ -9,33 +9,23 @@
  * application/octet-stream. Which types may be rendered inline is an allow-list, below.
  */
 import { MAX_MIME_LENGTH, normaliseMime as parseAndNormalise } from '../contract/mime.js';
+import { boundedMemo } from '../util/memo.js';
 
 // The canonical form lives in the wire contract (src/contract/mime.ts), which the SDK shares.
 export { MAX_MIME_LENGTH, OCTET_STREAM } from '../contract/mime.js';
 
 /** Distinct stored types remembered; a deployment sees a few dozen. */
 export const MIME_MEMO_LIMIT = 256;
-const memo = new Map<string, string>();
 
 /**
  * normaliseMime of the contract, remembered per input: every download sends the stored type
  * through the WHATWG parser (twice with the disposition), ~1.5 µs each, for the same few
- * dozen strings. Pure function of its input, so a remembered answer is the answer. Bounded:
- * when full the oldest entry goes (a flood of distinct types only costs the parse again).
+ * dozen strings. Over-long inputs are not kept.
  */
-export function normaliseMime(input: string): string {
-  const hit = memo.get(input);
-  if (hit !== undefined) return hit;
-  const result = parseAndNormalise(input);
-  if (input.length <= MAX_MIME_LENGTH) {
-    if (memo.size >= MIME_MEMO_LIMIT) memo.delete(memo.keys().next().value!);
-    memo.set(input, result);
-  }
-  return result;
-}
+export const normaliseMime = boundedMemo(MIME_MEMO_LIMIT, parseAndNormalise, (input) => input.length <= MAX_MIME_LENGTH);
 
 /** Entries remembered now (tests check the bound). */
-export const mimeMemoSize = (): number => memo.size;
+export const mimeMemoSize = (): number => normaliseMime.size;
 
 /** `type/subtype` of an already normalised type. */
 export const essenceOf = (mime: string): string => mime.split(';', 1)[0]!;

@@ -4,6 +4,7 @@
 // of "active" ones: browsers run script from types no list anticipated (F-01).
 import createContentDisposition from 'content-disposition';
 import { isPassiveType } from '../files/mime.js';
+import { boundedMemo } from '../util/memo.js';
 
 export type DispositionType = 'inline' | 'attachment';
 
@@ -33,35 +34,28 @@ export function dispositionHeaders(
   requested: DispositionType | undefined,
 ): Record<string, string> {
   return {
-    'Content-Disposition': contentDisposition(filename, dispositionType(mime, requested)),
-    'Content-Security-Policy': FILE_CSP,
-    'X-Content-Type-Options': 'nosniff',
+    'Content-Disposition': contentDisposition(`${dispositionType(mime, requested)}/${filename}`),
+    ...fileSafetyHeaders(),
   };
 }
 
 /** Header values remembered (filename and type → value): ~4 µs each to build, per download. */
 export const DISPOSITION_MEMO_LIMIT = 512;
-const memo = new Map<string, string>();
 
 /**
- * The Content-Disposition value, remembered per (type, filename): a pure function of the two,
- * and small files are fetched again and again. Bounded; when full the oldest entry goes.
+ * The Content-Disposition value for `type/filename` (the type has no slash), remembered: a
+ * pure function of the two, and small files are fetched again and again.
  */
-function contentDisposition(filename: string, type: DispositionType): string {
-  const id = `${type}/${filename}`;
-  const hit = memo.get(id);
-  if (hit !== undefined) return hit;
-  const name = sanitizeFilename(filename);
+const contentDisposition = boundedMemo(DISPOSITION_MEMO_LIMIT, (id) => {
+  const slash = id.indexOf('/');
+  const name = sanitizeFilename(id.slice(slash + 1));
   // The package emits `filename*=UTF-8''…` (RFC 8187) only when the ASCII
   // fallback differs from the real name, so plain names stay short.
-  const value = createContentDisposition(name, { type, fallback: asciiFallback(name) });
-  if (memo.size >= DISPOSITION_MEMO_LIMIT) memo.delete(memo.keys().next().value!);
-  memo.set(id, value);
-  return value;
-}
+  return createContentDisposition(name, { type: id.slice(0, slash) as DispositionType, fallback: asciiFallback(name) });
+});
 
 /** Entries remembered now (tests check the bound). */
-export const dispositionMemoSize = (): number => memo.size;
+export const dispositionMemoSize = (): number => contentDisposition.size;
 
 // C0/C1 controls (incl. CR/LF/NUL/DEL) plus invisible formatting characters:
 // bidi overrides like U+202E make "evil\u202Etxt.exe" display as "evilexe.txt".

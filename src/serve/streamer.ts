@@ -78,8 +78,7 @@ async function bodyOf(blobs: BlobStore, key: string, size: number, range?: ByteR
   const wanted = range ?? (size > 0 ? { start: 0, end: size - 1 } : undefined);
   if (wanted === undefined) return blobs.read(key); // an empty file
   const length = rangeLength(wanted);
-  if (length > SMALL_READ_BYTES && blobs.openReader) return { reader: await blobs.openReader(key), range: wanted };
-  if (length > SMALL_READ_BYTES) return blobs.read(key, wanted);
+  if (length > SMALL_READ_BYTES) return blobs.openReader ? { reader: await blobs.openReader(key), range: wanted } : blobs.read(key, wanted);
   const bytes = await blobs.readSmall(key, wanted);
   // Headers promise Content-Length bytes: a blob shorter than its record is a server fault.
   if (bytes.length !== length) throw new Error(`blob ${key} is shorter than its record`);
