@@ -255,3 +255,18 @@ export interface OrphanScan {
 
 /** Ranges up to this many bytes are read whole (readSmall) instead of streamed. */
 export const SMALL_READ_BYTES = 64 * 1024;
+
+const MOVABLE = Symbol('chunks movable');
+
+/**
+ * Marks a body whose chunks nothing reads once the store has written them (tus's re-cut parts:
+ * their request chunks are copied aside before they go on), so that a store may hand them on
+ * (disk: moved to the hash worker, not copied). Without the mark a store treats every chunk as
+ * shared.
+ */
+export function movableChunks<T extends Readable>(body: T): T {
+  (body as T & { [MOVABLE]?: true })[MOVABLE] = true;
+  return body;
+}
+
+export const marksChunksMovable = (body: Readable): boolean => (body as Readable & { [MOVABLE]?: true })[MOVABLE] === true;

@@ -10,7 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { Writable, type Readable } from 'node:stream';
 import { TooLarge } from '../errors/index.js';
 import type { StreamHash } from '../util/hash-worker.js';
-import type { WrittenBlob } from './blob-store.js';
+import { marksChunksMovable, type WrittenBlob } from './blob-store.js';
 
 export const WRITE_BUFFER = 4 * 1024 * 1024;
 
@@ -37,10 +37,11 @@ export async function writeAllAt(fh: FileHandle, bufs: Buffer[], position: numbe
 /**
  * A request body straight off the socket: Node's HTTP parser gives each chunk an ArrayBuffer of
  * its own, and nothing in this server keeps a body chunk once it is written, so the chunks may
- * be moved to the hash worker instead of copied. Any other stream (multipart parts, tus's
- * re-cut parts) may share or keep its buffers: those are copied.
+ * be moved to the hash worker instead of copied; so may those of a stream marked by
+ * movableChunks. Any other stream (multipart parts, file reads through recycled buffers) may
+ * share or keep its buffers: those are copied.
  */
-export const ownsChunks = (body: Readable): boolean => body instanceof IncomingMessage;
+export const ownsChunks = (body: Readable): boolean => body instanceof IncomingMessage || marksChunksMovable(body);
 
 export interface SinkOptions {
   start: number;

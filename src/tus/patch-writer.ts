@@ -22,7 +22,7 @@ import { Readable } from 'node:stream';
 import type { Principal } from '../auth/principal.js';
 import type { PartRecord } from '../db/types.js';
 import { TooLarge, TusProtocolError } from '../errors/index.js';
-import type { BlobStore } from '../storage/blob-store.js';
+import { movableChunks, type BlobStore } from '../storage/blob-store.js';
 import type { UploadService } from '../files/upload-service.js';
 import { handleOf } from '../files/upload-service.js';
 import type { UploadStore } from '../db/upload-types.js';
@@ -127,6 +127,10 @@ async function* joined(...sources: (AsyncIterable<Buffer> | Iterable<Buffer>)[])
   for (const s of sources) for await (const c of s) yield c;
 }
 
+async function* copied(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  for await (const c of source) yield Buffer.from(c);
+}
+
 /** An empty source that calls `fn` when it is reached: after the sources before it in joined(). */
 function* signal(fn: () => void): Generator<Buffer> {
   fn();
@@ -197,10 +201,13 @@ export async function writeBody(d: PatchDeps, principal: Principal, state: TusSt
         copy ??= takeSpare(Math.min(upload.partSize, upload.size)); // ≥ any part's size
         ({ source, out } = partStream(reader, need, first, copy));
       }
-      const prefix = tail > 0 ? await d.blobs.read(tailKey(upload, n)) : [];
+      // The stored tail's chunks are copied (a store may read through recycled buffers); the
+      // body's own are not read again once written (a copy went aside first, or none is kept).
+      const prefix = tail > 0 ? copied(await d.blobs.read(tailKey(upload, n))) : [];
       let allRead!: () => void;
       const partRead = new Promise<void>((resolve) => (allRead = resolve));
-      const stored = d.uploads.putPart(principal, upload.id, n, Readable.from(joined(prefix, source, signal(allRead))), { contentLength: sizeOfPart(upload, n) }).then((part) => void recorded.push(part));
+      const body = movableChunks(Readable.from(joined(prefix, source, signal(allRead))));
+      const stored = d.uploads.putPart(principal, upload.id, n, body, { contentLength: sizeOfPart(upload, n) }).then((part) => void recorded.push(part));
       begun.push(stored);
       try {
         await Promise.race([partRead, stored]);
