@@ -148,7 +148,7 @@ export class S3BlobStore implements BlobStore {
     const feed = fork ? (c: Buffer) => void fork.hash.update(c) : null;
     const meter = new Meter(opts.maxBytes, { tooLarge: opts.tooLarge, md5: opts.md5 });
     // A held part's body waits while its spool lags (memory bounded, the part kept).
-    const pace = held ? new SpoolPace((c) => this.chains.add(held, c), () => this.chains.backlog(held)) : null;
+    const pace = held ? new SpoolPace((c) => this.chains.add(held, c), () => this.chains.backlog(held), () => held.file.end()) : null;
     const exact = new ExactLength(opts.maxBytes, feed, gate);
     const abort = new AbortController();
     // Whichever fails first is the failure: the body (then the request is aborted), or S3.
