@@ -1,6 +1,6 @@
 /**
  * The page's uploads: two files at a time, each through the SDK's resumable upload (parts of
- * the server's size, four in flight, SHA-256 each). Pause aborts the requests and keeps the
+ * 8–64 MiB by the file's size, part-size.ts; four in flight; the server hashes them). Pause aborts the requests and keeps the
  * upload open at the server; resume (also after a reload, or when the network comes back)
  * asks the server which parts it holds and sends only the others; cancel aborts and frees
  * the reservation.
@@ -9,6 +9,7 @@ import type { FileRecord, UploadProgress } from '../../../src/client/index.js';
 import { client } from '../api/session.js';
 import { errorText } from '../format.js';
 import type { PickedFile } from './entries.js';
+import { partSizeFor } from './part-size.js';
 import { fingerprint, forgetUpload, saveUpload, savedUploads, type SavedUpload } from './persist.js';
 
 export type UploadState = 'queued' | 'uploading' | 'paused' | 'done' | 'failed' | 'cancelled';
@@ -205,6 +206,7 @@ export class UploadQueue {
       name: item.name,
       mime: item.file.type || undefined,
       concurrency: PARTS_AT_ONCE,
+      partSize: partSizeFor(item.size), // for a new upload; a resumed one keeps its own
       // No per-part SHA-256 from the page: hashing meant reading every slice into the page
       // besides sending it from the file, Chromium's biggest cost (1 GiB: 10.4 → 5.8 s of CPU
       // over its processes, 139 → 206 MB/s on 2 cores). The server still hashes every part and
