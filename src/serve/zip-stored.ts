@@ -14,11 +14,14 @@
  * with an EntryMismatch, which the route logs. Never a silently longer or shorter body.
  *
  * Reads as the archiver writer does (zip.ts): the next entries' streams opened ahead
- * (zip-read-ahead.ts), reads paced by the response, small stage buffers.
+ * (zip-read-ahead.ts), reads paced by the response, small stage buffers; on disk, into read
+ * buffers reused once the response has written them (storage/read-buffers.ts).
  */
+import { ServerResponse } from 'node:http';
 import { Transform, pipeline, type TransformCallback, type Readable, type Writable } from 'node:stream';
 import { ZipFile, type ReadStreamOptions } from 'yazl';
 import type { FileRecord } from '../db/types.js';
+import { RecycledReadBuffers } from '../storage/read-buffers.js';
 import { SinkPacer } from '../storage/read-pacer.js';
 import { useNativeCrc32ForYazl } from './fast-crc32.js';
 import { EntryReadAhead, type EntrySources } from './zip-read-ahead.js';
@@ -71,6 +74,13 @@ class ExactLength extends Transform {
 /** The archive bytes as handed to the response, counted; the response paces the source reads. */
 class PacedOutput extends Transform {
   readonly pacer = new SinkPacer(undefined, ZIP_PACING);
+  /**
+   * The entries' read buffers, reused once written out — only when this stream is piped
+   * straight into the HTTP response, whose writableLength counts its socket's queue too: then
+   * nothing queued here or there means every chunk that passed is in the kernel.
+   */
+  readonly buffers = new RecycledReadBuffers();
+  private response: ServerResponse | null = null;
   bytes = 0;
 
   constructor() {
@@ -79,12 +89,24 @@ class PacedOutput extends Transform {
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
+    if (this.response) {
+      this.settle();
+      this.buffers.passing(chunk);
+    }
     cb(null, chunk);
   }
 
   override pipe<T extends NodeJS.WritableStream>(destination: T, options?: { end?: boolean }): T {
     this.pacer.attach(destination as unknown as Writable);
+    if (destination instanceof ServerResponse && !this.response) {
+      this.response = destination;
+      destination.on('drain', () => this.settle());
+    }
     return super.pipe(destination, options);
+  }
+
+  private settle(): void {
+    if (this.readableLength === 0 && this.response!.writableLength === 0) this.buffers.written();
   }
 }
 
@@ -123,7 +145,7 @@ export function storedZipStream(files: readonly FileRecord[], sources: EntrySour
   const names = files.map((f) => namer.unique(entryPath(f)));
   const zip = new ZipFile();
   const output = new PacedOutput();
-  const ahead = new EntryReadAhead(files.map((f) => f.id), sources, { pacer: output.pacer }, opts.readAhead);
+  const ahead = new EntryReadAhead(files.map((f) => f.id), sources, { pacer: output.pacer, buffers: output.buffers }, opts.readAhead);
   let entries = 0;
   let ended = false;
   let aborted = false;

@@ -6,6 +6,7 @@
  */
 import type { Readable } from 'node:stream';
 import type { ReadPacer } from './read-pacer.js';
+import type { RecycledReadBuffers } from './read-buffers.js';
 
 export interface WrittenBlob {
   size: number;
@@ -61,6 +62,12 @@ export interface ReadOptions {
    * paces itself by the Writable it is piped into.
    */
   pacer?: ReadPacer;
+  /**
+   * Buffers to read into and reuse (storage/read-buffers.ts): for a consumer that knows when
+   * the bytes have left the process (a ZIP download). Stores that read into their own buffers
+   * (S3) ignore it.
+   */
+  buffers?: RecycledReadBuffers;
 }
 
 /**

@@ -14,6 +14,7 @@
 import type { FileHandle } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
 import { SinkPacer, type ReadPacer } from './read-pacer.js';
+import type { RecycledReadBuffers } from './read-buffers.js';
 
 /** A chunk read ahead but not asked for within this long is let go (read again later). */
 const STALL_MS = 500;
@@ -24,6 +25,8 @@ export interface FileSourceOptions {
   end: number;
   /** Default: paced by the Writable this stream is piped into (fixed minimum until then). */
   pacer?: ReadPacer;
+  /** Where read buffers come from (default: a new one per read). */
+  buffers?: RecycledReadBuffers;
 }
 
 interface Slot {
@@ -43,6 +46,7 @@ export class FileSource extends Readable {
   /** Budget grants of chunks pushed downstream and not yet known to be written out. */
   private outstanding = 0;
   private stallTimer: NodeJS.Timeout | null = null;
+  private readonly buffers: RecycledReadBuffers | null;
 
   constructor(
     private readonly handle: FileHandle,
@@ -51,6 +55,7 @@ export class FileSource extends Readable {
     super({ highWaterMark: 0 });
     this.pos = opts.start;
     this.end = opts.end;
+    this.buffers = opts.buffers ?? null;
     this.sinkPacer = opts.pacer ? null : new SinkPacer();
     this.pacer = opts.pacer ?? this.sinkPacer!;
   }
@@ -90,7 +95,7 @@ export class FileSource extends Readable {
     if (!this.wanted && !this.pacer.readAhead()) return;
     const grant = this.pacer.nextChunk();
     const size = Math.min(grant.size, this.end - this.pos + 1);
-    const buf = Buffer.allocUnsafe(size);
+    const buf = this.buffers ? this.buffers.take(size) : Buffer.allocUnsafe(size);
     this.reading = true;
     this.handle.read(buf, 0, size, this.pos).then(
       ({ bytesRead }) => {

@@ -214,7 +214,7 @@ export class LocalDiskBlobStore implements BlobStore {
     const handle = await reading(key, () => fs.open(file, 'r')); // fails here (BlobNotFound) rather than mid-stream
     // Reads grow from 64 KiB to 1 MiB only while the reader keeps up (file-source.ts): big
     // chunks for speed, small ones for a reader that stalls.
-    return new FileSource(handle, { start: range?.start ?? 0, end: range?.end ?? Number.MAX_SAFE_INTEGER, pacer: opts.pacer });
+    return new FileSource(handle, { start: range?.start ?? 0, end: range?.end ?? Number.MAX_SAFE_INTEGER, pacer: opts.pacer, buffers: opts.buffers });
   }
 
   /** Positional reads into the caller's buffers (downloads recycle theirs: serve/pooled-body.ts). */
