@@ -22,33 +22,7 @@
 import type { ServerResponse } from 'node:http';
 import type { BlobReader } from '../storage/blob-store.js';
 import { SinkPacer, type ReadPacer } from '../storage/read-pacer.js';
-
-/** Free buffers kept for the next chunks, by size; beyond `maxRetainedBytes` they are left to GC. */
-export class BufferPool {
-  private readonly free = new Map<number, Buffer[]>();
-  private retained = 0;
-
-  constructor(readonly maxRetainedBytes: number) {}
-
-  take(size: number): Buffer {
-    const buf = this.free.get(size)?.pop();
-    if (buf === undefined) return Buffer.allocUnsafeSlow(size); // its own memory: never a slice of Node's shared slab
-    this.retained -= size;
-    return buf;
-  }
-
-  give(buf: Buffer): void {
-    if (this.retained + buf.length > this.maxRetainedBytes) return;
-    const list = this.free.get(buf.length);
-    if (list) list.push(buf);
-    else this.free.set(buf.length, [buf]);
-    this.retained += buf.length;
-  }
-
-  get retainedBytes(): number {
-    return this.retained;
-  }
-}
+import { BufferPool } from '../util/buffer-pool.js';
 
 /** One per process: two fast downloads' worth of 1 MiB chunks (more at once allocate, as before). */
 export const downloadBuffers = new BufferPool(4 * 1024 * 1024);

@@ -10,7 +10,7 @@
  * GB/s, against 0.3–0.5 s and 1.4–1.8 GB/s otherwise), and the allocator re-faulting the memory
  * it had handed back. A recycled buffer is old once and stays: no new external memory per read.
  *
- * The pool is process-wide and small (MAX_IDLE buffers idle); a stream holds only the buffers
+ * The pool is process-wide and small (8 buffers idle); a stream holds only the buffers
  * its bytes are in, and reads under 256 KiB (a slow reader's) are plain allocations, so a
  * stalled download pins no more than before.
  *
@@ -19,15 +19,21 @@
  * kernel. A buffer that never passes (a read-ahead dropped, a stream destroyed) is simply not
  * reused. Chunks travel whole from the read to `passing()` (nothing on the way splits them).
  */
+import { BufferPool } from '../util/buffer-pool.js';
+
 /** Reads smaller than this get a plain allocation (a slow reader's 16–64 KiB chunks). */
 const MIN_POOLED = 256 * 1024;
-/** Buffers kept for reuse between streams, process-wide (≤ 8 MiB idle). */
-const MAX_IDLE = 8;
 const BUFFER_BYTES = 1024 * 1024;
-const idle: Buffer[] = [];
+/** Buffers kept for reuse between streams, process-wide (≤ 8 MiB idle). */
+const pool = new BufferPool(8 * BUFFER_BYTES);
 
 /** Process-wide counts: pool buffers made, and handed back for reuse (tests, diagnostics). */
-export const readBufferStats = { made: 0, reused: 0 };
+export const readBufferStats = {
+  get made(): number {
+    return pool.allocated;
+  },
+  reused: 0,
+};
 
 /** One stream's use of the process-wide pool of 1 MiB read buffers. */
 export class RecycledReadBuffers {
@@ -35,14 +41,11 @@ export class RecycledReadBuffers {
   private readonly out = new Set<ArrayBufferLike>();
   /** The pool's buffers this stream read into (others are not the pool's to reuse). */
   private readonly mine = new WeakMap<ArrayBufferLike, Buffer>();
+
   /** A buffer of exactly `size` bytes to read into. */
   take(size: number): Buffer {
     if (size < MIN_POOLED || size > BUFFER_BYTES) return Buffer.allocUnsafe(size);
-    let whole = idle.pop();
-    if (!whole) {
-      whole = Buffer.allocUnsafeSlow(BUFFER_BYTES);
-      readBufferStats.made++;
-    }
+    const whole = pool.take(BUFFER_BYTES);
     this.mine.set(whole.buffer, whole);
     return whole.subarray(0, size);
   }
@@ -58,7 +61,7 @@ export class RecycledReadBuffers {
       const whole = this.mine.get(ab)!;
       this.mine.delete(ab);
       readBufferStats.reused++;
-      if (idle.length < MAX_IDLE) idle.push(whole);
+      pool.give(whole);
     }
     this.out.clear();
   }

@@ -25,7 +25,7 @@
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { PartRef } from '../blob-store.js';
-import { giveReadBuffer, takeReadBuffer, type SpoolDir, type SpoolFile } from './part-spool.js';
+import { READ_BYTES, spoolReadBuffers, type SpoolDir, type SpoolFile } from './part-spool.js';
 
 /** After parts 1…n: the hash of their bytes and the hash of which copies they were. */
 interface State {
@@ -194,7 +194,7 @@ export class PartChains {
    * the last check and the removal happen in one turn: a part recorded after it starts a join.
    */
   private async join(uploadId: string): Promise<void> {
-    const buffer = takeReadBuffer();
+    const buffer = spoolReadBuffers.take(READ_BYTES);
     try {
       for (let step = this.next(uploadId); step; step = this.next(uploadId)) {
         const { chain, h } = step;
@@ -211,7 +211,7 @@ export class PartChains {
       }
     } finally {
       this.joins.delete(uploadId);
-      giveReadBuffer(buffer);
+      spoolReadBuffers.give(buffer);
     }
   }
 

@@ -24,6 +24,7 @@ import fs, { type FileHandle } from 'node:fs/promises';
 import { Transform, type TransformCallback } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
+import { BufferPool } from '../../util/buffer-pool.js';
 import { deadLocalWriter } from '../local-names.js';
 
 const PREFIX = 'sl-s3-spool.';
@@ -95,15 +96,9 @@ export class SpoolDir {
  */
 const SLAB = 256 * 1024;
 /** Slabs kept for reuse between parts (≤ 16 MiB). */
-const IDLE_SLABS = 64;
-const idleSlabs: Buffer[] = [];
-const takeSlab = (): Buffer => idleSlabs.pop() ?? Buffer.allocUnsafeSlow(SLAB);
-const giveSlab = (slab: Buffer): void => void (idleSlabs.length < IDLE_SLABS && idleSlabs.push(slab));
-
-/** Read-back buffers (READ_BYTES), reused across joins for the same reason. */
-const idleReadBuffers: Buffer[] = [];
-export const takeReadBuffer = (): Buffer => idleReadBuffers.pop() ?? Buffer.allocUnsafeSlow(READ_BYTES);
-export const giveReadBuffer = (b: Buffer): void => void (idleReadBuffers.length < 4 && idleReadBuffers.push(b));
+const slabs = new BufferPool(64 * SLAB);
+/** Read-back buffers (READ_BYTES), reused across joins for the same reason (≤ 4 idle). */
+export const spoolReadBuffers = new BufferPool(4 * READ_BYTES);
 
 interface Filled {
   slab: Buffer;
@@ -147,7 +142,7 @@ export class SpoolFile {
       return false;
     }
     for (let at = 0; at < chunk.length; ) {
-      this.current ??= { slab: takeSlab(), length: 0 };
+      this.current ??= { slab: slabs.take(SLAB), length: 0 };
       const n = chunk.copy(this.current.slab, this.current.length, at);
       this.current.length += n;
       at += n;
@@ -213,8 +208,8 @@ export class SpoolFile {
 
   private fail(): void {
     this.failed = true;
-    for (const f of this.queue) giveSlab(f.slab);
-    if (this.current) giveSlab(this.current.slab);
+    for (const f of this.queue) slabs.give(f.slab);
+    if (this.current) slabs.give(this.current.slab);
     this.queue = [];
     this.current = null;
     this.wake();
@@ -244,7 +239,7 @@ export class SpoolFile {
           this.written += bytes;
           this.pending -= bytes;
         } finally {
-          for (const f of batch) giveSlab(f.slab);
+          for (const f of batch) slabs.give(f.slab);
         }
         if (this.pending <= SPOOL_RESUME) this.wake();
       }
