@@ -12,7 +12,8 @@
  *   abortUpload   AbortMultipartUpload, and the completed object unless a file holds it
  *                 (staging.ts); idempotent
  *   writeObject   a multipart upload streamed part by part at the key (write-object.ts)
- *   read          GetObject with Range (of the aliased object for a chunked upload's file);
+ *   read          GetObject of ranges ≤ 64 MiB in turn (of the aliased object for a chunked
+ *                 upload's file: segmented-read.ts);
  *                 stat HeadObject; delete DeleteObject (and an alias's object, staging.ts)
  *   health        HeadBucket (reachable = writable; an object store has no capacity figures)
  * Layout in the bucket: names.ts. Failures: errors.ts (503 / 502, never a driver error).
@@ -60,12 +61,15 @@ import { ObjectNames } from './names.js';
 import { PartChains } from './part-chain.js';
 import { SpoolDir, SpoolPace } from './part-spool.js';
 import { reopenJoined } from './reopen.js';
+import { segmentEnd, segmentedRead, type ByteSpan } from './segmented-read.js';
 import { commitOrRemove, isCommitted, isJoined, releaseAliased } from './staging.js';
 import { writeObjectStreamed } from './write-object.js';
 
 const MiB = 1024 * 1024;
 /** Parts of the one-request upload: big enough to be fast, small enough that two fit in memory. */
 const OBJECT_PART_BYTES = 8 * MiB;
+/** Reads are GETs of ranges this long at most (segmented-read.ts). */
+const READ_SEGMENT_BYTES = 64 * MiB;
 const HEALTH_TIMEOUT_MS = 3_000;
 /** Presigned download URLs (S3_DOWNLOAD_REDIRECT) live at most this long. */
 export const MAX_DOWNLOAD_URL_SECONDS = 60;
@@ -78,6 +82,8 @@ export interface S3StoreOptions {
   downloadRedirect?: boolean;
   /** Bytes of parallel parts held on disk for the whole-file hash chain (default HOLD_BUDGET, 1 GiB). */
   holdBudgetBytes?: number;
+  /** Longest range one GET asks for: longer reads are several GETs in turn (default 64 MiB, segmented-read.ts). */
+  readSegmentBytes?: number;
   /** Where the held parts' scratch directory is made (UPLOAD_ROOT/.tmp from open.ts; default the system's temporary folder). */
   spoolDir?: string;
 }
@@ -94,6 +100,7 @@ export class S3BlobStore implements BlobStore {
   private readonly aliases: Aliases;
   private readonly objectPartBytes: number;
   private readonly redirect: boolean;
+  private readonly readSegmentBytes: number;
 
   constructor(settings: S3Settings, opts: S3StoreOptions = {}) {
     this.client = makeS3Client(settings, opts.timeouts ?? DEFAULT_TIMEOUTS);
@@ -103,6 +110,7 @@ export class S3BlobStore implements BlobStore {
     this.aliases = new Aliases({ client: this.client, bucket: this.bucket, names: this.names });
     this.objectPartBytes = opts.objectPartBytes ?? OBJECT_PART_BYTES;
     this.redirect = opts.downloadRedirect ?? false;
+    this.readSegmentBytes = opts.readSegmentBytes ?? READ_SEGMENT_BYTES;
   }
 
   private get ctx() {
@@ -244,7 +252,7 @@ export class S3BlobStore implements BlobStore {
   }
 
   /** GetObject of `name`: null for a range that starts past the end (any range of an empty object). */
-  private async getObject(key: string, name: string, range?: { start: number; end: number }): Promise<GetObjectCommandOutput | null> {
+  private async getObject(key: string, name: string, range?: ByteSpan): Promise<GetObjectCommandOutput | null> {
     try {
       return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: name, Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
     } catch (err) {
@@ -255,41 +263,53 @@ export class S3BlobStore implements BlobStore {
   }
 
   /**
-   * The key's bytes (a range of them): one GET for an object written whole or an alias this
-   * instance has met; an alias met for the first time costs a second (a third with a range:
-   * the empty alias answers 416, then a HEAD says where it points).
+   * The key's bytes (a range of them) and the name of the object holding them: one GET for an
+   * object written whole or an alias this instance has met; an alias met for the first time
+   * costs a second (a third with a range: the empty alias answers 416, then a HEAD says where
+   * it points).
    */
-  private async bytesOf(key: string, range?: { start: number; end: number }): Promise<GetObjectCommandOutput | null> {
+  private async bytesOf(key: string, range?: ByteSpan): Promise<{ out: GetObjectCommandOutput | null; name: string }> {
     const name = this.names.object(key);
     const known = this.aliases.cached(name);
-    if (known) return this.getObject(key, known.name, range);
+    if (known) return { out: await this.getObject(key, known.name, range), name: known.name };
     const out = await this.getObject(key, name, range);
     if (out === null) {
       const r = await this.aliases.resolve(name);
       if (r === null) throw new BlobNotFound(key);
-      return r.alias ? this.getObject(key, r.name, range) : null;
+      return { out: r.alias ? await this.getObject(key, r.name, range) : null, name: r.name };
     }
     const r = this.aliases.resolvedFrom(name, out);
-    if (!r.alias) return out;
+    if (!r.alias) return { out, name };
     (out.Body as Readable).destroy();
-    return this.getObject(key, r.name, range);
+    return { out: await this.getObject(key, r.name, range), name: r.name };
   }
 
   /**
-   * The socket's own flow control paces the body: a reader that stalls holds the kernel's
-   * buffers and one chunk, so ReadOptions.pacer has nothing to size here.
+   * Ranged GETs of at most readSegmentBytes, one after another (segmented-read.ts: far cheaper
+   * than one GET of a whole large object on some servers). The socket's own flow control paces
+   * each body: a reader that stalls holds the kernel's buffers and one chunk, so
+   * ReadOptions.pacer has nothing to size here.
    */
-  async read(key: string, range?: { start: number; end: number }): Promise<Readable> {
+  async read(key: string, range?: ByteSpan): Promise<Readable> {
     if (range && range.end < range.start) {
       if ((await this.stat(key)) === null) throw new BlobNotFound(key);
       return Readable.from([]);
     }
-    const out = await this.bytesOf(key, range);
-    return out ? (out.Body as Readable) : Readable.from([]);
+    const start = range?.start ?? 0;
+    const firstEnd = segmentEnd(start, range?.end ?? Number.MAX_SAFE_INTEGER, this.readSegmentBytes);
+    const { out, name } = await this.bytesOf(key, { start, end: firstEnd });
+    if (!out) return Readable.from([]);
+    const body = out.Body as Readable;
+    if (!out.ContentRange) return body; // a 200: the server sent the whole object
+    const size = Number(/\/(\d+)$/.exec(out.ContentRange)?.[1]); // `bytes a-b/size`
+    const end = Math.min(range?.end ?? Infinity, size - 1);
+    if (!Number.isSafeInteger(size) || firstEnd >= end) return body;
+    const get = async (r: ByteSpan) => (await this.getObject(key, name, r))?.Body as Readable | null;
+    return segmentedRead(body, firstEnd, { start, end }, this.readSegmentBytes, get);
   }
 
   async readSmall(key: string, range: { start: number; end: number }): Promise<Buffer> {
-    const out = await this.bytesOf(key, range);
+    const { out } = await this.bytesOf(key, range);
     if (!out) return Buffer.alloc(0);
     const bytes = await s3Call(() => out.Body!.transformToByteArray());
     return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
