@@ -6,9 +6,11 @@
 //      - the complete of that chunked upload (CompleteMultipartUpload, copy to the key, SHA-256),
 //        and once of the same upload with its parts one at a time (the SHA-256 then chained in
 //        flight: nothing read back);
-//      - a 1 GiB GET through /storage (curl) vs GetObject (body read and dropped); a 100 MiB GET
+//      - a 1 GiB GET through /storage (curl) vs GetObject (body read and dropped), and vs the
+//        SDK reading it as the server does, 64 MiB ranged GETs in turn (info); a 100 MiB GET
 //        through S3_DOWNLOAD_REDIRECT=true (curl -L follows the 302 to a presigned GET);
-//      - ZIP of 10 × 100 MiB (stored) vs GetObject of the same 10 objects one after another;
+//      - ZIP of 10 × 100 MiB (stored) vs GetObject of the same 10 objects one after another (and
+//        as ranged GETs, info);
 //      - the server's peak RSS (VmHWM) over all of it (idle RSS split into file-backed and
 //        anonymous pages), and once more, start + one ZIP, with NODE_OPTIONS=--max-semi-space-size=1;
 //      - `cli copy-data --to-storage s3` of a 1 GiB local deployment (copy + read-back), and a
@@ -24,6 +26,8 @@ import { BENCH_DIR, startServer } from '../lib/server.mjs';
 export const name = 's3';
 
 const PART = 8 * MiB;
+/** The server's read segment (S3 reads are ranged GETs of ≤ 64 MiB: src/storage/s3/segmented-read.ts). */
+const SEGMENT = 64 * MiB;
 const QUEUE = 4;
 const USER = 'bench-s3';
 
@@ -48,7 +52,7 @@ export async function run(ctx) {
     const token = await server.token(USER);
     const idleRss = server.memory()?.rss ?? NaN;
     const idleSplit = rssSplit(server.pid);
-    const t = { oursE2E: [], oursParts: [], complete: [], sdkPut: [], sdkCopy: [], oursGet: [], sdkGet: [], sdkPutRss: [] };
+    const t = { oursE2E: [], oursParts: [], complete: [], sdkPut: [], sdkCopy: [], oursGet: [], sdkGet: [], sdkRanged: [], sdkPutRss: [] };
     // Each kind of work's own peak RSS (VmHWM reset before it through /proc/<pid>/clear_refs).
     const peaks = {};
     let canReset = true;
@@ -81,12 +85,15 @@ export async function run(ctx) {
       const sdkGet = await sdk('get', sdkKey);
       if (sdkGet.bytes !== size) throw new Error(`GetObject read ${sdkGet.bytes} bytes`);
       t.sdkGet.push(mbps(size, sdkGet.seconds));
+      const sdkRanged = await sdk('get-ranged', SEGMENT, sdkKey);
+      if (sdkRanged.bytes !== size) throw new Error(`ranged GetObjects read ${sdkRanged.bytes} bytes`);
+      t.sdkRanged.push(mbps(size, sdkRanged.seconds));
 
       await server.remove(token, up.record.key);
       await sdk('delete', sdkKey, `${sdkKey}.copy`);
       ctx.log(
         `  s3 rep ${rep + 1}/${reps}: upload ours ${t.oursE2E.at(-1).toFixed(0)} (parts ${t.oursParts.at(-1).toFixed(0)}) vs SDK ${t.sdkPut.at(-1).toFixed(0)} MB/s, ` +
-          `complete ${t.complete.at(-1).toFixed(2)} s (SDK CopyObject ${t.sdkCopy.at(-1).toFixed(2)} s); download ours ${t.oursGet.at(-1).toFixed(0)} vs SDK ${t.sdkGet.at(-1).toFixed(0)} MB/s`,
+          `complete ${t.complete.at(-1).toFixed(2)} s (SDK CopyObject ${t.sdkCopy.at(-1).toFixed(2)} s); download ours ${t.oursGet.at(-1).toFixed(0)} vs SDK ${t.sdkGet.at(-1).toFixed(0)} (ranged ${t.sdkRanged.at(-1).toFixed(0)}) MB/s`,
       );
     }
 
@@ -107,7 +114,7 @@ export async function run(ctx) {
     }
     rmSync(zipSrc, { force: true });
     const zipTotal = zipCount * zipEach;
-    const z = { ours: [], sdk: [] };
+    const z = { ours: [], sdk: [], ranged: [] };
     for (let rep = 0; rep < reps; rep++) {
       await ctx.beforeRep();
       const { url } = await call('POST', `${server.url}/v1/files/batch-download`, { headers: { authorization: `Bearer ${token}` }, body: { keys } });
@@ -117,7 +124,10 @@ export async function run(ctx) {
       const g = await sdk('get', ...keys.map((k) => prefix + k));
       if (g.bytes !== zipTotal) throw new Error(`GetObject ×${zipCount} read ${g.bytes} bytes`);
       z.sdk.push(mbps(zipTotal, g.seconds));
-      ctx.log(`  s3 zip rep ${rep + 1}/${reps}: ours ${z.ours.at(-1).toFixed(0)} MB/s, GetObject ×${zipCount} ${z.sdk.at(-1).toFixed(0)} MB/s`);
+      const gr = await sdk('get-ranged', SEGMENT, ...keys.map((k) => prefix + k));
+      if (gr.bytes !== zipTotal) throw new Error(`ranged GetObjects ×${zipCount} read ${gr.bytes} bytes`);
+      z.ranged.push(mbps(zipTotal, gr.seconds));
+      ctx.log(`  s3 zip rep ${rep + 1}/${reps}: ours ${z.ours.at(-1).toFixed(0)} MB/s, GetObject ×${zipCount} ${z.sdk.at(-1).toFixed(0)} (ranged ${z.ranged.at(-1).toFixed(0)}) MB/s`);
     }
     const hwm = canReset ? Math.max(...Object.values(peaks)) : (server.memory()?.hwm ?? NaN);
     await server.stop();
@@ -142,9 +152,17 @@ export async function run(ctx) {
         runs: [t.oursGet, t.sdkGet],
         detail: `ours: ${runs(t.oursGet)}; GetObject: ${runs(t.sdkGet)}`,
       }),
+      ratioRow(name, `GET /storage, ${label}, against the SDK reading it as 64 MiB ranges in turn (as the server does)`, m.oursGet, 'MB/s', 'SDK ranged GetObjects', m.sdkRanged, undefined, {
+        runs: [t.oursGet, t.sdkRanged],
+        detail: `ranged GetObjects: ${runs(t.sdkRanged)}`,
+      }),
       ratioRow(name, `batch ZIP, ${zipCount} × ${sizeLabel(zipEach)}`, median(z.ours), 'MB/s', `GetObject ×${zipCount}`, median(z.sdk), 0.8, {
         runs: [z.ours, z.sdk],
         detail: `ours: ${runs(z.ours)}; GetObject: ${runs(z.sdk)}`,
+      }),
+      ratioRow(name, `batch ZIP, ${zipCount} × ${sizeLabel(zipEach)}, against the SDK reading them as 64 MiB ranges in turn`, median(z.ours), 'MB/s', `ranged GetObjects ×${zipCount}`, median(z.ranged), undefined, {
+        runs: [z.ours, z.ranged],
+        detail: `ranged GetObjects: ${runs(z.ranged)}`,
       }),
       limitRow(name, 'peak RSS (VmHWM) of the server over the uploads, downloads and ZIPs above', hwm / 1e6, 'MB', 150, {
         detail: `idle after start ${(idleRss / 1e6).toFixed(0)} MB (${idleSplit}); ` + (canReset ? Object.entries(peaks).map(([k, v]) => `${k}: ${(v / 1e6).toFixed(0)} MB`).join('; ') : 'whole process (clear_refs not allowed)'),

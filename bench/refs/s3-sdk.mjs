@@ -9,6 +9,7 @@
 //                                                  x-amz-meta-sl-blob names, under S3_PREFIX, the object
 //                                                  holding the bytes — is read where the bytes are; the
 //                                                  HeadObjects that find out are not timed)
+//   node s3-sdk.mjs get-ranged SEGMENT KEY [KEY…] the same, each object as ranged GETs of SEGMENT bytes in turn
 //   node s3-sdk.mjs copy FROM TO                    CopyObject (server-side copy, as a completion does)
 //   node s3-sdk.mjs delete KEY [KEY…]              DeleteObject of each (untimed housekeeping)
 import { createReadStream } from 'node:fs';
@@ -44,6 +45,24 @@ if (op === 'put') {
   for (const Key of names) {
     const res = await client.send(new GetObjectCommand({ Bucket, Key }));
     for await (const chunk of res.Body) bytes += chunk.length;
+  }
+} else if (op === 'get-ranged') {
+  // The same reads as ranged GETs of SEGMENT bytes in turn (what our server sends, without its
+  // read-ahead of the next segment's answer).
+  const [segment, ...keys] = args;
+  const S = Number(segment);
+  const found = [];
+  for (const Key of keys) {
+    const blob = (await client.send(new HeadObjectCommand({ Bucket, Key }))).Metadata?.['sl-blob'];
+    const name = blob === undefined ? Key : (e.S3_PREFIX ?? '') + blob;
+    found.push({ name, size: (await client.send(new HeadObjectCommand({ Bucket, Key: name }))).ContentLength });
+  }
+  t0 = process.hrtime.bigint();
+  for (const { name, size } of found) {
+    for (let start = 0; start < size; start += S) {
+      const res = await client.send(new GetObjectCommand({ Bucket, Key: name, Range: `bytes=${start}-${Math.min(size, start + S) - 1}` }));
+      for await (const chunk of res.Body) bytes += chunk.length;
+    }
   }
 } else if (op === 'copy') {
   const [from, Key] = args;

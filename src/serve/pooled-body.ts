@@ -1,6 +1,6 @@
 /**
  * A download body written to the response from a small pool of recycled read buffers: the
- * fast path for a whole file or one range on a store that offers `openReader` (disk).
+ * fast path for a whole file or one range on a store that offers `openReader` (disk, S3).
  *
  * Why: a Readable handed to `reply.send()` must allocate every chunk afresh, because it is
  * never told when the socket is done with one. Fresh 1 MiB chunks cost page faults (35–61k

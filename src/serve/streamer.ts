@@ -3,7 +3,7 @@
  * headers and a body read through the BlobStore (never a path), or onto an
  * X-Accel-Redirect for nginx. Ranges and validators are decided in decide.ts / range.ts.
  *
- * A whole file or one range, on a store with `openReader` (disk), is written by sendPooled
+ * A whole file or one range, on a store with `openReader` (disk, S3), is written by sendPooled
  * (pooled-body.ts) from recycled buffers, on the reply hijacked once every header is decided:
  * the head is written with the reply's headers (those hooks set included), and Fastify's
  * onResponse hooks and its access log still run on 'finish'. Other bodies go to
@@ -78,7 +78,7 @@ async function bodyOf(blobs: BlobStore, key: string, size: number, range?: ByteR
   const wanted = range ?? (size > 0 ? { start: 0, end: size - 1 } : undefined);
   if (wanted === undefined) return blobs.read(key); // an empty file
   const length = rangeLength(wanted);
-  if (length > SMALL_READ_BYTES) return blobs.openReader ? { reader: await blobs.openReader(key), range: wanted } : blobs.read(key, wanted);
+  if (length > SMALL_READ_BYTES) return blobs.openReader ? { reader: await blobs.openReader(key, wanted), range: wanted } : blobs.read(key, wanted);
   const bytes = await blobs.readSmall(key, wanted);
   // Headers promise Content-Length bytes: a blob shorter than its record is a server fault.
   if (bytes.length !== length) throw new Error(`blob ${key} is shorter than its record`);

@@ -181,10 +181,11 @@ export interface BlobStore {
   /**
    * Optional: the object opened for reads into the caller's own buffers, so that a download can
    * recycle them instead of allocating every chunk (serve/pooled-body.ts). BlobNotFound when
-   * absent, before any byte is read. Offered where reads are cheap positional reads (disk);
-   * stores without it are read through read().
+   * absent, before any byte is read. `range` (inclusive) is what the caller means to read: a
+   * store that fetches ahead (S3) fetches no further; reads elsewhere still work. Stores
+   * without it are read through read().
    */
-  openReader?(key: string): Promise<BlobReader>;
+  openReader?(key: string, range?: { start: number; end: number }): Promise<BlobReader>;
   /**
    * A small byte range (inclusive) in memory: callers use it only below SMALL_READ_BYTES, where
    * a stream's set-up costs more than the bytes (a 4 KiB file served ~2× faster this way).

@@ -1,6 +1,7 @@
 /**
- * A byte range of an open file as a Readable whose memory stays small when its reader stalls
- * (a reader that stops reading holds ≤ 256 KiB of our buffers).
+ * A byte range of an open object (a BlobReader: a file on disk, ranged GETs on S3) as a
+ * Readable whose memory stays small when its reader stalls (a reader that stops reading holds
+ * ≤ 256 KiB of our buffers).
  *
  * fs.createReadStream reads ahead up to its highWaterMark whatever the consumer does: with the
  * 1 MiB buffers that downloads need for speed, a client that stops reading pinned ~2 MiB (one
@@ -11,8 +12,8 @@
  *    without demand and read again from the file when the reader comes back.
  * Piped straight into a Writable (the response), it paces itself by that Writable's drains.
  */
-import type { FileHandle } from 'node:fs/promises';
 import { Readable, type Writable } from 'node:stream';
+import type { BlobReader } from './blob-store.js';
 import { SinkPacer, type ReadPacer } from './read-pacer.js';
 import type { RecycledReadBuffers } from './read-buffers.js';
 
@@ -49,7 +50,7 @@ export class FileSource extends Readable {
   private readonly buffers: RecycledReadBuffers | null;
 
   constructor(
-    private readonly handle: FileHandle,
+    private readonly reader: BlobReader,
     opts: FileSourceOptions,
   ) {
     super({ highWaterMark: 0 });
@@ -97,12 +98,12 @@ export class FileSource extends Readable {
     const size = Math.min(grant.size, this.end - this.pos + 1);
     const buf = this.buffers ? this.buffers.take(size) : Buffer.allocUnsafe(size);
     this.reading = true;
-    this.handle.read(buf, 0, size, this.pos).then(
-      ({ bytesRead }) => {
+    this.reader.read(buf, 0, size, this.pos).then(
+      (bytesRead) => {
         this.reading = false;
         if (this.destroyed) return this.pacer.release(grant.granted);
         if (bytesRead === 0) {
-          // The file is shorter than its record: end here, as fs.createReadStream does.
+          // The object is shorter than its record: end here, as fs.createReadStream does.
           this.pacer.release(grant.granted);
           this.pos = this.end + 1;
           if (this.wanted) this.push(null);
@@ -153,8 +154,8 @@ export class FileSource extends Readable {
     this.releaseOutstanding();
     if (this.ready) this.pacer.release(this.ready.granted);
     this.ready = null;
-    // close() waits for a read still in flight, so the descriptor is never reused under it.
-    this.handle.close().then(
+    // close() waits for a read still in flight (a file's descriptor is never reused under it).
+    this.reader.close().then(
       () => callback(err),
       (closeErr: Error) => callback(err ?? closeErr),
     );

@@ -210,11 +210,10 @@ export class LocalDiskBlobStore implements BlobStore {
   }
 
   async read(key: string, range?: { start: number; end: number }, opts: ReadOptions = {}): Promise<Readable> {
-    const file = this.pathOf(key);
-    const handle = await reading(key, () => fs.open(file, 'r')); // fails here (BlobNotFound) rather than mid-stream
+    const reader = await openLocalReader(this.pathOf(key), key); // fails here (BlobNotFound) rather than mid-stream
     // Reads grow from 64 KiB to 1 MiB only while the reader keeps up (file-source.ts): big
     // chunks for speed, small ones for a reader that stalls.
-    return new FileSource(handle, { start: range?.start ?? 0, end: range?.end ?? Number.MAX_SAFE_INTEGER, pacer: opts.pacer, buffers: opts.buffers });
+    return new FileSource(reader, { start: range?.start ?? 0, end: range?.end ?? Number.MAX_SAFE_INTEGER, pacer: opts.pacer, buffers: opts.buffers });
   }
 
   /** Positional reads into the caller's buffers (downloads recycle theirs: serve/pooled-body.ts). */

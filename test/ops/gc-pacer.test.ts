@@ -45,6 +45,18 @@ describe('GC pacer with a scripted external-memory figure', () => {
     expect(pacer.collections).toEqual({ minor: 4, major: 1 });
   });
 
+  it('with majorSteps: 1, a full collection as soon as survivors grow by one step', async () => {
+    let external = 0;
+    const calls: string[] = [];
+    pacer = startGcPacer({ stepBytes: 8 * MiB, majorSteps: 1, intervalMs: 5, externalBytes: () => external, collect: (t) => (calls.push(t), t === 'major' && (external = 0)) });
+    external = 8 * MiB;
+    await tick();
+    expect(calls).toEqual(['minor', 'major']);
+    external = 4 * MiB;
+    await tick();
+    expect(pacer.collections).toEqual({ minor: 1, major: 1 });
+  });
+
   it('stops', async () => {
     let external = 0;
     let calls = 0;

@@ -1,5 +1,5 @@
 /**
- * F-04 building blocks: FileSource (a file range as a Readable that keeps little in memory when
+ * F-04 building blocks: FileSource (a range of an open object, here a file, as a Readable that keeps little in memory when
  * its reader stalls) and SinkPacer / LargeChunkBudget (read sizes that grow only for a reader
  * that proves fast, big chunks under a process-wide budget).
  */
@@ -10,6 +10,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FileSource } from '../../src/storage/file-source.js';
+import { openLocalReader } from '../../src/storage/local-reader.js';
 import { DEFAULT_PACER_LIMITS, LargeChunkBudget, SinkPacer } from '../../src/storage/read-pacer.js';
 import { tempDir } from '../helpers/app.js';
 import { patterned } from '../serve/serve-helpers.js';
@@ -38,25 +39,25 @@ async function collect(source: FileSource): Promise<{ bytes: Buffer; chunkSizes:
 
 describe('FileSource', () => {
   it('reads the whole file, a range, an empty range, and stops early at a short file', async () => {
-    const whole = await collect(new FileSource(await fs.open(file), { start: 0, end: Number.MAX_SAFE_INTEGER }));
+    const whole = await collect(new FileSource(await openLocalReader(file, 'data.bin'), { start: 0, end: Number.MAX_SAFE_INTEGER }));
     expect(sha(whole.bytes)).toBe(sha(data));
-    const range = await collect(new FileSource(await fs.open(file), { start: 1000, end: 3 * MiB + 7 }));
+    const range = await collect(new FileSource(await openLocalReader(file, 'data.bin'), { start: 1000, end: 3 * MiB + 7 }));
     expect(range.bytes.equals(data.subarray(1000, 3 * MiB + 8))).toBe(true);
-    const empty = await collect(new FileSource(await fs.open(file), { start: 10, end: 9 }));
+    const empty = await collect(new FileSource(await openLocalReader(file, 'data.bin'), { start: 10, end: 9 }));
     expect(empty.bytes.length).toBe(0);
-    const short = await collect(new FileSource(await fs.open(file), { start: data.length - 10, end: data.length + 5000 }));
+    const short = await collect(new FileSource(await openLocalReader(file, 'data.bin'), { start: data.length - 10, end: data.length + 5000 }));
     expect(short.bytes.equals(data.subarray(data.length - 10))).toBe(true);
   });
 
   it('without a sink to watch (read with for await, not piped), reads stay small and never read ahead', async () => {
-    const source = new FileSource(await fs.open(file), { start: 0, end: 2 * MiB - 1 });
+    const source = new FileSource(await openLocalReader(file, 'data.bin'), { start: 0, end: 2 * MiB - 1 });
     const sizes: number[] = [];
     for await (const chunk of source) sizes.push((chunk as Buffer).length);
     expect(Math.max(...sizes)).toBe(DEFAULT_PACER_LIMITS.unwatchedChunk);
   });
 
   it('piped into a Writable, it reads at the minimum until the reader proves fast', async () => {
-    const { chunkSizes } = await collect(new FileSource(await fs.open(file), { start: 0, end: 2 * MiB - 1 }));
+    const { chunkSizes } = await collect(new FileSource(await openLocalReader(file, 'data.bin'), { start: 0, end: 2 * MiB - 1 }));
     expect(Math.max(...chunkSizes)).toBe(DEFAULT_PACER_LIMITS.minChunk);
   });
 
@@ -64,7 +65,7 @@ describe('FileSource', () => {
     const budget = new LargeChunkBudget(8 * MiB);
     // A pacer that has seen a fast reader: big chunks with read-ahead.
     const pacer = { nextChunk: () => (budget.take(MiB) ? { size: MiB, granted: MiB } : { size: 64 * KiB, granted: 0 }), release: (g: number) => budget.give(g), pushed: () => undefined, readAhead: () => true };
-    const source = new FileSource(await fs.open(file), { start: 0, end: data.length - 1, pacer });
+    const source = new FileSource(await openLocalReader(file, 'data.bin'), { start: 0, end: data.length - 1, pacer });
     const first = await new Promise<Buffer>((resolve) => source.once('data', (c: Buffer) => (source.pause(), resolve(c))));
     expect(first.length).toBe(MiB);
     // The read-ahead chunk is held for a moment (a fast reader comes back for it)…
@@ -84,7 +85,8 @@ describe('FileSource', () => {
     const budget = new LargeChunkBudget(8 * MiB);
     const pacer = { nextChunk: () => (budget.take(MiB), { size: MiB, granted: MiB }), release: (g: number) => budget.give(g), pushed: () => undefined, readAhead: () => true };
     const handle = await fs.open(file);
-    const source = new FileSource(handle, { start: 0, end: data.length - 1, pacer });
+    const reader = { read: async (b: Buffer, o: number, l: number, p: number) => (await handle.read(b, o, l, p)).bytesRead, close: () => handle.close() };
+    const source = new FileSource(reader, { start: 0, end: data.length - 1, pacer });
     await new Promise<void>((resolve) => source.once('data', () => (source.pause(), resolve())));
     await new Promise((r) => setTimeout(r, 50));
     source.destroy();

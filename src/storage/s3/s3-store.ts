@@ -13,7 +13,7 @@
  *                 (staging.ts); idempotent
  *   writeObject   a multipart upload streamed part by part at the key (write-object.ts)
  *   read          GetObject of ranges ≤ 64 MiB in turn (of the aliased object for a chunked
- *                 upload's file: segmented-read.ts);
+ *                 upload's file), copied into the reader's buffers (object-reader.ts);
  *                 stat HeadObject; delete DeleteObject (and an alias's object, staging.ts)
  *   health        HeadBucket (reachable = writable; an object store has no capacity figures)
  * Layout in the bucket: names.ts. Failures: errors.ts (503 / 502, never a driver error).
@@ -40,8 +40,10 @@ import type {
   BlobStat,
   BlobStore,
   DownloadLinkOptions,
+  BlobReader,
   OrphanScan,
   PartRef,
+  ReadOptions,
   StorageHealth,
   UploadArea,
   UploadHandle,
@@ -49,6 +51,7 @@ import type {
   WrittenBlob,
   WrittenPart,
 } from '../blob-store.js';
+import { FileSource } from '../file-source.js';
 import { Meter } from '../meter.js';
 import { Aliases } from './aliases.js';
 import { assembleParts, holdsCopy } from './assemble.js';
@@ -60,15 +63,15 @@ import { moveObject } from './move.js';
 import { ObjectNames } from './names.js';
 import { PartChains } from './part-chain.js';
 import { SpoolDir, SpoolPace } from './part-spool.js';
+import { S3ObjectReader, segmentEnd, type ByteSpan } from './object-reader.js';
 import { reopenJoined } from './reopen.js';
-import { segmentEnd, segmentedRead, type ByteSpan } from './segmented-read.js';
 import { commitOrRemove, isCommitted, isJoined, releaseAliased } from './staging.js';
 import { writeObjectStreamed } from './write-object.js';
 
 const MiB = 1024 * 1024;
 /** Parts of the one-request upload: big enough to be fast, small enough that two fit in memory. */
 const OBJECT_PART_BYTES = 8 * MiB;
-/** Reads are GETs of ranges this long at most (segmented-read.ts). */
+/** Reads are GETs of ranges this long at most (object-reader.ts). */
 const READ_SEGMENT_BYTES = 64 * MiB;
 const HEALTH_TIMEOUT_MS = 3_000;
 /** Presigned download URLs (S3_DOWNLOAD_REDIRECT) live at most this long. */
@@ -82,7 +85,7 @@ export interface S3StoreOptions {
   downloadRedirect?: boolean;
   /** Bytes of parallel parts held on disk for the whole-file hash chain (default HOLD_BUDGET, 1 GiB). */
   holdBudgetBytes?: number;
-  /** Longest range one GET asks for: longer reads are several GETs in turn (default 64 MiB, segmented-read.ts). */
+  /** Longest range one GET asks for: longer reads are several GETs in turn (default 64 MiB, object-reader.ts). */
   readSegmentBytes?: number;
   /** Where the held parts' scratch directory is made (UPLOAD_ROOT/.tmp from open.ts; default the system's temporary folder). */
   spoolDir?: string;
@@ -285,27 +288,40 @@ export class S3BlobStore implements BlobStore {
   }
 
   /**
-   * Ranged GETs of at most readSegmentBytes, one after another (segmented-read.ts: far cheaper
-   * than one GET of a whole large object on some servers). The socket's own flow control paces
-   * each body: a reader that stalls holds the kernel's buffers and one chunk, so
-   * ReadOptions.pacer has nothing to size here.
+   * Ranged GETs of at most readSegmentBytes, in turn, copied into the caller's buffers
+   * (object-reader.ts). The first GET is sent here, so a missing object fails before any
+   * header is written; `range` bounds what is fetched ahead.
    */
-  async read(key: string, range?: ByteSpan): Promise<Readable> {
+  async openReader(key: string, range?: ByteSpan): Promise<BlobReader> {
+    const start = range?.start ?? 0;
+    const end = range?.end ?? Number.MAX_SAFE_INTEGER;
+    const first = { start, end: segmentEnd(start, end, this.readSegmentBytes) };
+    const { out, name } = await this.bytesOf(key, first);
+    const get = async (r: ByteSpan) => (await this.getObject(key, name, r))?.Body as Readable | null;
+    if (!out) {
+      // The range starts past the end (any range of an empty object): its size says what is there.
+      const size = (await this.aliases.resolve(this.names.object(key)))?.size ?? 0;
+      return new S3ObjectReader(size, { start, end }, null, get, this.readSegmentBytes);
+    }
+    const body = out.Body as Readable;
+    if (!out.ContentRange) {
+      // A 200: the server sent the whole object.
+      const size = out.ContentLength ?? 0;
+      return new S3ObjectReader(size, { start: 0, end: size - 1 }, { body, range: { start: 0, end: size - 1 } }, get, this.readSegmentBytes);
+    }
+    const size = Number(/\/(\d+)$/.exec(out.ContentRange)?.[1]); // `bytes a-b/size`
+    const last = Math.min(end, size - 1);
+    return new S3ObjectReader(size, { start, end: last }, { body, range: { start, end: Math.min(first.end, last) } }, get, this.readSegmentBytes);
+  }
+
+  /** Through openReader, paced and into recycled buffers as on disk (storage/file-source.ts). */
+  async read(key: string, range?: ByteSpan, opts: ReadOptions = {}): Promise<Readable> {
     if (range && range.end < range.start) {
       if ((await this.stat(key)) === null) throw new BlobNotFound(key);
       return Readable.from([]);
     }
-    const start = range?.start ?? 0;
-    const firstEnd = segmentEnd(start, range?.end ?? Number.MAX_SAFE_INTEGER, this.readSegmentBytes);
-    const { out, name } = await this.bytesOf(key, { start, end: firstEnd });
-    if (!out) return Readable.from([]);
-    const body = out.Body as Readable;
-    if (!out.ContentRange) return body; // a 200: the server sent the whole object
-    const size = Number(/\/(\d+)$/.exec(out.ContentRange)?.[1]); // `bytes a-b/size`
-    const end = Math.min(range?.end ?? Infinity, size - 1);
-    if (!Number.isSafeInteger(size) || firstEnd >= end) return body;
-    const get = async (r: ByteSpan) => (await this.getObject(key, name, r))?.Body as Readable | null;
-    return segmentedRead(body, firstEnd, { start, end }, this.readSegmentBytes, get);
+    const reader = await this.openReader(key, range);
+    return new FileSource(reader, { start: range?.start ?? 0, end: range?.end ?? Number.MAX_SAFE_INTEGER, pacer: opts.pacer, buffers: opts.buffers });
   }
 
   async readSmall(key: string, range: { start: number; end: number }): Promise<Buffer> {

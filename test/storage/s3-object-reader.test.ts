@@ -1,16 +1,17 @@
 /**
- * Long S3 reads are ranged GETs of at most readSegmentBytes each, in turn (segmented-read.ts):
- * the bytes come back exactly, whatever the range, through an alias too; a segment that comes
- * back short, or an object deleted mid-read, fails the stream instead of ending it early; a
- * reader that stops early releases the GET asked for ahead.
+ * S3 reads (object-reader.ts, body-tap.ts): ranged GETs of at most readSegmentBytes each, in
+ * turn, copied into the caller's buffers by positional reads. The bytes come back exactly,
+ * whatever the range, through an alias too; reads that follow each other share the GETs already
+ * open; a segment that comes back short, or an object deleted mid-read, fails the read instead
+ * of ending it early; closing releases the body being read and the GET sent ahead.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PartRef } from '../../src/storage/blob-store.js';
+import { S3ObjectReader, type ByteSpan } from '../../src/storage/s3/object-reader.js';
 import { S3BlobStore } from '../../src/storage/s3/s3-store.js';
-import { segmentedRead, type ByteSpan } from '../../src/storage/s3/segmented-read.js';
 import { describeS3, freshS3, s3Settings, type S3Place } from '../helpers/s3.js';
 
 const MiB = 1024 * 1024;
@@ -23,54 +24,91 @@ async function collect(r: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-describe('segmentedRead (plain streams)', () => {
-  const bytes = randomBytes(10_000);
-  const body = (r: ByteSpan) => Readable.from([bytes.subarray(r.start, r.start + 700), bytes.subarray(r.start + 700, r.end + 1)]);
+describe('S3ObjectReader (plain streams)', () => {
+  const bytes = randomBytes(100_000);
+  /** Bytes `start` through `end` in chunks of 3,000, as an HTTP body would bring them. */
+  const body = (r: ByteSpan, cut = 0) => {
+    const chunks: Buffer[] = [];
+    for (let at = r.start; at <= r.end - cut; at += 3000) chunks.push(bytes.subarray(at, Math.min(r.end - cut + 1, at + 3000)));
+    return Readable.from(chunks);
+  };
+  /** Everything read from `position` on in reads of `size`, as FileSource would ask. */
+  async function readAll(reader: S3ObjectReader, position: number, size: number, until: number): Promise<Buffer> {
+    const out: Buffer[] = [];
+    while (position <= until) {
+      const buf = Buffer.alloc(Math.min(size, until - position + 1));
+      const n = await reader.read(buf, 0, buf.length, position);
+      if (n === 0) break;
+      out.push(buf.subarray(0, n));
+      position += n;
+    }
+    return Buffer.concat(out);
+  }
 
-  it('joins the segments of a span in order, asking for each next one while the current one streams', async () => {
+  it('joins the segments of its span in order, asking for each next one as the current one starts; reads split chunks freely', async () => {
     const asked: ByteSpan[] = [];
     const get = async (r: ByteSpan) => (asked.push(r), body(r));
-    const out = await collect(segmentedRead(body({ start: 10, end: 2009 }), 2009, { start: 10, end: 9000 }, 2000, get));
-    expect(out.equals(bytes.subarray(10, 9001))).toBe(true);
+    const reader = new S3ObjectReader(bytes.length, { start: 10, end: 9000 }, { body: body({ start: 10, end: 2009 }), range: { start: 10, end: 2009 } }, get, 2000);
+    expect((await readAll(reader, 10, 4500, 9000)).equals(bytes.subarray(10, 9001))).toBe(true);
     expect(asked).toEqual([
       { start: 2010, end: 4009 },
       { start: 4010, end: 6009 },
       { start: 6010, end: 8009 },
       { start: 8010, end: 9000 },
     ]);
+    // On past the span: GETs up to the object's end; 0 at the end.
+    expect((await readAll(reader, 9001, 7000, bytes.length)).equals(bytes.subarray(9001))).toBe(true);
+    const after: ByteSpan[] = [];
+    for (let start = 9001; start < bytes.length; start += 2000) after.push({ start, end: Math.min(bytes.length - 1, start + 1999) });
+    expect(asked.slice(4)).toEqual(after);
+    expect(await reader.read(Buffer.alloc(10), 0, 10, bytes.length)).toBe(0);
+    await reader.close();
   });
 
-  it('a segment shorter than asked, or one the store says is past the end, fails the stream', async () => {
-    const short = async (r: ByteSpan) => body({ start: r.start, end: r.end - 1 });
-    await expect(collect(segmentedRead(body({ start: 0, end: 999 }), 999, { start: 0, end: 2999 }, 1000, short))).rejects.toThrow(/bytes 1000-1999 .* 999 bytes long/);
-    const gone = async () => null;
-    await expect(collect(segmentedRead(body({ start: 0, end: 999 }), 999, { start: 0, end: 2999 }, 1000, gone))).rejects.toThrow(/ends before byte 1000/);
+  it('a read elsewhere (backwards: a read-ahead let go) opens GETs from there', async () => {
+    const asked: ByteSpan[] = [];
+    const get = async (r: ByteSpan) => (asked.push(r), body(r));
+    const reader = new S3ObjectReader(bytes.length, { start: 0, end: 49_999 }, { body: body({ start: 0, end: 49_999 }), range: { start: 0, end: 49_999 } }, get, 50_000);
+    const buf = Buffer.alloc(20_000);
+    expect(await readAll(reader, 0, 20_000, 29_999)).toHaveLength(30_000);
+    expect(await reader.read(buf, 0, 20_000, 15_000)).toBe(20_000);
+    expect(buf.equals(bytes.subarray(15_000, 35_000))).toBe(true);
+    expect(asked).toEqual([{ start: 15_000, end: 49_999 }]);
+    await reader.close();
   });
 
-  it('destroyed early, it destroys the body it reads and the one asked for ahead', async () => {
-    // Chunks larger than the stream's buffer, so that nothing is read ahead of the consumer.
-    const big = randomBytes(500_000);
-    const bigBody = (r: ByteSpan) => Readable.from([big.subarray(r.start, r.start + 70_000), big.subarray(r.start + 70_000, r.end + 1)]);
+  it('a segment shorter than asked, or one the store says is past the end, fails the read', async () => {
+    const short = new S3ObjectReader(bytes.length, { start: 0, end: 2999 }, { body: body({ start: 0, end: 999 }), range: { start: 0, end: 999 } }, async (r) => body(r, 1), 1000);
+    await expect(readAll(short, 0, 1000, 2999)).rejects.toThrow(/bytes 1000-1999 .* 999 bytes long/);
+    const gone = new S3ObjectReader(bytes.length, { start: 0, end: 2999 }, { body: body({ start: 0, end: 999 }), range: { start: 0, end: 999 } }, async () => null, 1000);
+    await expect(readAll(gone, 0, 1000, 2999)).rejects.toThrow(/ends before byte 1000/);
+    const broken = new Readable({ read() { this.destroy(new Error('connection reset')); } });
+    const reset = new S3ObjectReader(bytes.length, { start: 0, end: 999 }, { body: broken, range: { start: 0, end: 999 } }, async () => null, 1000);
+    await expect(reset.read(Buffer.alloc(10), 0, 10, 0)).rejects.toThrow(/connection reset/);
+  });
+
+  it('close destroys the body being read and the one asked for ahead, and refuses reads', async () => {
     const opened: Readable[] = [];
     const get = async (r: ByteSpan) => {
-      const b = bigBody(r);
+      const b = body(r);
       opened.push(b);
       return b;
     };
-    const first = bigBody({ start: 0, end: 99_999 });
-    const s = segmentedRead(first, 99_999, { start: 0, end: 499_999 }, 100_000, get);
-    for await (const chunk of s) {
-      expect((chunk as Buffer).equals(big.subarray(0, 70_000))).toBe(true);
-      break; // one chunk, then gone
-    }
+    const first = body({ start: 0, end: 9999 });
+    const reader = new S3ObjectReader(bytes.length, { start: 0, end: 49_999 }, { body: first, range: { start: 0, end: 9999 } }, get, 10_000);
+    const buf = Buffer.alloc(5000);
+    expect(await reader.read(buf, 0, 5000, 0)).toBe(5000);
+    await reader.close();
+    await reader.close();
     await new Promise((r) => setImmediate(r));
     expect(first.destroyed).toBe(true);
     expect(opened).toHaveLength(1);
     expect(opened[0]!.destroyed).toBe(true);
+    await expect(reader.read(buf, 0, 10, 5000)).rejects.toThrow(/after close/);
   });
 });
 
-describeS3('S3BlobStore reads in segments', () => {
+describeS3('S3BlobStore reads in segments, on S3', () => {
   let place: S3Place;
   let store: S3BlobStore;
   let gets: string[];
