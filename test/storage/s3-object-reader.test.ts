@@ -87,6 +87,50 @@ describe('S3ObjectReader (plain streams)', () => {
     await expect(reset.read(Buffer.alloc(10), 0, 10, 0)).rejects.toThrow(/connection reset/);
   });
 
+  it('a connection lost mid-segment is taken up again from the next byte owed, once per read; a GET sent ahead and lost meanwhile is sent again', async () => {
+    /** A body that gives `upTo` bytes of `r`, then fails as a reset connection does. */
+    const failing = (r: ByteSpan, upTo: number) => {
+      const chunks = [bytes.subarray(r.start, r.start + upTo)];
+      let i = 0;
+      return new Readable({
+        read() {
+          if (i < chunks.length) this.push(chunks[i++]);
+          else this.destroy(new Error('socket hang up'));
+        },
+      });
+    };
+    const asked: ByteSpan[] = [];
+    const get = async (r: ByteSpan) => (asked.push(r), body(r));
+    const reader = new S3ObjectReader(bytes.length, { start: 0, end: 39_999 }, { body: failing({ start: 0, end: 19_999 }, 7000), range: { start: 0, end: 19_999 } }, get, 20_000);
+    expect((await readAll(reader, 0, 16_000, 39_999)).equals(bytes.subarray(0, 40_000))).toBe(true);
+    expect(asked).toEqual([
+      { start: 20_000, end: 39_999 }, // sent ahead as the first segment started (dropped with it)
+      { start: 7000, end: 26_999 }, // the failed connection, again from byte 7000 (segments from there)
+      { start: 27_000, end: 39_999 },
+    ]);
+    // Sent ahead and lost before its turn (destroyed, as an idle timeout does): asked for again.
+    const again: ByteSpan[] = [];
+    let lost = false;
+    const losing = async (r: ByteSpan) => {
+      again.push(r);
+      const b = body(r);
+      if (r.start === 20_000 && !lost) {
+        lost = true;
+        b.destroy();
+      }
+      return b;
+    };
+    const second = new S3ObjectReader(bytes.length, { start: 0, end: 39_999 }, { body: body({ start: 0, end: 19_999 }), range: { start: 0, end: 19_999 } }, losing, 20_000);
+    expect((await readAll(second, 0, 16_000, 39_999)).equals(bytes.subarray(0, 40_000))).toBe(true);
+    expect(again).toEqual([
+      { start: 20_000, end: 39_999 },
+      { start: 20_000, end: 39_999 },
+    ]);
+    // Twice in one read: the read fails.
+    const twice = new S3ObjectReader(bytes.length, { start: 0, end: 9999 }, { body: failing({ start: 0, end: 9999 }, 1000), range: { start: 0, end: 9999 } }, async (r) => failing(r, 500), 10_000);
+    await expect(twice.read(Buffer.alloc(5000), 0, 5000, 0)).rejects.toThrow(/socket hang up/);
+  });
+
   it('close destroys the body being read and the one asked for ahead, and refuses reads', async () => {
     const opened: Readable[] = [];
     const get = async (r: ByteSpan) => {
@@ -168,6 +212,33 @@ describeS3('S3BlobStore reads in segments, on S3', () => {
     expect(sha(await collect(await store.read(k)))).toBe(sha(whole));
     const r = { start: 2 * SEGMENT - 10, end: 4 * SEGMENT + 10 };
     expect((await collect(await store.read(k, r))).equals(whole.subarray(r.start, r.end + 1))).toBe(true);
+  });
+
+  it('a reader that stalls past the S3 idle timeout reads on: the connections that timed out are asked for again', async () => {
+    const s = s3Settings();
+    const impatient = new S3BlobStore(
+      { endpoint: s.endpoint, region: s.region, bucket: place.bucket, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, forcePathStyle: s.forcePathStyle, prefix: place.prefix },
+      { readSegmentBytes: SEGMENT, timeouts: { connectMs: 5000, idleMs: 300 } },
+    );
+    try {
+      const bytes = randomBytes(3 * SEGMENT + 10);
+      const k = key('stalled.bin');
+      await impatient.writeObject(k, Readable.from([bytes]), { maxBytes: bytes.length });
+      const reader = await impatient.openReader(k);
+      const buf = Buffer.alloc(bytes.length);
+      expect(await reader.read(buf, 0, 64 * 1024, 0)).toBe(64 * 1024);
+      await new Promise((r) => setTimeout(r, 1200)); // both the segment being read and the one sent ahead time out
+      let at = 64 * 1024;
+      while (at < bytes.length) {
+        const n = await reader.read(buf, at, Math.min(512 * 1024, bytes.length - at), at);
+        expect(n).toBeGreaterThan(0);
+        at += n;
+      }
+      expect(buf.equals(bytes)).toBe(true);
+      await reader.close();
+    } finally {
+      await impatient.close();
+    }
   });
 
   it('an object deleted while it is read fails the read: never a body that just ends early', async () => {

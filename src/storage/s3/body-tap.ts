@@ -39,6 +39,7 @@ export class BodyTap {
   received = 0;
 
   constructor(private readonly body: Readable) {
+    if (body.destroyed) this.failure = body.errored ?? new Error('the connection closed before the body ended');
     body.on('data', (chunk: Buffer) => this.onData(chunk));
     body.once('end', () => this.settle(null));
     body.once('error', (err: Error) => this.settle(err));

@@ -101,10 +101,22 @@ export class S3ObjectReader implements BlobReader {
     if (this.run && this.at !== position) this.drop();
     this.at = position;
     let n = 0;
+    let retried = false;
     while (n < length) {
       if (!this.run && (n > 0 || !(await this.openAt(this.at)))) break;
       const run = this.run!;
-      const k = await run.tap.fill(buffer, offset + n, length - n);
+      let k: number;
+      try {
+        k = await run.tap.fill(buffer, offset + n, length - n);
+      } catch (err) {
+        // The connection failed (an idle timeout while a slow client read, a reset): once per
+        // read, GETs from the next byte owed; a second failure, or an object gone, fails it.
+        if (retried || this.closed) throw err;
+        retried = true;
+        this.drop();
+        if (!(await this.openAt(this.at))) throw err;
+        continue;
+      }
       if (this.closed) throw new Error('read after close');
       n += k;
       this.at += k;
@@ -115,9 +127,17 @@ export class S3ObjectReader implements BlobReader {
       run.tap.close();
       this.run = null;
       if (!run.next) continue; // the run's end: on from here with GETs of its own, if asked for more
-      const body = await run.next;
-      if (body === null) throw new Error(`the object ends before byte ${run.range.end + 1}`);
-      this.begin(body, { start: run.range.end + 1, end: segmentEnd(run.range.end + 1, run.stop, this.segmentBytes) }, run.stop);
+      const range = { start: run.range.end + 1, end: segmentEnd(run.range.end + 1, run.stop, this.segmentBytes) };
+      let body = await run.next.catch(() => undefined);
+      if (body && (body.destroyed || body.errored)) body = undefined;
+      // Sent ahead and lost while this segment drained (its idle timeout, for a slow client): again.
+      if (body === undefined) body = await this.get(range);
+      if (this.closed) {
+        body?.destroy();
+        throw new Error('read after close');
+      }
+      if (body === null) throw new Error(`the object ends before byte ${range.start}`);
+      this.begin(body, range, run.stop);
     }
     return n;
   }

@@ -13,7 +13,7 @@
  *                 (staging.ts); idempotent
  *   writeObject   a multipart upload streamed part by part at the key (write-object.ts)
  *   read          GetObject of ranges ≤ 64 MiB in turn (of the aliased object for a chunked
- *                 upload's file), copied into the reader's buffers (object-reader.ts);
+ *                 upload's file), copied into the reader's buffers (reads.ts, object-reader.ts);
  *                 stat HeadObject; delete DeleteObject (and an alias's object, staging.ts)
  *   health        HeadBucket (reachable = writable; an object store has no capacity figures)
  * Layout in the bucket: names.ts. Failures: errors.ts (503 / 502, never a driver error).
@@ -29,7 +29,6 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   UploadPartCommand,
-  type GetObjectCommandOutput,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
@@ -56,14 +55,15 @@ import { Meter } from '../meter.js';
 import { Aliases } from './aliases.js';
 import { assembleParts, holdsCopy } from './assemble.js';
 import { DEFAULT_TIMEOUTS, makeS3Client, type S3Settings, type S3Timeouts } from './client.js';
-import { isMissingObject, s3Call, s3ErrorName, s3Status, toDomainError } from './errors.js';
+import { s3Call, s3ErrorName, s3Status, toDomainError } from './errors.js';
 import { ExactLength } from './exact-length.js';
 import { removeOrphanObjects, removeStaleWrites, uploadAreas } from './listing.js';
 import { moveObject } from './move.js';
 import { ObjectNames } from './names.js';
 import { PartChains } from './part-chain.js';
 import { SpoolDir, SpoolPace } from './part-spool.js';
-import { S3ObjectReader, segmentEnd, type ByteSpan } from './object-reader.js';
+import type { ByteSpan } from './object-reader.js';
+import { openObjectReader, readSmallRange } from './reads.js';
 import { reopenJoined } from './reopen.js';
 import { commitOrRemove, isCommitted, isJoined, releaseAliased } from './staging.js';
 import { writeObjectStreamed } from './write-object.js';
@@ -254,64 +254,12 @@ export class S3BlobStore implements BlobStore {
     return writeObjectStreamed({ client: this.client, bucket: this.bucket, name }, body, opts, partBytes);
   }
 
-  /** GetObject of `name`: null for a range that starts past the end (any range of an empty object). */
-  private async getObject(key: string, name: string, range?: ByteSpan): Promise<GetObjectCommandOutput | null> {
-    try {
-      return await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: name, Range: range ? `bytes=${range.start}-${range.end}` : undefined }));
-    } catch (err) {
-      if (isMissingObject(err)) throw new BlobNotFound(key);
-      if (s3ErrorName(err) === 'InvalidRange') return null;
-      throw toDomainError(err);
-    }
-  }
-
-  /**
-   * The key's bytes (a range of them) and the name of the object holding them: one GET for an
-   * object written whole or an alias this instance has met; an alias met for the first time
-   * costs a second (a third with a range: the empty alias answers 416, then a HEAD says where
-   * it points).
-   */
-  private async bytesOf(key: string, range?: ByteSpan): Promise<{ out: GetObjectCommandOutput | null; name: string }> {
-    const name = this.names.object(key);
-    const known = this.aliases.cached(name);
-    if (known) return { out: await this.getObject(key, known.name, range), name: known.name };
-    const out = await this.getObject(key, name, range);
-    if (out === null) {
-      const r = await this.aliases.resolve(name);
-      if (r === null) throw new BlobNotFound(key);
-      return { out: r.alias ? await this.getObject(key, r.name, range) : null, name: r.name };
-    }
-    const r = this.aliases.resolvedFrom(name, out);
-    if (!r.alias) return { out, name };
-    (out.Body as Readable).destroy();
-    return { out: await this.getObject(key, r.name, range), name: r.name };
-  }
-
   /**
    * Ranged GETs of at most readSegmentBytes, in turn, copied into the caller's buffers
-   * (object-reader.ts). The first GET is sent here, so a missing object fails before any
-   * header is written; `range` bounds what is fetched ahead.
+   * (reads.ts, object-reader.ts); a missing object fails here, before any header is written.
    */
-  async openReader(key: string, range?: ByteSpan): Promise<BlobReader> {
-    const start = range?.start ?? 0;
-    const end = range?.end ?? Number.MAX_SAFE_INTEGER;
-    const first = { start, end: segmentEnd(start, end, this.readSegmentBytes) };
-    const { out, name } = await this.bytesOf(key, first);
-    const get = async (r: ByteSpan) => (await this.getObject(key, name, r))?.Body as Readable | null;
-    if (!out) {
-      // The range starts past the end (any range of an empty object): its size says what is there.
-      const size = (await this.aliases.resolve(this.names.object(key)))?.size ?? 0;
-      return new S3ObjectReader(size, { start, end }, null, get, this.readSegmentBytes);
-    }
-    const body = out.Body as Readable;
-    if (!out.ContentRange) {
-      // A 200: the server sent the whole object.
-      const size = out.ContentLength ?? 0;
-      return new S3ObjectReader(size, { start: 0, end: size - 1 }, { body, range: { start: 0, end: size - 1 } }, get, this.readSegmentBytes);
-    }
-    const size = Number(/\/(\d+)$/.exec(out.ContentRange)?.[1]); // `bytes a-b/size`
-    const last = Math.min(end, size - 1);
-    return new S3ObjectReader(size, { start, end: last }, { body, range: { start, end: Math.min(first.end, last) } }, get, this.readSegmentBytes);
+  openReader(key: string, range?: ByteSpan): Promise<BlobReader> {
+    return openObjectReader(this.ctx, key, range, this.readSegmentBytes);
   }
 
   /** Through openReader, paced and into recycled buffers as on disk (storage/file-source.ts). */
@@ -324,11 +272,8 @@ export class S3BlobStore implements BlobStore {
     return new FileSource(reader, { start: range?.start ?? 0, end: range?.end ?? Number.MAX_SAFE_INTEGER, pacer: opts.pacer, buffers: opts.buffers });
   }
 
-  async readSmall(key: string, range: { start: number; end: number }): Promise<Buffer> {
-    const { out } = await this.bytesOf(key, range);
-    if (!out) return Buffer.alloc(0);
-    const bytes = await s3Call(() => out.Body!.transformToByteArray());
-    return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  readSmall(key: string, range: ByteSpan): Promise<Buffer> {
+    return readSmallRange(this.ctx, key, range);
   }
 
   async stat(key: string): Promise<BlobStat | null> {
