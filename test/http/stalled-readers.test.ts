@@ -3,6 +3,7 @@
  * that request a 20 MB public file (or a ZIP of two) and then stop reading must not pin
  * megabytes each: a reader that stops reading holds ≤ 256 KiB of our buffers. Before the
  * fix a stalled /storage reader pinned ~2.1 MB (1 MiB read buffers) and a ZIP reader ~6 MB.
+ * The same on S3, where each reader's bytes arrive through a staging buffer (body-tap.ts).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs/promises';
@@ -10,6 +11,7 @@ import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tempDir } from '../helpers/app.js';
 import { processEnv, startServerProcess, type ServerProcess } from '../helpers/process.js';
+import { describeS3, freshS3, type S3Place } from '../helpers/s3.js';
 import { storageUrl } from '../serve/serve-helpers.js';
 
 const KiB = 1024;
@@ -106,39 +108,54 @@ async function restart(): Promise<void> {
   server = await startServerProcess(env);
 }
 
-beforeAll(async () => {
-  root = await tempDir();
-  env = processEnv(root, { MAX_CONNECTIONS_PER_ADDRESS: '0', BODY_IDLE_TIMEOUT_SECONDS: '600' });
-  server = await startServerProcess(env);
-  keys.push(await upload('big-1.bin', 20 * 1000 * 1000), await upload('big-2.bin', 20 * 1000 * 1000), await upload('small.txt', 1000));
-}, 120_000);
+/** The three cases on one store: the disk, or the test S3 server (`extraEnv` adds its variables). */
+function stalledReaderCases(store: string, extraEnv: () => Promise<Record<string, string>>): void {
+  beforeAll(async () => {
+    root = await tempDir();
+    keys.length = 0;
+    env = processEnv(root, { MAX_CONNECTIONS_PER_ADDRESS: '0', BODY_IDLE_TIMEOUT_SECONDS: '600', ...(await extraEnv()) });
+    server = await startServerProcess(env);
+    keys.push(await upload('big-1.bin', 20 * 1000 * 1000), await upload('big-2.bin', 20 * 1000 * 1000), await upload('small.txt', 1000));
+  }, 120_000);
 
-afterAll(async () => {
-  await stop();
-  await fs.rm(root, { recursive: true, force: true });
-});
+  afterAll(async () => {
+    await stop();
+    await fs.rm(root, { recursive: true, force: true });
+  });
 
-describe('F-04 memory per stalled reader', () => {
-  it(`${READERS} stalled /storage readers of a 20 MB public file hold ≤ 256 KiB each`, async () => {
+  it(`${READERS} stalled /storage readers of a 20 MB public file hold ≤ 256 KiB each (${store})`, async () => {
     await restart();
     const { perReader, total } = await measure(storageUrl(keys[0]!));
-    console.log(`stalled /storage readers: +${(total / MiB).toFixed(1)} MiB for ${READERS}, ${(perReader / KiB).toFixed(0)} KiB each`);
+    console.log(`stalled /storage readers (${store}): +${(total / MiB).toFixed(1)} MiB for ${READERS}, ${(perReader / KiB).toFixed(0)} KiB each`);
     expect(perReader).toBeLessThanOrEqual(BUDGET_PER_READER);
   }, 120_000);
 
-  it(`${READERS} stalled multi-range readers (16 ranges of 1 MB) hold ≤ 256 KiB each`, async () => {
+  it(`${READERS} stalled multi-range readers (16 ranges of 1 MB) hold ≤ 256 KiB each (${store})`, async () => {
     await restart();
     const ranges = Array.from({ length: 16 }, (_, i) => `${i * 1_200_000}-${i * 1_200_000 + 999_999}`).join(',');
     const { perReader, total } = await measure(storageUrl(keys[1]!), `Range: bytes=${ranges}\r\n`);
-    console.log(`stalled multi-range readers: +${(total / MiB).toFixed(1)} MiB for ${READERS}, ${(perReader / KiB).toFixed(0)} KiB each`);
+    console.log(`stalled multi-range readers (${store}): +${(total / MiB).toFixed(1)} MiB for ${READERS}, ${(perReader / KiB).toFixed(0)} KiB each`);
     expect(perReader).toBeLessThanOrEqual(BUDGET_PER_READER);
   }, 120_000);
 
-  it(`${READERS} stalled ZIP readers hold ≤ 256 KiB each`, async () => {
+  it(`${READERS} stalled ZIP readers hold ≤ 256 KiB each (${store})`, async () => {
     await restart();
     const batch = await api('POST', '/v1/files/batch-download', { keys, user_id: 'stall' });
     const { perReader, total } = await measure(new URL(batch.url).pathname);
-    console.log(`stalled ZIP readers: +${(total / MiB).toFixed(1)} MiB for ${READERS}, ${(perReader / KiB).toFixed(0)} KiB each`);
+    console.log(`stalled ZIP readers (${store}): +${(total / MiB).toFixed(1)} MiB for ${READERS}, ${(perReader / KiB).toFixed(0)} KiB each`);
     expect(perReader).toBeLessThanOrEqual(BUDGET_PER_READER);
   }, 120_000);
+}
+
+describe('F-04 memory per stalled reader', () => {
+  stalledReaderCases('disk', async () => ({}));
+});
+
+describeS3('F-04 memory per stalled reader, bytes on S3 (each reader also holds an S3 connection)', () => {
+  let place: S3Place | undefined;
+  afterAll(async () => place?.drop());
+  stalledReaderCases('S3', async () => {
+    place = await freshS3('stall');
+    return place.env;
+  });
 });
