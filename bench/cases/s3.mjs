@@ -11,6 +11,8 @@
 //        through S3_DOWNLOAD_REDIRECT=true (curl -L follows the 302 to a presigned GET);
 //      - ZIP of 10 × 100 MiB (stored) vs GetObject of the same 10 objects one after another (and
 //        as ranged GETs, info);
+//      - every read starts with no dirty pages pending (`sync`): the uploads and the copy leave GiBs
+//        to write back, which would slow whichever read came first;
 //      - the server's peak RSS (VmHWM) over all of it (idle RSS split into file-backed and
 //        anonymous pages), and once more, start + one ZIP, with NODE_OPTIONS=--max-semi-space-size=1;
 //      - `cli copy-data --to-storage s3` of a 1 GiB local deployment (copy + read-back), and a
@@ -79,12 +81,17 @@ export async function run(ctx) {
       // What a completion's server-side copy costs by itself on this S3 server.
       t.sdkCopy.push((await sdk('copy', sdkKey, `${sdkKey}.copy`)).seconds);
 
+      // The uploads and the copy above leave GiBs of dirty pages: written back while a GET runs,
+      // they would slow whichever GET came first (ours). Both start with none pending.
+      await runOk('sync', []);
       const get = await phase('GET /storage', () => curlDownload(server.storageUrl(up.record.key)));
       if (get.status !== 200 || get.bytesDown !== size) throw new Error(`GET /storage → ${get.status}, ${get.bytesDown} bytes`);
       t.oursGet.push(get.speedDown / 1e6);
+      await runOk('sync', []);
       const sdkGet = await sdk('get', sdkKey);
       if (sdkGet.bytes !== size) throw new Error(`GetObject read ${sdkGet.bytes} bytes`);
       t.sdkGet.push(mbps(size, sdkGet.seconds));
+      await runOk('sync', []);
       const sdkRanged = await sdk('get-ranged', SEGMENT, sdkKey);
       if (sdkRanged.bytes !== size) throw new Error(`ranged GetObjects read ${sdkRanged.bytes} bytes`);
       t.sdkRanged.push(mbps(size, sdkRanged.seconds));
@@ -118,12 +125,15 @@ export async function run(ctx) {
     for (let rep = 0; rep < reps; rep++) {
       await ctx.beforeRep();
       const { url } = await call('POST', `${server.url}/v1/files/batch-download`, { headers: { authorization: `Bearer ${token}` }, body: { keys } });
+      await runOk('sync', []);
       const r = await phase('ZIP', () => curlDownload(url));
       if (r.status !== 200 || r.bytesDown < zipTotal) throw new Error(`batch download → ${r.status}, ${r.bytesDown} bytes`);
       z.ours.push(mbps(zipTotal, r.seconds));
+      await runOk('sync', []);
       const g = await sdk('get', ...keys.map((k) => prefix + k));
       if (g.bytes !== zipTotal) throw new Error(`GetObject ×${zipCount} read ${g.bytes} bytes`);
       z.sdk.push(mbps(zipTotal, g.seconds));
+      await runOk('sync', []);
       const gr = await sdk('get-ranged', SEGMENT, ...keys.map((k) => prefix + k));
       if (gr.bytes !== zipTotal) throw new Error(`ranged GetObjects ×${zipCount} read ${gr.bytes} bytes`);
       z.ranged.push(mbps(zipTotal, gr.seconds));
