@@ -64,8 +64,8 @@ export interface ReadOptions {
   pacer?: ReadPacer;
   /**
    * Buffers to read into and reuse (storage/read-buffers.ts): for a consumer that knows when
-   * the bytes have left the process (a ZIP download). Stores that read into their own buffers
-   * (S3) ignore it.
+   * the bytes have left the process (a ZIP download). Both stores read through FileSource, which
+   * takes its buffers from here.
    */
   buffers?: RecycledReadBuffers;
 }

@@ -25,6 +25,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { describe } from 'vitest';
 import { makeS3Client } from '../../src/storage/s3/client.js';
+import { S3BlobStore, type S3StoreOptions } from '../../src/storage/s3/s3-store.js';
 
 export interface S3TestSettings {
   endpoint: string;
@@ -56,6 +57,12 @@ export function s3Settings(): S3TestSettings {
     forcePathStyle: e.TEST_S3_FORCE_PATH_STYLE !== 'false',
     bucket: e.TEST_S3_BUCKET,
   };
+}
+
+/** An S3BlobStore on `place` of the test server (`over` changes its settings: a wrong key, another endpoint). */
+export function s3StoreOn(place: { bucket: string; prefix: string }, opts: S3StoreOptions = {}, over: Partial<S3TestSettings> = {}): S3BlobStore {
+  const s = { ...s3Settings(), ...over };
+  return new S3BlobStore({ endpoint: s.endpoint, region: s.region, bucket: place.bucket, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, forcePathStyle: s.forcePathStyle, prefix: place.prefix }, opts);
 }
 
 /** The server's variables for `STORAGE_BACKEND=s3` on `bucket` under `prefix` ('' for none). */

@@ -16,9 +16,9 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { openMetadataStore } from '../../src/db/open.js';
 import type { MetadataStore, UploadStore } from '../../src/db/types.js';
 import { PartWriteHold, waitForPartWrites } from '../../src/files/part-write-fence.js';
-import { S3BlobStore } from '../../src/storage/s3/s3-store.js';
+import type { S3BlobStore } from '../../src/storage/s3/s3-store.js';
 import { startTestServer, tempDir, type TestServer } from '../helpers/app.js';
-import { describeS3, freshS3, s3, s3Settings, type S3Place } from '../helpers/s3.js';
+import { describeS3, freshS3, s3, s3StoreOn, type S3Place } from '../helpers/s3.js';
 import { bytes, complete, initOne, listen, MiB, putPart, request, sha256 } from '../files/upload-kit.js';
 import { uploadOf } from '../db/fixtures.js';
 
@@ -124,8 +124,7 @@ describeS3('a part writer whose lease lapses', () => {
   beforeAll(async () => {
     place = await freshS3('lapse');
     store = await openMetadataStore({ databaseUrl: `sqlite:${path.join(await tempDir('sl-lapse-'), 'm.sqlite')}` });
-    const c = s3Settings();
-    blobs = new S3BlobStore({ endpoint: c.endpoint, region: c.region, bucket: place.bucket, accessKeyId: c.accessKeyId, secretAccessKey: c.secretAccessKey, forcePathStyle: c.forcePathStyle, prefix: place.prefix });
+    blobs = s3StoreOn(place);
   });
   afterAll(async () => {
     await blobs?.close();

@@ -11,8 +11,8 @@ import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PartRef } from '../../src/storage/blob-store.js';
 import { S3ObjectReader, type ByteSpan } from '../../src/storage/s3/object-reader.js';
-import { S3BlobStore } from '../../src/storage/s3/s3-store.js';
-import { describeS3, freshS3, s3Settings, type S3Place } from '../helpers/s3.js';
+import type { S3BlobStore } from '../../src/storage/s3/s3-store.js';
+import { describeS3, freshS3, s3StoreOn, type S3Place } from '../helpers/s3.js';
 
 const MiB = 1024 * 1024;
 const SEGMENT = MiB;
@@ -158,11 +158,7 @@ describeS3('S3BlobStore reads in segments, on S3', () => {
   let gets: string[];
   beforeAll(async () => {
     place = await freshS3('segread');
-    const s = s3Settings();
-    store = new S3BlobStore(
-      { endpoint: s.endpoint, region: s.region, bucket: place.bucket, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, forcePathStyle: s.forcePathStyle, prefix: place.prefix },
-      { objectPartBytes: 5 * MiB, readSegmentBytes: SEGMENT },
-    );
+    store = s3StoreOn(place, { objectPartBytes: 5 * MiB, readSegmentBytes: SEGMENT });
     gets = [];
     store.client.middlewareStack.add(
       (next, context) => async (args) => {
@@ -215,11 +211,7 @@ describeS3('S3BlobStore reads in segments, on S3', () => {
   });
 
   it('a reader that stalls past the S3 idle timeout reads on: the connections that timed out are asked for again', async () => {
-    const s = s3Settings();
-    const impatient = new S3BlobStore(
-      { endpoint: s.endpoint, region: s.region, bucket: place.bucket, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, forcePathStyle: s.forcePathStyle, prefix: place.prefix },
-      { readSegmentBytes: SEGMENT, timeouts: { connectMs: 5000, idleMs: 300 } },
-    );
+    const impatient = s3StoreOn(place, { readSegmentBytes: SEGMENT, timeouts: { connectMs: 5000, idleMs: 300 } });
     try {
       const bytes = randomBytes(3 * SEGMENT + 10);
       const k = key('stalled.bin');

@@ -17,9 +17,9 @@ import { loadConfig } from '../../src/config/config.js';
 import type { PartRef, UploadHandle } from '../../src/storage/blob-store.js';
 import { openBlobStore } from '../../src/storage/open.js';
 import { MAX_PENDING, SPOOL_PAUSE, SpoolDir } from '../../src/storage/s3/part-spool.js';
-import { S3BlobStore, type S3StoreOptions } from '../../src/storage/s3/s3-store.js';
+import type { S3BlobStore, S3StoreOptions } from '../../src/storage/s3/s3-store.js';
 import { tempDir, testEnv } from '../helpers/app.js';
-import { describeS3, freshS3, s3Env, s3Settings, type S3Place } from '../helpers/s3.js';
+import { describeS3, freshS3, s3Env, s3StoreOn, type S3Place } from '../helpers/s3.js';
 
 const MiB = 1024 * 1024;
 const P = 5 * MiB;
@@ -57,10 +57,7 @@ describeS3('S3 store: held parts spooled to local disk', () => {
   let place: S3Place;
   let parent: string;
   let store: S3BlobStore;
-  const storeOn = (opts: S3StoreOptions) => {
-    const s = s3Settings();
-    return new S3BlobStore({ endpoint: s.endpoint, region: s.region, bucket: place.bucket, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, forcePathStyle: s.forcePathStyle, prefix: place.prefix }, opts);
-  };
+  const storeOn = (opts: S3StoreOptions) => s3StoreOn(place, opts);
   beforeAll(async () => {
     place = await freshS3('s3spool');
     parent = await tempDir('sl-spool-');

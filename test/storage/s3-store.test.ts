@@ -13,11 +13,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.js';
 import type { PartRef, UploadHandle, WrittenPart } from '../../src/storage/blob-store.js';
 import { openBlobStore } from '../../src/storage/open.js';
-import { S3BlobStore, type S3StoreOptions } from '../../src/storage/s3/s3-store.js';
+import type { S3BlobStore } from '../../src/storage/s3/s3-store.js';
 import { runNode } from '../config/run-dist.js';
 import { tempDir, testEnv } from '../helpers/app.js';
 import { processEnv } from '../helpers/process.js';
-import { describeS3, freshS3, listMultipartUploads, listObjects, s3, s3Env, s3Settings, type S3Place } from '../helpers/s3.js';
+import { describeS3, freshS3, listMultipartUploads, listObjects, s3, s3Env, s3Settings, s3StoreOn, type S3Place } from '../helpers/s3.js';
 
 const MiB = 1024 * 1024;
 const P = 5 * MiB;
@@ -32,17 +32,13 @@ async function collect(r: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-function storeOn(place: { bucket: string; prefix: string }, opts: S3StoreOptions = {}, over: Partial<ReturnType<typeof s3Settings>> = {}): S3BlobStore {
-  const s = { ...s3Settings(), ...over };
-  return new S3BlobStore({ endpoint: s.endpoint, region: s.region, bucket: place.bucket, accessKeyId: s.accessKeyId, secretAccessKey: s.secretAccessKey, forcePathStyle: s.forcePathStyle, prefix: place.prefix }, opts);
-}
 
 describeS3('S3BlobStore on S3', () => {
   let place: S3Place;
   let store: S3BlobStore;
   beforeAll(async () => {
     place = await freshS3('s3store');
-    store = storeOn(place, { objectPartBytes: P });
+    store = s3StoreOn(place, { objectPartBytes: P });
   });
   afterAll(async () => {
     await store?.close();
@@ -80,7 +76,7 @@ describeS3('S3BlobStore on S3', () => {
     expect(await store.assemble(resent, resentRefs, k)).toEqual({ size: whole.length, sha256: null });
     expect((await collect(await store.read(k))).equals(Buffer.concat([parts[0]!, other, parts[2]!]))).toBe(true);
 
-    const elsewhere = storeOn(place);
+    const elsewhere = s3StoreOn(place);
     try {
       const up = await begin();
       const written = await write(up, [0, 1, 2]);
@@ -112,7 +108,7 @@ describeS3('S3BlobStore on S3', () => {
     expect(await store.assemble(late, [one, ...(await Promise.all(first)).reverse()], key())).toEqual({ size: whole.length, sha256: sha(whole) });
     await store.abortUpload(late);
     expect(store.chains.holding).toBe(0);
-    const tight = storeOn(place, { holdBudgetBytes: P / 2 }); // less than a part: none can be held
+    const tight = s3StoreOn(place, { holdBudgetBytes: P / 2 }); // less than a part: none can be held
     try {
       expect(await parallel(tight)).toEqual({ size: whole.length, sha256: null });
       expect(tight.chains.holding).toBe(0);
@@ -177,7 +173,7 @@ describeS3('S3BlobStore on S3', () => {
     const k = key('aliased.bin');
     expect((await store.assemble(up, refs, k)).size).toBe(P + 17);
     expect((await s3().send(new HeadObjectCommand({ Bucket: place.bucket, Key: place.prefix + k }))).ContentLength).toBe(0);
-    const fresh = storeOn(place); // no alias cached: resolved from S3
+    const fresh = s3StoreOn(place); // no alias cached: resolved from S3
     try {
       expect(sha(await collect(await fresh.read(k)))).toBe(sha(Buffer.concat(parts)));
       expect((await collect(await fresh.read(k, { start: P - 1, end: P }))).equals(Buffer.concat(parts).subarray(P - 1, P + 1))).toBe(true);
@@ -259,7 +255,7 @@ describeS3('S3BlobStore when S3 fails', () => {
         srv.close(() => resolve(port));
       });
     });
-    const store = storeOn(place, {}, { endpoint: `http://127.0.0.1:${closed}` });
+    const store = s3StoreOn(place, {}, { endpoint: `http://127.0.0.1:${closed}` });
     try {
       const t0 = Date.now();
       const up = { uploadId: uploadId(), ref: 'x' };
@@ -284,7 +280,7 @@ describeS3('S3BlobStore when S3 fails', () => {
     const silent = net.createServer(() => undefined);
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     const { port } = silent.address() as net.AddressInfo;
-    const store = storeOn(place, { timeouts: { connectMs: 1000, idleMs: 500 } }, { endpoint: `http://127.0.0.1:${port}` });
+    const store = s3StoreOn(place, { timeouts: { connectMs: 1000, idleMs: 500 } }, { endpoint: `http://127.0.0.1:${port}` });
     try {
       const t0 = Date.now();
       await expect(store.stat(key())).rejects.toMatchObject({ code: 'storage_unavailable' });
@@ -296,7 +292,7 @@ describeS3('S3BlobStore when S3 fails', () => {
   });
 
   it('refused credentials: storage_error (502), never the S3 error itself', async () => {
-    const store = storeOn({ bucket: s3Settings().bucket, prefix: 'wrong-secret/' }, {}, { secretAccessKey: 'not-the-secret' });
+    const store = s3StoreOn({ bucket: s3Settings().bucket, prefix: 'wrong-secret/' }, {}, { secretAccessKey: 'not-the-secret' });
     try {
       const err = await store.stat(key()).catch((e: unknown) => e);
       expect(err).toMatchObject({ code: 'storage_error', message: 'The object storage refused the request' });

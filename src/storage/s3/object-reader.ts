@@ -39,8 +39,8 @@ interface Run {
   range: ByteSpan;
   /** Last byte this run reads (the span's end, or the object's). */
   stop: number;
-  /** The next segment's GET, sent when this one started. */
-  next: Promise<Readable | null> | null;
+  /** The next segment, and its GET sent when this one started (null: this is the run's last). */
+  following: { range: ByteSpan; body: Promise<Readable | null> } | null;
 }
 
 export class S3ObjectReader implements BlobReader {
@@ -81,10 +81,21 @@ export class S3ObjectReader implements BlobReader {
   }
 
   private begin(body: Readable, range: ByteSpan, stop: number): void {
-    const next = range.end < stop ? this.get({ start: range.end + 1, end: segmentEnd(range.end + 1, stop, this.segmentBytes) }) : null;
-    next?.catch(() => undefined); // awaited at its turn, or dropped
-    this.run = { tap: new BodyTap(body), range, stop, next };
+    let following: Run['following'] = null;
+    if (range.end < stop) {
+      const next = { start: range.end + 1, end: segmentEnd(range.end + 1, stop, this.segmentBytes) };
+      following = { range: next, body: this.get(next) };
+      following.body.catch(() => undefined); // awaited at its turn, or dropped
+    }
+    this.run = { tap: new BodyTap(body), range, stop, following };
     this.at = range.start;
+  }
+
+  /** A body fetched while the reader may have been closed: released then, and the read fails. */
+  private stillOpen(body: Readable | null): void {
+    if (!this.closed) return;
+    body?.destroy();
+    throw new Error('read after close');
   }
 
   private drop(): void {
@@ -93,7 +104,7 @@ export class S3ObjectReader implements BlobReader {
     if (!run) return;
     run.tap.close();
     // A GET sent ahead and never read: its socket is released, not left waiting.
-    if (run.next) void run.next.then((b) => b?.destroy(), () => undefined);
+    if (run.following) void run.following.body.then((b) => b?.destroy(), () => undefined);
   }
 
   private async readNow(buffer: Buffer, offset: number, length: number, position: number): Promise<number> {
@@ -126,16 +137,13 @@ export class S3ObjectReader implements BlobReader {
       if (run.tap.received !== want) throw new Error(`bytes ${run.range.start}-${run.range.end} of the object came back ${run.tap.received} bytes long`);
       run.tap.close();
       this.run = null;
-      if (!run.next) continue; // the run's end: on from here with GETs of its own, if asked for more
-      const range = { start: run.range.end + 1, end: segmentEnd(run.range.end + 1, run.stop, this.segmentBytes) };
-      let body = await run.next.catch(() => undefined);
+      if (!run.following) continue; // the run's end: on from here with GETs of its own, if asked for more
+      const { range } = run.following;
+      let body = await run.following.body.catch(() => undefined);
       if (body && (body.destroyed || body.errored)) body = undefined;
       // Sent ahead and lost while this segment drained (its idle timeout, for a slow client): again.
       if (body === undefined) body = await this.get(range);
-      if (this.closed) {
-        body?.destroy();
-        throw new Error('read after close');
-      }
+      this.stillOpen(body);
       if (body === null) throw new Error(`the object ends before byte ${range.start}`);
       this.begin(body, range, run.stop);
     }
@@ -148,10 +156,7 @@ export class S3ObjectReader implements BlobReader {
     const stop = position >= this.span.start && position <= this.span.end ? this.span.end : this.size - 1;
     const range = { start: position, end: segmentEnd(position, stop, this.segmentBytes) };
     const body = await this.get(range);
-    if (this.closed) {
-      body?.destroy();
-      throw new Error('read after close');
-    }
+    this.stillOpen(body);
     if (body === null) return false;
     this.begin(body, range, stop);
     return true;

@@ -33,17 +33,18 @@ async function getObject(c: ReadContext, key: string, name: string, range?: Byte
  * The key's bytes (a range of them) and the name of the object holding them: one GET for an
  * object written whole or an alias this instance has met; an alias met for the first time
  * costs a second (a third with a range: the empty alias answers 416, then a HEAD says where
- * it points).
+ * it points). When no bytes come back (the range starts past the end), `size` says how many
+ * the object has.
  */
-async function bytesOf(c: ReadContext, key: string, range?: ByteSpan): Promise<{ out: GetObjectCommandOutput | null; name: string }> {
+async function bytesOf(c: ReadContext, key: string, range?: ByteSpan): Promise<{ out: GetObjectCommandOutput | null; name: string; size?: number }> {
   const name = c.names.object(key);
   const known = c.aliases.cached(name);
-  if (known) return { out: await getObject(c, key, known.name, range), name: known.name };
+  if (known) return { out: await getObject(c, key, known.name, range), name: known.name, size: known.size };
   const out = await getObject(c, key, name, range);
   if (out === null) {
     const r = await c.aliases.resolve(name);
     if (r === null) throw new BlobNotFound(key);
-    return { out: r.alias ? await getObject(c, key, r.name, range) : null, name: r.name };
+    return { out: r.alias ? await getObject(c, key, r.name, range) : null, name: r.name, size: r.size };
   }
   const r = c.aliases.resolvedFrom(name, out);
   if (!r.alias) return { out, name };
@@ -60,13 +61,10 @@ export async function openObjectReader(c: ReadContext, key: string, range: ByteS
   const start = range?.start ?? 0;
   const end = range?.end ?? Number.MAX_SAFE_INTEGER;
   const first = { start, end: segmentEnd(start, end, segmentBytes) };
-  const { out, name } = await bytesOf(c, key, first);
+  const { out, name, size: known } = await bytesOf(c, key, first);
   const get = async (r: ByteSpan) => (await getObject(c, key, name, r))?.Body as Readable | null;
-  if (!out) {
-    // The range starts past the end (any range of an empty object): its size says what is there.
-    const size = (await c.aliases.resolve(c.names.object(key)))?.size ?? 0;
-    return new S3ObjectReader(size, { start, end }, null, get, segmentBytes);
-  }
+  // The range starts past the end (any range of an empty object): nothing open yet.
+  if (!out) return new S3ObjectReader(known ?? 0, { start, end }, null, get, segmentBytes);
   const body = out.Body as Readable;
   if (!out.ContentRange) {
     // A 200: the server sent the whole object.

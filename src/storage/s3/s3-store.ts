@@ -38,8 +38,8 @@ import type {
   BlobCapabilities,
   BlobStat,
   BlobStore,
-  DownloadLinkOptions,
   BlobReader,
+  DownloadLinkOptions,
   OrphanScan,
   PartRef,
   ReadOptions,
@@ -60,9 +60,9 @@ import { ExactLength } from './exact-length.js';
 import { removeOrphanObjects, removeStaleWrites, uploadAreas } from './listing.js';
 import { moveObject } from './move.js';
 import { ObjectNames } from './names.js';
+import type { ByteSpan } from './object-reader.js';
 import { PartChains } from './part-chain.js';
 import { SpoolDir, SpoolPace } from './part-spool.js';
-import type { ByteSpan } from './object-reader.js';
 import { openObjectReader, readSmallRange } from './reads.js';
 import { reopenJoined } from './reopen.js';
 import { commitOrRemove, isCommitted, isJoined, releaseAliased } from './staging.js';
