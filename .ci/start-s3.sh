@@ -79,7 +79,7 @@ if ! command -v swift-proxy-server >/dev/null || ! command -v swift-object-serve
    || ! command -v memcached >/dev/null || ! command -v curl >/dev/null; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq --no-install-recommends \
+  apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
     swift swift-proxy swift-object swift-container swift-account memcached curl >/dev/null
 fi
 
