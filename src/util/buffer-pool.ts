@@ -4,13 +4,18 @@
  * stays. Used by downloads (serve/pooled-body.ts), ZIP entries (storage/read-buffers.ts) and the
  * S3 spool (storage/s3/part-spool.ts); each decides when a buffer is free again.
  *
- * A pool nobody has used for `idleMs` lets its free buffers go: kept for good, the five pools'
- * ~30 MiB of idle buffers stayed in RSS under whatever ran next (after a chunked upload on S3, a
- * ZIP download ran with 9 MiB of the upload spool's slabs still held, and peaked that much higher).
+ * A pool nobody has used for `idleMs` (10 s) lets its free buffers go: kept for good, the five
+ * pools' ~30 MiB of idle buffers stayed in RSS under whatever ran next (a heap snapshot in the
+ * middle of an S3 ZIP that followed a chunked upload found 9.4 MB of the spool's slabs held).
  */
 
-/** Free buffers are let go after this long without a take() or give(). */
-const IDLE_MS = 2_000;
+/**
+ * Free buffers are let go after this long without a take() or give(): long enough that streams
+ * arriving one after another keep reusing them (with 2 s, the F-04 stalled-reader measurement on
+ * S3 saw the pools refilled inside its window: 300 multi-range readers held 314–437 KiB each
+ * in two runs out of four, against 106–220 KiB without letting go).
+ */
+const IDLE_MS = 10_000;
 
 /** Free buffers kept for the next chunks, by size; beyond `maxRetainedBytes` they are left to GC. */
 export class BufferPool {
