@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the named Debian packages that are missing (as root, or through sudo); shared by
-# .ci/run (what the tests need) and `npm run bench` (what the benchmark compares against).
+# .ci/run (what the tests need), `npm run bench` (what the benchmark compares against) and
+# start-s3.sh / start-postgres.sh (their servers' packages, when run on their own).
 set -euo pipefail
 need=()
 for pkg in "$@"; do

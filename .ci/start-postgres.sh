@@ -45,9 +45,7 @@ fi
 
 # 1. Packages (already on this image; ≈30-60 s when missing)
 if [ -z "$(pgbin)" ] || ! id postgres >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+  bash "$(dirname "${BASH_SOURCE[0]}")/ensure-debian-packages.sh" postgresql >/dev/null
 fi
 BIN=$(pgbin)
 

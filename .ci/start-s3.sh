@@ -77,9 +77,7 @@ done
 if ! command -v swift-proxy-server >/dev/null || ! command -v swift-object-server >/dev/null \
    || ! command -v swift-container-server >/dev/null || ! command -v swift-account-server >/dev/null \
    || ! command -v memcached >/dev/null || ! command -v curl >/dev/null; then
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold \
+  bash "$(dirname "${BASH_SOURCE[0]}")/ensure-debian-packages.sh" \
     swift swift-proxy swift-object swift-container swift-account memcached curl >/dev/null
 fi
 
